@@ -1,0 +1,175 @@
+"""The scenario registry: PettingZoo parallel envs whose team size is a parameter.
+
+Each `Scenario` is a factory `scenario(n_agents, continuous_actions, **options) -> ParallelEnv` plus what
+`TeamEnv` needs to know about it (accepted options and their defaults, action types, how to build the
+global state). Add a scenario by adding one `Scenario` to `SCENARIOS`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from envs.matrix_games import GAMES, MatrixGameEnv
+
+# (env, padded observations [n_max, obs_dim]) -> flat global state of a size that does not depend on N.
+StateFn = Callable[[ParallelEnv, np.ndarray], np.ndarray]
+
+DISCRETE, CONTINUOUS = "discrete", "continuous"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A PettingZoo parallel env parameterised by team size, as `TeamEnv` consumes it.
+
+    `options` maps every option the scenario accepts to its default. `state` builds the global state;
+    `None` means the concatenated padded observations. `check_options` raises `ValueError` for bad option
+    values before any env is built.
+    """
+
+    name: str
+    build: Callable[..., ParallelEnv]
+    options: Mapping[str, Any]
+    action_types: tuple[str, ...]
+    grows_with_n: str
+    obs_size: str
+    min_agents: int = 1
+    state: StateFn | None = None
+    check_options: Callable[[Mapping[str, Any]], None] = field(default=lambda options: None)
+
+    def __call__(self, n_agents: int, continuous_actions: bool, **options: Any) -> ParallelEnv:
+        return self.build(n_agents, continuous_actions, **options)
+
+
+def _check_neighbors(options: Mapping[str, Any]) -> None:
+    neighbors = options["neighbors"]
+    if neighbors is None:
+        return
+    if (
+        not isinstance(neighbors, (list, tuple))
+        or len(neighbors) != 2
+        or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in neighbors)
+    ):
+        raise ValueError(
+            f"spread option neighbors={neighbors!r} must be None (full observation, padded to n_max) or two "
+            "positive ints (agent neighbours, landmark neighbours), e.g. [2, 3]"
+        )
+
+
+def _build_spread(n_agents: int, continuous_actions: bool, neighbors, **options: Any) -> ParallelEnv:
+    from mpe2 import simple_spread_v3
+
+    agent_neighbors, landmark_neighbors = neighbors if neighbors is not None else (None, None)
+    return simple_spread_v3.parallel_env(
+        N=n_agents,
+        continuous_actions=continuous_actions,
+        num_agent_neighbors=agent_neighbors,
+        num_landmark_neighbors=landmark_neighbors,
+        **options,
+    )
+
+
+def pursuit_evaders(n_pursuers: int) -> int:
+    """Default evader count: pursuit_v5's own density of 30 evaders per 8 pursuers, rounded up."""
+    return math.ceil(30 * n_pursuers / 8)
+
+
+def _build_pursuit(n_agents: int, continuous_actions: bool, n_evaders, **options: Any) -> ParallelEnv:
+    from pettingzoo.sisl import pursuit_v5
+
+    n_evaders = pursuit_evaders(n_agents) if n_evaders is None else n_evaders
+    return pursuit_v5.parallel_env(n_pursuers=n_agents, n_evaders=n_evaders, **options)
+
+
+def _build_multiwalker(n_agents: int, continuous_actions: bool, **options: Any) -> ParallelEnv:
+    from pettingzoo.sisl import multiwalker_v9
+
+    return multiwalker_v9.parallel_env(n_walkers=n_agents, **options)
+
+
+def _multiwalker_state(env: ParallelEnv, obs: np.ndarray) -> np.ndarray:
+    # multiwalker's state() is [every walker's observation, package x, y, angle]. It is rebuilt here with
+    # the walker blocks in their padded slots, so the package sits at the same offset for every N; and
+    # state() itself fails once a walker has been removed (remove_on_fall) and recomputes every observation.
+    package = env.unwrapped.env.package
+    return np.concatenate([obs.reshape(-1), [package.position.x, package.position.y, package.angle]])
+
+
+def _check_matrix(options: Mapping[str, Any]) -> None:
+    if options["game"] not in GAMES:
+        raise ValueError(f"matrix option game={options['game']!r} is unknown; known games: {', '.join(GAMES)}")
+
+
+def _build_matrix(n_agents: int, continuous_actions: bool, **options: Any) -> ParallelEnv:
+    return MatrixGameEnv(n_agents, **options)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "spread": Scenario(
+        name="spread",
+        build=_build_spread,
+        options={"neighbors": (2, 3), "max_cycles": 25, "local_ratio": 0.5, "terminate_on_success": False},
+        action_types=(DISCRETE, CONTINUOUS),
+        grows_with_n="agents and landmarks",
+        obs_size="18 with `neighbors=(2, 3)`; 6 * n_max with `neighbors=None`",
+        check_options=_check_neighbors,
+    ),
+    "pursuit": Scenario(
+        name="pursuit",
+        build=_build_pursuit,
+        options={
+            "n_evaders": None,
+            "max_cycles": 500,
+            "x_size": 16,
+            "y_size": 16,
+            "obs_range": 7,
+            "n_catch": 2,
+            "freeze_evaders": False,
+            "shared_reward": True,
+            "tag_reward": 0.01,
+            "catch_reward": 5.0,
+            "urgency_reward": -0.1,
+            "surround": True,
+            "constraint_window": 1.0,
+        },
+        action_types=(DISCRETE,),
+        grows_with_n="pursuers and evaders (`ceil(30 * N / 8)`)",
+        obs_size="147 (`obs_range`^2 * 3, flattened)",
+        state=lambda env, obs: env.state().reshape(-1),
+    ),
+    "multiwalker": Scenario(
+        name="multiwalker",
+        build=_build_multiwalker,
+        options={
+            "max_cycles": 500,
+            "position_noise": 1e-3,
+            "angle_noise": 1e-3,
+            "forward_reward": 1.0,
+            "terminate_reward": -100.0,
+            "fall_reward": -10.0,
+            "shared_reward": True,
+            "terminate_on_fall": True,
+            "remove_on_fall": True,
+            "terrain_length": 200,
+        },
+        action_types=(CONTINUOUS,),
+        grows_with_n="walkers (the package is as long as the team)",
+        obs_size="31",
+        state=_multiwalker_state,
+    ),
+    "matrix": Scenario(
+        name="matrix",
+        build=_build_matrix,
+        options={"game": "climbing", "k": -100.0},
+        action_types=(DISCRETE,),
+        grows_with_n="players (payoff: mean over agent pairs)",
+        obs_size="1 (a constant)",
+        min_agents=2,
+        check_options=_check_matrix,
+    ),
+}

@@ -1,0 +1,208 @@
+"""`TeamEnv`: a PettingZoo parallel env seen as ONE gymnasium agent (the whole team), padded to `n_max`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from envs.scenarios import CONTINUOUS, DISCRETE, SCENARIOS, Scenario
+
+REWARD_MODES = ("sum", "mean")
+TEAM_OPTIONS = {"reward": "sum", "continuous_actions": None}
+
+
+@dataclass(frozen=True)
+class TeamEnvConfig:
+    """A validated team-env configuration. Build one with `parse_env_config`."""
+
+    scenario: Scenario
+    team_sizes: tuple[int, ...]
+    n_max: int
+    reward: str
+    continuous_actions: bool
+    scenario_options: Mapping[str, Any]
+
+
+def _check_team_sizes(n_agents: int | Sequence[int], n_max: int | None, scenario: Scenario) -> tuple[int, ...]:
+    sizes = [n_agents] if isinstance(n_agents, (int, np.integer)) else list(n_agents)
+    if not sizes or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in sizes):
+        raise ValueError(f"n_agents must be an int or a non-empty list of ints, got {n_agents!r}")
+    for n in sizes:
+        if n < 1:
+            raise ValueError(f"n_agents must be at least 1, got {n}")
+        if n < scenario.min_agents:
+            raise ValueError(f"scenario {scenario.name!r} needs at least {scenario.min_agents} agents, got {n}")
+        if n_max is not None and n > n_max:
+            raise ValueError(f"n_agents={n} is above n_max={n_max}; raise n_max to at least {n} or use fewer agents")
+    return tuple(int(n) for n in sizes)
+
+
+def parse_env_config(
+    scenario: str, n_agents: int | Sequence[int], n_max: int | None = None, **options: Any
+) -> TeamEnvConfig:
+    """Validate a team-env configuration without building any env; raise `ValueError` saying what to fix.
+
+    `options` are the team options (`reward`: "sum" | "mean"; `continuous_actions`: None for the scenario's
+    own action type, or a bool) plus the scenario's own options (see `SCENARIOS[name].options`).
+    """
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; known scenarios: {', '.join(sorted(SCENARIOS))}")
+    spec = SCENARIOS[scenario]
+    if n_max is not None and (isinstance(n_max, bool) or not isinstance(n_max, (int, np.integer)) or n_max < 1):
+        raise ValueError(f"n_max must be a positive int, got {n_max!r}")
+    sizes = _check_team_sizes(n_agents, n_max, spec)
+
+    accepted = {**TEAM_OPTIONS, **spec.options}
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"scenario {scenario!r} does not take option(s) {', '.join(unknown)}; "
+            f"accepted options: {', '.join(sorted(accepted))}"
+        )
+    merged = {**accepted, **options}
+
+    if merged["reward"] not in REWARD_MODES:
+        raise ValueError(f"reward={merged['reward']!r} is unknown; use one of {', '.join(REWARD_MODES)}")
+    continuous = merged["continuous_actions"]
+    if continuous is None:
+        continuous = spec.action_types[0] == CONTINUOUS
+    wanted = CONTINUOUS if continuous else DISCRETE
+    if wanted not in spec.action_types:
+        raise ValueError(
+            f"scenario {scenario!r} has {' and '.join(spec.action_types)} actions only; "
+            f"continuous_actions={merged['continuous_actions']!r} asks for {wanted} actions"
+        )
+    scenario_options = {k: merged[k] for k in spec.options}
+    spec.check_options(scenario_options)
+    return TeamEnvConfig(
+        scenario=spec,
+        team_sizes=sizes,
+        n_max=int(n_max) if n_max is not None else max(sizes),
+        reward=merged["reward"],
+        continuous_actions=bool(continuous),
+        scenario_options=scenario_options,
+    )
+
+
+class TeamEnv(gym.Env):
+    """A cooperative PettingZoo parallel env as one gymnasium agent: the team, padded to `n_max` agents.
+
+    Observation `Dict(obs=[n_max, obs_dim], mask=[n_max], state=[state_dim])`: row i of `obs` is agent i's
+    flattened observation, absent agents (beyond this episode's team, or gone mid-episode) are exact zeros
+    with `mask` 0. Action `MultiDiscrete([n_actions] * n_max)` or Box `[n_max, act_dim]`; actions of absent
+    agents are ignored. Reward: the team reward (sum or mean of the present agents' rewards); per-agent
+    rewards are in `infos["agent_rewards"]` ([n_max] float32) and the team size in `infos["n_agents"]`.
+    The episode terminates when every present agent has terminated and is truncated when the scenario
+    truncates (`max_cycles`). With several team sizes, each `reset` draws one from the seeded generator.
+
+    Spaces are those of the scenario at `n_max`, so they are identical for every team size.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, config: TeamEnvConfig):
+        self.config = config
+        self.n_max = config.n_max
+        self._envs: dict[int, ParallelEnv] = {}
+        largest = self._env_for(config.n_max)
+        agent = largest.possible_agents[0]
+        agent_obs_space = largest.observation_space(agent)
+        agent_act_space = largest.action_space(agent)
+        self.obs_dim = int(np.prod(agent_obs_space.shape))
+        obs_low = np.minimum(agent_obs_space.low.reshape(-1), 0.0).astype(np.float32)
+        obs_high = np.maximum(agent_obs_space.high.reshape(-1), 0.0).astype(np.float32)
+        self.observation_space = gym.spaces.Dict(
+            {
+                "obs": gym.spaces.Box(np.tile(obs_low, (self.n_max, 1)), np.tile(obs_high, (self.n_max, 1))),
+                "mask": gym.spaces.Box(0.0, 1.0, (self.n_max,), np.float32),
+                "state": gym.spaces.Box(-np.inf, np.inf, (self._state_dim(largest),), np.float32),
+            }
+        )
+        if config.continuous_actions:
+            self.action_space = gym.spaces.Box(
+                np.tile(agent_act_space.low, (self.n_max, 1)), np.tile(agent_act_space.high, (self.n_max, 1))
+            )
+        else:
+            self.action_space = gym.spaces.MultiDiscrete([int(agent_act_space.n)] * self.n_max)
+        self.n_agents = config.team_sizes[0]
+        self._env = largest if self.n_agents == config.n_max else self._env_for(self.n_agents)
+        self._agents: list[str] = []
+        self._alive: list[bool] = []
+
+    def _env_for(self, n_agents: int) -> ParallelEnv:
+        if n_agents not in self._envs:
+            cfg = self.config
+            self._envs[n_agents] = cfg.scenario(n_agents, cfg.continuous_actions, **cfg.scenario_options)
+        return self._envs[n_agents]
+
+    def _state_dim(self, env: ParallelEnv) -> int:
+        if self.config.scenario.state is None:
+            return self.n_max * self.obs_dim
+        env.reset(seed=0)
+        return int(self.config.scenario.state(env, np.zeros((self.n_max, self.obs_dim), np.float32)).size)
+
+    def _observation(self, agent_obs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        obs = np.zeros((self.n_max, self.obs_dim), np.float32)
+        for i, agent in enumerate(self._agents):
+            if self._alive[i]:
+                row = agent_obs[agent].reshape(-1)
+                obs[i, : row.size] = row
+        mask = np.zeros(self.n_max, np.float32)
+        mask[: len(self._alive)] = self._alive
+        state_fn = self.config.scenario.state
+        state = obs.reshape(-1) if state_fn is None else state_fn(self._env, obs)
+        return {"obs": obs, "mask": mask, "state": state.astype(np.float32, copy=False)}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        sizes = self.config.team_sizes
+        self.n_agents = sizes[0] if len(sizes) == 1 else int(self.np_random.choice(sizes))
+        self._env = self._env_for(self.n_agents)
+        agent_obs, _ = self._env.reset(seed=int(self.np_random.integers(2**31 - 1)))
+        self._agents = list(self._env.possible_agents)
+        self._alive = [True] * self.n_agents
+        return self._observation(agent_obs), {"n_agents": self.n_agents}
+
+    def step(self, action: np.ndarray):
+        agents, alive = self._agents, self._alive
+        per_agent = action.tolist() if not self.config.continuous_actions else action
+        actions = {agent: per_agent[i] for i, agent in enumerate(agents) if alive[i]}
+        agent_obs, rewards, terminations, truncations, _ = self._env.step(actions)
+
+        agent_rewards = np.zeros(self.n_max, np.float32)
+        truncated = False
+        still_alive = list(alive)
+        for i, agent in enumerate(agents):
+            if alive[i]:
+                agent_rewards[i] = rewards[agent]
+                truncated |= bool(truncations[agent])
+                still_alive[i] = not (terminations[agent] or truncations[agent])
+        ended = not any(still_alive)
+        n_acting = sum(alive)
+        if not ended:
+            # Agents that left keep zero rows and a 0 mask; at the episode's end every agent that acted
+            # keeps its final observation so that a truncated episode can still be bootstrapped from it.
+            self._alive = still_alive
+        team_reward = float(agent_rewards.sum())
+        if self.config.reward == "mean":
+            team_reward /= n_acting
+        info = {"agent_rewards": agent_rewards, "n_agents": self.n_agents}
+        return self._observation(agent_obs), team_reward, ended and not truncated, ended and truncated, info
+
+    def close(self) -> None:
+        for env in self._envs.values():
+            env.close()
+        self._envs.clear()
+
+
+def make_team_env(
+    scenario: str, n_agents: int | Sequence[int], n_max: int | None = None, **options: Any
+) -> TeamEnv:
+    """Build a `TeamEnv` for `scenario` with `n_agents` (an int, or a list to draw from at each reset) padded
+    to `n_max` (default: the largest size given). Raises `ValueError` on bad input before building any env."""
+    return TeamEnv(parse_env_config(scenario, n_agents, n_max, **options))
