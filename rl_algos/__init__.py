@@ -1,1 +1,25 @@
-"""One sub-package per algorithm (AlgorithmConfig + Algorithm + Learner); shared pieces in `rl_algos.common`."""
+"""One sub-package per algorithm (AlgorithmConfig + Algorithm + Learner); shared pieces in `rl_algos.common`.
+
+`ALGORITHMS` maps each algorithm's name to its config class; `get_config(name)` returns a ready config:
+
+    config = rl_algos.get_config("qmix").environment("team", env_config={...}).training(team_embedding="graph")
+    algo = config.build_algo()
+"""
+
+from __future__ import annotations
+
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+
+import envs  # noqa: F401  (registers the "team" env)
+from rl_algos.iql import IQLConfig
+from rl_algos.qmix import QMIXConfig
+from rl_algos.vdn import VDNConfig
+
+ALGORITHMS: dict[str, type[AlgorithmConfig]] = {"iql": IQLConfig, "vdn": VDNConfig, "qmix": QMIXConfig}
+
+
+def get_config(name: str) -> AlgorithmConfig:
+    """A fresh default config of the algorithm called `name` (see `ALGORITHMS`)."""
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; known algorithms: {', '.join(ALGORITHMS)}")
+    return ALGORITHMS[name]()

@@ -1,0 +1,58 @@
+"""Value-learning targets and losses shared by the value-based learners (plain torch, no RLlib).
+
+Shapes: B batch, n = n_max agent slots, A actions. Absent agents are handled by the caller's masks.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+
+def chosen_action_values(q: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """`Q(o_a, u_a)` for the taken actions: q [B, n, A], actions [B, n] -> [B, n]."""
+    return q.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+
+
+# Double Q-learning: the online network picks a' = argmax_u Q(o', u), the target network evaluates it.
+def double_q_next_values(q_next_online: torch.Tensor, q_next_target: torch.Tensor) -> torch.Tensor:
+    """`Q_target(o', argmax_u Q_online(o', u))`: [B, n, A] x2 -> [B, n]."""
+    return chosen_action_values(q_next_target, q_next_online.argmax(dim=-1))
+
+
+# Munchausen soft value: V(o') = sum_u pi(u|o') (Q_target(o', u) - tau log pi(u|o')), pi = softmax(Q_target / tau).
+def soft_next_values(q_next_target: torch.Tensor, tau: float) -> torch.Tensor:
+    """The entropy-regularised value of the target network's softmax policy: [B, n, A] -> [B, n]."""
+    log_pi = F.log_softmax(q_next_target / tau, dim=-1)
+    return (log_pi.exp() * (q_next_target - tau * log_pi)).sum(dim=-1)
+
+
+def log_policy_of_actions(q_target: torch.Tensor, actions: torch.Tensor, tau: float) -> torch.Tensor:
+    """`log pi(u_a | o_a)` of the taken actions under `pi = softmax(Q_target / tau)`: [B, n, A] -> [B, n]."""
+    return chosen_action_values(F.log_softmax(q_target / tau, dim=-1), actions)
+
+
+# Munchausen bonus: alpha * clip(tau * log pi(u|o), l0, 0), added to the reward.
+def munchausen_bonus(log_pi: torch.Tensor, alpha: float, tau: float, l0: float) -> torch.Tensor:
+    """The Munchausen-DQN reward bonus of a log-policy (per agent, or a joint one summed over agents)."""
+    return alpha * torch.clamp(tau * log_pi, min=l0, max=0.0)
+
+
+# n-step TD target: y = r + bonus + gamma^n * (1 - terminated) * V(s')
+def td_targets(
+    rewards: torch.Tensor, discounts: torch.Tensor, terminateds: torch.Tensor, next_values: torch.Tensor
+) -> torch.Tensor:
+    """`next_values` is [B] (a team value) or [B, n] (per agent); `rewards` (the n-step return plus any bonus)
+    is [B] or [B, n]; `discounts` (`gamma ** n_step`) and `terminateds` (1.0 where the episode ended) are [B].
+    [B] tensors are broadcast over agents."""
+
+    def per_row(x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape + (1,) * (next_values.dim() - x.dim()))
+
+    return per_row(rewards) + per_row(discounts) * (1.0 - per_row(terminateds)) * next_values
+
+
+# Masked mean squared TD error: sum_i w_i (q_i - y_i)^2 / sum_i w_i
+def masked_mse(predictions: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the entries with weight 1 (present agents, or every team for a mixed Q)."""
+    return (weights * (predictions - targets.detach()) ** 2).sum() / weights.sum().clamp(min=1.0)

@@ -1,0 +1,178 @@
+"""`TeamQConfig`: the AlgorithmConfig shared by the off-policy value-based team learners (IQL, VDN, QMIX)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+import envs
+from policies.mixers import MIXER_INPUTS
+from policies.team_embedding import parse_embedding_spec
+from policies.team_q_module import TeamQModule
+
+MUNCHAUSEN_DEFAULTS = {"alpha": 0.9, "tau": 0.03, "l0": -1.0}
+OPTIMIZERS = ("adam", "rmsprop")
+REWARDS = ("team", "individual")
+
+
+class TeamQConfig(AlgorithmConfig):
+    """Configuration of an off-policy value-based team learner on RLlib's new API stack.
+
+    Set through `.training(...)` (besides RLlib's own `lr`, `gamma`, `grad_clip`, `train_batch_size_per_learner`):
+
+    - `team_embedding`: the mixer's view of the team, `"concat"` | `"mean"` | `"graph"` or a dict such as
+      `{"type": "graph", "conv": "gat", "layers": 2, "pool": "attention", "hidden": 64}`;
+    - `mixer_input`: `"obs"` (the embedding of the agents' observations) or `"state"` (the global state, concat
+      only); `mixing_embed_dim` (32), `hypernet_embed` (64): QMIX sizes;
+    - `hidden` ((64, 64)), `obs_agent_id` (True): the shared agent network;
+    - `epsilon`: a constant or `[[env_step, value], ...]`, default 1.0 -> 0.05 over 50k env steps;
+    - `double_q` (True); `n_step` (1); `munchausen`: None or `{"alpha": 0.9, "tau": 0.03, "l0": -1}` (any
+      subset; the Munchausen-DQN target per agent for IQL, on the mixed target for VDN/QMIX);
+    - `reward`: `"team"` or, for IQL with `n_step=1`, `"individual"` (`infos["agent_rewards"]`);
+    - `target_update_interval` (200 learner updates) and `tau` (1.0: hard copies; < 1: Polyak averaging at
+      every interval);
+    - `optimizer`: `"adam"` | `"rmsprop"`; `train_ratio`: gradient updates per sampled env step (0.25);
+      `learning_starts`: env steps sampled before the first update (1000); `replay_buffer_config`
+      (`{"type": "EpisodeReplayBuffer", "capacity": 50_000}`, built by RLlib).
+    """
+
+    mixer: str | None = None  # set by each algorithm's config: None (IQL), "vdn", "qmix"
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class)
+        self.team_embedding: str | Mapping[str, Any] = "concat"
+        self.mixer_input = "obs"
+        self.mixing_embed_dim = 32
+        self.hypernet_embed = 64
+        self.hidden: Sequence[int] = (64, 64)
+        self.obs_agent_id = True
+        self.epsilon: float | list = [[0, 1.0], [50_000, 0.05]]
+        self.double_q = True
+        self.n_step = 1
+        self.munchausen: Mapping[str, float] | None = None
+        self.reward = "team"
+        self.target_update_interval = 200
+        self.tau = 1.0
+        self.optimizer = "adam"
+        self.train_ratio = 0.25
+        self.learning_starts = 1000
+        self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 50_000}
+        # RLlib's own settings, with value-learning defaults.
+        self.lr = 5e-4
+        self.gamma = 0.99
+        self.grad_clip = 10.0
+        self.grad_clip_by = "global_norm"
+        self.train_batch_size_per_learner = 64
+        self.rollout_fragment_length = 50
+        self.min_sample_timesteps_per_iteration = 1000
+
+    def training(
+        self,
+        *,
+        team_embedding: str | Mapping[str, Any] = NotProvided,
+        mixer_input: str = NotProvided,
+        mixing_embed_dim: int = NotProvided,
+        hypernet_embed: int = NotProvided,
+        hidden: Sequence[int] = NotProvided,
+        obs_agent_id: bool = NotProvided,
+        epsilon: float | list = NotProvided,
+        double_q: bool = NotProvided,
+        n_step: int = NotProvided,
+        munchausen: Mapping[str, float] | None = NotProvided,
+        reward: str = NotProvided,
+        target_update_interval: int = NotProvided,
+        tau: float = NotProvided,
+        optimizer: str = NotProvided,
+        train_ratio: float = NotProvided,
+        learning_starts: int = NotProvided,
+        replay_buffer_config: Mapping[str, Any] = NotProvided,
+        **kwargs,
+    ) -> "TeamQConfig":
+        super().training(**kwargs)
+        if replay_buffer_config is not NotProvided:
+            replay_buffer_config = {**self.replay_buffer_config, **replay_buffer_config}
+        for name, value in locals().items():
+            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
+                setattr(self, name, value)
+        return self
+
+    @property
+    def munchausen_params(self) -> dict[str, float] | None:
+        """`munchausen` with the defaults filled in, or None when off."""
+        return None if self.munchausen is None else {**MUNCHAUSEN_DEFAULTS, **self.munchausen}
+
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        return super()._model_config_auto_includes | {
+            "hidden": tuple(self.hidden),
+            "obs_agent_id": self.obs_agent_id,
+            "epsilon": self.epsilon,
+            "mixer": self.mixer,
+            "team_embedding": self.team_embedding,
+            "mixer_input": self.mixer_input,
+            "mixing_embed_dim": self.mixing_embed_dim,
+            "hypernet_embed": self.hypernet_embed,
+        }
+
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        return RLModuleSpec(module_class=TeamQModule)
+
+    def validate(self) -> None:
+        super().validate()
+        name = self.algo_class.__name__ if self.algo_class else type(self).__name__
+        if self.env == envs.TEAM_ENV_NAME:
+            env_config = envs.parse_env_config(**self.env_config)
+            if env_config.continuous_actions:
+                raise ValueError(
+                    f"{name} needs discrete actions, but scenario {env_config.scenario.name!r} is configured with "
+                    "continuous actions; use a discrete scenario (spread, pursuit, matrix) or continuous_actions=False"
+                )
+        parse_embedding_spec(self.team_embedding)
+        if self.mixer_input not in MIXER_INPUTS:
+            raise ValueError(f"mixer_input={self.mixer_input!r} is unknown; use one of {', '.join(MIXER_INPUTS)}")
+        if self.mixer_input == "state" and parse_embedding_spec(self.team_embedding)["type"] != "concat":
+            raise ValueError(
+                "mixer_input='state' feeds the flat global state to the hypernetworks, which has no agent axis to "
+                "pool over; use team_embedding='concat' with it, or mixer_input='obs' for mean/graph embeddings"
+            )
+        self._validate_munchausen()
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward={self.reward!r} is unknown; use one of {', '.join(REWARDS)}")
+        if self.reward == "individual" and self.mixer is not None:
+            raise ValueError(f"reward='individual' is for IQL only; {name} learns a mixed team value from the team reward")
+        if self.reward == "individual" and self.n_step != 1:
+            raise ValueError(
+                f"reward='individual' needs n_step=1 (got n_step={self.n_step}): the replay buffer sums only the "
+                "team reward over n steps"
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r} is unknown; use one of {', '.join(OPTIMIZERS)}")
+        if not isinstance(self.n_step, int) or self.n_step < 1:
+            raise ValueError(f"n_step must be an int >= 1, got {self.n_step!r}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"tau must be in (0, 1] (1.0 = hard target copies), got {self.tau}")
+        if not isinstance(self.target_update_interval, int) or self.target_update_interval < 1:
+            raise ValueError(f"target_update_interval must be an int >= 1, got {self.target_update_interval!r}")
+        if not self.train_ratio > 0:
+            raise ValueError(f"train_ratio (gradient updates per env step) must be > 0, got {self.train_ratio}")
+
+    def _validate_munchausen(self) -> None:
+        if self.munchausen is None:
+            return
+        if not isinstance(self.munchausen, Mapping) or set(self.munchausen) - set(MUNCHAUSEN_DEFAULTS):
+            raise ValueError(
+                f"munchausen={self.munchausen!r} must be None or a dict with keys among "
+                f"{', '.join(MUNCHAUSEN_DEFAULTS)} (defaults {MUNCHAUSEN_DEFAULTS})"
+            )
+        params = self.munchausen_params
+        if not params["l0"] < 0:
+            raise ValueError(
+                f"munchausen l0={params['l0']} must be negative: it is the lower clip of tau * log pi, which is <= 0"
+            )
+        if not params["tau"] > 0:
+            raise ValueError(f"munchausen tau={params['tau']} must be positive")
+        if not 0 <= params["alpha"] <= 1:
+            raise ValueError(f"munchausen alpha={params['alpha']} must be in [0, 1]")

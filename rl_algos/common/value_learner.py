@@ -1,0 +1,119 @@
+"""`TeamQLearner`: the TorchLearner shared by the value-based team learners.
+
+It owns what every value learner does the same way: target networks and their sync, the optimizer, the
+next-observation (and per-agent reward) learner connectors, and the bootstrapped per-agent next values
+(double-Q or Munchausen soft values). A subclass says only how predictions and targets are formed from
+them: per agent (IQL) or through a mixer (VDN, QMIX), in `td_predictions_and_targets`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from ray.rllib.connectors.common.add_observations_from_episodes_to_batch import AddObservationsFromEpisodesToBatch
+from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_batch import (
+    AddNextObservationsFromEpisodesToTrainBatch,
+)
+from ray.rllib.core import Columns
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.core.learner.utils import update_target_network
+from ray.rllib.core.rl_module.apis import TargetNetworkAPI
+
+from rl_algos.common.connectors import AddAgentRewardsToBatch
+from rl_algos.common.losses import (
+    chosen_action_values,
+    double_q_next_values,
+    log_policy_of_actions,
+    masked_mse,
+    munchausen_bonus,
+    soft_next_values,
+    td_targets,
+)
+
+
+class TeamQLearner(TorchLearner):
+    """Base learner of IQL / VDN / QMIX: one masked TD loss, built from `td_predictions_and_targets`."""
+
+    def build(self) -> None:
+        super().build()
+        self.module.foreach_module(
+            lambda _, module: module.make_target_networks() if isinstance(module, TargetNetworkAPI) else None
+        )
+        self._learner_connector.insert_after(
+            AddObservationsFromEpisodesToBatch, AddNextObservationsFromEpisodesToTrainBatch()
+        )
+        if self.config.reward == "individual":
+            self._learner_connector.insert_after(AddNextObservationsFromEpisodesToTrainBatch, AddAgentRewardsToBatch())
+        self._num_updates = 0
+
+    def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
+        params = [p for p in self.get_parameters(self._module[module_id]) if p.requires_grad]
+        if config.optimizer == "rmsprop":
+            optimizer = torch.optim.RMSprop(params, alpha=0.99, eps=1e-5)  # PyMARL's settings
+        else:
+            optimizer = torch.optim.Adam(params)
+        self.register_optimizer(module_id=module_id, optimizer=optimizer, params=params, lr_or_lr_schedule=config.lr)
+
+    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
+        super().after_gradient_based_update(timesteps=timesteps)
+        self._num_updates += 1
+        if self._num_updates % self.config.target_update_interval:
+            return
+        for module in self.module._rl_modules.values():
+            for main, target in module.unwrapped().get_target_network_pairs():
+                update_target_network(main_net=main, target_net=target, tau=self.config.tau)
+
+    def next_agent_values(self, module, q_next_online: torch.Tensor, next_obs: dict) -> torch.Tensor:
+        """Per-agent bootstrap values at the next observation, [B, n]: the Munchausen soft value of the target
+        network when `munchausen` is on, else double-Q (or plain max-Q when `double_q=False`)."""
+        q_next_target = module.forward_target({Columns.OBS: next_obs})["q"]  # [B, n, A]
+        munchausen = self.config.munchausen_params
+        if munchausen is not None:
+            return soft_next_values(q_next_target, munchausen["tau"])
+        if self.config.double_q:
+            return double_q_next_values(q_next_online, q_next_target)
+        return q_next_target.max(dim=-1).values
+
+    def munchausen_reward_bonus(self, module, batch: dict, joint: bool) -> torch.Tensor:
+        """The Munchausen bonus `alpha * clip(tau * log pi(u|o), l0, 0)` under the target network's softmax
+        policy: per agent [B, n], or of the joint log-policy `sum_a log pi(u_a|o_a)` over present agents [B]."""
+        params = self.config.munchausen_params
+        obs = batch[Columns.OBS]
+        q_target = module.forward_target({Columns.OBS: obs})["q"]  # [B, n, A]
+        log_pi = log_policy_of_actions(q_target, batch[Columns.ACTIONS], params["tau"])  # [B, n]
+        if joint:
+            log_pi = (log_pi * obs["mask"]).sum(dim=-1)  # [B]
+        return munchausen_bonus(log_pi, params["alpha"], params["tau"], params["l0"])
+
+    def bootstrapped_targets(self, batch: dict, rewards: torch.Tensor, next_values: torch.Tensor) -> torch.Tensor:
+        """`rewards + gamma^n (1 - terminated) next_values` for this batch's n-steps and episode ends."""
+        discounts = self.config.gamma ** batch["n_step"].float()  # [B]
+        return td_targets(rewards, discounts, batch[Columns.TERMINATEDS].float(), next_values)
+
+    def td_predictions_and_targets(
+        self, module, batch: dict, q_taken: torch.Tensor, next_values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(predictions, targets, weights) of the TD loss; shapes [B, n] per agent or [B] for a team value."""
+        raise NotImplementedError
+
+    def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict, fwd_out: dict) -> torch.Tensor:
+        module = self.module[module_id].unwrapped()
+        q_taken = chosen_action_values(fwd_out["q"], batch[Columns.ACTIONS])  # [B, n]
+        with torch.no_grad():
+            next_values = self.next_agent_values(module, fwd_out["q_next"], batch[Columns.NEXT_OBS])  # [B, n]
+        predictions, targets, weights = self.td_predictions_and_targets(module, batch, q_taken, next_values)
+        loss = masked_mse(predictions, targets, weights)
+
+        present = weights > 0
+        self.metrics.log_dict(
+            {
+                "q_taken_mean": predictions[present].mean(),
+                "target_mean": targets[present].mean(),
+                "td_error_abs_mean": (predictions - targets).abs()[present].mean(),
+            },
+            key=module_id,
+            window=1,
+        )
+        return loss
+

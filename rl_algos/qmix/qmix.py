@@ -1,0 +1,25 @@
+"""QMIX: a monotonic mixing network, its weights from hypernetworks over a team embedding (Rashid et al. 2018)."""
+
+from rl_algos.common.mixed_learner import MixedQLearner
+from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
+from rl_algos.common.value_config import TeamQConfig
+
+
+class QMIXConfig(TeamQConfig):
+    """QMIX: a monotonic mixing network, its weights from hypernetworks over a team embedding (Rashid et al. 2018)."""
+
+    mixer = "qmix"
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or QMIX)
+
+    def get_default_learner_class(self):
+        return MixedQLearner
+
+
+class QMIX(OffPolicyTeamAlgorithm):
+    """QMIX for a parameter-shared team."""
+
+    @classmethod
+    def get_default_config(cls) -> QMIXConfig:
+        return QMIXConfig()

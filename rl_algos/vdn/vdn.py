@@ -1,0 +1,25 @@
+"""VDN: the team value is the sum of the present agents' Qs (Sunehag et al. 2018)."""
+
+from rl_algos.common.mixed_learner import MixedQLearner
+from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
+from rl_algos.common.value_config import TeamQConfig
+
+
+class VDNConfig(TeamQConfig):
+    """VDN: the team value is the sum of the present agents' Qs (Sunehag et al. 2018)."""
+
+    mixer = "vdn"
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or VDN)
+
+    def get_default_learner_class(self):
+        return MixedQLearner
+
+
+class VDN(OffPolicyTeamAlgorithm):
+    """VDN for a parameter-shared team."""
+
+    @classmethod
+    def get_default_config(cls) -> VDNConfig:
+        return VDNConfig()
