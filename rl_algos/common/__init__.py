@@ -1,1 +1,5 @@
 """Pieces shared by the algorithms: configs, the off-policy loop, learners, losses, connectors, evaluation."""
+
+from rl_algos.common.evaluation import evaluate
+
+__all__ = ["evaluate"]

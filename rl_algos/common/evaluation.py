@@ -1,0 +1,71 @@
+"""Greedy evaluation of a checkpoint at another team size."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
+from ray.rllib.utils.checkpoints import Checkpointable
+
+import envs
+
+MODULE_COMPONENT = f"{COMPONENT_LEARNER_GROUP}/{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"
+
+
+def checkpoint_config(checkpoint_path: str | Path) -> AlgorithmConfig:
+    """The AlgorithmConfig an RLlib algorithm checkpoint was trained with."""
+    with open(Path(checkpoint_path) / Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME, "rb") as f:
+        (config_state,), _ = pickle.load(f)["ctor_args_and_kwargs"]
+    return AlgorithmConfig.from_state(config_state)
+
+
+def evaluate(
+    checkpoint_path: str | Path, env_config: Mapping[str, Any], episodes: int = 10, seed: int = 0
+) -> dict[str, Any]:
+    """Run `episodes` greedy episodes of a checkpoint's policy in the team env `env_config`.
+
+    The algorithm is rebuilt from the checkpoint's config with `env_config` as its env (any `n_agents`, the
+    same `n_max`), the checkpoint's module weights are restored into it, and its local env runner plays the
+    episodes, seeded with `seed`. Returns `return_mean`, `return_std`, `episodes`, `episode_len_mean`,
+    `n_agents` and the per-episode `returns`.
+    """
+    config = checkpoint_config(checkpoint_path)
+    trained = envs.parse_env_config(**config.env_config)
+    wanted = envs.parse_env_config(**env_config)
+    if wanted.n_max != trained.n_max:
+        raise ValueError(
+            f"the checkpoint's networks are built for n_max={trained.n_max}, but env_config has n_max={wanted.n_max}; "
+            f"evaluate with n_max={trained.n_max} (any n_agents up to it)"
+        )
+    if wanted.scenario.name != trained.scenario.name:
+        raise ValueError(
+            f"the checkpoint was trained on scenario {trained.scenario.name!r}, env_config asks for "
+            f"{wanted.scenario.name!r}; evaluate on {trained.scenario.name!r}"
+        )
+    config = (
+        config.copy(copy_frozen=False)
+        .environment(env_config=dict(env_config))
+        .env_runners(num_env_runners=0, num_envs_per_env_runner=1, create_env_on_local_worker=True)
+        .evaluation(evaluation_interval=None, evaluation_num_env_runners=0)
+        .debugging(seed=seed)
+    )
+    algo = config.build_algo()
+    try:
+        algo.restore_from_path(Path(checkpoint_path) / MODULE_COMPONENT, component=MODULE_COMPONENT)
+        played = algo.env_runner.sample(num_episodes=episodes, explore=False)
+    finally:
+        algo.stop()
+    returns = np.array([episode.get_return() for episode in played], dtype=np.float64)
+    return {
+        "return_mean": float(returns.mean()),
+        "return_std": float(returns.std()),
+        "episodes": len(returns),
+        "episode_len_mean": float(np.mean([len(episode) for episode in played])),
+        "n_agents": wanted.team_sizes[0] if len(wanted.team_sizes) == 1 else list(wanted.team_sizes),
+        "returns": returns.tolist(),
+    }

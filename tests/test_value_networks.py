@@ -1,0 +1,215 @@
+"""Value-based networks and losses, without Ray: shapes, masking, monotonicity, invariance, hand-computed targets."""
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from ray.rllib.core import Columns
+
+from policies.agent_network import AgentQNetwork
+from policies.mixers import QMixer, VDNMixer
+from policies.team_embedding import make_team_embedding, parse_embedding_spec
+from policies.team_q_module import TeamQModule
+from rl_algos.common.losses import (
+    double_q_next_values,
+    log_policy_of_actions,
+    masked_mse,
+    munchausen_bonus,
+    soft_next_values,
+    td_targets,
+)
+
+N_MAX, OBS_DIM, STATE_DIM, N_ACTIONS = 5, 4, 7, 3
+EMBEDDINGS = [
+    "concat",
+    "mean",
+    {"type": "graph", "conv": "gat", "layers": 2, "pool": "mean"},
+    {"type": "graph", "conv": "gcn", "layers": 1, "pool": "max"},
+    {"type": "graph", "conv": "graph", "layers": 3, "pool": "attention"},
+]
+POOLED = [e for e in EMBEDDINGS if e != "concat"]
+
+
+def team_batch(batch_size=6, seed=0):
+    """Random agent Qs, observations and state with 1..N_MAX present agents, absent rows zeroed."""
+    g = torch.Generator().manual_seed(seed)
+    n_present = torch.randint(1, N_MAX + 1, (batch_size,), generator=g)
+    mask = (torch.arange(N_MAX) < n_present.unsqueeze(1)).float()  # [B, n]
+    obs = torch.randn(batch_size, N_MAX, OBS_DIM, generator=g) * mask.unsqueeze(-1)
+    qs = torch.randn(batch_size, N_MAX, generator=g) * mask
+    state = torch.randn(batch_size, STATE_DIM, generator=g)
+    return qs, mask, obs, state
+
+
+@pytest.mark.parametrize("embedding", EMBEDDINGS, ids=str)
+def test_qmix_is_monotonic_in_every_agent_q(embedding):
+    torch.manual_seed(0)
+    mixer = QMixer(N_MAX, OBS_DIM, STATE_DIM, team_embedding=embedding)
+    qs, mask, obs, state = team_batch(32)
+    qs = (qs * 5).requires_grad_(True)
+    (grad,) = torch.autograd.grad(mixer(qs, mask, obs, state).sum(), qs)
+    assert (grad >= 0).all()
+    assert (grad[mask.bool()] > 0).any()
+
+
+@pytest.mark.parametrize("embedding", EMBEDDINGS, ids=str)
+def test_padded_agents_change_neither_q_tot_nor_any_gradient(embedding):
+    torch.manual_seed(0)
+    mixer = QMixer(N_MAX, OBS_DIM, STATE_DIM, team_embedding=embedding)
+    qs, mask, obs, state = team_batch(8)
+    absent = (1 - mask).bool()
+    garbage_qs = qs.clone()
+    garbage_qs[absent] = 100.0
+    garbage_obs = obs.clone()
+    garbage_obs[absent] = torch.randn(int(absent.sum()), OBS_DIM) * 50
+
+    results = []
+    for agent_qs, agent_obs in [(qs, obs), (garbage_qs, garbage_obs)]:
+        mixer.zero_grad()
+        agent_qs = agent_qs.clone().requires_grad_(True)
+        q_tot = mixer(agent_qs, mask, agent_obs, state)
+        q_tot.sum().backward()
+        grads = [p.grad.clone() for p in mixer.parameters() if p.grad is not None]
+        results.append((q_tot.detach(), agent_qs.grad, grads))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    for a, b in zip(results[0][2], results[1][2]):
+        torch.testing.assert_close(a, b)
+    assert not results[1][1][absent].any()
+
+
+def test_vdn_is_the_masked_sum():
+    qs, mask, obs, state = team_batch(4)
+    qs = qs + (1 - mask) * 99.0
+    torch.testing.assert_close(VDNMixer()(qs, mask, obs, state), (qs * mask).sum(-1))
+
+
+@pytest.mark.parametrize("embedding", POOLED, ids=str)
+def test_pooled_embeddings_are_invariant_to_permuting_present_agents(embedding):
+    torch.manual_seed(0)
+    net = make_team_embedding(embedding, OBS_DIM, N_MAX)
+    mask = torch.tensor([[1.0, 0.0, 1.0, 1.0, 1.0]])
+    obs = torch.randn(1, N_MAX, OBS_DIM) * mask.unsqueeze(-1)
+    present = [0, 2, 3, 4]
+    permuted = obs.clone()
+    permuted[0, present] = obs[0, [4, 0, 3, 2]]
+    torch.testing.assert_close(net(obs, mask), net(permuted, mask))
+    moved = torch.zeros_like(obs)  # the same agents in other slots
+    moved[0, :4] = obs[0, present]
+    torch.testing.assert_close(net(obs, mask), net(moved, torch.tensor([[1.0, 1.0, 1.0, 1.0, 0.0]])))
+
+
+def test_concat_embedding_zeroes_absent_slots():
+    net = make_team_embedding("concat", OBS_DIM, N_MAX)
+    _, mask, obs, _ = team_batch(3)
+    noisy = obs + (1 - mask).unsqueeze(-1) * 7.0
+    assert net(noisy, mask).shape == (3, N_MAX * OBS_DIM)
+    torch.testing.assert_close(net(noisy, mask), obs.flatten(1))
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("gnn", "unknown team embedding 'gnn'; known embeddings: concat, mean, graph"),
+        ({"type": "graph", "conv": "sage"}, "unknown graph conv 'sage'; known convs: gat, gcn, graph"),
+        ({"type": "graph", "pool": "sum"}, "unknown graph pool 'sum'"),
+        ({"type": "graph", "layers": 4}, "layers must be 1, 2 or 3"),
+        ({"type": "mean", "conv": "gat"}, "team embedding 'mean' does not take conv"),
+    ],
+)
+def test_bad_embedding_specs_raise(spec, message):
+    with pytest.raises(ValueError) as error:
+        parse_embedding_spec(spec)
+    assert message in str(error.value)
+
+
+def test_agent_network_shapes_and_agent_id():
+    net = AgentQNetwork(OBS_DIM, N_ACTIONS, N_MAX, hidden=(16,), obs_agent_id=True)
+    same_obs = torch.ones(2, N_MAX, OBS_DIM)
+    q = net(same_obs)
+    assert q.shape == (2, N_MAX, N_ACTIONS)
+    assert not torch.allclose(q[:, 0], q[:, 1])  # same observation, different slot id
+    anonymous = AgentQNetwork(OBS_DIM, N_ACTIONS, N_MAX, hidden=(16,), obs_agent_id=False)
+    q = anonymous(same_obs)
+    torch.testing.assert_close(q[:, 0], q[:, 1])
+
+
+def test_double_q_td_target_matches_hand_computation():
+    q_next_online = torch.tensor([[[1.0, 2.0], [3.0, 0.0]]])  # argmax: agent 0 -> 1, agent 1 -> 0
+    q_next_target = torch.tensor([[[5.0, 6.0], [7.0, 8.0]]])
+    next_values = double_q_next_values(q_next_online, q_next_target)
+    torch.testing.assert_close(next_values, torch.tensor([[6.0, 7.0]]))
+    # n_step = 2: discount 0.9^2 = 0.81; team reward 1 for both agents
+    y = td_targets(torch.tensor([1.0]), torch.tensor([0.81]), torch.tensor([0.0]), next_values)
+    torch.testing.assert_close(y, torch.tensor([[1 + 0.81 * 6, 1 + 0.81 * 7]]))
+    y_end = td_targets(torch.tensor([1.0]), torch.tensor([0.81]), torch.tensor([1.0]), next_values)
+    torch.testing.assert_close(y_end, torch.tensor([[1.0, 1.0]]))
+
+
+def test_munchausen_target_matches_hand_computation():
+    tau, alpha, l0, gamma = 1.0, 0.9, -1.0, 0.9
+    q_target_now = torch.tensor([[[1.0, 2.0]]])  # one agent, took action 0
+    q_target_next = torch.tensor([[[0.0, math.log(3.0)]]])
+    log_pi = log_policy_of_actions(q_target_now, torch.tensor([[0]]), tau)
+    expected_log_pi = 1.0 - math.log(math.exp(1.0) + math.exp(2.0))  # -1.3133
+    torch.testing.assert_close(log_pi, torch.tensor([[expected_log_pi]]))
+    bonus = munchausen_bonus(log_pi, alpha, tau, l0)
+    torch.testing.assert_close(bonus, torch.tensor([[alpha * -1.0]]))  # tau log pi clipped at l0 = -1
+    soft = soft_next_values(q_target_next, tau)
+    torch.testing.assert_close(soft, torch.tensor([[math.log(4.0)]]))  # tau * logsumexp(q / tau)
+    y = td_targets(torch.tensor([1.0]) + bonus, torch.tensor([gamma]), torch.tensor([0.0]), soft)
+    torch.testing.assert_close(y, torch.tensor([[1.0 - 0.9 + gamma * math.log(4.0)]]))
+    # an unclipped bonus: tau = 0.5, log pi(1) = 2/0.5 - logsumexp([2, 4]) = -0.1269
+    small = munchausen_bonus(log_policy_of_actions(q_target_now, torch.tensor([[1]]), 0.5), alpha, 0.5, l0)
+    torch.testing.assert_close(small, torch.tensor([[alpha * 0.5 * (4.0 - math.log(math.exp(2.0) + math.exp(4.0)))]]))
+
+
+def test_masked_mse_ignores_absent_agents():
+    predictions = torch.tensor([[1.0, 2.0, 50.0]])
+    targets = torch.tensor([[0.0, 4.0, -50.0]])
+    weights = torch.tensor([[1.0, 1.0, 0.0]])
+    assert masked_mse(predictions, targets, weights).item() == pytest.approx((1 + 4) / 2)
+
+
+def make_module(inference_only=False, **model_config):
+    observation_space = gym.spaces.Dict(
+        {
+            "obs": gym.spaces.Box(-1, 1, (N_MAX, OBS_DIM), np.float32),
+            "mask": gym.spaces.Box(0, 1, (N_MAX,), np.float32),
+            "state": gym.spaces.Box(-1, 1, (STATE_DIM,), np.float32),
+        }
+    )
+    return TeamQModule(
+        observation_space=observation_space,
+        action_space=gym.spaces.MultiDiscrete([N_ACTIONS] * N_MAX),
+        inference_only=inference_only,
+        model_config=model_config,
+    )
+
+
+def test_epsilon_schedule_and_absent_agents_never_act():
+    torch.manual_seed(0)
+    module = make_module(epsilon=[[0, 1.0], [1000, 0.1]])
+    _, mask, obs, state = team_batch(512)
+    batch = {Columns.OBS: {"obs": obs, "mask": mask, "state": state}}
+    greedy = module.forward_inference(batch)[Columns.ACTIONS]
+    torch.testing.assert_close(greedy, module.agent(obs).argmax(-1) * mask.long())
+    for t, epsilon in [(0, 1.0), (500, 0.55), (1000, 0.1), (5000, 0.1)]:
+        actions = module.forward_exploration(batch, t=t)[Columns.ACTIONS]
+        assert module.epsilon_schedule.get_current_value() == pytest.approx(epsilon)
+        assert not actions[mask == 0].any()
+        present = mask.bool()
+        differs = (actions != greedy)[present].float().mean().item()
+        # a random action differs from the greedy one with probability epsilon * (1 - 1 / A)
+        assert differs == pytest.approx(epsilon * (1 - 1 / N_ACTIONS), abs=0.05)
+
+
+def test_env_runner_module_holds_the_agent_network_only():
+    runner = make_module(inference_only=True, mixer="qmix")
+    learner = make_module(inference_only=False, mixer="qmix", team_embedding="graph")
+    learner.make_target_networks()
+    assert runner.mixer is None and isinstance(learner.mixer, QMixer)
+    runner_keys = set(runner.state_dict())
+    assert runner_keys == {k for k in learner.state_dict() if k.startswith("agent.")}
+    assert set(learner.get_target_network_pairs()[0]) == {learner.agent, learner._target_agent}
