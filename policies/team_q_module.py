@@ -43,7 +43,10 @@ class TeamQModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         self.agent = AgentQNetwork(obs_dim, self.n_actions, n_max, config["hidden"], config["obs_agent_id"])
         self.epsilon_schedule = Scheduler(config["epsilon"])
         self.mixer = None
-        if not self.inference_only and config["mixer"] is not None:
+        if self.inference_only:
+            # Env-runner copies only act; staying in eval mode spares RLlib's per-call train/eval toggling.
+            self.eval()
+        elif config["mixer"] is not None:
             self.mixer = make_mixer(
                 config["mixer"],
                 n_max,

@@ -67,6 +67,9 @@ class TeamQConfig(AlgorithmConfig):
         self.grad_clip_by = "global_norm"
         self.train_batch_size_per_learner = 64
         self.rollout_fragment_length = 50
+        # Several envs per runner amortise RLlib's per-step connector and module overhead (measured: one env
+        # samples at ~0.3x the raw spread env's steps/s, eight at ~0.5x; experiments/bench_throughput.py).
+        self.num_envs_per_env_runner = 8
         self.min_sample_timesteps_per_iteration = 1000
 
     def training(

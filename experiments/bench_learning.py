@@ -1,0 +1,113 @@
+"""Does it learn? QMIX (concat, graph) and IQL on spread N=3 and on the climbing game, several seeds, a fixed
+env-step budget, then greedy evaluation (`rl_algos.common.evaluate`) against a uniformly random policy.
+
+Writes `<out>/bench_learning.csv` (one row per run) and prints a markdown table of mean ± std over seeds.
+
+    python experiments/bench_learning.py [--seeds 0,1,2] [--spread-steps 20000] [--matrix-steps 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+import ray  # noqa: E402
+
+import envs  # noqa: E402
+import rl_algos  # noqa: E402
+from rl_algos.common import evaluate  # noqa: E402
+
+RUNS = [("qmix", "concat"), ("qmix", "graph"), ("iql", "concat")]
+SCENARIOS = {
+    "spread": {"scenario": "spread", "n_agents": 3, "n_max": 3},
+    "climbing": {"scenario": "matrix", "n_agents": 2, "n_max": 2, "game": "climbing", "reward": "mean"},
+}
+
+
+def random_policy_returns(env_config: dict, episodes: int, seed: int) -> np.ndarray:
+    env = envs.make_team_env(**env_config)
+    env.action_space.seed(seed)
+    returns = []
+    for episode in range(episodes):
+        env.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            total, done = total + reward, terminated or truncated
+        returns.append(total)
+    return np.array(returns)
+
+
+def train_and_evaluate(algo: str, embedding: str, env_config: dict, steps: int, seed: int, episodes: int) -> dict:
+    config = (
+        rl_algos.get_config(algo)
+        .environment("team", env_config=env_config)
+        .env_runners(num_env_runners=0)
+        .training(team_embedding=embedding, epsilon=[[0, 1.0], [steps // 2, 0.05]], learning_starts=min(1000, steps // 10))
+        .debugging(seed=seed)
+    )
+    start = time.perf_counter()
+    trainer = config.build_algo()
+    while trainer.train()["num_env_steps_sampled_lifetime"] < steps:
+        pass
+    with tempfile.TemporaryDirectory() as checkpoint:
+        trainer.save_to_path(checkpoint)
+        trainer.stop()
+        wall_s = time.perf_counter() - start
+        result = evaluate(checkpoint, env_config, episodes=episodes, seed=10_000 + seed)
+    return {"return_mean": result["return_mean"], "return_std": result["return_std"], "wall_s": wall_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--spread-steps", type=int, default=20_000)
+    parser.add_argument("--matrix-steps", type=int, default=3_000)
+    parser.add_argument("--episodes", type=int, default=20, help="greedy evaluation episodes per run")
+    parser.add_argument("--out", default="results/bench_learning")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+
+    rows = []
+    for name, env_config in SCENARIOS.items():
+        steps = args.spread_steps if name == "spread" else args.matrix_steps
+        random_returns = random_policy_returns(env_config, 200, seed=0)
+        for algo, embedding in RUNS:
+            for seed in seeds:
+                result = train_and_evaluate(algo, embedding, env_config, steps, seed, args.episodes)
+                rows.append({"scenario": name, "algo": algo, "embedding": embedding, "seed": seed, "timesteps": steps,
+                             **result, "random_mean": float(random_returns.mean())})
+                print(rows[-1], flush=True)
+    ray.shutdown()
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "bench_learning.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    print("\n| scenario | algo | embedding | env steps | greedy return (mean ± std over seeds) | random policy | wall s/run |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+    for name in SCENARIOS:
+        for algo, embedding in RUNS:
+            runs = [r for r in rows if r["scenario"] == name and r["algo"] == algo and r["embedding"] == embedding]
+            returns = np.array([r["return_mean"] for r in runs])
+            print(
+                f"| {name} | {algo} | {embedding} | {runs[0]['timesteps']} | {returns.mean():.2f} ± {returns.std():.2f} "
+                f"| {runs[0]['random_mean']:.2f} | {np.mean([r['wall_s'] for r in runs]):.0f} |"
+            )
+    print(f"\nper-run rows: {out / 'bench_learning.csv'}")
+
+
+if __name__ == "__main__":
+    main()
