@@ -13,7 +13,7 @@ from pettingzoo import ParallelEnv
 from envs.scenarios import CONTINUOUS, DISCRETE, SCENARIOS, Scenario
 
 REWARD_MODES = ("sum", "mean")
-TEAM_OPTIONS = {"reward": "sum", "continuous_actions": None}
+TEAM_OPTIONS = {"reward": "sum", "continuous_actions": None, "last_action": False}
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class TeamEnvConfig:
     n_max: int
     reward: str
     continuous_actions: bool
+    last_action: bool
     scenario_options: Mapping[str, Any]
 
 
@@ -48,7 +49,8 @@ def parse_env_config(
     """Validate a team-env configuration without building any env; raise `ValueError` saying what to fix.
 
     `options` are the team options (`reward`: "sum" | "mean"; `continuous_actions`: None for the scenario's
-    own action type, or a bool) plus the scenario's own options (see `SCENARIOS[name].options`).
+    own action type, or a bool; `last_action`: add the previous joint action to the observation) plus the
+    scenario's own options (see `SCENARIOS[name].options`).
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; known scenarios: {', '.join(sorted(SCENARIOS))}")
@@ -85,6 +87,7 @@ def parse_env_config(
         n_max=int(n_max) if n_max is not None else max(sizes),
         reward=merged["reward"],
         continuous_actions=bool(continuous),
+        last_action=bool(merged["last_action"]),
         scenario_options=scenario_options,
     )
 
@@ -99,6 +102,9 @@ class TeamEnv(gym.Env):
     rewards are in `infos["agent_rewards"]` ([n_max] float32) and the team size in `infos["n_agents"]`.
     The episode terminates when every present agent has terminated and is truncated when the scenario
     truncates (`max_cycles`). With several team sizes, each `reset` draws one from the seeded generator.
+
+    With `last_action=True` the observation also holds `last_action` [n_max, n_actions]: each agent's previous
+    action (one-hot, or the action vector for continuous actions), zeros at reset and for absent agents.
 
     Spaces are those of the scenario at `n_max`, so they are identical for every team size.
     """
@@ -127,8 +133,17 @@ class TeamEnv(gym.Env):
             self.action_space = gym.spaces.Box(
                 np.tile(agent_act_space.low, (self.n_max, 1)), np.tile(agent_act_space.high, (self.n_max, 1))
             )
+            act_dim, act_low, act_high = agent_act_space.shape[0], agent_act_space.low, agent_act_space.high
         else:
             self.action_space = gym.spaces.MultiDiscrete([int(agent_act_space.n)] * self.n_max)
+            act_dim, act_low, act_high = int(agent_act_space.n), 0.0, 1.0
+        if config.last_action:
+            low, high = np.minimum(act_low, 0.0), np.maximum(act_high, 0.0)
+            self.observation_space["last_action"] = gym.spaces.Box(
+                np.broadcast_to(low, (self.n_max, act_dim)).astype(np.float32),
+                np.broadcast_to(high, (self.n_max, act_dim)).astype(np.float32),
+            )
+        self._last_action = np.zeros((self.n_max, act_dim), np.float32)
         self.n_agents = config.team_sizes[0]
         self._env = largest if self.n_agents == config.n_max else self._env_for(self.n_agents)
         self._agents: list[str] = []
@@ -156,7 +171,10 @@ class TeamEnv(gym.Env):
         mask[: len(self._alive)] = self._alive
         state_fn = self.config.scenario.state
         state = obs.reshape(-1) if state_fn is None else state_fn(self._env, obs)
-        return {"obs": obs, "mask": mask, "state": state.astype(np.float32, copy=False)}
+        observation = {"obs": obs, "mask": mask, "state": state.astype(np.float32, copy=False)}
+        if self.config.last_action:
+            observation["last_action"] = self._last_action.copy()
+        return observation
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -166,6 +184,7 @@ class TeamEnv(gym.Env):
         agent_obs, _ = self._env.reset(seed=int(self.np_random.integers(2**31 - 1)))
         self._agents = list(self._env.possible_agents)
         self._alive = [True] * self.n_agents
+        self._last_action[:] = 0.0
         return self._observation(agent_obs), {"n_agents": self.n_agents}
 
     def step(self, action: np.ndarray):
@@ -173,6 +192,8 @@ class TeamEnv(gym.Env):
         per_agent = action.tolist() if not self.config.continuous_actions else action
         actions = {agent: per_agent[i] for i, agent in enumerate(agents) if alive[i]}
         agent_obs, rewards, terminations, truncations, _ = self._env.step(actions)
+        if self.config.last_action:
+            self._record_last_action(action, alive)
 
         agent_rewards = np.zeros(self.n_max, np.float32)
         truncated = False
@@ -193,6 +214,14 @@ class TeamEnv(gym.Env):
             team_reward /= n_acting
         info = {"agent_rewards": agent_rewards, "n_agents": self.n_agents}
         return self._observation(agent_obs), team_reward, ended and not truncated, ended and truncated, info
+
+    def _record_last_action(self, action: np.ndarray, acted: list[bool]) -> None:
+        self._last_action[:] = 0.0
+        rows = np.flatnonzero(acted)
+        if self.config.continuous_actions:
+            self._last_action[rows] = np.asarray(action, np.float32)[rows]
+        else:
+            self._last_action[rows, np.asarray(action)[rows]] = 1.0
 
     def close(self) -> None:
         for env in self._envs.values():

@@ -29,3 +29,31 @@ class AgentQNetwork(nn.Module):
         if self.obs_agent_id:
             obs = torch.cat([obs, self.agent_ids.expand(obs.shape[0], -1, -1)], dim=-1)
         return self.q(obs)  # [B, n_max, n_actions]
+
+
+class RecurrentAgentQNetwork(nn.Module):
+    """PyMARL's RNN agent, shared by every agent: MLP -> GRU -> linear, along the agent axis.
+
+    `forward(obs [B, T, n_max, obs_dim], h [B, n_max, H]) -> (q [B, T, n_max, n_actions], h' [B, n_max, H])`,
+    with `H = hidden[-1]`; the agent-id one-hot is appended as in `AgentQNetwork`.
+    """
+
+    def __init__(
+        self, obs_dim: int, n_actions: int, n_max: int, hidden: Sequence[int] = (64,), obs_agent_id: bool = True
+    ):
+        super().__init__()
+        self.obs_agent_id = obs_agent_id
+        self.hidden_dim = hidden[-1]
+        self.register_buffer("agent_ids", torch.eye(n_max), persistent=False)
+        self.encoder = mlp(obs_dim + (n_max if obs_agent_id else 0), hidden[:-1], self.hidden_dim, activate_output=True)
+        self.gru = nn.GRU(self.hidden_dim, self.hidden_dim, batch_first=True)
+        self.q = nn.Linear(self.hidden_dim, n_actions)
+
+    def forward(self, obs: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, steps, n_max, _ = obs.shape
+        if self.obs_agent_id:
+            obs = torch.cat([obs, self.agent_ids.expand(batch, steps, -1, -1)], dim=-1)
+        x = self.encoder(obs).transpose(1, 2).reshape(batch * n_max, steps, self.hidden_dim)  # [B*n, T, H]
+        out, h_last = self.gru(x, h.reshape(1, batch * n_max, self.hidden_dim))
+        q = self.q(out).reshape(batch, n_max, steps, -1).transpose(1, 2)  # [B, T, n, A]
+        return q, h_last.reshape(batch, n_max, self.hidden_dim)

@@ -11,12 +11,15 @@ from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, TargetNetworkAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 from ray.rllib.utils.schedules.scheduler import Scheduler
 
-from policies.agent_network import AgentQNetwork
+from policies.agent_network import AgentQNetwork, RecurrentAgentQNetwork
 from policies.mixers import make_mixer
 
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "hidden": (64, 64),
     "obs_agent_id": True,
+    "obs_last_action": False,
+    "recurrent": False,
+    "max_seq_len": 20,
     "epsilon": [[0, 1.0], [50_000, 0.05]],
     "mixer": None,
     "team_embedding": "concat",
@@ -33,6 +36,13 @@ class TeamQModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
     Inference acts greedily, exploration epsilon-greedily (`model_config["epsilon"]`: a constant or a
     `[[t, value], ...]` schedule over global env steps); absent agents always get action 0, which `TeamEnv`
     ignores. Env runners build the agent network alone, so they hold nothing that depends on the team size.
+
+    With `model_config["obs_last_action"]` each agent also sees its previous action (the team env's
+    `last_action` observation, one-hot), as PyMARL's option.
+
+    With `model_config["recurrent"]` the agent network is a GRU (`RecurrentAgentQNetwork`): the module is then
+    stateful (state `{"h": [n_max, hidden]}`), RLlib's connectors add the time rank, and training batches are
+    zero-padded sequences of `max_seq_len` steps with a loss mask.
     """
 
     def setup(self) -> None:
@@ -40,7 +50,11 @@ class TeamQModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         n_max, obs_dim = self.observation_space["obs"].shape
         state_dim = self.observation_space["state"].shape[0]
         self.n_actions = int(self.action_space.nvec[0])
-        self.agent = AgentQNetwork(obs_dim, self.n_actions, n_max, config["hidden"], config["obs_agent_id"])
+        self.recurrent = config["recurrent"]
+        self.obs_last_action = config["obs_last_action"]
+        agent_cls = RecurrentAgentQNetwork if self.recurrent else AgentQNetwork
+        agent_in = obs_dim + (self.n_actions if self.obs_last_action else 0)
+        self.agent = agent_cls(agent_in, self.n_actions, n_max, config["hidden"], config["obs_agent_id"])
         self.epsilon_schedule = Scheduler(config["epsilon"])
         self.mixer = None
         if self.inference_only:
@@ -74,32 +88,65 @@ class TeamQModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         return pairs
 
     def forward_target(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """Target agent Qs for `batch[Columns.OBS]`: `{"q": [B, n_max, A]}`."""
-        return {"q": self._target_agent(batch[Columns.OBS]["obs"])}
+        """Target agent Qs for `batch[Columns.OBS]` (from `batch[Columns.STATE_IN]` if recurrent): `{"q": ...}`."""
+        return {"q": self.agent_q(self._target_agent, batch[Columns.OBS], batch.get(Columns.STATE_IN))[0]}
+
+    def get_initial_state(self) -> dict[str, torch.Tensor]:
+        if not self.recurrent:
+            return {}
+        return {"h": torch.zeros(self.agent.agent_ids.shape[0], self.agent.hidden_dim)}
+
+    def agent_q(
+        self, network: torch.nn.Module, obs: dict[str, torch.Tensor], state: dict[str, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Agent Qs `[B, (T,) n_max, A]` of `network` (the online or target agent network) and the next state."""
+        if not self.recurrent:
+            return network(self.agent_inputs(obs)), {}
+        q, h = network(self.agent_inputs(obs), state["h"])
+        return q, {"h": h}
+
+    def agent_inputs(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Each agent's observation, with its previous action appended when `obs_last_action` is on."""
+        if self.obs_last_action:
+            return torch.cat([obs["obs"], obs["last_action"]], dim=-1)
+        return obs["obs"]
 
     def mix(self, agent_qs: torch.Tensor, obs: dict[str, torch.Tensor], target: bool = False) -> torch.Tensor:
         """`Q_tot` [B] of the chosen agent Qs [B, n_max] with the (target) mixer."""
         mixer = self._target_mixer if target else self.mixer
         return mixer(agent_qs, obs["mask"], obs["obs"], obs["state"])
 
-    def _greedy_actions(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.agent(obs["obs"]).argmax(dim=-1) * obs["mask"].long()  # [B, n_max]
-
-    @torch.no_grad()
-    def _forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, torch.Tensor]:
-        return {Columns.ACTIONS: self._greedy_actions(batch[Columns.OBS])}
-
-    @torch.no_grad()
-    def _forward_exploration(self, batch: dict[str, Any], t: int = 0, **kwargs) -> dict[str, torch.Tensor]:
+    def _act(self, batch: dict[str, Any], epsilon: float) -> dict[str, Any]:
         obs = batch[Columns.OBS]
-        greedy = self._greedy_actions(obs)
+        q, state_out = self.agent_q(self.agent, obs, batch.get(Columns.STATE_IN))
+        present = obs["mask"].long()  # [B, (T,) n_max]
+        actions = q.argmax(dim=-1) * present
+        if epsilon > 0:
+            random_actions = torch.randint_like(actions, self.n_actions) * present
+            explore = torch.rand(actions.shape, device=actions.device) < epsilon
+            actions = torch.where(explore, random_actions, actions)
+        return {Columns.ACTIONS: actions, **({Columns.STATE_OUT: state_out} if self.recurrent else {})}
+
+    @torch.no_grad()
+    def _forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
+        return self._act(batch, epsilon=0.0)
+
+    @torch.no_grad()
+    def _forward_exploration(self, batch: dict[str, Any], t: int = 0, **kwargs) -> dict[str, Any]:
         self.epsilon_schedule.update(t)
-        epsilon = self.epsilon_schedule.get_current_value()
-        random_actions = torch.randint_like(greedy, self.n_actions) * obs["mask"].long()
-        explore = torch.rand(greedy.shape, device=greedy.device) < epsilon
-        return {Columns.ACTIONS: torch.where(explore, random_actions, greedy)}
+        return self._act(batch, epsilon=float(self.epsilon_schedule.get_current_value()))
 
     def _forward_train(self, batch: dict[str, Any], **kwargs) -> dict[str, torch.Tensor]:
-        obs, next_obs = batch[Columns.OBS]["obs"], batch[Columns.NEXT_OBS]["obs"]
-        q, q_next = self.agent(torch.cat([obs, next_obs])).chunk(2)  # one pass: [B, n_max, A] each
-        return {"q": q, "q_next": q_next}
+        """Online Qs at the observations and next observations (for double-Q), and target Qs at both (next:
+        bootstrap values; current: Munchausen's log-policy), each `[B, (T,) n_max, A]`."""
+        obs, next_obs = batch[Columns.OBS], batch[Columns.NEXT_OBS]
+        state, next_state = batch.get(Columns.STATE_IN), batch.get(Columns.NEXT_STATE_IN)
+        if self.recurrent:
+            q, _ = self.agent_q(self.agent, obs, state)
+            q_next, _ = self.agent_q(self.agent, next_obs, next_state)
+        else:  # one pass over both
+            q, q_next = self.agent(torch.cat([self.agent_inputs(obs), self.agent_inputs(next_obs)])).chunk(2)
+        with torch.no_grad():
+            q_target, _ = self.agent_q(self._target_agent, obs, state)
+            q_next_target, _ = self.agent_q(self._target_agent, next_obs, next_state)
+        return {"q": q, "q_next": q_next, "q_target": q_target, "q_next_target": q_next_target}

@@ -225,7 +225,8 @@ def test_agents_that_leave_get_zero_rows_and_mask_while_the_episode_goes_on():
         grows_with_n="agents",
         obs_size="1",
     )
-    env = envs.TeamEnv(envs.TeamEnvConfig(scenario, (3,), 4, "sum", False, {}))
+    config = envs.TeamEnvConfig(scenario, (3,), 4, reward="sum", continuous_actions=False, last_action=False, scenario_options={})
+    env = envs.TeamEnv(config)
     obs, _ = env.reset(seed=0)
     np.testing.assert_array_equal(obs["mask"], [1, 1, 1, 0])
 
@@ -265,7 +266,7 @@ def test_multiwalker_walkers_that_fall_leave_and_the_others_go_on():
         ({"scenario": "spread", "n_agents": [], "n_max": 4}, "non-empty list of ints"),
         ({"scenario": "spread", "n_agents": 3, "n_max": 0}, "n_max must be a positive int"),
         ({"scenario": "matrix", "n_agents": 1, "n_max": 4}, "needs at least 2 agents"),
-        ({"scenario": "spread", "n_agents": 3, "n_max": 4, "n_evaders": 3}, "does not take option(s) n_evaders; accepted options: continuous_actions, local_ratio, max_cycles, neighbors, reward, terminate_on_success"),
+        ({"scenario": "spread", "n_agents": 3, "n_max": 4, "n_evaders": 3}, "does not take option(s) n_evaders; accepted options: continuous_actions, last_action, local_ratio, max_cycles, neighbors, reward, terminate_on_success"),
         ({"scenario": "multiwalker", "n_agents": 3, "n_max": 4, "continuous_actions": False}, "scenario 'multiwalker' has continuous actions only"),
         ({"scenario": "pursuit", "n_agents": 3, "n_max": 4, "continuous_actions": True}, "scenario 'pursuit' has discrete actions only"),
         ({"scenario": "spread", "n_agents": 3, "n_max": 4, "reward": "max"}, "reward='max' is unknown; use one of sum, mean"),
@@ -295,3 +296,18 @@ def test_readme_documents_every_scenario_and_option():
             assert f"`{option}`" in readme, f"README does not document {name} option {option!r}"
     for option in TEAM_OPTIONS:
         assert f"`{option}`" in readme
+
+
+def test_last_action_option_adds_the_previous_joint_action():
+    env = envs.make_team_env("spread", 2, 4, last_action=True)
+    assert env.observation_space["last_action"].shape == (4, 5)
+    obs, _ = env.reset(seed=0)
+    assert not obs["last_action"].any()
+    obs, *_ = env.step(np.array([3, 1, 4, 4]))
+    np.testing.assert_array_equal(obs["last_action"], np.eye(5)[[3, 1, 0, 0]] * [[1], [1], [0], [0]])
+    assert env.observation_space.contains(obs)
+    walker = envs.make_team_env("multiwalker", 2, 3, last_action=True)
+    walker.reset(seed=0)
+    action = np.full((3, 4), 0.5, np.float32)
+    obs, *_ = walker.step(action)
+    np.testing.assert_array_equal(obs["last_action"], [[0.5] * 4, [0.5] * 4, [0.0] * 4])

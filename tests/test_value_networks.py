@@ -8,7 +8,7 @@ import pytest
 import torch
 from ray.rllib.core import Columns
 
-from policies.agent_network import AgentQNetwork
+from policies.agent_network import AgentQNetwork, RecurrentAgentQNetwork
 from policies.mixers import QMixer, VDNMixer
 from policies.team_embedding import make_team_embedding, parse_embedding_spec
 from policies.team_q_module import TeamQModule
@@ -135,6 +135,23 @@ def test_agent_network_shapes_and_agent_id():
     torch.testing.assert_close(q[:, 0], q[:, 1])
 
 
+def test_recurrent_agent_unrolls_sequences_like_single_steps():
+    torch.manual_seed(0)
+    net = RecurrentAgentQNetwork(OBS_DIM, N_ACTIONS, N_MAX, hidden=(16, 8))
+    obs = torch.randn(2, 6, N_MAX, OBS_DIM)
+    h0 = torch.randn(2, N_MAX, 8)
+    q_sequence, h_sequence = net(obs, h0)
+    assert q_sequence.shape == (2, 6, N_MAX, N_ACTIONS) and h_sequence.shape == (2, N_MAX, 8)
+    h, steps = h0, []
+    for t in range(6):
+        q_t, h = net(obs[:, t : t + 1], h)
+        steps.append(q_t)
+    torch.testing.assert_close(torch.cat(steps, dim=1), q_sequence)
+    torch.testing.assert_close(h, h_sequence)
+    q_other_past, _ = net(torch.cat([torch.zeros_like(obs[:, :1]), obs[:, 1:]], dim=1), h0)
+    assert not torch.allclose(q_other_past[:, -1], q_sequence[:, -1])  # the GRU remembers the first step
+
+
 def test_double_q_td_target_matches_hand_computation():
     q_next_online = torch.tensor([[[1.0, 2.0], [3.0, 0.0]]])  # argmax: agent 0 -> 1, agent 1 -> 0
     q_next_target = torch.tensor([[[5.0, 6.0], [7.0, 8.0]]])
@@ -178,6 +195,7 @@ def make_module(inference_only=False, **model_config):
             "obs": gym.spaces.Box(-1, 1, (N_MAX, OBS_DIM), np.float32),
             "mask": gym.spaces.Box(0, 1, (N_MAX,), np.float32),
             "state": gym.spaces.Box(-1, 1, (STATE_DIM,), np.float32),
+            "last_action": gym.spaces.Box(0, 1, (N_MAX, N_ACTIONS), np.float32),
         }
     )
     return TeamQModule(
@@ -213,3 +231,20 @@ def test_env_runner_module_holds_the_agent_network_only():
     runner_keys = set(runner.state_dict())
     assert runner_keys == {k for k in learner.state_dict() if k.startswith("agent.")}
     assert set(learner.get_target_network_pairs()[0]) == {learner.agent, learner._target_agent}
+
+
+def test_module_feeds_the_last_action_and_carries_the_recurrent_state():
+    torch.manual_seed(0)
+    module = make_module(recurrent=True, obs_last_action=True, hidden=(16,))
+    assert module.is_stateful() and module.get_initial_state()["h"].shape == (N_MAX, 16)
+    _, mask, obs, state = team_batch(4)
+    last_action = torch.nn.functional.one_hot(torch.randint(0, N_ACTIONS, (4, N_MAX)), N_ACTIONS).float()
+    batch = {
+        Columns.OBS: {"obs": obs[:, None], "mask": mask[:, None], "state": state[:, None], "last_action": last_action[:, None]},
+        Columns.STATE_IN: {"h": torch.zeros(4, N_MAX, 16)},
+    }
+    out = module.forward_inference(batch)
+    assert out[Columns.ACTIONS].shape == (4, 1, N_MAX) and out[Columns.STATE_OUT]["h"].shape == (4, N_MAX, 16)
+    assert out[Columns.STATE_OUT]["h"].abs().sum() > 0
+    batch[Columns.OBS]["last_action"] = torch.roll(last_action, 1, dims=-1)[:, None]
+    assert not torch.equal(module.forward_inference(batch)[Columns.STATE_OUT]["h"], out[Columns.STATE_OUT]["h"])

@@ -83,6 +83,20 @@ def test_iql_learns_the_climbing_game(ray_session):
     assert np.mean([episode.get_return() for episode in returns]) > 0
 
 
+@pytest.mark.parametrize("algo", ["qmix", "iql"])
+def test_recurrent_agent_with_last_action_trains_on_sequences(ray_session, tmp_path, algo):
+    env_config = {**SPREAD, "last_action": True}
+    trainer = quick_config(
+        algo, env_config, recurrent=True, obs_last_action=True, max_seq_len=4, hidden=(32,), team_embedding="mean"
+    ).build_algo()
+    assert trainer.env_runner.module.is_stateful()
+    result = trainer.train()
+    assert np.isfinite(result["learners"]["default_policy"]["total_loss"])
+    checkpoint = trainer.save_to_path(str(tmp_path / "checkpoint"))
+    trainer.stop()
+    assert evaluate(checkpoint, {**env_config, "n_agents": 6}, episodes=1)["episode_len_mean"] == 10
+
+
 def test_individual_rewards_reach_the_iql_learner(ray_session):
     trainer = quick_config("iql", SPREAD, reward="individual").build_algo()
     result = trainer.train()
@@ -102,6 +116,8 @@ def test_individual_rewards_reach_the_iql_learner(ray_session):
         ("qmix", SPREAD, {"mixer_input": "state", "team_embedding": "graph"}, "use team_embedding='concat' with it"),
         ("qmix", SPREAD, {"optimizer": "sgd"}, "optimizer='sgd' is unknown; use one of adam, rmsprop"),
         ("qmix", SPREAD, {"tau": 0.0}, "tau must be in (0, 1]"),
+        ("qmix", SPREAD, {"recurrent": True, "n_step": 3}, "recurrent=True needs n_step=1"),
+        ("iql", SPREAD, {"obs_last_action": True}, "obs_last_action=True needs the env option last_action=True"),
         ("qmix", {**SPREAD, "n_agents": 9}, {}, "n_agents=9 is above n_max=8"),
     ],
 )

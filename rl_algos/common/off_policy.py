@@ -21,7 +21,8 @@ class OffPolicyTeamAlgorithm(Algorithm):
 
     Each `training_step` samples one round from the env runners into the buffer, then, once
     `learning_starts` env steps have been sampled, runs `train_ratio` gradient updates per sampled env step
-    (fractions carry over to the next step) on n-step transitions, and syncs the agent network to the runners.
+    (fractions carry over to the next step) on n-step transitions (`max_seq_len` sequences for a recurrent
+    agent), and syncs the agent network to the runners.
     """
 
     def setup(self, config) -> None:
@@ -53,6 +54,9 @@ class OffPolicyTeamAlgorithm(Algorithm):
                     num_items=config.total_train_batch_size,
                     n_step=config.n_step,
                     gamma=config.gamma,
+                    # a recurrent agent learns from sequences; the lookback step holds their initial state
+                    batch_length_T=config.max_seq_len if config.recurrent else None,
+                    lookback=int(config.recurrent),
                     include_infos=config.reward == "individual",
                     sample_episodes=True,
                 )

@@ -27,7 +27,9 @@ class TeamQConfig(AlgorithmConfig):
       `{"type": "graph", "conv": "gat", "layers": 2, "pool": "attention", "hidden": 64}`;
     - `mixer_input`: `"obs"` (the embedding of the agents' observations) or `"state"` (the global state, concat
       only); `mixing_embed_dim` (32), `hypernet_embed` (64): QMIX sizes;
-    - `hidden` ((64, 64)), `obs_agent_id` (True): the shared agent network;
+    - `hidden` ((64, 64)), `obs_agent_id` (True): the shared agent network; `recurrent` (False): a GRU agent
+      of width `hidden[-1]`, trained on replayed sequences of `max_seq_len` (20) steps (needs `n_step=1`);
+      `obs_last_action` (False): each agent also sees its previous action (needs the env option `last_action`);
     - `epsilon`: a constant or `[[env_step, value], ...]`, default 1.0 -> 0.05 over 50k env steps;
     - `double_q` (True); `n_step` (1); `munchausen`: None or `{"alpha": 0.9, "tau": 0.03, "l0": -1}` (any
       subset; the Munchausen-DQN target per agent for IQL, on the mixed target for VDN/QMIX);
@@ -49,6 +51,9 @@ class TeamQConfig(AlgorithmConfig):
         self.hypernet_embed = 64
         self.hidden: Sequence[int] = (64, 64)
         self.obs_agent_id = True
+        self.obs_last_action = False
+        self.recurrent = False
+        self.max_seq_len = 20
         self.epsilon: float | list = [[0, 1.0], [50_000, 0.05]]
         self.double_q = True
         self.n_step = 1
@@ -81,6 +86,9 @@ class TeamQConfig(AlgorithmConfig):
         hypernet_embed: int = NotProvided,
         hidden: Sequence[int] = NotProvided,
         obs_agent_id: bool = NotProvided,
+        obs_last_action: bool = NotProvided,
+        recurrent: bool = NotProvided,
+        max_seq_len: int = NotProvided,
         epsilon: float | list = NotProvided,
         double_q: bool = NotProvided,
         n_step: int = NotProvided,
@@ -112,6 +120,9 @@ class TeamQConfig(AlgorithmConfig):
         return super()._model_config_auto_includes | {
             "hidden": tuple(self.hidden),
             "obs_agent_id": self.obs_agent_id,
+            "obs_last_action": self.obs_last_action,
+            "recurrent": self.recurrent,
+            "max_seq_len": self.max_seq_len,
             "epsilon": self.epsilon,
             "mixer": self.mixer,
             "team_embedding": self.team_embedding,
@@ -132,6 +143,11 @@ class TeamQConfig(AlgorithmConfig):
                 raise ValueError(
                     f"{name} needs discrete actions, but scenario {env_config.scenario.name!r} is configured with "
                     "continuous actions; use a discrete scenario (spread, pursuit, matrix) or continuous_actions=False"
+                )
+            if self.obs_last_action and not env_config.last_action:
+                raise ValueError(
+                    "obs_last_action=True needs the env option last_action=True in env_config: the previous joint "
+                    "action travels in the observation, so replayed transitions carry it"
                 )
         parse_embedding_spec(self.team_embedding)
         if self.mixer_input not in MIXER_INPUTS:
@@ -155,6 +171,13 @@ class TeamQConfig(AlgorithmConfig):
             raise ValueError(f"optimizer={self.optimizer!r} is unknown; use one of {', '.join(OPTIMIZERS)}")
         if not isinstance(self.n_step, int) or self.n_step < 1:
             raise ValueError(f"n_step must be an int >= 1, got {self.n_step!r}")
+        if self.recurrent and self.n_step != 1:
+            raise ValueError(
+                f"recurrent=True needs n_step=1 (got n_step={self.n_step}): RLlib's EpisodeReplayBuffer samples "
+                "sequences only with 1-step transitions"
+            )
+        if self.recurrent and (not isinstance(self.max_seq_len, int) or self.max_seq_len < 1):
+            raise ValueError(f"max_seq_len must be an int >= 1, got {self.max_seq_len!r}")
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"tau must be in (0, 1] (1.0 = hard target copies), got {self.tau}")
         if not isinstance(self.target_update_interval, int) or self.target_update_interval < 1:

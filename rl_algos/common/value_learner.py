@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import tree
 from ray.rllib.connectors.common.add_observations_from_episodes_to_batch import AddObservationsFromEpisodesToBatch
 from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_batch import (
     AddNextObservationsFromEpisodesToTrainBatch,
@@ -64,10 +65,9 @@ class TeamQLearner(TorchLearner):
             for main, target in module.unwrapped().get_target_network_pairs():
                 update_target_network(main_net=main, target_net=target, tau=self.config.tau)
 
-    def next_agent_values(self, module, q_next_online: torch.Tensor, next_obs: dict) -> torch.Tensor:
+    def next_agent_values(self, q_next_online: torch.Tensor, q_next_target: torch.Tensor) -> torch.Tensor:
         """Per-agent bootstrap values at the next observation, [B, n]: the Munchausen soft value of the target
         network when `munchausen` is on, else double-Q (or plain max-Q when `double_q=False`)."""
-        q_next_target = module.forward_target({Columns.OBS: next_obs})["q"]  # [B, n, A]
         munchausen = self.config.munchausen_params
         if munchausen is not None:
             return soft_next_values(q_next_target, munchausen["tau"])
@@ -75,15 +75,14 @@ class TeamQLearner(TorchLearner):
             return double_q_next_values(q_next_online, q_next_target)
         return q_next_target.max(dim=-1).values
 
-    def munchausen_reward_bonus(self, module, batch: dict, joint: bool) -> torch.Tensor:
+    def munchausen_reward_bonus(self, batch: dict, q_target: torch.Tensor, joint: bool) -> torch.Tensor:
         """The Munchausen bonus `alpha * clip(tau * log pi(u|o), l0, 0)` under the target network's softmax
-        policy: per agent [B, n], or of the joint log-policy `sum_a log pi(u_a|o_a)` over present agents [B]."""
+        policy (`q_target` [B, n, A]): per agent [B, n], or of the joint log-policy `sum_a log pi(u_a|o_a)` over
+        present agents [B]."""
         params = self.config.munchausen_params
-        obs = batch[Columns.OBS]
-        q_target = module.forward_target({Columns.OBS: obs})["q"]  # [B, n, A]
         log_pi = log_policy_of_actions(q_target, batch[Columns.ACTIONS], params["tau"])  # [B, n]
         if joint:
-            log_pi = (log_pi * obs["mask"]).sum(dim=-1)  # [B]
+            log_pi = (log_pi * batch[Columns.OBS]["mask"]).sum(dim=-1)  # [B]
         return munchausen_bonus(log_pi, params["alpha"], params["tau"], params["l0"])
 
     def bootstrapped_targets(self, batch: dict, rewards: torch.Tensor, next_values: torch.Tensor) -> torch.Tensor:
@@ -92,17 +91,27 @@ class TeamQLearner(TorchLearner):
         return td_targets(rewards, discounts, batch[Columns.TERMINATEDS].float(), next_values)
 
     def td_predictions_and_targets(
-        self, module, batch: dict, q_taken: torch.Tensor, next_values: torch.Tensor
+        self, module, batch: dict, q_taken: torch.Tensor, next_values: torch.Tensor, q_target: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(predictions, targets, weights) of the TD loss; shapes [B, n] per agent or [B] for a team value."""
+        """(predictions, targets, weights) of the TD loss; shapes [B, n] per agent or [B] for a team value.
+        `q_target` [B, n, A] are the target network's Qs at the observations (for the Munchausen bonus)."""
         raise NotImplementedError
 
     def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict, fwd_out: dict) -> torch.Tensor:
         module = self.module[module_id].unwrapped()
+        valid = None
+        if Columns.LOSS_MASK in batch:  # recurrent: [B, T] zero-padded sequences -> [B * T] transitions
+            valid = batch[Columns.LOSS_MASK].reshape(-1).float()
+            transitions = {k: v for k, v in batch.items() if k not in (Columns.STATE_IN, Columns.NEXT_STATE_IN)}
+            batch, fwd_out = fold_time_into_batch(transitions), fold_time_into_batch(fwd_out)
         q_taken = chosen_action_values(fwd_out["q"], batch[Columns.ACTIONS])  # [B, n]
         with torch.no_grad():
-            next_values = self.next_agent_values(module, fwd_out["q_next"], batch[Columns.NEXT_OBS])  # [B, n]
-        predictions, targets, weights = self.td_predictions_and_targets(module, batch, q_taken, next_values)
+            next_values = self.next_agent_values(fwd_out["q_next"], fwd_out["q_next_target"])  # [B, n]
+        predictions, targets, weights = self.td_predictions_and_targets(
+            module, batch, q_taken, next_values, fwd_out["q_target"]
+        )
+        if valid is not None:
+            weights = weights * valid.reshape(valid.shape + (1,) * (weights.dim() - 1))
         loss = masked_mse(predictions, targets, weights)
 
         present = weights > 0
@@ -117,3 +126,9 @@ class TeamQLearner(TorchLearner):
         )
         return loss
 
+
+def fold_time_into_batch(data: Any) -> Any:
+    """Reshape every tensor `[B, T, ...]` in a (nested) batch to `[B * T, ...]`; other columns pass through."""
+    return tree.map_structure(
+        lambda x: x.reshape(-1, *x.shape[2:]) if isinstance(x, torch.Tensor) and x.dim() >= 2 else x, data
+    )

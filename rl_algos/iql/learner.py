@@ -14,7 +14,7 @@ class IQLLearner(TeamQLearner):
     + gamma^n (1 - d) m'_a V_a(o'_a)`, with `r` the team reward (or agent a's own with `reward="individual"`)
     and `m'_a` agent a's presence at the next step (an agent that left has no future value)."""
 
-    def td_predictions_and_targets(self, module, batch, q_taken, next_values):
+    def td_predictions_and_targets(self, module, batch, q_taken, next_values, q_target):
         obs, next_obs = batch[Columns.OBS], batch[Columns.NEXT_OBS]
         with torch.no_grad():
             if self.config.reward == "individual":
@@ -22,6 +22,6 @@ class IQLLearner(TeamQLearner):
             else:
                 rewards = batch[Columns.REWARDS].float().unsqueeze(-1)  # [B, 1]
             if self.config.munchausen is not None:
-                rewards = rewards + self.munchausen_reward_bonus(module, batch, joint=False)  # [B, n]
+                rewards = rewards + self.munchausen_reward_bonus(batch, q_target, joint=False)  # [B, n]
             targets = self.bootstrapped_targets(batch, rewards, next_values * next_obs["mask"])  # [B, n]
         return q_taken, targets, obs["mask"]
