@@ -14,7 +14,7 @@ def quick_config(algo, env_config, **training):
     return (
         rl_algos.get_config(algo)
         .environment("team", env_config=env_config)
-        .env_runners(num_env_runners=0, rollout_fragment_length=20)
+        .env_runners(num_env_runners=0, num_envs_per_env_runner=1, rollout_fragment_length=20)
         .training(learning_starts=40, train_batch_size_per_learner=16, **training)
         .reporting(min_sample_timesteps_per_iteration=40)
         .debugging(seed=0)
