@@ -71,19 +71,11 @@ class QMixer(nn.Module):
         return (hidden * w2).sum(dim=-1) + self.value(e).squeeze(-1)  # [B]
 
 
-def make_mixer(
-    name: str,
-    n_max: int,
-    obs_dim: int,
-    state_dim: int,
-    team_embedding: str | Mapping[str, Any] = "concat",
-    mixer_input: str = "obs",
-    mixing_embed_dim: int = 32,
-    hypernet_embed: int = 64,
-) -> nn.Module:
-    """Build the mixer named `name` (`vdn` | `qmix`); the other arguments configure QMixer (VDN has none)."""
+def make_mixer(name: str, n_max: int, obs_dim: int, state_dim: int, **qmix_options: Any) -> nn.Module:
+    """Build the mixer named `name` (`vdn` | `qmix`); `qmix_options` are QMixer's keyword arguments (VDN
+    has none and ignores them)."""
     if name == "vdn":
         return VDNMixer()
     if name == "qmix":
-        return QMixer(n_max, obs_dim, state_dim, team_embedding, mixer_input, mixing_embed_dim, hypernet_embed)
+        return QMixer(n_max, obs_dim, state_dim, **qmix_options)
     raise ValueError(f"unknown mixer {name!r}; known mixers: {', '.join(MIXERS)}")
