@@ -3,8 +3,9 @@
 1. env steps/s on spread N=3 of: the raw PettingZoo env (random actions); sampling alone (RLlib's env
    runner with the exploring agent network); the whole training loop (sampling + replay + learner updates at
    the default `train_ratio`) for iql, qmix-concat and qmix-graph. Ratios are to the raw env.
-2. the learner's time per update (one `learner_group.update` on a replayed batch: connectors, forward,
-   loss, backward, optimizer) at N = 3, 8, 16 agents with `n_max` 16, for each team embedding (qmix).
+2. the time per learner update as the training loop pays it (sampling a batch from RLlib's replay buffer,
+   then one `learner_group.update`: connectors, forward, loss, backward, optimizer) at N = 3, 8, 16 agents
+   with `n_max` 16, for each team embedding (qmix).
 
     python experiments/bench_throughput.py [--steps 3000] [--updates 30]
 """
@@ -109,7 +110,7 @@ def main() -> None:
     for name, rate, updates in rows:
         print(f"| {name} | {rate:,.0f} | {rate / raw:.2f} | {updates} |")
 
-    print("\nqmix learner time per update (ms), batch 64, n_max 16\n")
+    print("\nqmix time per update (ms: replay sample + learner update), batch 64, n_max 16\n")
     sizes = (3, 8, 16)
     print("| embedding | " + " | ".join(f"N={n}" for n in sizes) + " |")
     print("| --- | " + " | ".join("---:" for _ in sizes) + " |")
