@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+import envs
 import rl_algos
 from rl_algos.common import evaluate
 
@@ -131,3 +132,44 @@ def test_bad_configs_raise(algo, env_config, training, message):
 def test_unknown_algorithm_lists_the_known_ones():
     with pytest.raises(ValueError, match="unknown algorithm 'dqn'; known algorithms: iql, vdn, qmix"):
         rl_algos.get_config("dqn")
+
+
+@pytest.mark.parametrize("conv", ["gat", "gcn", "graph"])
+@pytest.mark.parametrize("pool", ["mean", "max", "attention"])
+def test_every_graph_embedding_transfers_to_a_larger_team(ray_session, tmp_path, conv, pool):
+    embedding = {"type": "graph", "conv": conv, "pool": pool, "layers": 2}
+    trainer = quick_config("qmix", SPREAD, team_embedding=embedding).build_algo()
+    trainer.train()
+    checkpoint = trainer.save_to_path(str(tmp_path / "checkpoint"))
+    trainer.stop()
+    assert np.isfinite(evaluate(checkpoint, {**SPREAD, "n_agents": 6}, episodes=1)["return_mean"])
+
+
+@pytest.mark.slow
+def test_qmix_graph_beats_a_random_team_on_spread(ray_session, tmp_path):
+    env_config = {"scenario": "spread", "n_agents": 3, "n_max": 3}
+    random_env = envs.make_team_env(**env_config)
+    random_env.action_space.seed(0)
+    random_returns = []
+    for episode in range(50):
+        random_env.reset(seed=episode)
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = random_env.step(random_env.action_space.sample())
+            total, done = total + reward, terminated or truncated
+        random_returns.append(total)
+
+    config = (
+        rl_algos.get_config("qmix")
+        .environment("team", env_config=env_config)
+        .env_runners(num_env_runners=0)
+        .training(team_embedding="graph", epsilon=[[0, 1.0], [5000, 0.05]])
+        .debugging(seed=0)
+    )
+    trainer = config.build_algo()
+    while trainer.train()["num_env_steps_sampled_lifetime"] < 10_000:
+        pass
+    checkpoint = trainer.save_to_path(str(tmp_path / "checkpoint"))
+    trainer.stop()
+    trained = evaluate(checkpoint, env_config, episodes=20, seed=100)
+    assert trained["return_mean"] > np.mean(random_returns) + 10
