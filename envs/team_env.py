@@ -145,7 +145,7 @@ class TeamEnv(gym.Env):
             )
         self._last_action = np.zeros((self.n_max, act_dim), np.float32)
         self.n_agents = config.team_sizes[0]
-        self._env = largest if self.n_agents == config.n_max else self._env_for(self.n_agents)
+        self._env = self._env_for(self.n_agents)
         self._agents: list[str] = []
         self._alive: list[bool] = []
 
@@ -192,8 +192,6 @@ class TeamEnv(gym.Env):
         per_agent = action.tolist() if not self.config.continuous_actions else action
         actions = {agent: per_agent[i] for i, agent in enumerate(agents) if alive[i]}
         agent_obs, rewards, terminations, truncations, _ = self._env.step(actions)
-        if self.config.last_action:
-            self._record_last_action(action, alive)
 
         agent_rewards = np.zeros(self.n_max, np.float32)
         truncated = False
@@ -209,15 +207,17 @@ class TeamEnv(gym.Env):
             # Agents that left keep zero rows and a 0 mask; at the episode's end every agent that acted
             # keeps its final observation so that a truncated episode can still be bootstrapped from it.
             self._alive = still_alive
+        if self.config.last_action:
+            self._record_last_action(action, self._alive)
         team_reward = float(agent_rewards.sum())
         if self.config.reward == "mean":
             team_reward /= n_acting
         info = {"agent_rewards": agent_rewards, "n_agents": self.n_agents}
         return self._observation(agent_obs), team_reward, ended and not truncated, ended and truncated, info
 
-    def _record_last_action(self, action: np.ndarray, acted: list[bool]) -> None:
+    def _record_last_action(self, action: np.ndarray, present: list[bool]) -> None:
         self._last_action[:] = 0.0
-        rows = np.flatnonzero(acted)
+        rows = np.flatnonzero(present)
         if self.config.continuous_actions:
             self._last_action[rows] = np.asarray(action, np.float32)[rows]
         else:
