@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from policies.agent_ids import AppendAgentIds
 from policies.mlp import mlp
 
 
@@ -21,14 +22,12 @@ class AgentQNetwork(nn.Module):
         self, obs_dim: int, n_actions: int, n_max: int, hidden: Sequence[int] = (64, 64), obs_agent_id: bool = True
     ):
         super().__init__()
-        self.obs_agent_id = obs_agent_id
-        self.register_buffer("agent_ids", torch.eye(n_max), persistent=False)  # [n_max, n_max]
+        self.n_max = n_max
+        self.agent_ids = AppendAgentIds(n_max) if obs_agent_id else nn.Identity()
         self.q = mlp(obs_dim + (n_max if obs_agent_id else 0), hidden, n_actions)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        if self.obs_agent_id:
-            obs = torch.cat([obs, self.agent_ids.expand(obs.shape[0], -1, -1)], dim=-1)
-        return self.q(obs)  # [B, n_max, n_actions]
+        return self.q(self.agent_ids(obs))  # [B, n_max, n_actions]
 
 
 class RecurrentAgentQNetwork(nn.Module):
@@ -42,18 +41,16 @@ class RecurrentAgentQNetwork(nn.Module):
         self, obs_dim: int, n_actions: int, n_max: int, hidden: Sequence[int] = (64,), obs_agent_id: bool = True
     ):
         super().__init__()
-        self.obs_agent_id = obs_agent_id
+        self.n_max = n_max
         self.hidden_dim = hidden[-1]
-        self.register_buffer("agent_ids", torch.eye(n_max), persistent=False)
+        self.agent_ids = AppendAgentIds(n_max) if obs_agent_id else nn.Identity()
         self.encoder = mlp(obs_dim + (n_max if obs_agent_id else 0), hidden[:-1], self.hidden_dim, activate_output=True)
         self.gru = nn.GRU(self.hidden_dim, self.hidden_dim, batch_first=True)
         self.q = nn.Linear(self.hidden_dim, n_actions)
 
     def forward(self, obs: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch, steps, n_max, _ = obs.shape
-        if self.obs_agent_id:
-            obs = torch.cat([obs, self.agent_ids.expand(batch, steps, -1, -1)], dim=-1)
-        x = self.encoder(obs).transpose(1, 2).reshape(batch * n_max, steps, self.hidden_dim)  # [B*n, T, H]
+        x = self.encoder(self.agent_ids(obs)).transpose(1, 2).reshape(batch * n_max, steps, self.hidden_dim)  # [B*n, T, H]
         out, h_last = self.gru(x, h.reshape(1, batch * n_max, self.hidden_dim))
         q = self.q(out).reshape(batch, n_max, steps, -1).transpose(1, 2)  # [B, T, n, A]
         return q, h_last.reshape(batch, n_max, self.hidden_dim)

@@ -94,7 +94,7 @@ class TeamQModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
     def get_initial_state(self) -> dict[str, torch.Tensor]:
         if not self.recurrent:
             return {}
-        return {"h": torch.zeros(self.agent.agent_ids.shape[0], self.agent.hidden_dim)}
+        return {"h": torch.zeros(self.agent.n_max, self.agent.hidden_dim)}
 
     def agent_q(
         self, network: torch.nn.Module, obs: dict[str, torch.Tensor], state: dict[str, torch.Tensor] | None = None
