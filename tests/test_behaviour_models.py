@@ -1,0 +1,51 @@
+"""Behaviour models clone a deterministic behaviour policy from a synthetic replay, on present agents only."""
+
+import pytest
+import torch
+
+from policies.behaviour import BEHAVIOUR_MODELS, make_behaviour_model
+
+N_MAX, OBS_DIM, N_ACTIONS = 4, 6, 5
+POLICY = torch.Generator().manual_seed(1234)
+POLICY_WEIGHTS = torch.randn(OBS_DIM, N_ACTIONS, generator=POLICY)
+POLICY_ID_BIAS = torch.randn(N_MAX, N_ACTIONS, generator=POLICY)
+
+
+def synthetic_replay(size=2048, seed=0):
+    """Observations of 1..N_MAX present agents and the actions of one fixed deterministic policy that depends
+    on the observation and the agent id; absent agents carry junk actions that must not be learnt."""
+    g = torch.Generator().manual_seed(seed)
+    obs = torch.randn(size, N_MAX, OBS_DIM, generator=g)
+    n_present = torch.randint(1, N_MAX + 1, (size,), generator=g)
+    mask = (torch.arange(N_MAX) < n_present.unsqueeze(1)).float()
+    actions = (obs @ POLICY_WEIGHTS + POLICY_ID_BIAS).argmax(-1)
+    junk = torch.randint(0, N_ACTIONS, actions.shape, generator=g)
+    actions = torch.where(mask.bool(), actions, junk)
+    return obs * mask.unsqueeze(-1), actions, mask
+
+
+@pytest.mark.parametrize("name", BEHAVIOUR_MODELS)
+def test_behaviour_model_clones_a_deterministic_policy(name):
+    torch.manual_seed(0)
+    model = make_behaviour_model(name, OBS_DIM, N_ACTIONS, N_MAX)
+    obs, actions, mask = synthetic_replay()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for step in range(600):
+        index = torch.randint(0, len(obs), (128,))
+        loss, _ = model.loss(obs[index], actions[index], mask[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    test_obs, test_actions, test_mask = synthetic_replay(size=512, seed=1)
+    with torch.no_grad():
+        _, accuracy = model.loss(test_obs, test_actions, test_mask)
+        samples = model.sample(test_obs, num_samples=4)  # [S, B, n]
+    assert accuracy > 0.95
+    assert samples.shape == (4, 512, N_MAX)
+    sampled_accuracy = ((samples == test_actions).float() * test_mask).sum() / (4 * test_mask.sum())
+    assert sampled_accuracy > 0.9
+
+
+def test_unknown_behaviour_model_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown behaviour_model 'gan'; known models: bc, vae"):
+        make_behaviour_model("gan", OBS_DIM, N_ACTIONS, N_MAX)
