@@ -15,5 +15,9 @@ class AppendAgentIds(nn.Module):
         self.n_max = n_max
         self.register_buffer("ids", torch.eye(n_max), persistent=False)  # [n_max, n_max]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([x, self.ids.expand(*x.shape[:-1], self.n_max)], dim=-1)
+    def forward(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """`ids` ([..., n_max, n_max] one-hots) replaces each slot's own id, e.g. to ask the shared network
+        what another agent would do in this agent's place."""
+        if ids is None:
+            ids = self.ids.expand(*x.shape[:-1], self.n_max)
+        return torch.cat([x, ids], dim=-1)

@@ -26,8 +26,9 @@ class AgentQNetwork(nn.Module):
         self.agent_ids = AppendAgentIds(n_max) if obs_agent_id else nn.Identity()
         self.q = mlp(obs_dim + (n_max if obs_agent_id else 0), hidden, n_actions)
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.q(self.agent_ids(obs))  # [B, n_max, n_actions]
+    def forward(self, obs: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Qs `[B, n_max, n_actions]`; `ids` ([B, n_max, n_max]) overrides the slots' own agent ids."""
+        return self.q(self.agent_ids(obs) if ids is None else self.agent_ids(obs, ids))
 
 
 class RecurrentAgentQNetwork(nn.Module):

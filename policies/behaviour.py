@@ -46,6 +46,10 @@ class BCBehaviourModel(nn.Module):
         accuracy = _masked_mean((logits.argmax(-1) == actions).float(), mask)
         return _masked_mean(nll, mask), accuracy
 
+    def action_probs(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """`beta(. | o_a, id_a)`, `[B, n_max, A]` (exact; `num_samples` is unused)."""
+        return F.softmax(self.logits(obs), dim=-1)
+
     def sample(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
         """`num_samples` joint actions per row, each agent's drawn from beta: `[S, B, n_max]`."""
         return torch.distributions.Categorical(logits=self.logits(obs)).sample((num_samples,))
@@ -87,11 +91,17 @@ class VAEBehaviourModel(nn.Module):
         accuracy = _masked_mean((prior_mean_logits.argmax(-1) == actions).float(), mask)
         return _masked_mean(nll + self.kl_coef * kl, mask), accuracy
 
+    def _prior_logits(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
+        z = torch.randn(num_samples, *obs.shape[:-1], self.latent_dim, device=obs.device)
+        return self.decode(obs.expand(num_samples, *obs.shape), z)  # [S, B, n_max, A]
+
+    def action_probs(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """`beta(. | o_a, id_a)` estimated as the mean decoder softmax over `num_samples` latents `z ~ N(0, I)`."""
+        return F.softmax(self._prior_logits(obs, num_samples), dim=-1).mean(dim=0)
+
     def sample(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
         """`num_samples` joint actions per row with `z ~ N(0, I)`: `[S, B, n_max]`."""
-        z = torch.randn(num_samples, *obs.shape[:-1], self.latent_dim, device=obs.device)
-        logits = self.decode(obs.expand(num_samples, *obs.shape), z)
-        return torch.distributions.Categorical(logits=logits).sample()
+        return torch.distributions.Categorical(logits=self._prior_logits(obs, num_samples)).sample()
 
 
 def make_behaviour_model(name: str, obs_dim: int, n_actions: int, n_max: int) -> nn.Module:

@@ -11,11 +11,17 @@ from __future__ import annotations
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 import envs  # noqa: F401  (registers the "team" env)
+from rl_algos.gum import GUMConfig
 from rl_algos.iql import IQLConfig
 from rl_algos.qmix import QMIXConfig
 from rl_algos.vdn import VDNConfig
 
-ALGORITHMS: dict[str, type[AlgorithmConfig]] = {"iql": IQLConfig, "vdn": VDNConfig, "qmix": QMIXConfig}
+ALGORITHMS: dict[str, type[AlgorithmConfig]] = {
+    "iql": IQLConfig,
+    "vdn": VDNConfig,
+    "qmix": QMIXConfig,
+    "gum": GUMConfig,
+}
 
 
 def get_config(name: str) -> AlgorithmConfig:

@@ -130,7 +130,7 @@ def test_bad_configs_raise(algo, env_config, training, message):
 
 
 def test_unknown_algorithm_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown algorithm 'dqn'; known algorithms: iql, vdn, qmix"):
+    with pytest.raises(ValueError, match="unknown algorithm 'dqn'; known algorithms: iql, vdn, qmix, gum"):
         rl_algos.get_config("dqn")
 
 

@@ -50,11 +50,15 @@ class TeamQLearner(TorchLearner):
 
     def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
         params = [p for p in self.get_parameters(self._module[module_id]) if p.requires_grad]
-        if config.optimizer == "rmsprop":
-            optimizer = torch.optim.RMSprop(params, alpha=0.99, eps=1e-5)  # PyMARL's settings
-        else:
-            optimizer = torch.optim.Adam(params)
-        self.register_optimizer(module_id=module_id, optimizer=optimizer, params=params, lr_or_lr_schedule=config.lr)
+        self.register_optimizer(
+            module_id=module_id, optimizer=self.value_optimizer(params), params=params, lr_or_lr_schedule=config.lr
+        )
+
+    def value_optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        """The optimizer named by `config.optimizer` for the value networks' parameters."""
+        if self.config.optimizer == "rmsprop":
+            return torch.optim.RMSprop(params, alpha=0.99, eps=1e-5)  # PyMARL's settings
+        return torch.optim.Adam(params)
 
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         super().after_gradient_based_update(timesteps=timesteps)
@@ -75,12 +79,12 @@ class TeamQLearner(TorchLearner):
             return double_q_next_values(q_next_online, q_next_target)
         return q_next_target.max(dim=-1).values
 
-    def munchausen_reward_bonus(self, batch: dict, q_target: torch.Tensor, joint: bool) -> torch.Tensor:
-        """The Munchausen bonus `alpha * clip(tau * log pi(u|o), l0, 0)` under the target network's softmax
-        policy (`q_target` [B, n, A]): per agent [B, n], or of the joint log-policy `sum_a log pi(u_a|o_a)` over
-        present agents [B]."""
+    def munchausen_reward_bonus(self, batch: dict, q_reference: torch.Tensor, joint: bool) -> torch.Tensor:
+        """The Munchausen bonus `alpha * clip(tau * log pi(u|o), l0, 0)` under the reference policy
+        `softmax(q_reference / tau)` (`q_reference` [B, n, A], usually the target network's Qs): per agent
+        [B, n], or of the joint log-policy `sum_a log pi(u_a|o_a)` over present agents [B]."""
         params = self.config.munchausen_params
-        log_pi = log_policy_of_actions(q_target, batch[Columns.ACTIONS], params["tau"])  # [B, n]
+        log_pi = log_policy_of_actions(q_reference, batch[Columns.ACTIONS], params["tau"])  # [B, n]
         if joint:
             log_pi = (log_pi * batch[Columns.OBS]["mask"]).sum(dim=-1)  # [B]
         return munchausen_bonus(log_pi, params["alpha"], params["tau"], params["l0"])

@@ -1,0 +1,25 @@
+"""`GUMModule`: the value-team module plus what greedy unmixing's learner alone needs."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from policies.behaviour import make_behaviour_model
+from policies.team_q_module import TeamQModule
+
+
+class GUMModule(TeamQModule):
+    """`TeamQModule` (shared agent network, mixer, targets) with, on the learner only, the behaviour model
+    `beta(u | o_a, id_a)` (`model_config["behaviour_model"]`: "bc" | "vae") and the log Lagrange multipliers
+    `[log lambda_ind, log lambda_mix]` of `unmix="lagrange"` (zeros: lambda = 1 at the start)."""
+
+    def setup(self) -> None:
+        super().setup()
+        if not self.inference_only:
+            n_max, obs_dim = self.observation_space["obs"].shape
+            self.behaviour = make_behaviour_model(self.model_config["behaviour_model"], obs_dim, self.n_actions, n_max)
+            self.log_lambdas = nn.Parameter(torch.zeros(2))
+
+    def get_non_inference_attributes(self) -> list[str]:
+        return [*super().get_non_inference_attributes(), "behaviour", "log_lambdas"]

@@ -1,0 +1,124 @@
+"""Greedy unmixing (`gum`): learn when to trust the mixed Q and when the independent Qs, by comparing each
+estimator with a conservative lower bound under the cloned behaviour policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from policies.behaviour import BEHAVIOUR_MODELS
+from policies.gum_module import GUMModule
+from policies.mixers import MIXERS
+from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
+from rl_algos.common.value_config import MUNCHAUSEN_DEFAULTS, TeamQConfig
+from rl_algos.gum.learner import GUMLearner
+
+SWITCHES = {
+    "mixer": MIXERS,
+    "behaviour_model": BEHAVIOUR_MODELS,
+    "cql_mu": ("logsumexp", "greedy"),
+    "unmix": ("inverse", "direct", "lagrange"),
+    "regulariser": ("munchausen", "kl", "none"),
+    "regularise_against": ("others", "self"),
+}
+
+
+class GUMConfig(TeamQConfig):
+    """Greedy unmixing. Besides `TeamQConfig`'s options, `.training(...)` takes (defaults first):
+
+    - `mixer`: "qmix" | "vdn", the mixed estimator `Q_mix = mixer(Q_1..Q_N, s)` (over `team_embedding`);
+    - `behaviour_model`: "bc" | "vae", the cloned behaviour policy `beta(u | o_a, id_a)`;
+    - `cql_mu`: "logsumexp" | "greedy", the `mu(Q_a)` of the independent gap; `beta_samples` (4): joint
+      actions drawn from beta for the mixed gap; `cql_alpha` (1.0; 0 turns conservatism off);
+    - `unmix`: "inverse" | "direct" | "lagrange", how the estimators are weighted; `unmix_eps` (1e-3) in the
+      inverse weights; `target_gap` (1.0) for lagrange;
+    - `regulariser`: "munchausen" | "kl" | "none", against `regularise_against`: "others" | "self";
+      `kl_coef` (0.1); the Munchausen constants (alpha 0.9, tau 0.03, l0 -1, also kl's tau) from `munchausen`.
+    """
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or GUM)
+        self.mixer = "qmix"
+        self.behaviour_model = "bc"
+        self.cql_mu = "logsumexp"
+        self.beta_samples = 4
+        self.cql_alpha = 1.0
+        self.unmix = "inverse"
+        self.unmix_eps = 1e-3
+        self.target_gap = 1.0
+        self.regulariser = "munchausen"
+        self.regularise_against = "others"
+        self.kl_coef = 0.1
+
+    def training(
+        self,
+        *,
+        mixer: str = NotProvided,
+        behaviour_model: str = NotProvided,
+        cql_mu: str = NotProvided,
+        beta_samples: int = NotProvided,
+        cql_alpha: float = NotProvided,
+        unmix: str = NotProvided,
+        unmix_eps: float = NotProvided,
+        target_gap: float = NotProvided,
+        regulariser: str = NotProvided,
+        regularise_against: str = NotProvided,
+        kl_coef: float = NotProvided,
+        **kwargs,
+    ) -> "GUMConfig":
+        super().training(**kwargs)
+        for name, value in locals().items():
+            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
+                setattr(self, name, value)
+        return self
+
+    @property
+    def regulariser_params(self) -> dict[str, float]:
+        """The Munchausen constants (alpha, tau, l0) with the defaults filled in; kl uses their tau."""
+        return {**MUNCHAUSEN_DEFAULTS, **(self.munchausen or {})}
+
+    @property
+    def munchausen_params(self) -> dict[str, float] | None:
+        return self.regulariser_params if self.regulariser == "munchausen" else None
+
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        return super()._model_config_auto_includes | {"behaviour_model": self.behaviour_model}
+
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        return RLModuleSpec(module_class=GUMModule)
+
+    def get_default_learner_class(self):
+        return GUMLearner
+
+    def validate(self) -> None:
+        super().validate()
+        for name, known in SWITCHES.items():
+            if getattr(self, name) not in known:
+                raise ValueError(f"{name}={getattr(self, name)!r} is unknown; use one of {', '.join(known)}")
+        if self.recurrent:
+            raise ValueError("gum does not support recurrent agents (recurrent=True); use the MLP agent")
+        if self.reward != "team":
+            raise ValueError("gum learns both estimators from the team reward; use reward='team'")
+        if self.regularise_against == "others" and not self.obs_agent_id:
+            raise ValueError(
+                "regularise_against='others' asks the shared network with another agent's id, which needs "
+                "obs_agent_id=True; or use regularise_against='self'"
+            )
+        if not isinstance(self.beta_samples, int) or self.beta_samples < 1:
+            raise ValueError(f"beta_samples must be an int >= 1, got {self.beta_samples!r}")
+        if self.cql_alpha < 0 or self.kl_coef < 0 or self.unmix_eps <= 0:
+            raise ValueError(
+                f"cql_alpha ({self.cql_alpha}) and kl_coef ({self.kl_coef}) must be >= 0 and unmix_eps "
+                f"({self.unmix_eps}) > 0"
+            )
+
+
+class GUM(OffPolicyTeamAlgorithm):
+    """Greedy unmixing for a parameter-shared team."""
+
+    @classmethod
+    def get_default_config(cls) -> GUMConfig:
+        return GUMConfig()
