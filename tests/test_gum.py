@@ -1,0 +1,163 @@
+"""Greedy unmixing: gaps, estimator weights, Lagrange multipliers, reference ids, and a short RLlib run."""
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+import rl_algos
+from policies.mixers import QMixer
+from rl_algos.common import evaluate
+from rl_algos.gum.losses import (
+    clipped_team_next_value,
+    direct_weights,
+    independent_gap,
+    inverse_gap_weights,
+    kl_to_reference,
+    lagrange_multiplier_loss,
+    lagrange_weights,
+    mixed_gap,
+    other_agent_ids,
+)
+
+B, N_MAX, N_ACTIONS, OBS_DIM = 8, 4, 3, 5
+
+
+def team(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    mask = (torch.arange(N_MAX) < torch.randint(1, N_MAX + 1, (B, 1), generator=g)).float()
+    q = torch.randn(B, N_MAX, N_ACTIONS, generator=g)
+    obs = torch.randn(B, N_MAX, OBS_DIM, generator=g) * mask.unsqueeze(-1)
+    return q, mask, obs
+
+
+def test_gaps_are_zero_when_beta_is_the_greedy_policy_and_mu_is_greedy():
+    torch.manual_seed(0)
+    q, mask, obs = team()
+    greedy = q.argmax(-1)
+    beta_probs = F.one_hot(greedy, N_ACTIONS).float()
+    assert independent_gap(q, beta_probs, mask, "greedy").item() == 0.0
+    assert independent_gap(q, beta_probs, mask, "logsumexp").item() > 0.0  # logsumexp > max
+    mixer = QMixer(N_MAX, OBS_DIM, 1, team_embedding="mean")
+    chosen = q.gather(-1, greedy.unsqueeze(-1)).squeeze(-1)
+    q_mix_greedy = mixer(chosen, mask, obs, torch.zeros(B, 1))
+    beta_samples = torch.stack([q_mix_greedy] * 4)  # every behaviour sample is the greedy joint action
+    assert mixed_gap(q_mix_greedy, beta_samples).item() == 0.0
+
+
+def test_independent_gap_ignores_padded_agents():
+    q, mask, _ = team()
+    beta_probs = torch.full_like(q, 1.0 / N_ACTIONS)
+    noisy = q + (1 - mask).unsqueeze(-1) * 1000.0
+    assert independent_gap(noisy, beta_probs, mask, "logsumexp") == pytest.approx(
+        independent_gap(q, beta_probs, mask, "logsumexp").item()
+    )
+
+
+def test_inverse_weights():
+    torch.testing.assert_close(inverse_gap_weights(torch.tensor([0.3, 0.3]), 1e-3), torch.tensor([0.5, 0.5]))
+    torch.testing.assert_close(inverse_gap_weights(torch.tensor([-0.3, 0.3]), 1e-3), torch.tensor([0.5, 0.5]))
+    weights = inverse_gap_weights(torch.tensor([2.0, 0.5]), 1e-3)
+    assert weights[1] > weights[0] and weights.sum().item() == pytest.approx(1.0)
+    assert weights[1].item() == pytest.approx((1 / 0.501) / (1 / 0.501 + 1 / 2.001))
+
+
+def test_direct_picks_the_smaller_gap_and_bootstraps_from_the_min():
+    torch.testing.assert_close(direct_weights(torch.tensor([2.0, -0.5])), torch.tensor([0.0, 1.0]))
+    torch.testing.assert_close(direct_weights(torch.tensor([0.1, 0.5])), torch.tensor([1.0, 0.0]))
+    next_values = torch.tensor([[1.0, 3.0, 99.0], [4.0, 0.0, 0.0]])
+    next_mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    next_q_mix = torch.tensor([5.0, 1.0])
+    # Q_ind' = [2, 4] (masked means); min with Q_mix' = [5, 1]
+    torch.testing.assert_close(clipped_team_next_value(next_values, next_mask, next_q_mix), torch.tensor([2.0, 1.0]))
+
+
+def test_one_lagrange_step_raises_the_multiplier_of_a_gap_above_target_and_lowers_the_other():
+    log_lambdas = torch.zeros(2, requires_grad=True)
+    optimizer = torch.optim.SGD([log_lambdas], lr=0.1)
+    gaps = torch.tensor([2.0, 0.2])  # target_gap 1.0: the first is too large, the second small enough
+    optimizer.zero_grad()
+    lagrange_multiplier_loss(log_lambdas, gaps, target_gap=1.0).backward()
+    optimizer.step()
+    assert log_lambdas[0] > 0 > log_lambdas[1]
+    weights = lagrange_weights(log_lambdas.detach())
+    assert weights[1] > weights[0]  # w_k proportional to 1 / lambda_k
+    inverse_lambdas = 1 / log_lambdas.detach().exp()
+    torch.testing.assert_close(weights, inverse_lambdas / inverse_lambdas.sum())
+
+
+def test_others_uses_another_present_agent_id():
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]]).repeat(50, 1)
+    ids = other_agent_ids(mask, torch.Generator().manual_seed(0))  # [B, n, n]
+    other = ids.argmax(-1)
+    own = torch.arange(N_MAX).expand_as(other)
+    two_or_more = mask.sum(-1, keepdim=True) >= 2
+    present = mask.bool()
+    assert (other[present & two_or_more] != own[present & two_or_more]).all()
+    assert mask.gather(1, other)[present].all()  # the other agent is present
+    assert (other[~two_or_more.expand_as(present) & present] == 0).all()  # alone: its own id
+    assert set(other[0::3, 0].tolist()) == {1, 2}  # drawn among the others
+
+
+def test_kl_to_itself_is_zero_and_positive_otherwise():
+    q, mask, _ = team()
+    tau = 0.5
+    assert kl_to_reference(q, torch.log_softmax(q / tau, -1), tau, mask).item() == pytest.approx(0.0, abs=1e-6)
+    assert kl_to_reference(q, torch.log_softmax(-q / tau, -1), tau, mask).item() > 0
+
+
+SPREAD = {"scenario": "spread", "n_agents": 3, "n_max": 6, "max_cycles": 10}
+
+
+def gum_config(**training):
+    return (
+        rl_algos.get_config("gum")
+        .environment("team", env_config=SPREAD)
+        .env_runners(num_env_runners=0, num_envs_per_env_runner=1, rollout_fragment_length=20)
+        .training(learning_starts=40, train_batch_size_per_learner=16, **training)
+        .reporting(min_sample_timesteps_per_iteration=40)
+        .debugging(seed=0)
+    )
+
+
+@pytest.mark.parametrize(
+    "switches",
+    [
+        {},
+        {"unmix": "direct", "regulariser": "kl", "regularise_against": "self", "behaviour_model": "vae"},
+        {"unmix": "lagrange", "regulariser": "none", "mixer": "vdn", "cql_mu": "greedy", "cql_alpha": 0.0},
+    ],
+    ids=["defaults", "direct-kl-self-vae", "lagrange-none-vdn"],
+)
+def test_gum_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_path, switches):
+    trainer = gum_config(**switches).build_algo()
+    for _ in range(2):
+        result = trainer.train()
+    metrics = result["learners"]["default_policy"]
+    for key in ("gap_ind", "gap_mix", "w_ind", "w_mix", "lambda_ind", "lambda_mix", "behaviour_loss",
+                "behaviour_accuracy", "q_ind_mean", "q_mix_mean", "td_ind", "td_mix"):
+        assert np.isfinite(metrics[key]), key
+    assert metrics["w_ind"] + metrics["w_mix"] == pytest.approx(1.0)
+    checkpoint = trainer.save_to_path(str(tmp_path / "checkpoint"))
+    trainer.stop()
+    larger = evaluate(checkpoint, {**SPREAD, "n_agents": 6}, episodes=1)
+    assert larger["n_agents"] == 6 and np.isfinite(larger["return_mean"])
+
+
+@pytest.mark.parametrize(
+    "training, message",
+    [
+        ({"unmix": "mean"}, "unmix='mean' is unknown; use one of inverse, direct, lagrange"),
+        ({"regulariser": "l2"}, "regulariser='l2' is unknown; use one of munchausen, kl, none"),
+        ({"regularise_against": "all"}, "regularise_against='all' is unknown; use one of others, self"),
+        ({"behaviour_model": "gan"}, "behaviour_model='gan' is unknown; use one of bc, vae"),
+        ({"cql_mu": "max"}, "cql_mu='max' is unknown; use one of logsumexp, greedy"),
+        ({"mixer": "qtran"}, "mixer='qtran' is unknown; use one of vdn, qmix"),
+        ({"recurrent": True}, "gum does not support recurrent agents"),
+        ({"obs_agent_id": False}, "regularise_against='others' asks the shared network with another agent's id"),
+    ],
+)
+def test_bad_gum_configs_raise(training, message):
+    with pytest.raises(ValueError) as error:
+        gum_config(**training).validate()
+    assert message in str(error.value)
