@@ -46,12 +46,13 @@ def random_policy_returns(env_config: dict, episodes: int, seed: int) -> np.ndar
     return np.array(returns)
 
 
-def train_and_evaluate(algo: str, embedding: str, env_config: dict, steps: int, seed: int, episodes: int) -> dict:
+def train_and_evaluate(algo: str, env_config: dict, steps: int, seed: int, episodes: int, **training) -> dict:
+    """Train `algo` for `steps` env steps (epsilon annealed over the first half), then evaluate greedily."""
     config = (
         rl_algos.get_config(algo)
         .environment("team", env_config=env_config)
         .env_runners(num_env_runners=0)
-        .training(team_embedding=embedding, epsilon=[[0, 1.0], [steps // 2, 0.05]], learning_starts=min(1000, steps // 10))
+        .training(epsilon=[[0, 1.0], [steps // 2, 0.05]], learning_starts=min(1000, steps // 10), **training)
         .debugging(seed=seed)
     )
     start = time.perf_counter()
@@ -83,7 +84,7 @@ def main() -> None:
         random_returns = random_policy_returns(env_config, 200, seed=0)
         for algo, embedding in RUNS:
             for seed in seeds:
-                result = train_and_evaluate(algo, embedding, env_config, steps, seed, args.episodes)
+                result = train_and_evaluate(algo, env_config, steps, seed, args.episodes, team_embedding=embedding)
                 rows.append({"scenario": name, "algo": algo, "embedding": embedding, "seed": seed, "timesteps": steps,
                              **result, "random_mean": float(random_returns.mean())})
                 print(rows[-1], flush=True)
