@@ -1,0 +1,23 @@
+"""The gum ablation grid file names real switches and values that gum's config accepts."""
+
+import itertools
+from pathlib import Path
+
+import yaml
+
+import rl_algos
+
+GRID_FILE = Path(__file__).parents[1] / "experiments" / "configs" / "gum_ablation.yaml"
+
+
+def test_every_cell_of_the_ablation_grid_is_a_valid_gum_config():
+    spec = yaml.safe_load(GRID_FILE.read_text())
+    assert spec["algos"] == ["gum"]
+    grid = spec["grid"]
+    assert set(grid) == {"unmix", "regulariser", "regularise_against", "cql_alpha"}
+    assert sorted(grid["cql_alpha"]) == [0.0, 1.0]
+    cells = list(itertools.product(*grid.values()))
+    assert len(cells) == 3 * 3 * 2 * 2
+    env_config = {"scenario": spec["scenario"], "n_agents": spec["train_agents"], **spec["scenario_options"]}
+    for values in cells:
+        rl_algos.get_config("gum").environment("team", env_config=env_config).training(**dict(zip(grid, values))).validate()
