@@ -10,7 +10,6 @@ Writes `<out>/bench_gum.csv` and prints a markdown table of greedy returns (mean
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 from pathlib import Path
 
@@ -21,6 +20,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import ray  # noqa: E402
 
 from bench_learning import random_policy_returns, train_and_evaluate  # noqa: E402
+from results_io import mean_std, write_rows  # noqa: E402
 
 ALGOS = ("gum", "qmix", "iql")
 TASKS = {
@@ -56,12 +56,7 @@ def main() -> None:
                 print(rows[-1], flush=True)
     ray.shutdown()
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "bench_gum.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    csv_path = write_rows(rows, Path(args.out) / "bench_gum.csv")
 
     print("\n| task | env steps | " + " | ".join(ALGOS) + " | random | gum >= max(qmix, iql)? |")
     print("| --- | ---: | " + " | ".join("---:" for _ in ALGOS) + " | ---: | --- |")
@@ -71,11 +66,11 @@ def main() -> None:
         for algo in ALGOS:
             returns = np.array([r["return_mean"] for r in rows if r["task"] == task and r["algo"] == algo])
             means[algo] = returns.mean()
-            cells.append(f"{returns.mean():.2f} ± {returns.std():.2f}")
+            cells.append(mean_std(returns))
         task_rows = [r for r in rows if r["task"] == task]
         verdict = "yes" if means["gum"] >= max(means["qmix"], means["iql"]) else "no"
         print(f"| {task} | {task_rows[0]['timesteps']} | " + " | ".join(cells) + f" | {task_rows[0]['random_mean']:.2f} | {verdict} |")
-    print(f"\nper-run rows: {out / 'bench_gum.csv'}")
+    print(f"\nper-run rows: {csv_path}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ Writes `<out>/bench_learning.csv` (one row per run) and prints a markdown table 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import tempfile
 import time
@@ -23,6 +22,7 @@ import ray  # noqa: E402
 
 import envs  # noqa: E402
 import rl_algos  # noqa: E402
+from results_io import mean_std, write_rows  # noqa: E402
 from rl_algos.common import evaluate  # noqa: E402
 
 RUNS = [("qmix", "concat"), ("qmix", "graph"), ("iql", "concat")]
@@ -90,12 +90,7 @@ def main() -> None:
                 print(rows[-1], flush=True)
     ray.shutdown()
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "bench_learning.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    csv_path = write_rows(rows, Path(args.out) / "bench_learning.csv")
 
     print("\n| scenario | algo | embedding | env steps | greedy return (mean ± std over seeds) | random policy | wall s/run |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
@@ -104,10 +99,10 @@ def main() -> None:
             runs = [r for r in rows if r["scenario"] == name and r["algo"] == algo and r["embedding"] == embedding]
             returns = np.array([r["return_mean"] for r in runs])
             print(
-                f"| {name} | {algo} | {embedding} | {runs[0]['timesteps']} | {returns.mean():.2f} ± {returns.std():.2f} "
+                f"| {name} | {algo} | {embedding} | {runs[0]['timesteps']} | {mean_std(returns)} "
                 f"| {runs[0]['random_mean']:.2f} | {np.mean([r['wall_s'] for r in runs]):.0f} |"
             )
-    print(f"\nper-run rows: {out / 'bench_learning.csv'}")
+    print(f"\nper-run rows: {csv_path}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Writes `<out>/gum_ablation.csv` (one row per cell and seed) and prints a markdow
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import os
 from pathlib import Path
@@ -23,6 +22,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import ray  # noqa: E402
 
 from bench_learning import train_and_evaluate  # noqa: E402
+from results_io import mean_std, write_rows  # noqa: E402
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "gum_ablation.yaml"
 
@@ -52,18 +52,13 @@ def main() -> None:
             print(rows[-1], flush=True)
     ray.shutdown()
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "gum_ablation.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    csv_path = write_rows(rows, Path(args.out) / "gum_ablation.csv")
     print("\n| " + " | ".join(names) + " | greedy return (mean ± std over seeds) |")
     print("| " + " | ".join("---" for _ in names) + " | ---: |")
     for cell in cells:
         returns = np.array([r["return_mean"] for r in rows if all(r[k] == v for k, v in cell.items())])
-        print("| " + " | ".join(str(cell[k]) for k in names) + f" | {returns.mean():.2f} ± {returns.std():.2f} |")
-    print(f"\nper-run rows: {out / 'gum_ablation.csv'}")
+        print("| " + " | ".join(str(cell[k]) for k in names) + f" | {mean_std(returns)} |")
+    print(f"\nper-run rows: {csv_path}")
 
 
 if __name__ == "__main__":

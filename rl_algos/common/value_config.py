@@ -105,10 +105,14 @@ class TeamQConfig(AlgorithmConfig):
         super().training(**kwargs)
         if replay_buffer_config is not NotProvided:
             replay_buffer_config = {**self.replay_buffer_config, **replay_buffer_config}
-        for name, value in locals().items():
+        self._set_provided(locals())
+        return self
+
+    def _set_provided(self, arguments: dict[str, Any]) -> None:
+        """Set every keyword argument of a `training()` call (its `locals()`) that was actually provided."""
+        for name, value in arguments.items():
             if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
                 setattr(self, name, value)
-        return self
 
     @property
     def munchausen_params(self) -> dict[str, float] | None:

@@ -69,9 +69,7 @@ class GUMConfig(TeamQConfig):
         **kwargs,
     ) -> "GUMConfig":
         super().training(**kwargs)
-        for name, value in locals().items():
-            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
-                setattr(self, name, value)
+        self._set_provided(locals())
         return self
 
     @property
