@@ -49,3 +49,24 @@ def test_behaviour_model_clones_a_deterministic_policy(name):
 def test_unknown_behaviour_model_lists_the_known_ones():
     with pytest.raises(ValueError, match="unknown behaviour_model 'gan'; known models: bc, vae"):
         make_behaviour_model("gan", OBS_DIM, N_ACTIONS, N_MAX)
+
+
+@pytest.mark.parametrize("name", BEHAVIOUR_MODELS)
+def test_padded_agents_change_neither_the_loss_nor_its_gradient(name):
+    torch.manual_seed(0)
+    model = make_behaviour_model(name, OBS_DIM, N_ACTIONS, N_MAX)
+    obs, actions, mask = synthetic_replay(size=16)
+    absent = ~mask.bool()
+    other_actions = torch.where(absent, (actions + 1) % N_ACTIONS, actions)
+    other_obs = obs + absent.unsqueeze(-1) * 9.0
+    results = []
+    for o, a in [(obs, actions), (other_obs, other_actions)]:
+        model.zero_grad()
+        torch.manual_seed(1)  # the VAE's latent noise
+        loss, accuracy = model.loss(o, a, mask)
+        loss.backward()
+        results.append((loss.detach(), accuracy, [p.grad.clone() for p in model.parameters()]))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])
+    for a, b in zip(results[0][2], results[1][2]):
+        torch.testing.assert_close(a, b)
