@@ -229,9 +229,7 @@ class TeamEnv(gym.Env):
         self._envs.clear()
 
 
-def make_team_env(
-    scenario: str, n_agents: int | Sequence[int], n_max: int | None = None, **options: Any
-) -> TeamEnv:
+def make_team_env(scenario: str, n_agents: int | Sequence[int], n_max: int | None = None, **options: Any) -> TeamEnv:
     """Build a `TeamEnv` for `scenario` with `n_agents` (an int, or a list to draw from at each reset) padded
     to `n_max` (default: the largest size given). Raises `ValueError` on bad input before building any env."""
     return TeamEnv(parse_env_config(scenario, n_agents, n_max, **options))

@@ -51,8 +51,16 @@ def main() -> None:
         for algo in ALGOS:
             for seed in seeds:
                 result = train_and_evaluate(algo, env_config, budgets[kind], seed, args.episodes)
-                rows.append({"task": task, "algo": algo, "seed": seed, "timesteps": budgets[kind], **result,
-                             "random_mean": random_mean})
+                rows.append(
+                    {
+                        "task": task,
+                        "algo": algo,
+                        "seed": seed,
+                        "timesteps": budgets[kind],
+                        **result,
+                        "random_mean": random_mean,
+                    }
+                )
                 print(rows[-1], flush=True)
     ray.shutdown()
 
@@ -69,7 +77,11 @@ def main() -> None:
             cells.append(mean_std(returns))
         task_rows = [r for r in rows if r["task"] == task]
         verdict = "yes" if means["gum"] >= max(means["qmix"], means["iql"]) else "no"
-        print(f"| {task} | {task_rows[0]['timesteps']} | " + " | ".join(cells) + f" | {task_rows[0]['random_mean']:.2f} | {verdict} |")
+        print(
+            f"| {task} | {task_rows[0]['timesteps']} | "
+            + " | ".join(cells)
+            + f" | {task_rows[0]['random_mean']:.2f} | {verdict} |"
+        )
     print(f"\nper-run rows: {csv_path}")
 
 

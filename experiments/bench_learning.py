@@ -85,14 +85,25 @@ def main() -> None:
         for algo, embedding in RUNS:
             for seed in seeds:
                 result = train_and_evaluate(algo, env_config, steps, seed, args.episodes, team_embedding=embedding)
-                rows.append({"scenario": name, "algo": algo, "embedding": embedding, "seed": seed, "timesteps": steps,
-                             **result, "random_mean": float(random_returns.mean())})
+                rows.append(
+                    {
+                        "scenario": name,
+                        "algo": algo,
+                        "embedding": embedding,
+                        "seed": seed,
+                        "timesteps": steps,
+                        **result,
+                        "random_mean": float(random_returns.mean()),
+                    }
+                )
                 print(rows[-1], flush=True)
     ray.shutdown()
 
     csv_path = write_rows(rows, Path(args.out) / "bench_learning.csv")
 
-    print("\n| scenario | algo | embedding | env steps | greedy return (mean ± std over seeds) | random policy | wall s/run |")
+    print(
+        "\n| scenario | algo | embedding | env steps | greedy return (mean ± std over seeds) | random policy | wall s/run |"
+    )
     print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
     for name in SCENARIOS:
         for algo, embedding in RUNS:

@@ -75,7 +75,9 @@ def main() -> None:
         steps = result["num_env_steps_sampled_lifetime"]
         episode_return = result["env_runners"].get("episode_return_mean", float("nan"))
         loss = result.get("learners", {}).get("default_policy", {}).get("total_loss", float("nan"))
-        print(f"env steps {steps:>7}  return {episode_return:9.2f}  loss {loss:8.4f}  {time.perf_counter() - start:6.0f}s")
+        print(
+            f"env steps {steps:>7}  return {episode_return:9.2f}  loss {loss:8.4f}  {time.perf_counter() - start:6.0f}s"
+        )
     checkpoint = trainer.save_to_path(str(Path(args.out).resolve()))
     trainer.stop()
     print(f"checkpoint: {checkpoint}")

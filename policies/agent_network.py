@@ -51,7 +51,9 @@ class RecurrentAgentQNetwork(nn.Module):
 
     def forward(self, obs: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch, steps, n_max, _ = obs.shape
-        x = self.encoder(self.agent_ids(obs)).transpose(1, 2).reshape(batch * n_max, steps, self.hidden_dim)  # [B*n, T, H]
+        x = (
+            self.encoder(self.agent_ids(obs)).transpose(1, 2).reshape(batch * n_max, steps, self.hidden_dim)
+        )  # [B*n, T, H]
         out, h_last = self.gru(x, h.reshape(1, batch * n_max, self.hidden_dim))
         q = self.q(out).reshape(batch, n_max, steps, -1).transpose(1, 2)  # [B, T, n, A]
         return q, h_last.reshape(batch, n_max, self.hidden_dim)

@@ -25,7 +25,9 @@ MIXER_INPUTS = ("obs", "state")
 class VDNMixer(nn.Module):
     """`Q_tot = sum_a mask_a Q_a`."""
 
-    def forward(self, agent_qs: torch.Tensor, mask: torch.Tensor, obs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, agent_qs: torch.Tensor, mask: torch.Tensor, obs: torch.Tensor, state: torch.Tensor
+    ) -> torch.Tensor:
         return (agent_qs * mask).sum(dim=-1)  # [B]
 
 
@@ -62,7 +64,9 @@ class QMixer(nn.Module):
     def embed(self, obs: torch.Tensor, mask: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         return self.embedding(obs, mask) if self.mixer_input == "obs" else self.embedding(state)
 
-    def forward(self, agent_qs: torch.Tensor, mask: torch.Tensor, obs: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, agent_qs: torch.Tensor, mask: torch.Tensor, obs: torch.Tensor, state: torch.Tensor
+    ) -> torch.Tensor:
         e = self.embed(obs, mask, state)  # [B, embed]
         w1 = self.hyper_w1(e).abs().view(-1, self.n_max, self.mixing_embed_dim)  # [B, n_max, m]
         b1 = self.hyper_b1(e)  # [B, m]

@@ -134,8 +134,20 @@ def test_gum_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_
     for _ in range(2):
         result = trainer.train()
     metrics = result["learners"]["default_policy"]
-    for key in ("gap_ind", "gap_mix", "w_ind", "w_mix", "lambda_ind", "lambda_mix", "behaviour_loss",
-                "behaviour_accuracy", "q_ind_mean", "q_mix_mean", "td_ind", "td_mix"):
+    for key in (
+        "gap_ind",
+        "gap_mix",
+        "w_ind",
+        "w_mix",
+        "lambda_ind",
+        "lambda_mix",
+        "behaviour_loss",
+        "behaviour_accuracy",
+        "q_ind_mean",
+        "q_mix_mean",
+        "td_ind",
+        "td_mix",
+    ):
         assert np.isfinite(metrics[key]), key
     assert metrics["w_ind"] + metrics["w_mix"] == pytest.approx(1.0)
     checkpoint = trainer.save_to_path(str(tmp_path / "checkpoint"))

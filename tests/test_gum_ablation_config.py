@@ -20,4 +20,6 @@ def test_every_cell_of_the_ablation_grid_is_a_valid_gum_config():
     assert len(cells) == 3 * 3 * 2 * 2
     env_config = {"scenario": spec["scenario"], "n_agents": spec["train_agents"], **spec["scenario_options"]}
     for values in cells:
-        rl_algos.get_config("gum").environment("team", env_config=env_config).training(**dict(zip(grid, values))).validate()
+        rl_algos.get_config("gum").environment("team", env_config=env_config).training(
+            **dict(zip(grid, values))
+        ).validate()

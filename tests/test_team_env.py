@@ -225,7 +225,9 @@ def test_agents_that_leave_get_zero_rows_and_mask_while_the_episode_goes_on():
         grows_with_n="agents",
         obs_size="1",
     )
-    config = envs.TeamEnvConfig(scenario, (3,), 4, reward="sum", continuous_actions=False, last_action=False, scenario_options={})
+    config = envs.TeamEnvConfig(
+        scenario, (3,), 4, reward="sum", continuous_actions=False, last_action=False, scenario_options={}
+    )
     env = envs.TeamEnv(config)
     obs, _ = env.reset(seed=0)
     np.testing.assert_array_equal(obs["mask"], [1, 1, 1, 0])
@@ -259,25 +261,45 @@ def test_multiwalker_walkers_that_fall_leave_and_the_others_go_on():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"scenario": "spreadd", "n_agents": 3, "n_max": 5}, "unknown scenario 'spreadd'; known scenarios: matrix, multiwalker, pursuit, spread"),
+        (
+            {"scenario": "spreadd", "n_agents": 3, "n_max": 5},
+            "unknown scenario 'spreadd'; known scenarios: matrix, multiwalker, pursuit, spread",
+        ),
         ({"scenario": "spread", "n_agents": 6, "n_max": 4}, "n_agents=6 is above n_max=4"),
         ({"scenario": "spread", "n_agents": [2, 9], "n_max": 8}, "n_agents=9 is above n_max=8"),
         ({"scenario": "spread", "n_agents": 0, "n_max": 4}, "n_agents must be at least 1, got 0"),
         ({"scenario": "spread", "n_agents": [], "n_max": 4}, "non-empty list of ints"),
         ({"scenario": "spread", "n_agents": 3, "n_max": 0}, "n_max must be a positive int"),
         ({"scenario": "matrix", "n_agents": 1, "n_max": 4}, "needs at least 2 agents"),
-        ({"scenario": "spread", "n_agents": 3, "n_max": 4, "n_evaders": 3}, "does not take option(s) n_evaders; accepted options: continuous_actions, last_action, local_ratio, max_cycles, neighbors, reward, terminate_on_success"),
-        ({"scenario": "multiwalker", "n_agents": 3, "n_max": 4, "continuous_actions": False}, "scenario 'multiwalker' has continuous actions only"),
-        ({"scenario": "pursuit", "n_agents": 3, "n_max": 4, "continuous_actions": True}, "scenario 'pursuit' has discrete actions only"),
-        ({"scenario": "spread", "n_agents": 3, "n_max": 4, "reward": "max"}, "reward='max' is unknown; use one of sum, mean"),
+        (
+            {"scenario": "spread", "n_agents": 3, "n_max": 4, "n_evaders": 3},
+            "does not take option(s) n_evaders; accepted options: continuous_actions, last_action, local_ratio, max_cycles, neighbors, reward, terminate_on_success",
+        ),
+        (
+            {"scenario": "multiwalker", "n_agents": 3, "n_max": 4, "continuous_actions": False},
+            "scenario 'multiwalker' has continuous actions only",
+        ),
+        (
+            {"scenario": "pursuit", "n_agents": 3, "n_max": 4, "continuous_actions": True},
+            "scenario 'pursuit' has discrete actions only",
+        ),
+        (
+            {"scenario": "spread", "n_agents": 3, "n_max": 4, "reward": "max"},
+            "reward='max' is unknown; use one of sum, mean",
+        ),
         ({"scenario": "spread", "n_agents": 3, "n_max": 4, "neighbors": [2]}, "neighbors=[2] must be None"),
-        ({"scenario": "matrix", "n_agents": 2, "n_max": 4, "game": "chicken"}, "game='chicken' is unknown; known games: climbing, penalty"),
+        (
+            {"scenario": "matrix", "n_agents": 2, "n_max": 4, "game": "chicken"},
+            "game='chicken' is unknown; known games: climbing, penalty",
+        ),
     ],
 )
 def test_bad_input_raises_a_clear_error_before_any_env_is_built(kwargs, message, monkeypatch):
     built = []
     for name, scenario in SCENARIOS.items():
-        monkeypatch.setitem(SCENARIOS, name, Scenario(**{**scenario.__dict__, "build": lambda *a, **k: built.append(a)}))
+        monkeypatch.setitem(
+            SCENARIOS, name, Scenario(**{**scenario.__dict__, "build": lambda *a, **k: built.append(a)})
+        )
     with pytest.raises(ValueError) as error:
         envs.make_team_env(**kwargs)
     assert message in str(error.value)

@@ -240,7 +240,12 @@ def test_module_feeds_the_last_action_and_carries_the_recurrent_state():
     _, mask, obs, state = team_batch(4)
     last_action = torch.nn.functional.one_hot(torch.randint(0, N_ACTIONS, (4, N_MAX)), N_ACTIONS).float()
     batch = {
-        Columns.OBS: {"obs": obs[:, None], "mask": mask[:, None], "state": state[:, None], "last_action": last_action[:, None]},
+        Columns.OBS: {
+            "obs": obs[:, None],
+            "mask": mask[:, None],
+            "state": state[:, None],
+            "last_action": last_action[:, None],
+        },
         Columns.STATE_IN: {"h": torch.zeros(4, N_MAX, 16)},
     }
     out = module.forward_inference(batch)

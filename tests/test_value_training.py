@@ -31,7 +31,9 @@ def learner_module(algo):
     [("iql", "concat"), ("vdn", "concat"), ("qmix", "concat"), ("qmix", "mean"), ("qmix", "graph")],
 )
 def test_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_path, algo, embedding):
-    trainer = quick_config(algo, SPREAD, team_embedding=embedding, munchausen={} if algo == "vdn" else None).build_algo()
+    trainer = quick_config(
+        algo, SPREAD, team_embedding=embedding, munchausen={} if algo == "vdn" else None
+    ).build_algo()
     before = {k: v.clone() for k, v in learner_module(trainer).state_dict().items()}
     for _ in range(2):
         result = trainer.train()

@@ -165,7 +165,9 @@ class TeamQConfig(AlgorithmConfig):
         if self.reward not in REWARDS:
             raise ValueError(f"reward={self.reward!r} is unknown; use one of {', '.join(REWARDS)}")
         if self.reward == "individual" and self.mixer is not None:
-            raise ValueError(f"reward='individual' is for IQL only; {name} learns a mixed team value from the team reward")
+            raise ValueError(
+                f"reward='individual' is for IQL only; {name} learns a mixed team value from the team reward"
+            )
         if self.reward == "individual" and self.n_step != 1:
             raise ValueError(
                 f"reward='individual' needs n_step=1 (got n_step={self.n_step}): the replay buffer sums only the "

@@ -87,10 +87,14 @@ class GUMLearner(TeamQLearner):
                 bonus_mix = self.munchausen_reward_bonus(batch, q_reference, joint=True)  # [B]
             if cfg.unmix == "direct":
                 next_team = clipped_team_next_value(next_values, next_mask, next_q_mix)  # [B]
-                targets_ind = self.bootstrapped_targets(batch, rewards.unsqueeze(-1) + bonus_ind, next_team.unsqueeze(-1))
+                targets_ind = self.bootstrapped_targets(
+                    batch, rewards.unsqueeze(-1) + bonus_ind, next_team.unsqueeze(-1)
+                )
                 targets_mix = self.bootstrapped_targets(batch, rewards + bonus_mix, next_team)
             else:
-                targets_ind = self.bootstrapped_targets(batch, rewards.unsqueeze(-1) + bonus_ind, next_values * next_mask)
+                targets_ind = self.bootstrapped_targets(
+                    batch, rewards.unsqueeze(-1) + bonus_ind, next_values * next_mask
+                )
                 targets_mix = self.bootstrapped_targets(batch, rewards + bonus_mix, next_q_mix)
         td_ind = masked_mse(q_taken, targets_ind, mask)
         td_mix = masked_mse(q_mix, targets_mix, torch.ones_like(q_mix))
@@ -101,14 +105,22 @@ class GUMLearner(TeamQLearner):
             lambdas = module.log_lambdas.exp().detach()
             weights = lagrange_weights(module.log_lambdas.detach())
             value_loss = tds.sum() + cfg.cql_alpha * (lambdas * (gaps - cfg.target_gap)).sum()
-            multiplier_loss = cfg.cql_alpha * lagrange_multiplier_loss(module.log_lambdas, detached_gaps, cfg.target_gap)
+            multiplier_loss = cfg.cql_alpha * lagrange_multiplier_loss(
+                module.log_lambdas, detached_gaps, cfg.target_gap
+            )
         else:
-            weights = inverse_gap_weights(detached_gaps, cfg.unmix_eps) if cfg.unmix == "inverse" else direct_weights(detached_gaps)
+            weights = (
+                inverse_gap_weights(detached_gaps, cfg.unmix_eps)
+                if cfg.unmix == "inverse"
+                else direct_weights(detached_gaps)
+            )
             value_loss = (weights * (tds + cfg.cql_alpha * gaps)).sum()
             multiplier_loss = torch.zeros((), device=q.device)
         if cfg.regulariser == "kl":
             tau = cfg.regulariser_params["tau"]
-            value_loss = value_loss + cfg.kl_coef * kl_to_reference(q, torch.log_softmax(q_reference / tau, -1), tau, mask)
+            value_loss = value_loss + cfg.kl_coef * kl_to_reference(
+                q, torch.log_softmax(q_reference / tau, -1), tau, mask
+            )
 
         self.metrics.log_dict(
             {

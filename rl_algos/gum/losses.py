@@ -70,7 +70,9 @@ def kl_to_reference(q: torch.Tensor, reference_log_pi: torch.Tensor, tau: float,
 
 
 # direct: both estimators bootstrap from min(Q_ind', Q_mix'), Q_ind' = masked mean_a of the agents' next values
-def clipped_team_next_value(next_values: torch.Tensor, next_mask: torch.Tensor, next_q_mix: torch.Tensor) -> torch.Tensor:
+def clipped_team_next_value(
+    next_values: torch.Tensor, next_mask: torch.Tensor, next_q_mix: torch.Tensor
+) -> torch.Tensor:
     """next_values, next_mask [B, n]; next_q_mix [B] -> min(Q_ind', Q_mix') [B] (TD3/SAC's clipped double-Q)."""
     next_q_ind = (next_values * next_mask).sum(-1) / next_mask.sum(-1).clamp(min=1.0)
     return torch.minimum(next_q_ind, next_q_mix)
