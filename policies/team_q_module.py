@@ -144,9 +144,12 @@ class TeamQModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         if self.recurrent:
             q, _ = self.agent_q(self.agent, obs, state)
             q_next, _ = self.agent_q(self.agent, next_obs, next_state)
-        else:  # one pass over both
-            q, q_next = self.agent(torch.cat([self.agent_inputs(obs), self.agent_inputs(next_obs)])).chunk(2)
-        with torch.no_grad():
-            q_target, _ = self.agent_q(self._target_agent, obs, state)
-            q_next_target, _ = self.agent_q(self._target_agent, next_obs, next_state)
+            with torch.no_grad():
+                q_target, _ = self.agent_q(self._target_agent, obs, state)
+                q_next_target, _ = self.agent_q(self._target_agent, next_obs, next_state)
+        else:  # one pass per network over both the observations and the next observations
+            both = torch.cat([self.agent_inputs(obs), self.agent_inputs(next_obs)])
+            q, q_next = self.agent(both).chunk(2)
+            with torch.no_grad():
+                q_target, q_next_target = self._target_agent(both).chunk(2)
         return {"q": q, "q_next": q_next, "q_target": q_target, "q_next_target": q_next_target}

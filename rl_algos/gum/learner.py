@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import tree
 from ray.rllib.core import Columns
 
 from rl_algos.common.losses import chosen_action_values, masked_mse
@@ -69,7 +70,10 @@ class GUMLearner(TeamQLearner):
         q_ind = (q_taken * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)  # [B]
         q_mix = module.mix(q_taken, obs)  # [B]
         gap_ind = independent_gap(q, beta_probs, mask, cfg.cql_mu)
-        q_mix_beta = torch.stack([module.mix(chosen_action_values(q, u), obs) for u in beta_actions])  # [S, B]
+        samples = beta_actions.shape[0]  # all behaviour samples mixed in one pass: [S * B] rows
+        repeated_obs = tree.map_structure(lambda x: x.repeat(samples, *([1] * (x.dim() - 1))), obs)
+        q_beta = chosen_action_values(q.repeat(samples, 1, 1), beta_actions.flatten(0, 1))  # [S * B, n]
+        q_mix_beta = module.mix(q_beta, repeated_obs).view(samples, -1)  # [S, B]
         gap_mix = mixed_gap(module.mix(chosen_action_values(q, greedy_actions), obs), q_mix_beta)
         gaps = torch.stack([gap_ind, gap_mix])
         detached_gaps = gaps.detach()
