@@ -20,30 +20,15 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-import envs  # noqa: E402
 import rl_algos  # noqa: E402
 from results_io import mean_std, write_rows  # noqa: E402
-from rl_algos.common import evaluate  # noqa: E402
+from rl_algos.common import evaluate, random_policy_returns  # noqa: E402
 
 RUNS = [("qmix", "concat"), ("qmix", "graph"), ("iql", "concat")]
 SCENARIOS = {
     "spread": {"scenario": "spread", "n_agents": 3, "n_max": 3},
     "climbing": {"scenario": "matrix", "n_agents": 2, "n_max": 2, "game": "climbing", "reward": "mean"},
 }
-
-
-def random_policy_returns(env_config: dict, episodes: int, seed: int) -> np.ndarray:
-    env = envs.make_team_env(**env_config)
-    env.action_space.seed(seed)
-    returns = []
-    for episode in range(episodes):
-        env.reset(seed=seed + episode)
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total, done = total + reward, terminated or truncated
-        returns.append(total)
-    return np.array(returns)
 
 
 def train_and_evaluate(algo: str, env_config: dict, steps: int, seed: int, episodes: int, **training) -> dict:

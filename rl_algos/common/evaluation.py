@@ -1,4 +1,4 @@
-"""Greedy evaluation of a checkpoint at another team size."""
+"""Greedy evaluation of a checkpoint at another team size, and the uniformly random policy's returns."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ def evaluate(
         config.copy(copy_frozen=False)
         .environment(env_config=dict(env_config))
         .env_runners(num_env_runners=0, num_envs_per_env_runner=1, create_env_on_local_worker=True)
+        .learners(num_learners=0, num_gpus_per_learner=0)  # a GPU-trained checkpoint plays on CPU
         .evaluation(evaluation_interval=None, evaluation_num_env_runners=0)
         .debugging(seed=seed)
     )
@@ -69,3 +70,19 @@ def evaluate(
         "n_agents": wanted.team_sizes[0] if len(wanted.team_sizes) == 1 else list(wanted.team_sizes),
         "returns": returns.tolist(),
     }
+
+
+def random_policy_returns(env_config: Mapping[str, Any], episodes: int, seed: int) -> np.ndarray:
+    """Returns [episodes] of uniformly random joint actions in the team env `env_config`, seeded with `seed`."""
+    env = envs.make_team_env(**env_config)
+    env.action_space.seed(seed)
+    returns = []
+    for episode in range(episodes):
+        env.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            total, done = total + reward, terminated or truncated
+        returns.append(total)
+    env.close()
+    return np.array(returns)

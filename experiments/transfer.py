@@ -1,0 +1,403 @@
+"""The main job: train cooperative teams on a small team size, evaluate them greedily at larger ones (zero-shot),
+after fine-tuning at each size, and against training from scratch at each size.
+
+    python experiments/transfer.py                      # qmix, concat vs graph, spread, train 3, eval 3 and 6
+    python experiments/transfer.py --algos qmix,gum --embeddings concat,mean,graph --seeds 0,1,2 \\
+        --train-agents 3 --eval-agents 3,6,8 --timesteps 100000 --wandb
+    python experiments/transfer.py --config experiments/configs/transfer_spread.yaml --seeds 0
+    python experiments/transfer.py --resume --name spread-20261121-101500       # continue an interrupted run
+    ray submit cluster/gpu.yaml experiments/transfer.py -- --storage s3://my-bucket/marl --wandb
+
+Phases, each a Ray Tune experiment under <storage>/<name>/ whose independent trials run in parallel as far as the
+resources allow: `train` (one trial per algo x embedding x seed at --train-agents, plus, with --scratch, one per
+eval size trained from scratch with the same budget), then greedy evaluation of every final checkpoint at every
+eval size, then `finetune` (each train checkpoint trained --finetune-timesteps more at each eval size) and its
+evaluation. Outputs: transfer.csv (one row per algo, embedding, scenario, train_agents, eval_agents, phase, seed),
+summary.md (mean ± std over seeds and the transfer ratio (zero_shot - random) / (scratch - random)), transfer.png,
+and Tune's folders (TensorBoard logs, checkpoints). From scratch at the training size is the train run itself.
+Exit codes: 0 done, 1 some trial failed (the others are reported), 2 bad settings.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's compact CLIReporter table instead of per-result dumps
+
+import numpy as np  # noqa: E402
+import pyarrow.fs  # noqa: E402
+import ray  # noqa: E402
+import yaml  # noqa: E402
+from ray import tune  # noqa: E402
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM_ENV_STEPS_SAMPLED_LIFETIME  # noqa: E402
+
+from experiments import transfer_wandb  # noqa: E402
+from experiments.transfer_report import (  # noqa: E402
+    ExperimentFiles,
+    TransferLedger,
+    row_key,
+    summary_markdown,
+    transfer_plot,
+)
+from experiments.transfer_settings import (  # noqa: E402
+    RESUMABLE_OVERRIDES,
+    SettingsError,
+    TransferSettings,
+    parse_settings,
+)
+from experiments.transfer_trial import TeamTrial, trial_name  # noqa: E402
+from rl_algos.common.evaluation import evaluate, random_policy_returns  # noqa: E402
+
+SETTINGS_FILE = "settings.yaml"
+BOOTSTRAP_CONFIG = Path("~/ray_bootstrap_config.yaml").expanduser()  # written by `ray up` on the head node
+
+
+def is_uri(storage: str) -> bool:
+    return "://" in storage
+
+
+def experiment_uri(settings: TransferSettings) -> str:
+    base = settings.storage if is_uri(settings.storage) else str(Path(settings.storage).expanduser().resolve())
+    return f"{base.rstrip('/')}/{settings.name}"
+
+
+def local_dir(settings: TransferSettings) -> Path:
+    """A local folder for what cannot go to cloud storage directly (wandb's files)."""
+    if is_uri(settings.storage):
+        return Path("~/ray_results").expanduser() / settings.name
+    return Path(experiment_uri(settings))
+
+
+def resolve_resume(settings: TransferSettings, explicit: set[str]) -> TransferSettings:
+    """New experiment: refuse to overwrite one. `--resume`: its stored settings, with `--wandb` allowed to change."""
+    files = ExperimentFiles(experiment_uri(settings))
+    if not settings.resume:
+        if files.exists(SETTINGS_FILE):
+            raise SettingsError(
+                f"experiment {files.uri} already exists; pass --resume --name {settings.name} to continue it, or "
+                "choose another --name"
+            )
+        return settings
+    if "name" not in explicit:
+        raise SettingsError("--resume needs --name: the experiment folder under --storage to continue")
+    if not files.exists(SETTINGS_FILE):
+        raise SettingsError(f"--resume: no experiment at {files.uri} (no {SETTINGS_FILE}); check --storage and --name")
+    stored = TransferSettings(**yaml.safe_load(files.read_text(SETTINGS_FILE)))
+    for key in sorted(explicit - RESUMABLE_OVERRIDES):
+        if getattr(stored, key) != getattr(settings, key):
+            raise SettingsError(
+                f"--resume continues {settings.name} with its stored settings, but {key} differs (stored "
+                f"{getattr(stored, key)!r}, given {getattr(settings, key)!r}); drop the flag or start a new --name"
+            )
+    stored.resume = True
+    stored.storage = settings.storage
+    stored.wandb = settings.wandb if "wandb" in explicit else stored.wandb
+    return stored
+
+
+def start_ray() -> bool:
+    """Connect to a running Ray cluster (`ray submit`, `RAY_ADDRESS`), else start an embedded local one. Returns
+    whether a cluster was joined."""
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(address="auto", log_to_driver=False)
+        print(f"joined the Ray cluster at {ray.get_runtime_context().gcs_address}")
+        return True
+    except ConnectionError:
+        ray.init(
+            num_cpus=os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=False,
+            object_store_memory=512 * 1024**2,
+            _temp_dir=f"/tmp/ray-{os.getuid()}",
+        )
+        return False
+
+
+def cluster_can_have_gpus() -> bool:
+    """GPUs now, or GPU worker types the autoscaler may start (they scale from 0, so none may be up yet)."""
+    if ray.cluster_resources().get("GPU", 0) > 0:
+        return True
+    if BOOTSTRAP_CONFIG.is_file():
+        node_types = (yaml.safe_load(BOOTSTRAP_CONFIG.read_text()) or {}).get("available_node_types", {})
+        return any(node.get("resources", {}).get("GPU", 0) > 0 for node in node_types.values())
+    return False
+
+
+def check_shared_storage(settings: TransferSettings, joined_cluster: bool) -> None:
+    """On a multi-node cluster every node writes checkpoints to --storage, so it must be shared."""
+    if is_uri(settings.storage) or not joined_cluster:
+        return
+    nodes = [node for node in ray.nodes() if node["Alive"]]
+    if len(nodes) > 1 or BOOTSTRAP_CONFIG.is_file():
+        raise SettingsError(
+            f"--storage {settings.storage} is a local folder, but this Ray cluster has (or may autoscale to) several "
+            "nodes: pass shared storage every node can write, e.g. --storage s3://my-bucket/marl, or an NFS path "
+            "mounted at the same place on every node"
+        )
+
+
+def trial_spec(
+    settings: TransferSettings,
+    phase: str,
+    algo: str,
+    embedding: str,
+    n_agents: list[int],
+    seed: int,
+    timesteps: int,
+    restore_from: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "phase": phase,
+        "algo": algo,
+        "embedding": embedding,
+        "n_agents": list(n_agents),
+        "seed": seed,
+        "timesteps": timesteps,
+        "restore_from": restore_from,
+        "settings": settings.to_dict(),
+    }
+
+
+def grid(settings: TransferSettings):
+    for algo in settings.algos:
+        for embedding in settings.embeddings:
+            for seed in settings.seeds:
+                yield algo, embedding, seed
+
+
+def run_phase(settings: TransferSettings, name: str, specs: list[dict], callbacks: list) -> list[tune.Result]:
+    """One Tune experiment over `specs` (restored, when resuming, without re-running finished trials)."""
+    path = f"{experiment_uri(settings)}/{name}"
+    if settings.resume and tune.Tuner.can_restore(path):
+        tuner = tune.Tuner.restore(path, trainable=TeamTrial)
+    else:
+        tuner = tune.Tuner(
+            TeamTrial,
+            param_space={"trial": tune.grid_search(specs)},
+            tune_config=tune.TuneConfig(trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
+            run_config=tune.RunConfig(
+                name=name,
+                storage_path=experiment_uri(settings),
+                checkpoint_config=tune.CheckpointConfig(
+                    checkpoint_frequency=settings.checkpoint_every, checkpoint_at_end=True, num_to_keep=2
+                ),
+                failure_config=tune.FailureConfig(max_failures=1),
+                callbacks=callbacks,
+                verbose=1,
+                progress_reporter=tune.CLIReporter(
+                    metric_columns={
+                        NUM_ENV_STEPS_SAMPLED_LIFETIME: "env steps",
+                        f"{ENV_RUNNER_RESULTS}/{EPISODE_RETURN_MEAN}": "return",
+                        "time_total_s": "s",
+                    },
+                    parameter_columns={"trial/timesteps": "budget"},
+                    max_report_frequency=30,
+                ),
+            ),
+        )
+    return list(tuner.fit())
+
+
+def _trial_name(trial) -> str:
+    return trial_name(trial.config["trial"])
+
+
+def checkpoint_uri(checkpoint: tune.Checkpoint) -> str:
+    if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem):
+        return checkpoint.path
+    scheme = {"gcs": "gs"}.get(checkpoint.filesystem.type_name, checkpoint.filesystem.type_name)
+    return f"{scheme}://{checkpoint.path}"
+
+
+@ray.remote(num_cpus=1)
+def evaluate_checkpoint(checkpoint: tune.Checkpoint, env_config: dict, episodes: int, seed: int) -> dict:
+    with checkpoint.as_directory() as path:
+        return evaluate(path, env_config, episodes=episodes, seed=seed)
+
+
+def evaluate_results(settings: TransferSettings, results: list[tune.Result], ledger: TransferLedger) -> None:
+    """Greedy evaluations of finished trials (in parallel Ray tasks), skipping rows already in the ledger."""
+    jobs = []
+    for result in results:
+        if result.error is not None or result.checkpoint is None:
+            continue
+        spec = result.config["trial"]
+        if spec["phase"] == "train":
+            targets = [("zero_shot", n) for n in sorted(set(settings.eval_agents + settings.train_agents))]
+            if settings.scratch and len(settings.train_agents) == 1:
+                targets.append(("scratch", settings.train_agents[0]))
+        else:
+            targets = [(spec["phase"], spec["n_agents"][0])]
+        for phase, n in targets:
+            row = {
+                "algo": spec["algo"],
+                "embedding": spec["embedding"],
+                "scenario": settings.scenario,
+                "train_agents": settings.train_label,
+                "eval_agents": n,
+                "phase": phase,
+                "seed": spec["seed"],
+                "timesteps": int(result.metrics[NUM_ENV_STEPS_SAMPLED_LIFETIME]),
+                "wall_s": round(result.metrics["time_total_s"], 1),
+            }
+            if row_key(row) in ledger:
+                continue
+            task = evaluate_checkpoint.remote(
+                result.checkpoint, settings.env_config(n), settings.eval_episodes, 10_000 + spec["seed"]
+            )
+            jobs.append((row, task))
+    for row, task in jobs:
+        evaluation = ray.get(task)
+        row.update(
+            return_mean=evaluation["return_mean"], return_std=evaluation["return_std"], episodes=evaluation["episodes"]
+        )
+        ledger.add([row])
+        print(
+            f"evaluated {row['phase']} {row['algo']}/{row['embedding']} seed {row['seed']} at "
+            f"{row['eval_agents']} agents: {row['return_mean']:.2f} ± {row['return_std']:.2f}",
+            flush=True,
+        )
+
+
+def random_rows(settings: TransferSettings, ledger: TransferLedger) -> None:
+    """The uniformly random policy at every size, per seed: the floor of the transfer ratio."""
+    rows = []
+    for n in sorted(set(settings.eval_agents + settings.train_agents)):
+        for seed in settings.seeds:
+            row = {
+                "algo": "random",
+                "embedding": "-",
+                "scenario": settings.scenario,
+                "train_agents": "-",
+                "eval_agents": n,
+                "phase": "random",
+                "seed": seed,
+                "timesteps": 0,
+            }
+            if row_key(row) in ledger:
+                continue
+            start = time.perf_counter()
+            returns = random_policy_returns(settings.env_config(n), settings.eval_episodes, seed=20_000 + seed)
+            rows.append(
+                {
+                    **row,
+                    "return_mean": float(np.mean(returns)),
+                    "return_std": float(np.std(returns)),
+                    "episodes": len(returns),
+                    "wall_s": round(time.perf_counter() - start, 1),
+                }
+            )
+    ledger.add(rows)
+
+
+def failures(results: list[tune.Result]) -> list[str]:
+    lines = []
+    for result in results:
+        if result.error is not None:
+            message = str(result.error).strip().splitlines()
+            reason = next((line for line in message if "FloatingPointError" in line), message[-1] if message else "")
+            lines.append(f"trial {trial_name(result.config['trial'])} failed: {reason.strip()} (log: {result.path})")
+    return lines
+
+
+def run(settings: TransferSettings) -> int:
+    files = ExperimentFiles(experiment_uri(settings))
+    files.write_bytes(SETTINGS_FILE, yaml.safe_dump(settings.to_dict(), sort_keys=False).encode())
+    ledger = TransferLedger(files)
+    callbacks = [transfer_wandb.TeamWandbCallback(settings, local_dir(settings))] if settings.wandb else []
+    start = time.perf_counter()
+
+    random_rows(settings, ledger)
+    train_specs = [
+        trial_spec(settings, "train", algo, emb, settings.train_agents, seed, settings.timesteps)
+        for algo, emb, seed in grid(settings)
+    ]
+    if settings.scratch:
+        train_specs += [
+            trial_spec(settings, "scratch", algo, emb, [n], seed, settings.timesteps)
+            for algo, emb, seed in grid(settings)
+            for n in settings.eval_agents
+            if [n] != settings.train_agents
+        ]
+    train_results = run_phase(settings, "train", train_specs, callbacks)
+    evaluate_results(settings, train_results, ledger)
+    all_results = list(train_results)
+
+    if settings.finetune_timesteps > 0:
+        finetune_specs = [
+            trial_spec(
+                settings,
+                "finetune",
+                spec["algo"],
+                spec["embedding"],
+                [n],
+                spec["seed"],
+                settings.finetune_timesteps,
+                restore_from=checkpoint_uri(result.checkpoint),
+            )
+            for result in train_results
+            if (spec := result.config["trial"])["phase"] == "train" and result.error is None and result.checkpoint
+            for n in settings.eval_agents
+        ]
+        if finetune_specs:
+            finetune_results = run_phase(settings, "finetune", finetune_specs, callbacks)
+            evaluate_results(settings, finetune_results, ledger)
+            all_results += finetune_results
+
+    title = (
+        f"{settings.scenario}: trained at {settings.train_label} agents, "
+        f"{settings.timesteps} env steps ({settings.name})"
+    )
+    summary = summary_markdown(ledger.rows, title)
+    files.write_bytes("summary.md", summary.encode())
+    files.write_bytes("transfer.png", transfer_plot(ledger.rows, title))
+    if settings.wandb:
+        transfer_wandb.log_evaluations(settings, ledger.rows, local_dir(settings))
+        if os.environ.get("WANDB_MODE") == "offline":
+            print(transfer_wandb.offline_notice(local_dir(settings)))
+    problems = failures(all_results)
+    print(
+        f"\noutputs: {files.uri}/ (transfer.csv, summary.md, transfer.png; Tune folders train/, finetune/; "
+        f"TensorBoard: tensorboard --logdir {files.uri})"
+    )
+    print(f"wall time {time.perf_counter() - start:.0f} s\n")
+    print(summary)
+    for line in problems:
+        print(line, file=sys.stderr)
+    return 1 if problems else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the experiment the command line `argv` describes; returns the exit code."""
+    try:
+        settings, explicit = parse_settings(argv, description=__doc__)
+        settings = resolve_resume(settings, explicit)
+    except SettingsError as error:
+        print(f"transfer.py: error: {error}", file=sys.stderr)
+        return 2
+    if settings.wandb:
+        transfer_wandb.choose_mode()
+    started_here = not ray.is_initialized()
+    joined_cluster = start_ray()
+    try:
+        check_shared_storage(settings, joined_cluster)
+        if settings.gpus_per_trial is None:
+            settings.gpus_per_trial = 1.0 if cluster_can_have_gpus() else 0.0
+        return run(settings)
+    except SettingsError as error:
+        print(f"transfer.py: error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""Settings of a transfer experiment: defaults < `--config FILE.yaml` < command-line flags, validated before Ray
+starts. Every check raises `SettingsError` with a one-line message saying what to fix."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import envs
+import rl_algos
+from policies.team_embedding import EMBEDDINGS
+
+PHASES = ("zero_shot", "finetune", "scratch")
+
+# `--smoke`: a budget that exercises every phase (checkpoints, fine-tuning, scratch, evaluation) in about a minute.
+SMOKE = {"timesteps": 1500, "finetune_timesteps": 500, "eval_episodes": 2, "iteration_timesteps": 250}
+
+# Settings that may change when an experiment is resumed: they change where or how trials run, not what they are.
+RESUMABLE_OVERRIDES = {"env_runners", "gpus_per_trial", "wandb", "resume", "storage", "name", "config"}
+
+
+class SettingsError(ValueError):
+    """A bad setting: the message is one line saying what was wrong and what to do."""
+
+
+@dataclass
+class TransferSettings:
+    """Everything a transfer experiment runs: its grid, its budgets and where its outputs go."""
+
+    algos: list[str] = field(default_factory=lambda: ["qmix"])
+    embeddings: list[str] = field(default_factory=lambda: ["concat", "graph"])
+    scenario: str = "spread"
+    scenario_options: dict[str, Any] = field(default_factory=dict)
+    train_agents: list[int] = field(default_factory=lambda: [3])
+    eval_agents: list[int] = field(default_factory=lambda: [3, 6])
+    n_max: int | None = None
+    seeds: list[int] = field(default_factory=lambda: [0])
+    timesteps: int = 20_000
+    finetune_timesteps: int = 5_000
+    scratch: bool = True
+    eval_episodes: int = 20
+    training: dict[str, dict[str, Any]] = field(default_factory=dict)
+    iteration_timesteps: int | None = None
+    checkpoint_every: int = 5
+    env_runners: int = 0
+    gpus_per_trial: float | None = None
+    storage: str = "results"
+    name: str | None = None
+    resume: bool = False
+    wandb: bool = False
+    smoke: bool = False
+
+    @property
+    def padded_size(self) -> int:
+        """`n_max`: given, or the largest team size named."""
+        return self.n_max or max(self.train_agents + self.eval_agents)
+
+    @property
+    def train_label(self) -> str:
+        """The training team size(s) as one CSV cell: `3`, or `2-3-4` for mixed-size training."""
+        return "-".join(str(n) for n in self.train_agents)
+
+    def env_config(self, n_agents: list[int] | int) -> dict[str, Any]:
+        """The team env config at `n_agents` (a size or a list of sizes drawn per reset)."""
+        sizes = [n_agents] if isinstance(n_agents, int) else list(n_agents)
+        return {
+            "scenario": self.scenario,
+            "n_agents": sizes[0] if len(sizes) == 1 else sizes,
+            "n_max": self.padded_size,
+            **self.scenario_options,
+        }
+
+    def training_options(self, algo: str) -> dict[str, Any]:
+        """`.training(...)` options of `algo`: the `all` entry of `training`, then the algorithm's own."""
+        return {**self.training.get("all", {}), **self.training.get(algo, {})}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TransferSettings)}
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 3,6,8, got {text!r}") from None
+
+
+def _name_list(text: str) -> list[str]:
+    return [part.strip() for part in str(text).split(",") if part.strip()]
+
+
+def _json_dict(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r} ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2, as argparse does)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser(prog: str = "transfer.py", description: str | None = None) -> argparse.ArgumentParser:
+    """The command line. Flags left out take the `--config` file's value, else the default shown."""
+    d = TransferSettings()
+    parser = _OneLineErrorParser(
+        prog=prog,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
+    )
+    add = parser.add_argument
+    add("--config", help="YAML file with any of the settings below (underscored keys); flags override it")
+    add("--algos", type=_name_list, help=f"algorithms, from {', '.join(rl_algos.ALGORITHMS)} (default: qmix)")
+    add("--embeddings", type=_name_list, help=f"team embeddings, from {', '.join(EMBEDDINGS)} (default: concat,graph)")
+    add("--scenario", help=f"scenario, from {', '.join(envs.SCENARIOS)} (default: {d.scenario})")
+    add("--scenario-options", type=_json_dict, help="JSON dict of env options, e.g. '{\"max_cycles\": 50}'")
+    add("--train-agents", type=_int_list, help="training team size; a list (2,3,4) trains on mixed sizes (default: 3)")
+    add("--eval-agents", type=_int_list, help="team sizes to evaluate at (default: 3,6)")
+    add("--n-max", type=int, help="padded team size of the networks (default: the largest size named)")
+    add("--seeds", type=_int_list, help="seeds, one trial each (default: 0)")
+    add("--timesteps", type=int, help=f"env steps of training (default: {d.timesteps})")
+    add(
+        "--finetune-timesteps",
+        type=int,
+        help=f"env steps of fine-tuning at each eval size; 0 skips fine-tuning (default: {d.finetune_timesteps})",
+    )
+    add(
+        "--scratch",
+        action=argparse.BooleanOptionalAction,
+        help="also train from scratch at each eval size with "
+        "the training budget, the reference of the transfer ratio (default: on; --no-scratch skips it)",
+    )
+    add("--eval-episodes", type=int, help=f"greedy episodes per evaluation (default: {d.eval_episodes})")
+    add(
+        "--training",
+        type=_json_dict,
+        help='JSON dict of .training() options per algorithm, "all" for every one, '
+        'e.g. \'{"all": {"lr": 1e-3}, "qmix": {"mixing_embed_dim": 64}}\'',
+    )
+    add("--iteration-timesteps", type=int, help="env steps per Tune iteration (default: the algorithm's own)")
+    add(
+        "--checkpoint-every",
+        type=int,
+        help=f"checkpoint every that many iterations, and at the end (default: {d.checkpoint_every})",
+    )
+    add("--env-runners", type=int, help="remote env runners per trial; 0 samples in the trial's process (default: 0)")
+    add(
+        "--gpus-per-trial", type=float, help="GPUs of each trial's learner (default: 1 if the cluster has GPUs, else 0)"
+    )
+    add(
+        "--storage",
+        help="experiment storage: a local folder, or s3://... / an NFS path on a cluster (default: results)",
+    )
+    add("--name", help="experiment name, the folder under --storage (default: <scenario>-<date>-<time>)")
+    add(
+        "--resume", action="store_true", help="continue the experiment --name: finished trials and evaluations are kept"
+    )
+    add(
+        "--wandb",
+        action=argparse.BooleanOptionalAction,
+        help="log to Weights & Biases, offline without an API key (default: off)",
+    )
+    add("--smoke", action="store_true", help="a tiny budget that runs every phase in about a minute (for tests)")
+    return parser
+
+
+def _from_file(path: str) -> dict[str, Any]:
+    file = Path(path)
+    if not file.is_file():
+        raise SettingsError(f"--config {path}: no such file")
+    content = yaml.safe_load(file.read_text()) or {}
+    if not isinstance(content, dict):
+        raise SettingsError(f"--config {path}: expected a mapping of settings, got {type(content).__name__}")
+    values = {}
+    for key, value in content.items():
+        name = str(key).replace("-", "_")
+        if name not in FIELDS or name in ("config", "resume"):
+            known = ", ".join(n for n in FIELDS if n not in ("config", "resume"))
+            raise SettingsError(f"--config {path}: unknown key {key!r}; known keys: {known}")
+        if name in ("algos", "embeddings") and isinstance(value, str):
+            value = _name_list(value)
+        if name in ("train_agents", "eval_agents", "seeds") and not isinstance(value, list):
+            value = _int_list(value)
+        values[name] = value
+    return values
+
+
+def parse_settings(argv: list[str] | None = None, description: str | None = None) -> tuple[TransferSettings, set[str]]:
+    """Settings from the command line (and its `--config` file), validated; also the names set explicitly."""
+    flags = vars(build_parser(description=description).parse_args(argv))
+    values = _from_file(flags["config"]) if "config" in flags else {}
+    values.update({k: v for k, v in flags.items() if k != "config"})
+    explicit = set(values)
+    if values.get("smoke"):
+        values = {**SMOKE, **values}
+    settings = TransferSettings(**values)
+    if settings.name is None:
+        settings.name = f"{settings.scenario}-{time.strftime('%Y%m%d-%H%M%S')}"
+    validate(settings)
+    return settings, explicit
+
+
+def validate(settings: TransferSettings) -> None:
+    """Reject what cannot run, before Ray starts: unknown names, sizes above `n_max`, algorithms that cannot act in
+    the scenario's action space, bad budgets."""
+    s = settings
+    for name, known, label in ((s.algos, rl_algos.ALGORITHMS, "algorithm"), (s.embeddings, EMBEDDINGS, "embedding")):
+        if not name:
+            raise SettingsError(f"no {label} given; choose from {', '.join(known)}")
+        for item in name:
+            if item not in known:
+                raise SettingsError(f"unknown {label} {item!r}; known: {', '.join(known)}")
+    if s.scenario not in envs.SCENARIOS:
+        raise SettingsError(f"unknown scenario {s.scenario!r}; known scenarios: {', '.join(envs.SCENARIOS)}")
+    for label, sizes in (("--train-agents", s.train_agents), ("--eval-agents", s.eval_agents), ("--seeds", s.seeds)):
+        if not sizes:
+            raise SettingsError(f"{label} is empty; give at least one value")
+    too_big = [n for n in s.train_agents + s.eval_agents if n > s.padded_size]
+    if too_big:
+        raise SettingsError(
+            f"team size {max(too_big)} is above --n-max {s.padded_size}; raise --n-max to at least {max(too_big)}"
+        )
+    for label, value, low in (
+        ("--timesteps", s.timesteps, 1),
+        ("--finetune-timesteps", s.finetune_timesteps, 0),
+        ("--eval-episodes", s.eval_episodes, 1),
+        ("--checkpoint-every", s.checkpoint_every, 1),
+        ("--env-runners", s.env_runners, 0),
+    ):
+        if value < low:
+            raise SettingsError(f"{label} must be at least {low}, got {value}")
+    if s.iteration_timesteps is not None and s.iteration_timesteps < 1:
+        raise SettingsError(f"--iteration-timesteps must be at least 1, got {s.iteration_timesteps}")
+    if s.gpus_per_trial is not None and s.gpus_per_trial < 0:
+        raise SettingsError(f"--gpus-per-trial must be >= 0, got {s.gpus_per_trial}")
+    unknown_training = set(s.training) - {"all", *rl_algos.ALGORITHMS}
+    if unknown_training:
+        raise SettingsError(
+            f"--training has entries for {', '.join(sorted(unknown_training))}; its keys are 'all' or algorithm "
+            f"names ({', '.join(rl_algos.ALGORITHMS)})"
+        )
+    for sizes in [s.train_agents, *([n] for n in s.eval_agents)]:
+        try:
+            envs.parse_env_config(**s.env_config(sizes))
+        except ValueError as error:
+            raise SettingsError(f"scenario {s.scenario!r}: {error}") from None
+    for algo in s.algos:
+        for embedding in s.embeddings:
+            try:
+                algo_config(s, algo, embedding, s.train_agents, seed=s.seeds[0]).validate()
+            except (ValueError, TypeError) as error:
+                first_line = str(error).strip().splitlines()[0]
+                raise SettingsError(f"{algo} with the {embedding} embedding on {s.scenario}: {first_line}") from None
+
+
+def algo_config(settings: TransferSettings, algo: str, embedding: str, n_agents: list[int], seed: int):
+    """The RLlib AlgorithmConfig of one trial: `algo` with `embedding`, trained at `n_agents`."""
+    config = (
+        rl_algos.get_config(algo)
+        .environment("team", env_config=settings.env_config(n_agents))
+        .env_runners(num_env_runners=settings.env_runners)
+        .learners(num_learners=0, num_gpus_per_learner=settings.gpus_per_trial or 0)
+        .training(team_embedding=embedding, **settings.training_options(algo))
+        .fault_tolerance(restart_failed_env_runners=True)
+        .debugging(seed=seed)
+    )
+    if settings.iteration_timesteps:
+        config.reporting(min_sample_timesteps_per_iteration=settings.iteration_timesteps)
+    return config

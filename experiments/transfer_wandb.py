@@ -1,0 +1,110 @@
+"""Weights & Biases logging of a transfer experiment: Tune's `WandbLoggerCallback` for training curves, one run
+per evaluated checkpoint for the greedy returns, all in the project `--name`, grouped by (algo, embedding) and
+tagged with the scenario and team sizes. Without an API key everything runs offline."""
+
+from __future__ import annotations
+
+import netrc
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from ray.air.integrations.wandb import WandbLoggerCallback
+
+from experiments.transfer_settings import TransferSettings
+
+
+def has_api_key() -> bool:
+    """Whether wandb can log in without a prompt: `WANDB_API_KEY`, or `wandb login`'s entry in ~/.netrc."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def choose_mode() -> str:
+    """`WANDB_MODE`: as set, else online with an API key, else offline (no login prompt, no hang). Must run before
+    `ray.init`, because the logger runs in a Ray actor that inherits the environment."""
+    if "WANDB_MODE" not in os.environ:
+        os.environ["WANDB_MODE"] = "online" if has_api_key() else "offline"
+    os.environ.setdefault("WANDB_DISABLE_GIT", "true")
+    return os.environ["WANDB_MODE"]
+
+
+def run_group(algo: str, embedding: str) -> str:
+    return f"{algo}-{embedding}"
+
+
+def run_tags(settings: TransferSettings, phase: str, n_agents: list[int]) -> list[str]:
+    return [
+        settings.scenario,
+        phase,
+        f"train_agents={settings.train_label}",
+        f"agents={'-'.join(map(str, n_agents))}",
+        f"eval_agents={','.join(map(str, settings.eval_agents))}",
+    ]
+
+
+class TeamWandbCallback(WandbLoggerCallback):
+    """`WandbLoggerCallback` that groups each trial's run by its (algo, embedding) and tags it with its phase,
+    scenario and team sizes, so that wandb's grouped views line up the algorithms and embeddings."""
+
+    def __init__(self, settings: TransferSettings, local_dir: Path):
+        local_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(project=settings.name, dir=str(local_dir), excludes=["config"])
+        self.settings = settings
+        self._base_kwargs = dict(self.kwargs)
+
+    def log_trial_start(self, trial) -> None:
+        spec = trial.config["trial"]
+        self.group = run_group(spec["algo"], spec["embedding"])
+        self.kwargs = {
+            **self._base_kwargs,
+            "job_type": spec["phase"],
+            "tags": run_tags(self.settings, spec["phase"], spec["n_agents"]),
+            "config": {k: v for k, v in spec.items() if k != "settings"},
+        }
+        super().log_trial_start(trial)
+
+
+def log_evaluations(settings: TransferSettings, rows: list[dict], local_dir: Path) -> None:
+    """One wandb run per (algo, embedding, phase, seed) with its greedy returns stepped by eval team size, in the
+    same groups as the training runs."""
+    import wandb
+
+    runs: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        if row["phase"] != "random":
+            runs[(row["algo"], row["embedding"], row["phase"], row["seed"])].append(row)
+    for (algo, embedding, phase, seed), run_rows in runs.items():
+        run = wandb.init(
+            project=settings.name,
+            group=run_group(algo, embedding),
+            job_type=f"eval_{phase}",
+            name=f"eval_{phase}_{algo}_{embedding}_seed{seed}",
+            tags=run_tags(settings, f"eval_{phase}", settings.train_agents),
+            config={"algo": algo, "embedding": embedding, "phase": phase, "seed": seed, **settings.to_dict()},
+            dir=str(local_dir),
+            reinit="finish_previous",
+        )
+        for row in sorted(run_rows, key=lambda r: int(r["eval_agents"])):
+            n = int(row["eval_agents"])
+            run.log(
+                {
+                    "eval/return_mean": float(row["return_mean"]),
+                    "eval/return_std": float(row["return_std"]),
+                    "eval/agents": n,
+                },
+                step=n,
+            )
+            run.summary[f"eval/return_at_{n}_agents"] = float(row["return_mean"])
+        run.finish()
+
+
+def offline_notice(local_dir: Path) -> str:
+    return (
+        f"wandb ran offline (no API key): its runs are in {local_dir / 'wandb'}; upload them with "
+        f"`wandb login` then `wandb sync {local_dir / 'wandb'}/offline-run-*`"
+    )

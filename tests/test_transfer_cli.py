@@ -1,0 +1,119 @@
+"""The transfer experiment's command line: layering of defaults, config file and flags; bad input rejected before
+Ray starts with a one-line error and exit code 2; the cluster YAML valid against Ray's autoscaler schema."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from experiments import transfer
+from experiments.transfer import main
+from experiments.transfer_settings import parse_settings
+
+ROOT = Path(__file__).parents[1]
+
+
+def _ray_must_not_start():
+    raise AssertionError("bad settings must be rejected before Ray starts")
+
+
+def test_defaults_are_the_documented_small_comparison():
+    settings, explicit = parse_settings([])
+    assert settings.algos == ["qmix"] and settings.embeddings == ["concat", "graph"]
+    assert settings.scenario == "spread" and settings.train_agents == [3] and settings.eval_agents == [3, 6]
+    assert settings.seeds == [0] and settings.padded_size == 6
+    assert settings.name.startswith("spread-")
+    assert explicit == set()
+
+
+def test_flags_override_the_config_file(tmp_path):
+    config = tmp_path / "grid.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {"algos": "iql,vdn", "eval_agents": [4, 8], "seeds": "0,1,2", "scenario-options": {"max_cycles": 10}}
+        )
+    )
+    settings, explicit = parse_settings(["--config", str(config), "--seeds", "5", "--train-agents", "2,3"])
+    assert settings.algos == ["iql", "vdn"] and settings.eval_agents == [4, 8]
+    assert settings.seeds == [5], "the flag wins over the file"
+    assert settings.train_agents == [2, 3] and settings.train_label == "2-3"
+    assert settings.padded_size == 8
+    assert settings.env_config([2, 3]) == {"scenario": "spread", "n_agents": [2, 3], "n_max": 8, "max_cycles": 10}
+    assert {"algos", "eval_agents", "seeds", "scenario_options", "train_agents"} <= explicit
+
+
+def test_smoke_sets_a_tiny_budget_that_explicit_flags_still_override():
+    settings, _ = parse_settings(["--smoke", "--eval-episodes", "3"])
+    assert settings.timesteps <= 2000 and settings.finetune_timesteps <= 1000
+    assert settings.eval_episodes == 3
+
+
+def test_training_options_merge_all_then_the_algorithm_s_own():
+    settings, _ = parse_settings(["--training", '{"all": {"lr": 0.001, "n_step": 3}, "qmix": {"n_step": 1}}'])
+    assert settings.training_options("qmix") == {"lr": 0.001, "n_step": 1}
+    assert settings.training_options("iql") == {"lr": 0.001, "n_step": 3}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--algos", "qmix,ppo"], "unknown algorithm 'ppo'; known: iql, vdn, qmix"),
+        (["--embeddings", "graph,transformer"], "unknown embedding 'transformer'; known: concat, mean, graph"),
+        (["--scenario", "smac"], "unknown scenario 'smac'; known scenarios: spread, pursuit"),
+        (["--eval-agents", "3,6,12", "--n-max", "8"], "team size 12 is above --n-max 8"),
+        (["--scenario", "multiwalker"], "qmix with the concat embedding on multiwalker"),
+        (["--config", "no/such/file.yaml"], "--config no/such/file.yaml: no such file"),
+        (["--training", '{"ppo": {}}'], "--training has entries for ppo"),
+        (["--training", '{"qmix": {"no_such_option": 1}}'], "qmix with the concat embedding on spread"),
+        (["--resume"], "--resume needs --name"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2_before_ray_starts(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(transfer, "start_ray", _ray_must_not_start)
+    assert main([*argv, "--storage", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert error.count("\n") == 1, error
+
+
+def test_unknown_key_in_the_config_file_is_rejected(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(transfer, "start_ray", _ray_must_not_start)
+    config = tmp_path / "grid.yaml"
+    config.write_text("algos: [qmix]\nlearning_rate: 0.1\n")
+    assert main(["--config", str(config)]) == 2
+    assert "unknown key 'learning_rate'; known keys: algos" in capsys.readouterr().err
+
+
+def test_an_existing_experiment_is_not_overwritten(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(transfer, "start_ray", _ray_must_not_start)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "settings.yaml").write_text("{}")
+    assert main(["--storage", str(tmp_path), "--name", "mine"]) == 2
+    assert "pass --resume --name mine to continue it" in capsys.readouterr().err
+
+
+def test_the_command_line_exits_2_with_one_line_on_a_malformed_flag():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "transfer.py"), "--eval-agents", "three"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert "expected comma-separated integers" in done.stderr
+
+
+def test_cluster_yaml_passes_ray_s_autoscaler_schema():
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = yaml.safe_load((ROOT / "cluster" / "gpu.yaml").read_text())
+    validate_config(prepare_config(config))
+    workers = config["available_node_types"]["worker_gpu"]
+    assert config["provider"]["type"] == "aws"
+    assert workers["min_workers"] == 0 and workers["resources"]["GPU"] >= 1
+    assert workers["node_config"]["InstanceMarketOptions"]["MarketType"] == "spot"
+    assert "GPU" not in config["available_node_types"][config["head_node_type"]]["resources"]

@@ -1,0 +1,100 @@
+"""The transfer experiment end to end on the `--smoke` budget, its resume, its reports and its NaN guard."""
+
+import csv
+import math
+from types import SimpleNamespace
+
+import pytest
+from PIL import Image
+
+from experiments.transfer import main
+from experiments.transfer_report import summary_markdown, transfer_ratio
+from experiments.transfer_trial import TeamTrial, non_finite_losses
+
+
+def _read_rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def _keys(rows):
+    return [(r["algo"], r["embedding"], r["eval_agents"], r["phase"], r["seed"]) for r in rows]
+
+
+def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session, tmp_path, capsys):
+    argv = ["--smoke", "--storage", str(tmp_path), "--name", "smoke"]
+    assert main(argv) == 0
+    folder = tmp_path / "smoke"
+    rows = _read_rows(folder / "transfer.csv")
+
+    expected = {("random", "-", n, "random", "0") for n in ("3", "6")}
+    for embedding in ("concat", "graph"):
+        for n in ("3", "6"):
+            for phase in ("zero_shot", "finetune", "scratch"):
+                expected.add(("qmix", embedding, n, phase, "0"))
+    assert sorted(_keys(rows)) == sorted(expected), "one row per (algo, embedding, eval size, phase, seed)"
+    for row in rows:
+        assert row["scenario"] == "spread" and math.isfinite(float(row["return_mean"]))
+        assert int(row["episodes"]) == 2
+    trained = [r for r in rows if r["phase"] in ("zero_shot", "scratch")]
+    assert all(int(r["timesteps"]) >= 1500 for r in trained)
+
+    with Image.open(folder / "transfer.png") as image:
+        image.verify()
+    summary = (folder / "summary.md").read_text()
+    assert "| qmix | graph | 6 |" in summary
+    assert capsys.readouterr().out.rstrip().endswith(summary.rstrip()), "the console ends with summary.md"
+    assert (folder / "train" / "train_qmix_graph_n3_seed0").is_dir()
+    assert (folder / "finetune" / "finetune_qmix_concat_n6_seed0").is_dir()
+
+    assert main(["--resume", *argv]) == 0
+    resumed = _read_rows(folder / "transfer.csv")
+    assert resumed == rows, "a resumed finished experiment neither re-runs nor duplicates rows"
+
+
+def test_transfer_ratio_and_summary_on_hand_made_rows():
+    assert transfer_ratio(zero_shot=-60.0, scratch=-40.0, random=-100.0) == pytest.approx(40 / 60)
+
+    def row(algo, embedding, n, phase, seed, value):
+        return {
+            "algo": algo,
+            "embedding": embedding,
+            "eval_agents": n,
+            "phase": phase,
+            "seed": seed,
+            "return_mean": value,
+        }
+
+    rows = [
+        {**row("random", "-", 3, "random", 0, -100.0), "return_std": 5.0},
+        row("qmix", "graph", 3, "zero_shot", 0, -90.0),
+        row("qmix", "graph", 3, "scratch", 0, -98.0),
+        {**row("random", "-", 6, "random", 0, -100.0), "return_std": 5.0},
+        {**row("random", "-", 6, "random", 1, -100.0), "return_std": 5.0},
+        row("qmix", "graph", 6, "zero_shot", 0, -70.0),
+        row("qmix", "graph", 6, "zero_shot", 1, -50.0),
+        row("qmix", "graph", 6, "scratch", 0, -40.0),
+        row("qmix", "graph", 6, "scratch", 1, -40.0),
+    ]
+    summary = summary_markdown(rows, "t")
+    # zero-shot mean -60 ± 10 over seeds, ratio (-60 + 100) / (-40 + 100) = 0.67, no fine-tuning rows
+    assert "| qmix | graph | 6 | -60.00 ± 10.00 | - | -40.00 ± 0.00 | -100.00 ± 0.00 | 0.67 |" in summary
+    # from scratch within one random-episode std of random: no ratio, a footnote instead of a meaningless number
+    assert "| qmix | graph | 3 | -90.00 ± 0.00 | - | -98.00 ± 0.00 | -100.00 ± 0.00 | n/a* |" in summary
+
+
+def test_non_finite_losses_are_found_and_stop_the_trial_naming_it():
+    result = {"learners": {"default_policy": {"total_loss": float("nan"), "td_error_mean": 1.0}, "__all_modules__": {}}}
+    assert list(non_finite_losses(result)) == ["default_policy/total_loss"]
+    assert non_finite_losses({"learners": {"default_policy": {"total_loss": 0.5}}}) == {}
+
+    spec = {"phase": "train", "algo": "qmix", "embedding": "graph", "n_agents": [3], "seed": 1, "timesteps": 10}
+    trial = SimpleNamespace(
+        spec=spec, algo=SimpleNamespace(train=lambda: {**result, "num_env_steps_sampled_lifetime": 5})
+    )
+    with pytest.raises(FloatingPointError, match="trial train_qmix_graph_n3_seed1: default_policy/total_loss=nan"):
+        TeamTrial.step(trial)
+    healthy = SimpleNamespace(
+        spec=spec, algo=SimpleNamespace(train=lambda: {"learners": {}, "num_env_steps_sampled_lifetime": 10})
+    )
+    assert TeamTrial.step(healthy)["done"], "a trial ends once its env-step budget is spent"
