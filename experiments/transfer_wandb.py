@@ -72,6 +72,7 @@ class TeamWandbCallback(WandbLoggerCallback):
 def log_evaluations(settings: TransferSettings, rows: list[dict], local_dir: Path) -> None:
     """One wandb run per (algo, embedding, phase, seed) with its greedy returns stepped by eval team size, in the
     same groups as the training runs."""
+    os.environ.setdefault("WANDB_SILENT", "true")
     import wandb
 
     runs: dict[tuple, list[dict]] = defaultdict(list)
