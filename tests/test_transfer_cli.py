@@ -117,3 +117,10 @@ def test_cluster_yaml_passes_ray_s_autoscaler_schema():
     assert workers["min_workers"] == 0 and workers["resources"]["GPU"] >= 1
     assert workers["node_config"]["InstanceMarketOptions"]["MarketType"] == "spot"
     assert "GPU" not in config["available_node_types"][config["head_node_type"]]["resources"]
+
+
+def test_the_shipped_config_file_is_valid():
+    settings, explicit = parse_settings(["--config", str(ROOT / "experiments" / "configs" / "transfer_spread.yaml")])
+    assert settings.algos == ["iql", "vdn", "qmix", "gum"] and settings.padded_size == 8
+    assert settings.training_options("gum") == {"epsilon": [[0, 1.0], [50000, 0.05]]}
+    assert "timesteps" in explicit
