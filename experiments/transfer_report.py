@@ -78,13 +78,17 @@ class TransferLedger:
         self.files.write_bytes(self.FILE, text.getvalue().encode())
 
 
-def _random_episode_std(rows: list[dict]) -> dict[int, float]:
-    """Per eval size: the random policy's per-episode return std, averaged over seeds."""
-    stds: dict[int, list[float]] = defaultdict(list)
+def _standard_errors(rows: list[dict]) -> dict[tuple, float]:
+    """Per (algo, embedding, eval_agents, phase): the standard error of the mean return over all its episodes,
+    `sqrt(mean_seeds(std^2) / episodes)`."""
+    groups: dict[tuple, list[tuple[float, int]]] = defaultdict(list)
     for row in rows:
-        if row["phase"] == "random":
-            stds[int(row["eval_agents"])].append(float(row["return_std"]))
-    return {n: float(np.mean(values)) for n, values in stds.items()}
+        key = (row["algo"], row["embedding"], int(row["eval_agents"]), row["phase"])
+        groups[key].append((float(row["return_std"]), int(row["episodes"])))
+    return {
+        key: float(np.sqrt(np.mean([std**2 for std, _ in values]) / sum(n for _, n in values)))
+        for key, values in groups.items()
+    }
 
 
 def _seed_means(rows: list[dict]) -> dict[tuple, np.ndarray]:
@@ -110,7 +114,7 @@ def transfer_ratio(zero_shot: float, scratch: float, random: float) -> float:
 def summary_markdown(rows: list[dict], title: str) -> str:
     """The summary table: mean ± std over seeds of each phase, the random policy, and the transfer ratio."""
     means = _seed_means(rows)
-    random_std = _random_episode_std(rows)
+    errors = _standard_errors(rows)
     runs = sorted({(r["algo"], r["embedding"]) for r in rows if r["phase"] != "random"})
     sizes = sorted({int(r["eval_agents"]) for r in rows})
     seeds = sorted({int(r["seed"]) for r in rows if r["phase"] != "random"})
@@ -131,7 +135,8 @@ def summary_markdown(rows: list[dict], title: str) -> str:
             random = means.get(("random", "-", n, "random"))
             ratio = "-"
             if cells["zero_shot"] is not None and cells["scratch"] is not None and random is not None:
-                if cells["scratch"].mean() - random.mean() > random_std.get(n, 0.0):
+                noise = np.hypot(errors[(algo, embedding, n, "scratch")], errors[("random", "-", n, "random")])
+                if cells["scratch"].mean() - random.mean() > 2 * noise:
                     ratio = f"{transfer_ratio(cells['zero_shot'].mean(), cells['scratch'].mean(), random.mean()):.2f}"
                 else:
                     ratio = "n/a*"
@@ -141,8 +146,8 @@ def summary_markdown(rows: list[dict], title: str) -> str:
             )
     if any("n/a*" in line for line in lines):
         footnote = (
-            "*n/a: from scratch is not better than random by more than one std of the random policy's returns, "
-            "so the ratio would be noise; train longer."
+            "*n/a: from scratch is not better than random by two standard errors of their difference, so the "
+            "ratio would be noise; train longer or evaluate more episodes."
         )
         lines += ["", footnote]
     return "\n".join(lines) + "\n"

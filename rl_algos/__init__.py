@@ -11,7 +11,9 @@ from __future__ import annotations
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 import envs  # noqa: F401  (registers the "team" env)
+from rl_algos.central_v import CentralVConfig
 from rl_algos.gum import GUMConfig
+from rl_algos.iac import IACConfig
 from rl_algos.iql import IQLConfig
 from rl_algos.qmix import QMIXConfig
 from rl_algos.vdn import VDNConfig
@@ -21,6 +23,8 @@ ALGORITHMS: dict[str, type[AlgorithmConfig]] = {
     "vdn": VDNConfig,
     "qmix": QMIXConfig,
     "gum": GUMConfig,
+    "iac": IACConfig,
+    "central_v": CentralVConfig,
 }
 
 

@@ -63,10 +63,12 @@ def test_transfer_ratio_and_summary_on_hand_made_rows():
             "phase": phase,
             "seed": seed,
             "return_mean": value,
+            "return_std": 4.0,
+            "episodes": 2,
         }
 
     rows = [
-        {**row("random", "-", 3, "random", 0, -100.0), "return_std": 5.0},
+        {**row("random", "-", 3, "random", 0, -100.0), "return_std": 5.0, "episodes": 1},
         row("qmix", "graph", 3, "zero_shot", 0, -90.0),
         row("qmix", "graph", 3, "scratch", 0, -98.0),
         {**row("random", "-", 6, "random", 0, -100.0), "return_std": 5.0},
@@ -79,7 +81,7 @@ def test_transfer_ratio_and_summary_on_hand_made_rows():
     summary = summary_markdown(rows, "t")
     # zero-shot mean -60 ± 10 over seeds, ratio (-60 + 100) / (-40 + 100) = 0.67, no fine-tuning rows
     assert "| qmix | graph | 6 | -60.00 ± 10.00 | - | -40.00 ± 0.00 | -100.00 ± 0.00 | 0.67 |" in summary
-    # from scratch within one random-episode std of random: no ratio, a footnote instead of a meaningless number
+    # from scratch 2 above random, within two standard errors (sqrt(16/2 + 25/1) = 5.7): no ratio, a footnote
     assert "| qmix | graph | 3 | -90.00 ± 0.00 | - | -98.00 ± 0.00 | -100.00 ± 0.00 | n/a* |" in summary
 
 

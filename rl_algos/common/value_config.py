@@ -5,20 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-import envs
 from policies.mixers import MIXER_INPUTS
 from policies.team_embedding import parse_embedding_spec
 from policies.team_q_module import TeamQModule
+from rl_algos.common.team_config import TeamAlgorithmConfig
 
 MUNCHAUSEN_DEFAULTS = {"alpha": 0.9, "tau": 0.03, "l0": -1.0}
 OPTIMIZERS = ("adam", "rmsprop")
 REWARDS = ("team", "individual")
 
 
-class TeamQConfig(AlgorithmConfig):
+class TeamQConfig(TeamAlgorithmConfig):
     """Configuration of an off-policy value-based team learner on RLlib's new API stack.
 
     Set through `.training(...)` (besides RLlib's own `lr`, `gamma`, `grad_clip`, `train_batch_size_per_learner`):
@@ -108,12 +108,6 @@ class TeamQConfig(AlgorithmConfig):
         self._set_provided(locals())
         return self
 
-    def _set_provided(self, arguments: dict[str, Any]) -> None:
-        """Set every keyword argument of a `training()` call (its `locals()`) that was actually provided."""
-        for name, value in arguments.items():
-            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
-                setattr(self, name, value)
-
     @property
     def munchausen_params(self) -> dict[str, float] | None:
         """`munchausen` with the defaults filled in, or None when off."""
@@ -140,19 +134,14 @@ class TeamQConfig(AlgorithmConfig):
 
     def validate(self) -> None:
         super().validate()
-        name = self.algo_class.__name__ if self.algo_class else type(self).__name__
-        if self.env == envs.TEAM_ENV_NAME:
-            env_config = envs.parse_env_config(**self.env_config)
-            if env_config.continuous_actions:
-                raise ValueError(
-                    f"{name} needs discrete actions, but scenario {env_config.scenario.name!r} is configured with "
-                    "continuous actions; use a discrete scenario (spread, pursuit, matrix) or continuous_actions=False"
-                )
-            if self.obs_last_action and not env_config.last_action:
-                raise ValueError(
-                    "obs_last_action=True needs the env option last_action=True in env_config: the previous joint "
-                    "action travels in the observation, so replayed transitions carry it"
-                )
+        name = self.algo_name
+        self.require_discrete_actions()
+        env_config = self.team_env_config()
+        if env_config is not None and self.obs_last_action and not env_config.last_action:
+            raise ValueError(
+                "obs_last_action=True needs the env option last_action=True in env_config: the previous joint "
+                "action travels in the observation, so replayed transitions carry it"
+            )
         parse_embedding_spec(self.team_embedding)
         if self.mixer_input not in MIXER_INPUTS:
             raise ValueError(f"mixer_input={self.mixer_input!r} is unknown; use one of {', '.join(MIXER_INPUTS)}")

@@ -1,0 +1,68 @@
+"""`TeamA2CLearner`: advantage actor-critic on the team's fresh rollouts (IAC and Central-V's `a2c` base)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from ray.rllib.connectors.common.add_observations_from_episodes_to_batch import AddObservationsFromEpisodesToBatch
+from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_batch import (
+    AddNextObservationsFromEpisodesToTrainBatch,
+)
+from ray.rllib.core import Columns
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from torch.nn import functional as F
+
+from rl_algos.common.actor_critic_losses import masked_entropy, policy_gradient_loss, rollout_returns
+from rl_algos.common.connectors import ROLLOUT_CUTS, AddRolloutCutsToBatch
+from rl_algos.common.losses import chosen_action_values, masked_mse
+
+
+class TeamA2CLearner(TorchLearner):
+    """One A2C update per sampled batch of rollouts.
+
+    Returns `R_t` bootstrap from the critic where a rollout is cut (its last sampled step, or a truncation) and
+    stop at terminations; advantages `A_t = R_t - V(s_t)` are per agent for a per-agent critic (IAC) and the
+    team's, shared by every present agent, for a centralised one (Central-V). Loss:
+    `policy_gradient + vf_coeff * masked_mse(V, R) - entropy_coeff * entropy`, all over present agents.
+    """
+
+    def build(self) -> None:
+        super().build()
+        self._learner_connector.insert_after(
+            AddObservationsFromEpisodesToBatch, AddNextObservationsFromEpisodesToTrainBatch()
+        )
+        self._learner_connector.insert_after(AddNextObservationsFromEpisodesToTrainBatch, AddRolloutCutsToBatch())
+
+    def compute_loss_for_module(
+        self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        mask = batch[Columns.OBS]["mask"]  # [B, n]
+        values, next_values = fwd_out["values"], fwd_out["next_values"]  # [B, n] (per agent) or [B] (team)
+        cuts = batch[ROLLOUT_CUTS].float() + batch[Columns.TRUNCATEDS].float()
+        returns = rollout_returns(
+            batch[Columns.REWARDS], batch[Columns.TERMINATEDS].float(), cuts.clamp(max=1.0), next_values, config.gamma
+        )
+        advantages = returns - values.detach()
+        if advantages.dim() == 1:  # a team advantage: every present agent is credited with it
+            advantages = advantages.unsqueeze(-1).expand_as(mask)
+            value_loss = F.mse_loss(values, returns)
+        else:
+            value_loss = masked_mse(values, returns, mask)
+        log_probs = chosen_action_values(F.log_softmax(fwd_out["logits"], dim=-1), batch[Columns.ACTIONS])  # [B, n]
+        actor_loss = policy_gradient_loss(log_probs, advantages, mask)
+        entropy = masked_entropy(fwd_out["logits"], mask)
+        total = actor_loss + config.vf_coeff * value_loss - config.entropy_coeff * entropy
+        self.metrics.log_dict(
+            {
+                "total_loss": total.item(),
+                "policy_loss": actor_loss.item(),
+                "vf_loss": value_loss.item(),
+                "entropy": entropy.item(),
+                "advantage_mean": (advantages * mask).sum().item() / max(mask.sum().item(), 1.0),
+                "value_mean": values.mean().item(),
+            },
+            key=module_id,
+            window=1,
+        )
+        return total

@@ -1,0 +1,83 @@
+"""`TeamActorCriticConfig`: the AlgorithmConfig shared by the on-policy actor-critic team learners."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from policies.actor_critic_module import TeamActorCriticModule
+from policies.team_embedding import parse_embedding_spec
+from rl_algos.common.team_config import TeamAlgorithmConfig
+
+
+class TeamActorCriticConfig(TeamAlgorithmConfig):
+    """Configuration of an on-policy actor-critic team learner on RLlib's new API stack.
+
+    Set through `.training(...)` (besides RLlib's own `lr` 5e-4, `gamma` 0.99, `grad_clip` 10,
+    `train_batch_size_per_learner` 400, the env steps of fresh rollouts per update):
+
+    - `team_embedding`: the centralised critic's view of the team (`"concat"` | `"mean"` | `"graph"` or a dict,
+      as for the value learners); unused by per-agent critics;
+    - `hidden` ((64, 64)), `obs_agent_id` (True): the shared actor; `critic_hidden` ((64, 64)): the critic;
+    - `entropy_coeff` (0.01): weight of the policy-entropy bonus; `vf_coeff` (0.5): weight of the critic loss.
+    """
+
+    critic: str = "team"  # set by each algorithm's config: "agent" (IAC) or "team" (Central-V)
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class)
+        self.team_embedding: str | Mapping[str, Any] = "concat"
+        self.hidden: Sequence[int] = (64, 64)
+        self.critic_hidden: Sequence[int] = (64, 64)
+        self.obs_agent_id = True
+        self.entropy_coeff = 0.01
+        self.vf_coeff = 0.5
+        self.lr = 5e-4
+        self.gamma = 0.99
+        self.grad_clip = 10.0
+        self.grad_clip_by = "global_norm"
+        self.train_batch_size_per_learner = 400
+        self.rollout_fragment_length = "auto"
+        self.num_envs_per_env_runner = 8
+        self.min_sample_timesteps_per_iteration = 1000
+
+    def training(
+        self,
+        *,
+        team_embedding: str | Mapping[str, Any] = NotProvided,
+        hidden: Sequence[int] = NotProvided,
+        critic_hidden: Sequence[int] = NotProvided,
+        obs_agent_id: bool = NotProvided,
+        entropy_coeff: float = NotProvided,
+        vf_coeff: float = NotProvided,
+        **kwargs,
+    ) -> TeamActorCriticConfig:
+        super().training(**kwargs)
+        self._set_provided(locals())
+        return self
+
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        return super()._model_config_auto_includes | {
+            "hidden": tuple(self.hidden),
+            "critic_hidden": tuple(self.critic_hidden),
+            "obs_agent_id": self.obs_agent_id,
+            "critic": self.critic,
+            "team_embedding": self.team_embedding,
+        }
+
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        return RLModuleSpec(module_class=TeamActorCriticModule)
+
+    def validate(self) -> None:
+        super().validate()
+        self.require_discrete_actions()
+        parse_embedding_spec(self.team_embedding)
+        if self.entropy_coeff < 0 or self.vf_coeff <= 0:
+            raise ValueError(
+                f"entropy_coeff must be >= 0 and vf_coeff > 0, got entropy_coeff={self.entropy_coeff}, "
+                f"vf_coeff={self.vf_coeff}"
+            )

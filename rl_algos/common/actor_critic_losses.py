@@ -1,0 +1,114 @@
+"""Actor-critic targets and losses for the actor-critic learners (IAC, Central-V, COMA, MADDPG; plain torch).
+
+Shapes: T time steps of one rollout, B batch, n = n_max agent slots, A actions. `mask` [.., n] is 1.0 for present
+agents: every per-agent quantity is masked, so padded agents give and take no credit.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+
+def _per_row(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """`x` [T] broadcast against `like` [T] or [T, n]."""
+    return x.reshape(x.shape + (1,) * (like.dim() - x.dim()))
+
+
+# A2C's bootstrapped return over rollouts laid end to end in one batch:
+# R_t = r_t + gamma * (1 - d_t) * (V(s_{t+1}) if the rollout is cut after step t else R_{t+1}).
+def rollout_returns(
+    rewards: torch.Tensor, terminateds: torch.Tensor, cuts: torch.Tensor, next_values: torch.Tensor, gamma: float
+) -> torch.Tensor:
+    """rewards, terminateds [T]; cuts [T]: 1.0 where the rollout stops after step t (its last sampled step, or a
+    truncation); next_values [T] or [T, n]: V(s_{t+1}) -> returns like next_values."""
+    rewards, terminateds, cuts = (_per_row(x, next_values) for x in (rewards, terminateds, cuts))
+    returns = torch.empty_like(next_values)
+    for t in range(next_values.shape[0] - 1, -1, -1):
+        following = (
+            next_values[t] if t == next_values.shape[0] - 1 else torch.lerp(returns[t + 1], next_values[t], cuts[t])
+        )
+        returns[t] = rewards[t] + gamma * (1.0 - terminateds[t]) * following
+    return returns
+
+
+# TD(lambda) target: G_t = r_t + gamma * (1 - d_t) * [(1 - lambda) V(s_{t+1}) + lambda * G_{t+1}], G_T = V(s_T).
+def td_lambda_targets(
+    rewards: torch.Tensor, terminateds: torch.Tensor, next_values: torch.Tensor, gamma: float, lam: float
+) -> torch.Tensor:
+    """COMA's critic targets: rewards [T], terminateds [T], next_values [T] or [T, n] (the target critic at
+    s_{t+1}, for the actions taken there) -> [T] or [T, n]. lambda = 0 gives one-step TD, 1 the bootstrapped
+    Monte-Carlo return."""
+
+    rewards, terminateds = _per_row(rewards, next_values), _per_row(terminateds, next_values)
+    last = next_values.shape[0] - 1
+    targets = torch.empty_like(next_values)
+    for t in range(last, -1, -1):
+        blended = next_values[t] if t == last else (1.0 - lam) * next_values[t] + lam * targets[t + 1]
+        targets[t] = rewards[t] + gamma * (1.0 - terminateds[t]) * blended
+    return targets
+
+
+# COMA counterfactual advantage: A_a = Q_a(s, u) - sum_u' pi_a(u' | o_a) Q_a(s, (u^-a, u')).
+def coma_advantages(
+    q_values: torch.Tensor, policy: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """q_values [B, n, A]: the critic's Q for each action of agent a with the others' actions fixed; policy
+    [B, n, A]: pi_a; actions [B, n]; mask [B, n] -> advantages [B, n], 0 for absent agents."""
+    taken = q_values.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)  # [B, n]
+    baseline = (policy * q_values).sum(dim=-1)  # [B, n]
+    return (taken - baseline) * mask
+
+
+# Policy gradient: L = -sum_a m_a log pi(u_a | o_a) A_a / sum_a m_a, advantages held fixed.
+def policy_gradient_loss(log_probs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-agent log-probabilities [B, n] (not summed over agents) and advantages [B, n] -> scalar."""
+    return -(mask * log_probs * advantages.detach()).sum() / mask.sum().clamp(min=1.0)
+
+
+def masked_entropy(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean entropy of the per-agent categorical policies over present agents: logits [B, n, A] -> scalar."""
+    log_pi = F.log_softmax(logits, dim=-1)
+    entropy = -(log_pi.exp() * log_pi).sum(dim=-1)  # [B, n]
+    return (mask * entropy).sum() / mask.sum().clamp(min=1.0)
+
+
+# Discrete SAC temperature: J(alpha) = alpha * (H(pi) - H_target), minimised over log alpha (H held fixed):
+# alpha falls while the policy is more random than the target entropy and rises while it is less.
+def sac_temperature_loss(log_alpha: torch.Tensor, entropy: torch.Tensor, target_entropy: float) -> torch.Tensor:
+    """log_alpha: the learned scalar; entropy: the policy's mean entropy over present agents -> scalar."""
+    return log_alpha.exp() * (entropy.detach() - target_entropy)
+
+
+# Discrete soft value: V(s) = sum_u pi(u) * (Q(s, u) - alpha * log pi(u)).
+def soft_values(q_values: torch.Tensor, logits: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
+    """q_values and logits [..., A] -> [...]: the soft value of the policy softmax(logits) under Q."""
+    log_pi = F.log_softmax(logits, dim=-1)
+    return (log_pi.exp() * (q_values - alpha * log_pi)).sum(dim=-1)
+
+
+# TD3 target policy smoothing: a' = clip(mu'(s') + clip(eps, -c, c), low, high), eps ~ N(0, sigma).
+def smoothed_target_actions(
+    actions: torch.Tensor, noise_std: float, noise_clip: float, low: float = -1.0, high: float = 1.0
+) -> torch.Tensor:
+    noise = (torch.randn_like(actions) * noise_std).clamp(-noise_clip, noise_clip)
+    return (actions + noise).clamp(low, high)
+
+
+# TD3 clipped double-Q: y = r + gamma^n * (1 - d) * min(Q1'(s', a'), Q2'(s', a')).
+def twin_q_targets(
+    rewards: torch.Tensor,
+    discounts: torch.Tensor,
+    terminateds: torch.Tensor,
+    next_q1: torch.Tensor,
+    next_q2: torch.Tensor,
+) -> torch.Tensor:
+    """rewards, discounts, terminateds [B]; next_q1, next_q2 [B] or [B, n] (per-agent critics) -> like next_q1."""
+
+    rewards, discounts, terminateds = (_per_row(x, next_q1) for x in (rewards, discounts, terminateds))
+    return rewards + discounts * (1.0 - terminateds) * torch.minimum(next_q1, next_q2)
+
+
+# MADDPG actor regulariser on discrete logits: 1e-3 * mean(logits^2) over present agents.
+def logits_regulariser(logits: torch.Tensor, mask: torch.Tensor, coef: float = 1e-3) -> torch.Tensor:
+    return coef * (mask.unsqueeze(-1) * logits**2).sum() / (mask.sum().clamp(min=1.0) * logits.shape[-1])

@@ -1,0 +1,26 @@
+"""IAC: independent actor-critic, a shared actor and a shared per-agent critic `V(o_a)` (Foerster et al. 2018)."""
+
+from rl_algos.common.a2c_learner import TeamA2CLearner
+from rl_algos.common.actor_critic_config import TeamActorCriticConfig
+from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
+
+
+class IACConfig(TeamActorCriticConfig):
+    """IAC: each present agent's advantage is its own `R_t - V(o_a)`; `team_embedding` is not used (no
+    centralised critic), so an embedding grid gives IAC the same network for every embedding."""
+
+    critic = "agent"
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or IAC)
+
+    def get_default_learner_class(self):
+        return TeamA2CLearner
+
+
+class IAC(OnPolicyTeamAlgorithm):
+    """Independent advantage actor-critic for a parameter-shared team, on the team reward."""
+
+    @classmethod
+    def get_default_config(cls) -> IACConfig:
+        return IACConfig()

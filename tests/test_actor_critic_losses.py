@@ -1,0 +1,141 @@
+"""Actor-critic targets and losses against hand-computed values; padded agents give and take no credit."""
+
+import math
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from rl_algos.common.actor_critic_losses import (
+    coma_advantages,
+    logits_regulariser,
+    masked_entropy,
+    policy_gradient_loss,
+    rollout_returns,
+    sac_temperature_loss,
+    smoothed_target_actions,
+    soft_values,
+    td_lambda_targets,
+    twin_q_targets,
+)
+
+
+def test_coma_advantage_matches_a_hand_computed_two_agent_three_action_batch():
+    q = torch.tensor([[[1.0, 2.0, 3.0], [0.0, -1.0, 4.0]]])  # [B=1, n=2, A=3]
+    pi = torch.tensor([[[0.2, 0.3, 0.5], [0.5, 0.25, 0.25]]])
+    actions = torch.tensor([[1, 2]])
+    mask = torch.ones(1, 2)
+    # agent 0: Q(u=1) = 2, baseline 0.2*1 + 0.3*2 + 0.5*3 = 2.3 -> -0.3
+    # agent 1: Q(u=2) = 4, baseline 0.5*0 + 0.25*-1 + 0.25*4 = 0.75 -> 3.25
+    advantages = coma_advantages(q, pi, actions, mask)
+    assert torch.allclose(advantages, torch.tensor([[-0.3, 3.25]]))
+
+    padded = coma_advantages(
+        torch.cat([q, torch.randn(1, 2, 3)], dim=1),
+        torch.cat([pi, torch.full((1, 2, 3), 1 / 3)], dim=1),
+        torch.cat([actions, torch.tensor([[0, 2]])], dim=1),
+        torch.tensor([[1.0, 1.0, 0.0, 0.0]]),
+    )
+    assert torch.allclose(padded[:, :2], advantages), "padded agents change no present agent's advantage"
+    assert torch.equal(padded[:, 2:], torch.zeros(1, 2)), "padded agents take no credit"
+
+
+def test_rollout_returns_bootstrap_at_cuts_and_stop_at_episode_ends():
+    rewards = torch.tensor([1.0, 1.0, 1.0])
+    next_values = torch.tensor([7.0, 8.0, 10.0])  # V(s_1), V(s_2), V(s_3)
+    no_ends, last_cut = torch.zeros(3), torch.tensor([0.0, 0.0, 1.0])
+    returns = rollout_returns(rewards, no_ends, last_cut, next_values, gamma=0.5)
+    # R_2 = 1 + 0.5 * 10 = 6, R_1 = 1 + 0.5 * 6 = 4, R_0 = 1 + 0.5 * 4 = 3
+    assert torch.allclose(returns, torch.tensor([3.0, 4.0, 6.0]))
+    ended = rollout_returns(rewards, torch.tensor([0.0, 1.0, 0.0]), last_cut, next_values, gamma=0.5)
+    assert torch.allclose(ended, torch.tensor([1.5, 1.0, 6.0])), "no value flows across a terminated step"
+    # two rollouts end to end, the first cut (truncated) after step 0: it bootstraps from V(s_1) = 7
+    two = rollout_returns(rewards, no_ends, torch.tensor([1.0, 0.0, 1.0]), next_values, gamma=0.5)
+    assert torch.allclose(two, torch.tensor([4.5, 4.0, 6.0]))
+    per_agent = rollout_returns(torch.ones(3), no_ends, last_cut, torch.tensor([[0.0, 10.0]] * 3), gamma=0.5)
+    assert torch.allclose(per_agent[:, 1], returns) and torch.allclose(per_agent[:, 0], torch.tensor([1.75, 1.5, 1.0]))
+
+
+def test_td_lambda_targets_interpolate_between_one_step_td_and_monte_carlo():
+    rewards = torch.tensor([1.0, 2.0, 3.0])
+    terminateds = torch.zeros(3)
+    next_values = torch.tensor([10.0, 20.0, 30.0])  # V(s_1), V(s_2), V(s_3)
+    gamma = 0.9
+    one_step = td_lambda_targets(rewards, terminateds, next_values, gamma, lam=0.0)
+    assert torch.allclose(one_step, rewards + gamma * next_values)
+    monte_carlo = td_lambda_targets(rewards, terminateds, next_values, gamma, lam=1.0)
+    assert torch.allclose(
+        monte_carlo, rollout_returns(rewards, terminateds, torch.tensor([0.0, 0.0, 1.0]), next_values, gamma)
+    )
+    # lambda = 0.8 by hand: G_2 = 3 + 0.9 * 30 = 30; G_1 = 2 + 0.9 * (0.2 * 20 + 0.8 * 30) = 27.2;
+    # G_0 = 1 + 0.9 * (0.2 * 10 + 0.8 * 27.2) = 22.384
+    assert torch.allclose(
+        td_lambda_targets(rewards, terminateds, next_values, gamma, 0.8), torch.tensor([22.384, 27.2, 30.0])
+    )
+
+
+def test_policy_gradient_and_entropy_ignore_padded_agents():
+    logits = torch.randn(4, 3, 5, requires_grad=True)
+    log_probs = F.log_softmax(logits, dim=-1)[..., 0]  # [B, n], per agent
+    advantages = torch.randn(4, 3)
+    mask = torch.tensor([[1.0, 1.0, 0.0]]).expand(4, 3)
+    loss = policy_gradient_loss(log_probs, advantages, mask) - 0.01 * masked_entropy(logits, mask)
+    loss.backward()
+    assert torch.equal(logits.grad[:, 2], torch.zeros(4, 5)), "no gradient reaches a padded agent"
+    assert logits.grad[:, :2].abs().sum() > 0
+    expected = -(log_probs[:, :2] * advantages[:, :2]).mean()
+    assert torch.allclose(policy_gradient_loss(log_probs, advantages, mask), expected)
+    uniform = torch.zeros(2, 3, 4)
+    assert masked_entropy(uniform, torch.ones(2, 3)).item() == pytest.approx(math.log(4))
+
+
+def test_sac_temperature_moves_toward_the_target_entropy():
+    target_entropy = 0.5 * math.log(5)
+    for entropy, direction in ((torch.tensor(math.log(5)), -1), (torch.tensor(0.1), 1)):
+        log_alpha = torch.zeros((), requires_grad=True)
+        optimizer = torch.optim.SGD([log_alpha], lr=0.1)
+        for _ in range(10):
+            optimizer.zero_grad()
+            sac_temperature_loss(log_alpha, entropy, target_entropy).backward()
+            optimizer.step()
+        # too random a policy (entropy above target): alpha falls; too greedy: alpha rises
+        assert direction * log_alpha.item() > 0
+
+
+def test_soft_values_of_a_uniform_policy_add_alpha_times_its_entropy():
+    q = torch.tensor([[1.0, 2.0, 3.0, 6.0]])
+    assert soft_values(q, torch.zeros(1, 4), alpha=0.5).item() == pytest.approx(3.0 + 0.5 * math.log(4))
+
+
+def test_straight_through_gumbel_softmax_is_one_hot_forward_with_gradients_to_the_logits():
+    logits = torch.randn(16, 3, 5, requires_grad=True)
+    sample = F.gumbel_softmax(logits, tau=1.0, hard=True)
+    assert torch.equal(sample.sum(-1), torch.ones(16, 3)) and set(sample.unique().tolist()) == {0.0, 1.0}
+    (sample * torch.randn(16, 3, 5)).sum().backward()
+    assert logits.grad.abs().sum() > 0
+
+
+def test_td3_target_takes_the_min_of_twin_critics_and_clips_the_smoothing_noise():
+    targets = twin_q_targets(
+        torch.tensor([1.0, 1.0]),
+        torch.tensor([0.9, 0.9]),
+        torch.tensor([0.0, 1.0]),
+        torch.tensor([5.0, 5.0]),
+        torch.tensor([3.0, 7.0]),
+    )
+    assert torch.allclose(targets, torch.tensor([1.0 + 0.9 * 3.0, 1.0]))
+    per_agent = twin_q_targets(
+        torch.ones(1), torch.ones(1), torch.zeros(1), torch.tensor([[2.0, 9.0]]), torch.tensor([[4.0, 1.0]])
+    )
+    assert torch.allclose(per_agent, torch.tensor([[3.0, 2.0]]))
+
+    torch.manual_seed(0)
+    actions = torch.zeros(10_000, 4)
+    smoothed = smoothed_target_actions(actions, noise_std=1.0, noise_clip=0.5)
+    assert smoothed.abs().max().item() == pytest.approx(0.5), "noise is clipped to +- noise_clip"
+    assert smoothed_target_actions(torch.full((100, 4), 0.9), 1.0, 0.5).max().item() <= 1.0, "actions stay in bounds"
+
+
+def test_logits_regulariser_is_a_masked_mean_of_squares():
+    logits = torch.tensor([[[1.0, 3.0], [100.0, 100.0]]])
+    assert logits_regulariser(logits, torch.tensor([[1.0, 0.0]])).item() == pytest.approx(1e-3 * 5.0)
