@@ -23,6 +23,7 @@ import ray  # noqa: E402
 import rl_algos  # noqa: E402
 from results_io import mean_std, write_rows  # noqa: E402
 from rl_algos.common import evaluate, random_policy_returns  # noqa: E402
+from rl_algos.common.value_config import TeamQConfig  # noqa: E402
 
 RUNS = [("qmix", "concat"), ("qmix", "graph"), ("iql", "concat")]
 SCENARIOS = {
@@ -32,24 +33,35 @@ SCENARIOS = {
 
 
 def train_and_evaluate(algo: str, env_config: dict, steps: int, seed: int, episodes: int, **training) -> dict:
-    """Train `algo` for `steps` env steps (epsilon annealed over the first half), then evaluate greedily."""
+    """Train `algo` for `steps` env steps, then evaluate greedily. Value learners anneal epsilon over the first
+    half of the budget and start learning after a tenth of it (at most 1000 steps). Returns the greedy
+    `return_mean`, `return_std`, the run's `wall_s` (build, train, save) and the training loop's env `steps_per_s`."""
+    config = rl_algos.get_config(algo)
+    if isinstance(config, TeamQConfig):
+        training = {"epsilon": [[0, 1.0], [steps // 2, 0.05]], "learning_starts": min(1000, steps // 10), **training}
     config = (
-        rl_algos.get_config(algo)
-        .environment("team", env_config=env_config)
+        config.environment("team", env_config=env_config)
         .env_runners(num_env_runners=0)
-        .training(epsilon=[[0, 1.0], [steps // 2, 0.05]], learning_starts=min(1000, steps // 10), **training)
+        .training(**training)
         .debugging(seed=seed)
     )
     start = time.perf_counter()
     trainer = config.build_algo()
-    while trainer.train()["num_env_steps_sampled_lifetime"] < steps:
-        pass
+    loop_start, sampled = time.perf_counter(), 0
+    while sampled < steps:
+        sampled = trainer.train()["num_env_steps_sampled_lifetime"]
+    steps_per_s = sampled / (time.perf_counter() - loop_start)
     with tempfile.TemporaryDirectory() as checkpoint:
         trainer.save_to_path(checkpoint)
         trainer.stop()
         wall_s = time.perf_counter() - start
         result = evaluate(checkpoint, env_config, episodes=episodes, seed=10_000 + seed)
-    return {"return_mean": result["return_mean"], "return_std": result["return_std"], "wall_s": wall_s}
+    return {
+        "return_mean": result["return_mean"],
+        "return_std": result["return_std"],
+        "wall_s": wall_s,
+        "steps_per_s": steps_per_s,
+    }
 
 
 def main() -> None:

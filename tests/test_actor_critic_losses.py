@@ -10,6 +10,7 @@ from rl_algos.common.actor_critic_losses import (
     coma_advantages,
     logits_regulariser,
     masked_entropy,
+    normalized,
     policy_gradient_loss,
     rollout_returns,
     sac_temperature_loss,
@@ -139,3 +140,13 @@ def test_td3_target_takes_the_min_of_twin_critics_and_clips_the_smoothing_noise(
 def test_logits_regulariser_is_a_masked_mean_of_squares():
     logits = torch.tensor([[[1.0, 3.0], [100.0, 100.0]]])
     assert logits_regulariser(logits, torch.tensor([[1.0, 0.0]])).item() == pytest.approx(1e-3 * 5.0)
+
+
+def test_normalized_advantages_have_zero_mean_unit_std_over_present_agents_only():
+    advantages = torch.tensor([[1.0, 3.0, 100.0], [5.0, 7.0, -100.0]])
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    result = normalized(advantages, mask)
+    present = result[:, :2]
+    assert present.mean().item() == pytest.approx(0.0, abs=1e-6)
+    assert present.pow(2).mean().item() == pytest.approx(1.0, abs=1e-5)
+    assert torch.equal(result[:, 2], torch.zeros(2))

@@ -13,7 +13,7 @@ from ray.rllib.core import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from torch.nn import functional as F
 
-from rl_algos.common.actor_critic_losses import masked_entropy, policy_gradient_loss, rollout_returns
+from rl_algos.common.actor_critic_losses import masked_entropy, normalized, policy_gradient_loss, rollout_returns
 from rl_algos.common.connectors import ROLLOUT_CUTS, AddRolloutCutsToBatch
 from rl_algos.common.losses import chosen_action_values, masked_mse
 
@@ -23,8 +23,9 @@ class TeamA2CLearner(TorchLearner):
 
     Returns `R_t` bootstrap from the critic where a rollout is cut (its last sampled step, or a truncation) and
     stop at terminations; advantages `A_t = R_t - V(s_t)` are per agent for a per-agent critic (IAC) and the
-    team's, shared by every present agent, for a centralised one (Central-V). Loss:
-    `policy_gradient + vf_coeff * masked_mse(V, R) - entropy_coeff * entropy`, all over present agents.
+    team's, shared by every present agent, for a centralised one (Central-V), normalised over the batch's present
+    agents with `normalize_advantages`. Loss: `policy_gradient + vf_coeff * masked_mse(V, R) - entropy_coeff *
+    entropy`, all over present agents; the actor and the critic have their own optimizers.
     """
 
     def build(self) -> None:
@@ -33,6 +34,20 @@ class TeamA2CLearner(TorchLearner):
             AddObservationsFromEpisodesToBatch, AddNextObservationsFromEpisodesToTrainBatch()
         )
         self._learner_connector.insert_after(AddNextObservationsFromEpisodesToTrainBatch, AddRolloutCutsToBatch())
+
+    def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
+        """Separate Adam optimizers (and so separate gradient clipping) for the actor and the critic: the critic's
+        large early value errors must not crowd the actor's gradient out of a shared clipped norm."""
+        module = self._module[module_id]
+        for name, network in (("actor", module.actor), ("critic", module.critic)):
+            params = list(network.parameters())
+            self.register_optimizer(
+                module_id=module_id,
+                optimizer_name=name,
+                optimizer=torch.optim.Adam(params),
+                params=params,
+                lr_or_lr_schedule=config.lr,
+            )
 
     def compute_loss_for_module(
         self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
@@ -49,6 +64,8 @@ class TeamA2CLearner(TorchLearner):
             value_loss = F.mse_loss(values, returns)
         else:
             value_loss = masked_mse(values, returns, mask)
+        if config.normalize_advantages:
+            advantages = normalized(advantages, mask)
         log_probs = chosen_action_values(F.log_softmax(fwd_out["logits"], dim=-1), batch[Columns.ACTIONS])  # [B, n]
         actor_loss = policy_gradient_loss(log_probs, advantages, mask)
         entropy = masked_entropy(fwd_out["logits"], mask)

@@ -22,7 +22,8 @@ class TeamActorCriticConfig(TeamAlgorithmConfig):
     - `team_embedding`: the centralised critic's view of the team (`"concat"` | `"mean"` | `"graph"` or a dict,
       as for the value learners); unused by per-agent critics;
     - `hidden` ((64, 64)), `obs_agent_id` (True): the shared actor; `critic_hidden` ((64, 64)): the critic;
-    - `entropy_coeff` (0.01): weight of the policy-entropy bonus; `vf_coeff` (0.5): weight of the critic loss.
+    - `entropy_coeff` (0.01): weight of the policy-entropy bonus; `vf_coeff` (0.5): weight of the critic loss;
+      `normalize_advantages` (True): advantages to mean 0, std 1 over each batch's present agents.
     """
 
     critic: str = "team"  # set by each algorithm's config: "agent" (IAC) or "team" (Central-V)
@@ -35,6 +36,7 @@ class TeamActorCriticConfig(TeamAlgorithmConfig):
         self.obs_agent_id = True
         self.entropy_coeff = 0.01
         self.vf_coeff = 0.5
+        self.normalize_advantages = True
         self.lr = 5e-4
         self.gamma = 0.99
         self.grad_clip = 10.0
@@ -53,6 +55,7 @@ class TeamActorCriticConfig(TeamAlgorithmConfig):
         obs_agent_id: bool = NotProvided,
         entropy_coeff: float = NotProvided,
         vf_coeff: float = NotProvided,
+        normalize_advantages: bool = NotProvided,
         **kwargs,
     ) -> TeamActorCriticConfig:
         super().training(**kwargs)

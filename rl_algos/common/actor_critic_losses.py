@@ -60,6 +60,15 @@ def coma_advantages(
     return (taken - baseline) * mask
 
 
+# Advantage normalisation: (A - mean) / (std + 1e-8) over the present agents' entries.
+def normalized(advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """advantages, mask [B, n] -> advantages with mean 0 and std 1 over the present entries, 0 elsewhere."""
+    count = mask.sum().clamp(min=1.0)
+    mean = (advantages * mask).sum() / count
+    std = (((advantages - mean) ** 2) * mask).sum().div(count).sqrt()
+    return (advantages - mean) / (std + 1e-8) * mask
+
+
 # Policy gradient: L = -sum_a m_a log pi(u_a | o_a) A_a / sum_a m_a, advantages held fixed.
 def policy_gradient_loss(log_probs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per-agent log-probabilities [B, n] (not summed over agents) and advantages [B, n] -> scalar."""
