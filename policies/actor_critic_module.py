@@ -1,4 +1,4 @@
-"""`TeamActorCriticModule`: the RLlib RLModule of the on-policy actor-critic teams (IAC, Central-V)."""
+"""`TeamActorCriticModule`: the RLlib RLModule of the on-policy actor-critic teams (IAC, Central-V, COMA)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from typing import Any
 import torch
 from ray.rllib.core import Columns
 from ray.rllib.core.distribution.torch.torch_distribution import TorchMultiCategorical
-from ray.rllib.core.rl_module.apis import InferenceOnlyAPI
+from ray.rllib.core.learner.utils import make_target_network
+from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, TargetNetworkAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
+from torch.nn import functional as F
 
 from policies.agent_network import AgentQNetwork
-from policies.team_critics import TeamValueCritic
+from policies.team_critics import CounterfactualCritic, TeamValueCritic
 
-CRITICS = ("agent", "team")
+CRITICS = ("agent", "team", "coma")
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "hidden": (64, 64),
     "critic_hidden": (64, 64),
@@ -24,10 +26,12 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
 ABSENT_LOGIT = -1e9  # absent agents' logits for actions 1..A-1: they always pick action 0, with log-prob 0
 
 
-class TeamActorCriticModule(TorchRLModule, InferenceOnlyAPI):
+class TeamActorCriticModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
     """One shared actor for the padded team, `pi(u | o_a, id_a)`, and, on the learner only, a critic:
-    per-agent `V(o_a, id_a)` with shared parameters (`critic="agent"`, IAC) or one centralised `V(s)` over the
-    team embedding of the agents' observations (`critic="team"`, Central-V).
+    per-agent `V(o_a, id_a)` with shared parameters (`critic="agent"`, IAC), one centralised `V(s)` over the
+    team embedding of the agents' observations (`critic="team"`, Central-V), or COMA's counterfactual
+    `Q(s, (u^-a, .))` over the team embedding of (observation, action) pairs with a target copy
+    (`critic="coma"`).
 
     The actor's logits `[B, n_max, A]` travel flat (`[B, n_max * A]`) as RLlib's action-distribution inputs for
     `TorchMultiCategorical`, one categorical per agent slot; absent agents are forced onto action 0 (which
@@ -46,6 +50,15 @@ class TeamActorCriticModule(TorchRLModule, InferenceOnlyAPI):
             self.eval()
         elif config["critic"] == "agent":
             self.critic = AgentQNetwork(obs_dim, 1, n_max, config["critic_hidden"], config["obs_agent_id"])
+        elif config["critic"] == "coma":
+            self.critic = CounterfactualCritic(
+                obs_dim,
+                self.n_actions,
+                n_max,
+                config["team_embedding"],
+                config["critic_hidden"],
+                config["obs_agent_id"],
+            )
         else:
             self.critic = TeamValueCritic(obs_dim, n_max, config["team_embedding"], config["critic_hidden"])
         absent = torch.full((self.n_actions,), ABSENT_LOGIT)
@@ -54,7 +67,26 @@ class TeamActorCriticModule(TorchRLModule, InferenceOnlyAPI):
 
     # InferenceOnlyAPI: env runners hold the actor alone.
     def get_non_inference_attributes(self) -> list[str]:
-        return ["critic"]
+        return ["critic", "_target_critic"]
+
+    # TargetNetworkAPI: only COMA's critic has a target copy.
+    def make_target_networks(self) -> None:
+        if isinstance(self.critic, CounterfactualCritic):
+            self._target_critic = make_target_network(self.critic)
+
+    def get_target_network_pairs(self) -> list[tuple[torch.nn.Module, torch.nn.Module]]:
+        return [(self.critic, self._target_critic)] if isinstance(self.critic, CounterfactualCritic) else []
+
+    def forward_target(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """The target counterfactual critic at `batch[Columns.OBS]` and `batch[Columns.ACTIONS]`: `{"q": ...}`."""
+        return {"q": self.counterfactual_q(batch[Columns.OBS], batch[Columns.ACTIONS], target=True)}
+
+    def counterfactual_q(
+        self, obs: dict[str, torch.Tensor], actions: torch.Tensor, target: bool = False
+    ) -> torch.Tensor:
+        """COMA: `Q(s, (u^-a, u'))` for every agent a and action u' `[B, n_max, A]`, given the joint action [B, n_max]."""
+        critic = self._target_critic if target else self.critic
+        return critic(obs["obs"], F.one_hot(actions.long(), self.n_actions).float(), obs["mask"])
 
     def logits(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per-agent action logits `[B, n_max, A]`, absent agents forced onto action 0."""
@@ -79,9 +111,12 @@ class TeamActorCriticModule(TorchRLModule, InferenceOnlyAPI):
         return self._action_dist_inputs(batch)
 
     def _forward_train(self, batch: dict[str, Any], **kwargs) -> dict[str, torch.Tensor]:
-        """Logits `[B, n_max, A]`, values at the observations and (without gradient) at the next observations."""
+        """Logits `[B, n_max, A]` and, for value critics, the values at the observations and (without gradient) at
+        the next observations. COMA's learner evaluates its critic itself, as that needs the joint actions."""
         obs = batch[Columns.OBS]
         logits = self.logits(obs)
+        if isinstance(self.critic, CounterfactualCritic):
+            return {Columns.ACTION_DIST_INPUTS: logits.flatten(-2), "logits": logits}
         with torch.no_grad():
             next_values = self.values(batch[Columns.NEXT_OBS])
         return {

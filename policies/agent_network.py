@@ -12,7 +12,8 @@ from policies.mlp import mlp
 
 
 class AgentQNetwork(nn.Module):
-    """One network for every agent: `[B, n_max, obs_dim] -> [B, n_max, n_actions]`.
+    """One network for every agent: `[B, n_max, obs_dim] -> [B, n_max, n_actions]` (Qs of the value learners;
+    the actor-critic learners use it for policy logits, and with one output for per-agent values).
 
     With `obs_agent_id` (PyMARL's option) a one-hot of the agent's slot, width `n_max`, is appended to its
     observation, so shared parameters can still specialise per agent. Nothing else depends on the team size.

@@ -1,4 +1,5 @@
-"""Centralised critics over a team embedding: one value for the whole team, for any team size up to `n_max`."""
+"""Centralised critics over a team embedding, for any team size up to `n_max`: a team value `V(s)` and COMA's
+counterfactual `Q(s, (u^-a, .))`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from policies.agent_ids import AppendAgentIds
 from policies.mlp import mlp
 from policies.team_embedding import make_team_embedding
 
@@ -26,3 +28,39 @@ class TeamValueCritic(nn.Module):
 
     def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.head(self.embedding(obs, mask)).squeeze(-1)
+
+
+class CounterfactualCritic(nn.Module):
+    """COMA's critic `Q(s, (u^-a, .))`: for each agent a, the values of each of its actions with the other
+    agents' actions fixed, `(obs [B, n_max, d], actions_onehot [B, n_max, A], mask) -> [B, n_max, A]`.
+
+    Agent a sees the team embedding of every present agent's (observation, action one-hot), its own action
+    zeroed, next to its own observation and id. With a pooled embedding (`mean`, `graph`) the critic is defined
+    for any team size up to `n_max`, larger than the one it was trained on included.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        n_max: int,
+        team_embedding: str | Mapping[str, Any],
+        hidden: Sequence[int],
+        obs_agent_id: bool = True,
+    ):
+        super().__init__()
+        self.obs_dim = obs_dim
+        self.embedding = make_team_embedding(team_embedding, obs_dim + n_actions, n_max)
+        self.agent_ids = AppendAgentIds(n_max) if obs_agent_id else nn.Identity()
+        own_dim = obs_dim + (n_max if obs_agent_id else 0)
+        self.head = mlp(self.embedding.out_dim + own_dim, hidden, n_actions)
+
+    def forward(self, obs: torch.Tensor, actions_onehot: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        batch, n_max, _ = obs.shape
+        others = 1.0 - torch.eye(n_max, device=obs.device)  # [a, b]: 1 where b is another agent than a
+        actions = actions_onehot.unsqueeze(1) * others.view(1, n_max, n_max, 1)  # [B, a, b, A]
+        team = torch.cat([obs.unsqueeze(1).expand(-1, n_max, -1, -1), actions], dim=-1)  # [B, a, b, d + A]
+        team_mask = mask.unsqueeze(1).expand(-1, n_max, -1)  # [B, a, b]
+        embedded = self.embedding(team.reshape(batch * n_max, n_max, -1), team_mask.reshape(batch * n_max, n_max))
+        embedded = embedded.view(batch, n_max, -1)  # [B, a, E]
+        return self.head(torch.cat([embedded, self.agent_ids(obs)], dim=-1))  # [B, a, A]

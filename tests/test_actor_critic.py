@@ -8,7 +8,7 @@ from ray.rllib.core import Columns
 
 import rl_algos
 from policies.actor_critic_module import TeamActorCriticModule
-from policies.team_critics import TeamValueCritic
+from policies.team_critics import CounterfactualCritic, TeamValueCritic
 from rl_algos.common import evaluate
 
 N_MAX, OBS_DIM, N_ACTIONS = 5, 4, 3
@@ -72,13 +72,52 @@ def test_concat_team_critic_sees_slots_in_order():
     assert not torch.allclose(critic(obs["obs"], obs["mask"]), critic(obs["obs"][:, permutation], obs["mask"]))
 
 
+def _onehot(actions: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.one_hot(actions, N_ACTIONS).float()
+
+
+@pytest.mark.parametrize("embedding", ["concat", "mean", "graph"])
+def test_counterfactual_critic_ignores_the_agent_s_own_action_and_absent_agents(embedding):
+    torch.manual_seed(0)
+    critic = CounterfactualCritic(OBS_DIM, N_ACTIONS, N_MAX, embedding, hidden=(16,))
+    obs = _obs(4, n_present=3)
+    actions = torch.randint(0, N_ACTIONS, (4, N_MAX))
+    q = critic(obs["obs"], _onehot(actions), obs["mask"])
+    assert q.shape == (4, N_MAX, N_ACTIONS)
+
+    own_changed = actions.clone()
+    own_changed[:, 0] = (actions[:, 0] + 1) % N_ACTIONS
+    q_own = critic(obs["obs"], _onehot(own_changed), obs["mask"])
+    assert torch.allclose(q_own[:, 0], q[:, 0], atol=1e-6), "Q(s, (u^-a, .)) does not see u_a"
+    assert not torch.allclose(q_own[:, 1], q[:, 1]), "it does see the other agents' actions"
+
+    padded_changed = actions.clone()
+    padded_changed[:, 3:] = (actions[:, 3:] + 1) % N_ACTIONS
+    noisy_obs = obs["obs"].clone()
+    noisy_obs[:, 3:] = torch.randn(4, 2, OBS_DIM)
+    q_padded = critic(noisy_obs, _onehot(padded_changed), obs["mask"])
+    assert torch.allclose(q_padded[:, :3], q[:, :3], atol=1e-5), "absent agents give no credit"
+
+
+@pytest.mark.parametrize("embedding", ["mean", "graph"])
+def test_pooled_counterfactual_critic_is_permutation_equivariant_over_present_agents(embedding):
+    torch.manual_seed(0)
+    critic = CounterfactualCritic(OBS_DIM, N_ACTIONS, N_MAX, embedding, hidden=(16,), obs_agent_id=False)
+    obs = _obs(4, n_present=4)
+    actions = _onehot(torch.randint(0, N_ACTIONS, (4, N_MAX)))
+    permutation = torch.tensor([2, 0, 3, 1, 4])
+    q = critic(obs["obs"], actions, obs["mask"])
+    q_permuted = critic(obs["obs"][:, permutation], actions[:, permutation], obs["mask"][:, permutation])
+    assert torch.allclose(q_permuted, q[:, permutation], atol=1e-5)
+
+
 def test_per_agent_critic_values_absent_agents_at_zero():
     module = _module("agent")
     values = module.values(_obs(6, n_present=3))
     assert values.shape == (6, N_MAX) and torch.equal(values[:, 3:], torch.zeros(6, 2))
 
 
-@pytest.mark.parametrize("algo", ["iac", "central_v"])
+@pytest.mark.parametrize("algo", ["iac", "central_v", "coma"])
 def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, ray_session, tmp_path):
     env_config = {"scenario": "spread", "n_agents": 2, "n_max": 4, "max_cycles": 10}
     config = (
@@ -103,7 +142,7 @@ def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, ra
 
 
 def test_actor_critic_configs_reject_continuous_actions():
-    for algo in ("iac", "central_v"):
+    for algo in ("iac", "central_v", "coma"):
         config = rl_algos.get_config(algo).environment("team", env_config={"scenario": "multiwalker", "n_agents": 2})
         with pytest.raises(ValueError, match="needs discrete actions"):
             config.validate()

@@ -59,20 +59,21 @@ def test_rollout_returns_bootstrap_at_cuts_and_stop_at_episode_ends():
 
 def test_td_lambda_targets_interpolate_between_one_step_td_and_monte_carlo():
     rewards = torch.tensor([1.0, 2.0, 3.0])
-    terminateds = torch.zeros(3)
-    next_values = torch.tensor([10.0, 20.0, 30.0])  # V(s_1), V(s_2), V(s_3)
+    terminateds, last_cut = torch.zeros(3), torch.tensor([0.0, 0.0, 1.0])
+    next_values = torch.tensor([10.0, 20.0, 30.0])  # Q'(s_1, u_1), Q'(s_2, u_2), Q'(s_3, u_3)
     gamma = 0.9
-    one_step = td_lambda_targets(rewards, terminateds, next_values, gamma, lam=0.0)
+    one_step = td_lambda_targets(rewards, terminateds, last_cut, next_values, gamma, lam=0.0)
     assert torch.allclose(one_step, rewards + gamma * next_values)
-    monte_carlo = td_lambda_targets(rewards, terminateds, next_values, gamma, lam=1.0)
-    assert torch.allclose(
-        monte_carlo, rollout_returns(rewards, terminateds, torch.tensor([0.0, 0.0, 1.0]), next_values, gamma)
-    )
+    monte_carlo = td_lambda_targets(rewards, terminateds, last_cut, next_values, gamma, lam=1.0)
+    assert torch.allclose(monte_carlo, rollout_returns(rewards, terminateds, last_cut, next_values, gamma))
     # lambda = 0.8 by hand: G_2 = 3 + 0.9 * 30 = 30; G_1 = 2 + 0.9 * (0.2 * 20 + 0.8 * 30) = 27.2;
     # G_0 = 1 + 0.9 * (0.2 * 10 + 0.8 * 27.2) = 22.384
-    assert torch.allclose(
-        td_lambda_targets(rewards, terminateds, next_values, gamma, 0.8), torch.tensor([22.384, 27.2, 30.0])
-    )
+    lam_08 = td_lambda_targets(rewards, terminateds, last_cut, next_values, gamma, 0.8)
+    assert torch.allclose(lam_08, torch.tensor([22.384, 27.2, 30.0]))
+    # a cut after step 1 (a second rollout starts at step 2): G_1 = 2 + 0.9 * 20 = 20
+    cut = td_lambda_targets(rewards, terminateds, torch.tensor([0.0, 1.0, 1.0]), next_values, gamma, 0.8)
+    assert torch.allclose(cut[1:], torch.tensor([20.0, 30.0]))
+    assert torch.allclose(cut[0], torch.tensor(1 + 0.9 * (0.2 * 10 + 0.8 * 20.0)))
 
 
 def test_policy_gradient_and_entropy_ignore_padded_agents():

@@ -32,20 +32,27 @@ def rollout_returns(
     return returns
 
 
-# TD(lambda) target: G_t = r_t + gamma * (1 - d_t) * [(1 - lambda) V(s_{t+1}) + lambda * G_{t+1}], G_T = V(s_T).
+# TD(lambda) target over rollouts laid end to end in one batch:
+# G_t = r_t + gamma * (1 - d_t) * (Q'(s_{t+1}) if the rollout is cut after t else (1 - lambda) Q'(s_{t+1}) + lambda G_{t+1}).
 def td_lambda_targets(
-    rewards: torch.Tensor, terminateds: torch.Tensor, next_values: torch.Tensor, gamma: float, lam: float
+    rewards: torch.Tensor,
+    terminateds: torch.Tensor,
+    cuts: torch.Tensor,
+    next_values: torch.Tensor,
+    gamma: float,
+    lam: float,
 ) -> torch.Tensor:
-    """COMA's critic targets: rewards [T], terminateds [T], next_values [T] or [T, n] (the target critic at
-    s_{t+1}, for the actions taken there) -> [T] or [T, n]. lambda = 0 gives one-step TD, 1 the bootstrapped
-    Monte-Carlo return."""
-
-    rewards, terminateds = _per_row(rewards, next_values), _per_row(terminateds, next_values)
+    """COMA's critic targets: rewards, terminateds, cuts [T] (as in `rollout_returns`); next_values [T] or [T, n]
+    (the target critic at s_{t+1} for the actions taken there) -> like next_values. lambda = 0 gives one-step
+    TD, 1 the bootstrapped return of `rollout_returns`."""
+    rewards, terminateds, cuts = (_per_row(x, next_values) for x in (rewards, terminateds, cuts))
     last = next_values.shape[0] - 1
     targets = torch.empty_like(next_values)
     for t in range(last, -1, -1):
-        blended = next_values[t] if t == last else (1.0 - lam) * next_values[t] + lam * targets[t + 1]
-        targets[t] = rewards[t] + gamma * (1.0 - terminateds[t]) * blended
+        following = next_values[t]
+        if t < last:
+            following = torch.lerp((1.0 - lam) * next_values[t] + lam * targets[t + 1], next_values[t], cuts[t])
+        targets[t] = rewards[t] + gamma * (1.0 - terminateds[t]) * following
     return targets
 
 

@@ -1,0 +1,85 @@
+"""COMA's learner: a counterfactual critic trained on TD(lambda) targets, and actors on counterfactual advantages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from ray.rllib.core import Columns
+from ray.rllib.core.learner.utils import update_target_network
+from torch.nn import functional as F
+
+from rl_algos.common.a2c_learner import TeamA2CLearner
+from rl_algos.common.actor_critic_losses import (
+    coma_advantages,
+    masked_entropy,
+    normalized,
+    policy_gradient_loss,
+    td_lambda_targets,
+)
+from rl_algos.common.connectors import ROLLOUT_CUTS
+from rl_algos.common.losses import chosen_action_values, masked_mse
+
+
+class COMALearner(TeamA2CLearner):
+    """COMA (Foerster et al. 2018) on the team's fresh rollouts.
+
+    Critic: `Q(s, u)_a` toward TD(lambda) targets of the target critic at the next joint action (the one taken,
+    or, after a rollout cut, one sampled from the current policy). Actor: per-agent advantages
+    `A_a = Q(s, u)_a - sum_u' pi_a(u') Q(s, (u^-a, u'))_a`; absent agents give and take no credit.
+    """
+
+    def build(self) -> None:
+        super().build()
+        self.module.foreach_module(lambda _, module: module.make_target_networks())
+        self._num_updates = 0
+
+    def compute_loss_for_module(
+        self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        module = self.module[module_id].unwrapped()
+        obs, next_obs, actions = batch[Columns.OBS], batch[Columns.NEXT_OBS], batch[Columns.ACTIONS]
+        mask = obs["mask"]  # [B, n]
+        logits = fwd_out["logits"]  # [B, n, A]
+        cuts = (batch[ROLLOUT_CUTS].float() + batch[Columns.TRUNCATEDS].float()).clamp(max=1.0)
+
+        with torch.no_grad():
+            # the next joint action: the one taken at t+1 inside a rollout, a policy sample after a cut
+            sampled = torch.distributions.Categorical(logits=module.logits(next_obs)).sample()  # [B, n]
+            next_actions = torch.where(cuts.unsqueeze(-1) > 0.5, sampled, actions.roll(-1, dims=0))
+            next_q = chosen_action_values(module.counterfactual_q(next_obs, next_actions, target=True), next_actions)
+            targets = td_lambda_targets(
+                batch[Columns.REWARDS], batch[Columns.TERMINATEDS].float(), cuts, next_q, config.gamma, config.td_lambda
+            )  # [B, n]
+
+        q = module.counterfactual_q(obs, actions)  # [B, n, A]
+        critic_loss = masked_mse(chosen_action_values(q, actions), targets, mask)
+        policy = F.softmax(logits, dim=-1)
+        advantages = coma_advantages(q.detach(), policy.detach(), actions, mask)  # [B, n]
+        if config.normalize_advantages:
+            advantages = normalized(advantages, mask)
+        log_probs = chosen_action_values(F.log_softmax(logits, dim=-1), actions)
+        actor_loss = policy_gradient_loss(log_probs, advantages, mask)
+        entropy = masked_entropy(logits, mask)
+        total = actor_loss + config.vf_coeff * critic_loss - config.entropy_coeff * entropy
+        self.metrics.log_dict(
+            {
+                "total_loss": total.item(),
+                "policy_loss": actor_loss.item(),
+                "vf_loss": critic_loss.item(),
+                "entropy": entropy.item(),
+                "q_taken_mean": ((chosen_action_values(q, actions) * mask).sum() / mask.sum().clamp(min=1)).item(),
+            },
+            key=module_id,
+            window=1,
+        )
+        return total
+
+    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
+        super().after_gradient_based_update(timesteps=timesteps)
+        self._num_updates += 1
+        if self._num_updates % self.config.target_update_interval:
+            return
+        for module in self.module._rl_modules.values():
+            for main, target in module.unwrapped().get_target_network_pairs():
+                update_target_network(main_net=main, target_net=target, tau=1.0)
