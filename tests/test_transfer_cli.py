@@ -124,3 +124,11 @@ def test_the_shipped_config_file_is_valid():
     assert settings.algos == ["iql", "vdn", "qmix", "gum"] and settings.padded_size == 8
     assert settings.training_options("gum") == {"epsilon": [[0, 1.0], [50000, 0.05]]}
     assert "timesteps" in explicit
+
+
+def test_actor_critic_algorithms_join_the_transfer_grid_and_are_checked_against_the_scenario(capsys, monkeypatch):
+    settings, _ = parse_settings(["--algos", "iac,central_v,coma", "--embeddings", "mean"])
+    assert settings.algos == ["iac", "central_v", "coma"]
+    monkeypatch.setattr(transfer, "start_ray", _ray_must_not_start)
+    assert main(["--algos", "coma", "--scenario", "multiwalker"]) == 2
+    assert "coma with the concat embedding on multiwalker: COMA needs discrete actions" in capsys.readouterr().err
