@@ -117,14 +117,18 @@ def test_per_agent_critic_values_absent_agents_at_zero():
     assert values.shape == (6, N_MAX) and torch.equal(values[:, 3:], torch.zeros(6, 2))
 
 
-@pytest.mark.parametrize("algo", ["iac", "central_v", "coma"])
-def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, ray_session, tmp_path):
+@pytest.mark.parametrize(
+    "algo, options",
+    [("iac", {}), ("central_v", {}), ("central_v", {"base": "sac", "learning_starts": 100}), ("coma", {})],
+    ids=["iac", "central_v-a2c", "central_v-sac", "coma"],
+)
+def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, options, ray_session, tmp_path):
     env_config = {"scenario": "spread", "n_agents": 2, "n_max": 4, "max_cycles": 10}
     config = (
         rl_algos.get_config(algo)
         .environment("team", env_config=env_config)
         .env_runners(num_env_runners=0, num_envs_per_env_runner=2)
-        .training(team_embedding="graph", train_batch_size_per_learner=100)
+        .training(team_embedding="graph", train_batch_size_per_learner=100, **options)
         .reporting(min_sample_timesteps_per_iteration=100)
         .debugging(seed=0)
     )
@@ -146,5 +150,7 @@ def test_actor_critic_configs_reject_continuous_actions():
         config = rl_algos.get_config(algo).environment("team", env_config={"scenario": "multiwalker", "n_agents": 2})
         with pytest.raises(ValueError, match="needs discrete actions"):
             config.validate()
-    with pytest.raises(ValueError, match="base='ppo' is unknown; use one of a2c"):
+    with pytest.raises(ValueError, match="base='ppo' is unknown; use one of a2c, sac"):
         rl_algos.get_config("central_v").training(base="ppo").validate()
+    with pytest.raises(ValueError, match="target_entropy_scale must be in"):
+        rl_algos.get_config("central_v").training(base="sac", target_entropy_scale=1.5).validate()

@@ -1,44 +1,107 @@
-"""Central-V: a shared actor and one centralised critic `V(s)` over the team embedding (Foerster et al. 2018)."""
+"""Central-V: a shared actor and a centralised critic over the team embedding, on an A2C or a discrete SAC base."""
 
 from __future__ import annotations
 
-from ray.rllib.algorithms.algorithm_config import NotProvided
+from collections.abc import Mapping
+from typing import Any
 
+from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from policies.sac_module import TeamSACModule
+from rl_algos.central_v.sac_learner import TeamSACLearner
 from rl_algos.common.a2c_learner import TeamA2CLearner
 from rl_algos.common.actor_critic_config import TeamActorCriticConfig
+from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
 
-BASES = ("a2c",)
+BASES = ("a2c", "sac")
 
 
 class CentralVConfig(TeamActorCriticConfig):
-    """Central-V: every present agent is credited with the team advantage `R_t - V(s)`, `V(s)` a centralised
-    critic over the team embedding of the agents' observations (`team_embedding`). `base` selects the learner:
-    `"a2c"` (on-policy, n-step advantages)."""
+    """Central-V (Foerster et al. 2018) with its learner chosen by `base`:
+
+    - `"a2c"`: on-policy; one centralised `V(s)` over the team embedding (`team_embedding`) of the agents'
+      observations, and every present agent credited with the team advantage `R_t - V(s)`;
+    - `"sac"`: off-policy discrete soft actor-critic, as the research notes use: twin centralised critics
+      `Q_i(s, (u^-a, .))` over the team embedding of (observation, action) pairs, a learned temperature aiming at
+      `target_entropy_scale * log(A)`, replay. Options: `initial_alpha` (0.2), `target_entropy_scale` (0.89),
+      `tau` (0.005, Polyak averaging of the target critics per update), `learning_starts` (1000), `train_ratio`
+      (0.25 updates per env step), `n_step` (1), `replay_buffer_config` (`EpisodeReplayBuffer`, 50,000).
+    """
 
     critic = "team"
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or CentralV)
         self.base = "a2c"
+        self.initial_alpha = 0.2
+        self.target_entropy_scale = 0.89
+        self.tau = 0.005
+        self.learning_starts = 1000
+        self.train_ratio = 0.25
+        self.n_step = 1
+        self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 50_000}
 
-    def training(self, *, base: str = NotProvided, **kwargs) -> CentralVConfig:
+    def training(
+        self,
+        *,
+        base: str = NotProvided,
+        initial_alpha: float = NotProvided,
+        target_entropy_scale: float = NotProvided,
+        tau: float = NotProvided,
+        learning_starts: int = NotProvided,
+        train_ratio: float = NotProvided,
+        n_step: int = NotProvided,
+        replay_buffer_config: Mapping[str, Any] = NotProvided,
+        **kwargs,
+    ) -> CentralVConfig:
         super().training(**kwargs)
+        if replay_buffer_config is not NotProvided:
+            replay_buffer_config = {**self.replay_buffer_config, **replay_buffer_config}
         self._set_provided(locals())
         return self
 
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        return super()._model_config_auto_includes | {"initial_alpha": self.initial_alpha}
+
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        return RLModuleSpec(module_class=TeamSACModule) if self.base == "sac" else super().get_default_rl_module_spec()
+
     def get_default_learner_class(self):
-        return TeamA2CLearner
+        return TeamSACLearner if self.base == "sac" else TeamA2CLearner
 
     def validate(self) -> None:
         super().validate()
         if self.base not in BASES:
             raise ValueError(f"central_v base={self.base!r} is unknown; use one of {', '.join(BASES)}")
+        if self.base == "sac":
+            if not 0.0 < self.tau <= 1.0:
+                raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+            if not self.initial_alpha > 0:
+                raise ValueError(f"initial_alpha must be positive, got {self.initial_alpha}")
+            if not 0.0 < self.target_entropy_scale <= 1.0:
+                raise ValueError(
+                    f"target_entropy_scale must be in (0, 1] (a fraction of the uniform policy's entropy log A), "
+                    f"got {self.target_entropy_scale}"
+                )
+            if not isinstance(self.n_step, int) or self.n_step < 1:
+                raise ValueError(f"n_step must be an int >= 1, got {self.n_step!r}")
 
 
-class CentralV(OnPolicyTeamAlgorithm):
-    """Central-V for a parameter-shared team."""
+class CentralV(OffPolicyTeamAlgorithm, OnPolicyTeamAlgorithm):
+    """Central-V for a parameter-shared team: the on-policy loop for `base="a2c"`, the replay loop for `"sac"`."""
 
     @classmethod
     def get_default_config(cls) -> CentralVConfig:
         return CentralVConfig()
+
+    def _create_local_replay_buffer_if_necessary(self, config):
+        return super()._create_local_replay_buffer_if_necessary(config) if config.base == "sac" else None
+
+    def training_step(self) -> None:
+        if self.config.base == "sac":
+            OffPolicyTeamAlgorithm.training_step(self)
+        else:
+            OnPolicyTeamAlgorithm.training_step(self)

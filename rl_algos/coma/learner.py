@@ -48,6 +48,7 @@ class COMALearner(TeamA2CLearner):
             sampled = torch.distributions.Categorical(logits=module.logits(next_obs)).sample()  # [B, n]
             next_actions = torch.where(cuts.unsqueeze(-1) > 0.5, sampled, actions.roll(-1, dims=0))
             next_q = chosen_action_values(module.counterfactual_q(next_obs, next_actions, target=True), next_actions)
+            next_q = next_q * next_obs["mask"]  # an agent that has left is worth 0 afterwards
             targets = td_lambda_targets(
                 batch[Columns.REWARDS], batch[Columns.TERMINATEDS].float(), cuts, next_q, config.gamma, config.td_lambda
             )  # [B, n]

@@ -17,7 +17,8 @@ from ray.rllib.utils.metrics import (
 
 class OffPolicyTeamAlgorithm(Algorithm):
     """The off-policy training loop shared by the team learners, on RLlib's `EpisodeReplayBuffer`
-    (`config.replay_buffer_config`).
+    (`config.replay_buffer_config`). It reads `learning_starts`, `train_ratio`, `n_step` and, where a config has
+    them, `recurrent`, `max_seq_len` and `reward` (individual rewards ride in the infos).
 
     Each `training_step` samples one round from the env runners into the buffer, then, once
     `learning_starts` env steps have been sampled, runs `train_ratio` gradient updates per sampled env step
@@ -48,6 +49,7 @@ class OffPolicyTeamAlgorithm(Algorithm):
         self._update_credit += sum(len(episode) for episode in episodes) * config.train_ratio
         num_updates = int(self._update_credit)
         self._update_credit -= num_updates
+        recurrent = getattr(config, "recurrent", False)
         for _ in range(num_updates):
             with self.metrics.log_time((TIMERS, REPLAY_BUFFER_SAMPLE_TIMER)):
                 train_episodes = self.local_replay_buffer.sample(
@@ -55,9 +57,9 @@ class OffPolicyTeamAlgorithm(Algorithm):
                     n_step=config.n_step,
                     gamma=config.gamma,
                     # a recurrent agent learns from sequences; the lookback step holds their initial state
-                    batch_length_T=config.max_seq_len if config.recurrent else None,
-                    lookback=int(config.recurrent),
-                    include_infos=config.reward == "individual",
+                    batch_length_T=config.max_seq_len if recurrent else None,
+                    lookback=int(recurrent),
+                    include_infos=getattr(config, "reward", "team") == "individual",
                     sample_episodes=True,
                 )
             with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
