@@ -5,8 +5,9 @@ training loop's env steps/s.
 Writes `<out>/bench_actor_critic.csv` (one row per run and eval size) and prints a markdown table of mean ± std
 over seeds.
 
-    python experiments/bench_actor_critic.py [--algos iac,central_v] [--embeddings concat,graph] [--seeds 0,1,2]
-        [--steps 20000] [--episodes 20]
+    python experiments/bench_actor_critic.py [--algos iac,central_v,coma,central_v-sac] [--embeddings concat,graph]
+        [--seeds 0,1,2]
+        [--steps 50000] [--episodes 20]
 """
 
 from __future__ import annotations
@@ -28,16 +29,19 @@ from results_io import mean_std, write_rows  # noqa: E402
 from rl_algos.common import evaluate, random_policy_returns  # noqa: E402
 
 EVAL_SIZES = (3, 6)
+# benchmark names of algorithm variants: (registered algorithm, its `.training()` options)
+VARIANTS = {"central_v-sac": ("central_v", {"base": "sac"})}
 
 
 def train_and_evaluate_sizes(algo: str, embedding: str, steps: int, seed: int, episodes: int) -> list[dict]:
     """Train at N=3 (n_max 6) for `steps` env steps, then evaluate greedily at each of `EVAL_SIZES`."""
     env_config = {"scenario": "spread", "n_agents": 3, "n_max": max(EVAL_SIZES)}
+    name, options = VARIANTS.get(algo, (algo, {}))
     config = (
-        rl_algos.get_config(algo)
+        rl_algos.get_config(name)
         .environment("team", env_config=env_config)
         .env_runners(num_env_runners=0)
-        .training(team_embedding=embedding)
+        .training(team_embedding=embedding, **options)
         .debugging(seed=seed)
     )
     trainer = config.build_algo()
@@ -59,10 +63,10 @@ def train_and_evaluate_sizes(algo: str, embedding: str, steps: int, seed: int, e
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algos", default="iac,central_v")
+    parser.add_argument("--algos", default="iac,central_v,coma", help=f"registered names or {', '.join(VARIANTS)}")
     parser.add_argument("--embeddings", default="concat,graph")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--episodes", type=int, default=20, help="greedy evaluation episodes per run and size")
     parser.add_argument("--out", default="results/bench_actor_critic")
     args = parser.parse_args()
