@@ -25,7 +25,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import ray  # noqa: E402
 
 import rl_algos  # noqa: E402
-from results_io import mean_std, write_rows  # noqa: E402
+from experiments.results_io import mean_std, write_rows  # noqa: E402
 from rl_algos.common import evaluate, random_policy_returns  # noqa: E402
 
 EVAL_SIZES = (3, 6)

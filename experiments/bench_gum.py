@@ -19,9 +19,9 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-from bench_learning import train_and_evaluate  # noqa: E402
+from experiments.bench_learning import train_and_evaluate  # noqa: E402
+from experiments.results_io import mean_std, write_rows  # noqa: E402
 from rl_algos.common import random_policy_returns  # noqa: E402
-from results_io import mean_std, write_rows  # noqa: E402
 
 ALGOS = ("gum", "qmix", "iql")
 TASKS = {

@@ -21,9 +21,9 @@ import numpy as np
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
+from bench_env import raw_steps_per_s  # noqa: E402
 
 import rl_algos  # noqa: E402
-from bench_env import raw_steps_per_s  # noqa: E402
 
 SPREAD3 = {"scenario": "spread", "n_agents": 3, "n_max": 3}
 LOOPS = [("iql", "concat"), ("qmix", "concat"), ("qmix", "graph")]

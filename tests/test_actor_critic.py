@@ -7,9 +7,10 @@ import torch
 from ray.rllib.core import Columns
 
 import rl_algos
+from experiments.bench_learning import train_and_evaluate
 from policies.actor_critic_module import TeamActorCriticModule
 from policies.team_critics import CounterfactualCritic, TeamValueCritic
-from rl_algos.common import evaluate
+from rl_algos.common import evaluate, random_policy_returns
 
 N_MAX, OBS_DIM, N_ACTIONS = 5, 4, 3
 
@@ -154,3 +155,11 @@ def test_actor_critic_configs_reject_continuous_actions():
         rl_algos.get_config("central_v").training(base="ppo").validate()
     with pytest.raises(ValueError, match="target_entropy_scale must be in"):
         rl_algos.get_config("central_v").training(base="sac", target_entropy_scale=1.5).validate()
+
+
+@pytest.mark.slow
+def test_central_v_graph_beats_a_random_team_on_spread(ray_session):
+    env_config = {"scenario": "spread", "n_agents": 3, "n_max": 3}
+    random_returns = random_policy_returns(env_config, episodes=50, seed=0)
+    trained = train_and_evaluate("central_v", env_config, steps=50_000, seed=0, episodes=20, team_embedding="graph")
+    assert trained["return_mean"] > np.mean(random_returns) + 10

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-import envs
 import rl_algos
-from rl_algos.common import evaluate
+from experiments.bench_learning import train_and_evaluate
+from rl_algos.common import evaluate, random_policy_returns
 
 SPREAD = {"scenario": "spread", "n_agents": 3, "n_max": 8, "max_cycles": 10}
 
@@ -148,30 +148,8 @@ def test_every_graph_embedding_transfers_to_a_larger_team(ray_session, tmp_path,
 
 
 @pytest.mark.slow
-def test_qmix_graph_beats_a_random_team_on_spread(ray_session, tmp_path):
+def test_qmix_graph_beats_a_random_team_on_spread(ray_session):
     env_config = {"scenario": "spread", "n_agents": 3, "n_max": 3}
-    random_env = envs.make_team_env(**env_config)
-    random_env.action_space.seed(0)
-    random_returns = []
-    for episode in range(50):
-        random_env.reset(seed=episode)
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = random_env.step(random_env.action_space.sample())
-            total, done = total + reward, terminated or truncated
-        random_returns.append(total)
-
-    config = (
-        rl_algos.get_config("qmix")
-        .environment("team", env_config=env_config)
-        .env_runners(num_env_runners=0)
-        .training(team_embedding="graph", epsilon=[[0, 1.0], [5000, 0.05]])
-        .debugging(seed=0)
-    )
-    trainer = config.build_algo()
-    while trainer.train()["num_env_steps_sampled_lifetime"] < 10_000:
-        pass
-    checkpoint = trainer.save_to_path(str(tmp_path / "checkpoint"))
-    trainer.stop()
-    trained = evaluate(checkpoint, env_config, episodes=20, seed=100)
+    random_returns = random_policy_returns(env_config, episodes=50, seed=0)
+    trained = train_and_evaluate("qmix", env_config, steps=10_000, seed=0, episodes=20, team_embedding="graph")
     assert trained["return_mean"] > np.mean(random_returns) + 10
