@@ -1,5 +1,5 @@
-"""Centralised critics over a team embedding, for any team size up to `n_max`: a team value `V(s)` and COMA's
-counterfactual `Q(s, (u^-a, .))`."""
+"""Centralised critics over a team embedding, for any team size up to `n_max`: a team value `V(s)`, COMA's
+counterfactual `Q(s, (u^-a, .))` and MADDPG's joint-action `Q_a(o, u)`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from torch import nn
 
 from policies.agent_ids import AppendAgentIds
 from policies.mlp import mlp
-from policies.team_embedding import make_team_embedding
+from policies.team_embedding import ConcatEmbedding, make_team_embedding
 
 
 class TeamValueCritic(nn.Module):
@@ -64,3 +64,40 @@ class CounterfactualCritic(nn.Module):
         embedded = self.embedding(team.reshape(batch * n_max, n_max, -1), team_mask.reshape(batch * n_max, n_max))
         embedded = embedded.view(batch, n_max, -1)  # [B, a, E]
         return self.head(torch.cat([embedded, self.agent_ids(obs)], dim=-1))  # [B, a, A]
+
+
+class JointActionCritic(nn.Module):
+    """MADDPG's critic `Q_a(o_1..o_n, u_1..u_n)` for every agent a, `(obs [B, n_max, d], actions [B, n_max, k],
+    mask) -> [B, n_max]`, actions as vectors (one-hots for discrete actions).
+
+    `concat`: each agent slot has its own unshared MLP over the concatenation of the present agents'
+    (observation, action) pairs, as in the original MADDPG. `mean` / `graph`: one shared critic, the team
+    embedding pooled over the (observation, action) pairs next to agent a's own observation and id.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        n_max: int,
+        team_embedding: str | Mapping[str, Any],
+        hidden: Sequence[int],
+        obs_agent_id: bool = True,
+    ):
+        super().__init__()
+        self.n_max = n_max
+        self.embedding = make_team_embedding(team_embedding, obs_dim + action_dim, n_max)
+        self.unshared = isinstance(self.embedding, ConcatEmbedding)
+        if self.unshared:
+            self.heads = nn.ModuleList(mlp(self.embedding.out_dim, hidden, 1) for _ in range(n_max))
+        else:
+            self.agent_ids = AppendAgentIds(n_max) if obs_agent_id else nn.Identity()
+            own_dim = obs_dim + (n_max if obs_agent_id else 0)
+            self.head = mlp(self.embedding.out_dim + own_dim, hidden, 1)
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        team = self.embedding(torch.cat([obs, actions], dim=-1), mask)  # [B, E]
+        if self.unshared:
+            return torch.cat([head(team) for head in self.heads], dim=-1)  # [B, n_max]
+        own = self.agent_ids(obs)  # [B, n_max, d (+ n_max)]
+        return self.head(torch.cat([team.unsqueeze(1).expand(-1, self.n_max, -1), own], dim=-1)).squeeze(-1)

@@ -16,6 +16,7 @@ from rl_algos.coma import COMAConfig
 from rl_algos.gum import GUMConfig
 from rl_algos.iac import IACConfig
 from rl_algos.iql import IQLConfig
+from rl_algos.maddpg import MADDPGConfig
 from rl_algos.qmix import QMIXConfig
 from rl_algos.vdn import VDNConfig
 
@@ -27,6 +28,7 @@ ALGORITHMS: dict[str, type[AlgorithmConfig]] = {
     "iac": IACConfig,
     "central_v": CentralVConfig,
     "coma": COMAConfig,
+    "maddpg": MADDPGConfig,
 }
 
 

@@ -1,0 +1,137 @@
+"""`TeamMADDPGModule`: the RLlib RLModule of MADDPG teams (TD3-style), discrete or continuous actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import torch
+from ray.rllib.core import Columns
+from ray.rllib.core.distribution.torch.torch_distribution import TorchMultiCategorical
+from ray.rllib.core.learner.utils import make_target_network
+from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, TargetNetworkAPI
+from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
+from torch import nn
+from torch.nn import functional as F
+
+from policies.actor_critic_module import ABSENT_LOGIT
+from policies.agent_network import AgentQNetwork
+from policies.team_critics import JointActionCritic
+
+DEFAULT_MODEL_CONFIG: dict[str, Any] = {
+    "hidden": (64, 64),
+    "critic_hidden": (64, 64),
+    "obs_agent_id": True,
+    "team_embedding": "concat",
+    "exploration_noise": 0.1,
+}
+
+
+class TeamMADDPGModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
+    """One shared actor for the padded team and, on the learner only, twin joint-action critics
+    (`JointActionCritic`) and target copies of all three.
+
+    Discrete actions (MultiDiscrete): the actor gives logits; env runners sample through `TorchMultiCategorical`
+    over the flat logits (exploring) or take the argmax (greedy); the learner feeds the critics one-hot actions,
+    the actor's through a straight-through Gumbel-softmax. Continuous actions (Box `[n_max, k]` in [-1, 1]): the
+    actor gives `tanh(mu(o_a))`, exploring with Gaussian noise (`exploration_noise`) clipped to the bounds.
+    Absent agents take action 0 (discrete) or zeros (continuous), which `TeamEnv` ignores.
+    """
+
+    def setup(self) -> None:
+        config = {**DEFAULT_MODEL_CONFIG, **self.model_config}
+        n_max, obs_dim = self.observation_space["obs"].shape
+        self.n_max = n_max
+        self.discrete = isinstance(self.action_space, gym.spaces.MultiDiscrete)
+        self.n_actions = int(self.action_space.nvec[0]) if self.discrete else 0
+        self.action_dim = self.n_actions if self.discrete else int(self.action_space.shape[-1])
+        self.exploration_noise = config["exploration_noise"]
+        self.actor = AgentQNetwork(obs_dim, self.action_dim, n_max, config["hidden"], config["obs_agent_id"])
+        if self.inference_only:
+            self.eval()
+        else:
+            self.critic, self.critic_2 = (
+                JointActionCritic(
+                    obs_dim,
+                    self.action_dim,
+                    n_max,
+                    config["team_embedding"],
+                    config["critic_hidden"],
+                    config["obs_agent_id"],
+                )
+                for _ in range(2)
+            )
+        if self.discrete:
+            absent = torch.full((self.n_actions,), ABSENT_LOGIT)
+            absent[0] = 0.0
+            self.register_buffer("_absent_logits", absent, persistent=False)
+
+    def get_non_inference_attributes(self) -> list[str]:
+        return ["critic", "critic_2", "_target_actor", "_target_critic", "_target_critic_2"]
+
+    def make_target_networks(self) -> None:
+        self._target_actor = make_target_network(self.actor)
+        self._target_critic = make_target_network(self.critic)
+        self._target_critic_2 = make_target_network(self.critic_2)
+
+    def get_target_network_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        return [
+            (self.actor, self._target_actor),
+            (self.critic, self._target_critic),
+            (self.critic_2, self._target_critic_2),
+        ]
+
+    def forward_target(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """The target actor's output (logits or actions) at `batch[Columns.OBS]`: `{"actor": ...}`."""
+        return {"actor": self.actor_output(batch[Columns.OBS], target=True)}
+
+    def actor_output(self, obs: dict[str, torch.Tensor], target: bool = False) -> torch.Tensor:
+        """`[B, n_max, A]` logits (absent agents forced onto action 0), or `[B, n_max, k]` actions in [-1, 1]
+        (absent agents at 0)."""
+        out = (self._target_actor if target else self.actor)(obs["obs"])
+        present = obs["mask"].unsqueeze(-1) > 0.5
+        if self.discrete:
+            return torch.where(present, out, self._absent_logits)
+        return torch.tanh(out) * present
+
+    def action_vectors(self, actions: torch.Tensor) -> torch.Tensor:
+        """Replayed actions as critic inputs: one-hots `[B, n_max, A]` (discrete) or the actions themselves."""
+        return F.one_hot(actions.long(), self.n_actions).float() if self.discrete else actions.float()
+
+    def twin_q(self, obs: dict[str, torch.Tensor], action_vectors: torch.Tensor, target: bool = False):
+        """Both critics' (or target critics') `Q_a` `[B, n_max]` at the joint action vectors."""
+        critics = (self._target_critic, self._target_critic_2) if target else (self.critic, self.critic_2)
+        return tuple(critic(obs["obs"], action_vectors, obs["mask"]) for critic in critics)
+
+    def _act(self, batch: dict[str, Any], explore: bool) -> dict[str, torch.Tensor]:
+        obs = batch[Columns.OBS]
+        out = self.actor_output(obs)
+        if self.discrete:
+            return {Columns.ACTION_DIST_INPUTS: out.flatten(-2)}
+        if explore:
+            present = obs["mask"].unsqueeze(-1)
+            out = (out + self.exploration_noise * torch.randn_like(out) * present).clamp(-1.0, 1.0)
+        return {Columns.ACTIONS: out}
+
+    @torch.no_grad()
+    def _forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
+        return self._act(batch, explore=False)
+
+    @torch.no_grad()
+    def _forward_exploration(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
+        return self._act(batch, explore=True)
+
+    def _forward_train(self, batch: dict[str, Any], **kwargs) -> dict[str, torch.Tensor]:
+        """The actor's output at the observations; the learner evaluates the critics, which need the actions."""
+        return {"actor": self.actor_output(batch[Columns.OBS])}
+
+    def get_inference_action_dist_cls(self):
+        if self.discrete:
+            return TorchMultiCategorical.get_partial_dist_cls(input_lens=[self.n_actions] * self.n_max)
+        return None
+
+    def get_exploration_action_dist_cls(self):
+        return self.get_inference_action_dist_cls()
+
+    def get_train_action_dist_cls(self):
+        return self.get_inference_action_dist_cls()

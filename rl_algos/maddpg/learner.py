@@ -1,0 +1,122 @@
+"""MADDPG's learner in TD3 style: twin joint-action critics, clipped double-Q targets with target-policy
+smoothing, delayed actor updates, soft target networks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from ray.rllib.connectors.common.add_observations_from_episodes_to_batch import AddObservationsFromEpisodesToBatch
+from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_batch import (
+    AddNextObservationsFromEpisodesToTrainBatch,
+)
+from ray.rllib.core import Columns
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.core.learner.utils import update_target_network
+from torch.nn import functional as F
+
+from rl_algos.common.actor_critic_losses import logits_regulariser, smoothed_target_actions, twin_q_targets
+from rl_algos.common.losses import masked_mse
+
+
+class TeamMADDPGLearner(TorchLearner):
+    """TD3-style MADDPG for a parameter-shared team, on replayed n-step transitions.
+
+    Critics: `Q_i(o, u)_a -> r + gamma^n (1 - d) min_i Q'_i(o', u')_a`, `u'` the target actor's actions,
+    smoothed: clipped Gaussian noise on continuous actions, a hard Gumbel-softmax sample of the target logits
+    for discrete ones; agents absent at s' are worth 0 there. Actor, every `policy_delay` updates:
+    `-Q_1(o, (u^-a, mu(o_a)))_a` for each present agent a (the others' replayed actions, agent a's from the
+    current actor: straight-through Gumbel-softmax for discrete actions, plus `logits_reg * mean(logits^2)`).
+    After every update all targets move toward their networks by `tau`.
+    """
+
+    def build(self) -> None:
+        super().build()
+        self.module.foreach_module(lambda _, module: module.make_target_networks())
+        self._learner_connector.insert_after(
+            AddObservationsFromEpisodesToBatch, AddNextObservationsFromEpisodesToTrainBatch()
+        )
+        self._num_updates = 0
+
+    def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
+        module = self._module[module_id]
+        groups = {
+            "actor": list(module.actor.parameters()),
+            "critic": [*module.critic.parameters(), *module.critic_2.parameters()],
+        }
+        for name, params in groups.items():
+            self.register_optimizer(
+                module_id=module_id,
+                optimizer_name=name,
+                optimizer=torch.optim.Adam(params),
+                params=params,
+                lr_or_lr_schedule=config.lr,
+            )
+
+    def _target_action_vectors(self, module, next_obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """TD3's smoothed target actions at s', as critic inputs."""
+        out = module.actor_output(next_obs, target=True)
+        if module.discrete:
+            return F.gumbel_softmax(out, tau=self.config.gumbel_temperature, hard=True)
+        smoothed = smoothed_target_actions(out, self.config.target_noise, self.config.target_noise_clip)
+        return smoothed * next_obs["mask"].unsqueeze(-1)
+
+    def compute_loss_for_module(
+        self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        module = self.module[module_id].unwrapped()
+        obs, next_obs = batch[Columns.OBS], batch[Columns.NEXT_OBS]
+        mask = obs["mask"]  # [B, n]
+        replayed = module.action_vectors(batch[Columns.ACTIONS])  # [B, n, k]
+
+        with torch.no_grad():
+            next_q1, next_q2 = module.twin_q(next_obs, self._target_action_vectors(module, next_obs), target=True)
+            discounts = config.gamma ** batch["n_step"].float()
+            targets = twin_q_targets(
+                batch[Columns.REWARDS], discounts, batch[Columns.TERMINATEDS].float(), next_q1, next_q2
+            )  # [B, n]
+            targets = targets * next_obs["mask"] + batch[Columns.REWARDS].unsqueeze(-1) * (1 - next_obs["mask"])
+        q1, q2 = module.twin_q(obs, replayed)
+        critic_loss = masked_mse(q1, targets, mask) + masked_mse(q2, targets, mask)
+        metrics = {"vf_loss": critic_loss.item(), "q_taken_mean": ((q1 * mask).sum() / mask.sum().clamp(min=1)).item()}
+        total = critic_loss
+
+        if self._num_updates % config.policy_delay == 0:
+            actor_loss = self.actor_loss(module, obs, replayed, fwd_out["actor"], mask)
+            total = total + actor_loss
+            metrics["policy_loss"] = actor_loss.item()
+        metrics["total_loss"] = total.item()
+        self.metrics.log_dict(metrics, key=module_id, window=1)
+        return total
+
+    def actor_loss(
+        self,
+        module,
+        obs: dict[str, torch.Tensor],
+        replayed: torch.Tensor,
+        actor_out: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """`-mean_a Q_1(o, (u^-a, mu(o_a)))_a` over present agents (+ the logits regulariser for discrete actions)."""
+        if module.discrete:
+            own = F.gumbel_softmax(actor_out, tau=self.config.gumbel_temperature, hard=True)  # [B, n, A]
+        else:
+            own = actor_out
+        batch_size, n_max, _ = replayed.shape
+        is_own = torch.eye(n_max, device=replayed.device).view(1, n_max, n_max, 1)  # [1, a, b, 1]
+        # joint action per agent a: its own from the actor, the others' replayed -> [B * n, n, k]
+        joint = is_own * own.unsqueeze(1) + (1 - is_own) * replayed.unsqueeze(1)
+        repeated = {key: value.repeat_interleave(n_max, dim=0) for key, value in obs.items()}
+        q = module.critic(repeated["obs"], joint.reshape(batch_size * n_max, n_max, -1), repeated["mask"])
+        q_own = q.view(batch_size, n_max, n_max).diagonal(dim1=1, dim2=2)  # [B, a]: Q_a with a's own action
+        loss = -(q_own * mask).sum() / mask.sum().clamp(min=1.0)
+        if module.discrete:
+            loss = loss + logits_regulariser(actor_out, mask, self.config.logits_reg)
+        return loss
+
+    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
+        super().after_gradient_based_update(timesteps=timesteps)
+        self._num_updates += 1
+        for module in self.module._rl_modules.values():
+            for main, target in module.unwrapped().get_target_network_pairs():
+                update_target_network(main_net=main, target_net=target, tau=self.config.tau)

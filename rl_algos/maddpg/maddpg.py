@@ -1,0 +1,125 @@
+"""MADDPG (Lowe et al. 2017) in TD3 style (Fujimoto et al. 2018) for a parameter-shared team."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from policies.maddpg_module import TeamMADDPGModule
+from policies.team_embedding import parse_embedding_spec
+from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
+from rl_algos.common.team_config import TeamAlgorithmConfig
+from rl_algos.maddpg.learner import TeamMADDPGLearner
+
+
+class MADDPGConfig(TeamAlgorithmConfig):
+    """MADDPG, TD3-style: a shared deterministic actor, twin critics over the joint (observation, action) pairs
+    and the min of their targets, target-policy smoothing, delayed actor updates, soft targets. Discrete actions
+    go through a straight-through Gumbel-softmax; continuous ones (multiwalker) through `tanh`.
+
+    `.training(...)` options (besides RLlib's `lr` 5e-4, `gamma` 0.99, `grad_clip` 10 per optimizer,
+    `train_batch_size_per_learner` 64):
+
+    - `team_embedding`: `"concat"` gives each agent its own unshared critic over the concatenated pairs (the
+      original MADDPG); `"mean"` / `"graph"` (or a dict) one shared critic pooling over the pairs;
+    - `hidden`, `critic_hidden` ((64, 64)), `obs_agent_id` (True);
+    - `tau` (0.005): soft target updates after every learner update; `policy_delay` (2): critic updates per actor
+      update; `target_noise` (0.2), `target_noise_clip` (0.5): target-policy smoothing of continuous actions;
+      `exploration_noise` (0.1): Gaussian noise of continuous actions on the env runners; `gumbel_temperature`
+      (1.0); `logits_reg` (1e-3): weight of `mean(logits^2)` in the discrete actor loss;
+    - `learning_starts` (1000), `train_ratio` (0.25), `n_step` (1), `replay_buffer_config`, as for the value
+      learners.
+    """
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class or MADDPG)
+        self.team_embedding: str | Mapping[str, Any] = "concat"
+        self.hidden: Sequence[int] = (64, 64)
+        self.critic_hidden: Sequence[int] = (64, 64)
+        self.obs_agent_id = True
+        self.tau = 0.005
+        self.policy_delay = 2
+        self.target_noise = 0.2
+        self.target_noise_clip = 0.5
+        self.exploration_noise = 0.1
+        self.gumbel_temperature = 1.0
+        self.logits_reg = 1e-3
+        self.learning_starts = 1000
+        self.train_ratio = 0.25
+        self.n_step = 1
+        self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 50_000}
+        self.lr = 5e-4
+        self.gamma = 0.99
+        self.grad_clip = 10.0
+        self.grad_clip_by = "global_norm"
+        self.train_batch_size_per_learner = 64
+        self.rollout_fragment_length = 50
+        self.num_envs_per_env_runner = 8
+        self.min_sample_timesteps_per_iteration = 1000
+
+    def training(
+        self,
+        *,
+        team_embedding: str | Mapping[str, Any] = NotProvided,
+        hidden: Sequence[int] = NotProvided,
+        critic_hidden: Sequence[int] = NotProvided,
+        obs_agent_id: bool = NotProvided,
+        tau: float = NotProvided,
+        policy_delay: int = NotProvided,
+        target_noise: float = NotProvided,
+        target_noise_clip: float = NotProvided,
+        exploration_noise: float = NotProvided,
+        gumbel_temperature: float = NotProvided,
+        logits_reg: float = NotProvided,
+        learning_starts: int = NotProvided,
+        train_ratio: float = NotProvided,
+        n_step: int = NotProvided,
+        replay_buffer_config: Mapping[str, Any] = NotProvided,
+        **kwargs,
+    ) -> MADDPGConfig:
+        super().training(**kwargs)
+        if replay_buffer_config is not NotProvided:
+            replay_buffer_config = {**self.replay_buffer_config, **replay_buffer_config}
+        self._set_provided(locals())
+        return self
+
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        return super()._model_config_auto_includes | {
+            "hidden": tuple(self.hidden),
+            "critic_hidden": tuple(self.critic_hidden),
+            "obs_agent_id": self.obs_agent_id,
+            "team_embedding": self.team_embedding,
+            "exploration_noise": self.exploration_noise,
+        }
+
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        return RLModuleSpec(module_class=TeamMADDPGModule)
+
+    def get_default_learner_class(self):
+        return TeamMADDPGLearner
+
+    def validate(self) -> None:
+        super().validate()
+        parse_embedding_spec(self.team_embedding)
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
+        if not isinstance(self.policy_delay, int) or self.policy_delay < 1:
+            raise ValueError(f"policy_delay must be an int >= 1, got {self.policy_delay!r}")
+        if min(self.target_noise, self.target_noise_clip, self.exploration_noise, self.logits_reg) < 0:
+            raise ValueError("target_noise, target_noise_clip, exploration_noise and logits_reg must be >= 0")
+        if not self.gumbel_temperature > 0:
+            raise ValueError(f"gumbel_temperature must be positive, got {self.gumbel_temperature}")
+        if not isinstance(self.n_step, int) or self.n_step < 1:
+            raise ValueError(f"n_step must be an int >= 1, got {self.n_step!r}")
+
+
+class MADDPG(OffPolicyTeamAlgorithm):
+    """MADDPG for a parameter-shared team, discrete or continuous actions."""
+
+    @classmethod
+    def get_default_config(cls) -> MADDPGConfig:
+        return MADDPGConfig()
