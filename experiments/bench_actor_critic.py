@@ -1,13 +1,12 @@
-"""Actor-critic benchmark: each actor-critic algorithm x team embedding on spread N=3, several seeds, a fixed
-env-step budget, then greedy evaluation at N=3 and N=6 (zero-shot) against a uniformly random policy, with the
-training loop's env steps/s.
+"""Actor-critic benchmark: each actor-critic algorithm x team embedding trained at N=3 (spread, or multiwalker for
+the continuous-action ones), several seeds, a fixed env-step budget, then greedy evaluation at N=3 and N=6
+(zero-shot) against a uniformly random policy, with the training loop's env steps/s.
 
 Writes `<out>/bench_actor_critic.csv` (one row per run and eval size) and prints a markdown table of mean ± std
 over seeds.
 
-    python experiments/bench_actor_critic.py [--algos iac,central_v,coma,central_v-sac] [--embeddings concat,graph]
-        [--seeds 0,1,2]
-        [--steps 50000] [--episodes 20]
+    python experiments/bench_actor_critic.py [--algos iac,central_v,coma,central_v-sac,maddpg] [--scenario spread]
+        [--embeddings concat,graph] [--seeds 0,1,2] [--steps 50000] [--episodes 20]
 """
 
 from __future__ import annotations
@@ -33,9 +32,11 @@ EVAL_SIZES = (3, 6)
 VARIANTS = {"central_v-sac": ("central_v", {"base": "sac"})}
 
 
-def train_and_evaluate_sizes(algo: str, embedding: str, steps: int, seed: int, episodes: int) -> list[dict]:
+def train_and_evaluate_sizes(
+    algo: str, scenario: str, embedding: str, steps: int, seed: int, episodes: int
+) -> list[dict]:
     """Train at N=3 (n_max 6) for `steps` env steps, then evaluate greedily at each of `EVAL_SIZES`."""
-    env_config = {"scenario": "spread", "n_agents": 3, "n_max": max(EVAL_SIZES)}
+    env_config = {"scenario": scenario, "n_agents": 3, "n_max": max(EVAL_SIZES)}
     name, options = VARIANTS.get(algo, (algo, {}))
     config = (
         rl_algos.get_config(name)
@@ -55,47 +56,61 @@ def train_and_evaluate_sizes(algo: str, embedding: str, steps: int, seed: int, e
         trainer.stop()
         for n in EVAL_SIZES:
             result = evaluate(checkpoint, {**env_config, "n_agents": n}, episodes=episodes, seed=10_000 + seed)
-            rows.append({"algo": algo, "embedding": embedding, "seed": seed, "eval_agents": n, "timesteps": sampled,
-                         "return_mean": result["return_mean"], "return_std": result["return_std"],
-                         "steps_per_s": sampled / loop_s})  # fmt: skip
+            rows.append(
+                {
+                    "algo": algo,
+                    "scenario": scenario,
+                    "embedding": embedding,
+                    "seed": seed,
+                    "eval_agents": n,
+                    "timesteps": int(sampled),
+                    "return_mean": result["return_mean"],
+                    "return_std": result["return_std"],
+                    "steps_per_s": sampled / loop_s,
+                }
+            )
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algos", default="iac,central_v,coma", help=f"registered names or {', '.join(VARIANTS)}")
+    parser.add_argument("--scenario", default="spread", help="spread, or multiwalker (continuous: maddpg)")
     parser.add_argument("--embeddings", default="concat,graph")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--episodes", type=int, default=20, help="greedy evaluation episodes per run and size")
+    parser.add_argument("--random-episodes", type=int, default=200, help="episodes of the random policy per size")
     parser.add_argument("--out", default="results/bench_actor_critic")
     args = parser.parse_args()
     algos, embeddings = args.algos.split(","), args.embeddings.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     random_means = {
-        n: float(random_policy_returns({"scenario": "spread", "n_agents": n}, 200, seed=0).mean()) for n in EVAL_SIZES
+        n: float(random_policy_returns({"scenario": args.scenario, "n_agents": n}, args.random_episodes, seed=0).mean())
+        for n in EVAL_SIZES
     }
 
     rows = []
     for algo in algos:
         for embedding in embeddings:
             for seed in seeds:
-                rows += train_and_evaluate_sizes(algo, embedding, args.steps, seed, args.episodes)
+                rows += train_and_evaluate_sizes(algo, args.scenario, embedding, args.steps, seed, args.episodes)
                 print(rows[-2:], flush=True)
     ray.shutdown()
     csv_path = write_rows(rows, Path(args.out) / "bench_actor_critic.csv")
 
     sizes = " | ".join(f"greedy return N={n}" for n in EVAL_SIZES)
-    print(f"\n| algo | embedding | env steps | {sizes} | train loop env steps/s |")
-    print("| --- | --- | ---: | " + " | ".join("---:" for _ in EVAL_SIZES) + " | ---: |")
+    print(f"\n| scenario | algo | embedding | env steps | {sizes} | train loop env steps/s |")
+    print("| --- | --- | --- | ---: | " + " | ".join("---:" for _ in EVAL_SIZES) + " | ---: |")
     for algo in algos:
         for embedding in embeddings:
             runs = [r for r in rows if r["algo"] == algo and r["embedding"] == embedding]
             cells = " | ".join(mean_std([r["return_mean"] for r in runs if r["eval_agents"] == n]) for n in EVAL_SIZES)
             speed = np.mean([r["steps_per_s"] for r in runs])
-            print(f"| {algo} | {embedding} | {runs[0]['timesteps']} | {cells} | {speed:.0f} |")
-    print("| random | - | - | " + " | ".join(f"{random_means[n]:.2f}" for n in EVAL_SIZES) + " | - |")
+            print(f"| {args.scenario} | {algo} | {embedding} | {runs[0]['timesteps']} | {cells} | {speed:.0f} |")
+    randoms = " | ".join(f"{random_means[n]:.2f}" for n in EVAL_SIZES)
+    print(f"| {args.scenario} | random | - | - | {randoms} | - |")
     print(f"\nper-run rows: {csv_path}")
 
 
