@@ -127,8 +127,10 @@ def test_the_shipped_config_file_is_valid():
 
 
 def test_actor_critic_algorithms_join_the_transfer_grid_and_are_checked_against_the_scenario(capsys, monkeypatch):
-    settings, _ = parse_settings(["--algos", "iac,central_v,coma", "--embeddings", "mean"])
-    assert settings.algos == ["iac", "central_v", "coma"]
+    settings, _ = parse_settings(["--algos", "iac,central_v,coma,maddpg", "--embeddings", "mean"])
+    assert settings.algos == ["iac", "central_v", "coma", "maddpg"]
+    continuous, _ = parse_settings(["--algos", "maddpg", "--scenario", "multiwalker"])
+    assert continuous.scenario == "multiwalker", "maddpg acts in multiwalker's continuous action space"
     monkeypatch.setattr(transfer, "start_ray", _ray_must_not_start)
     assert main(["--algos", "coma", "--scenario", "multiwalker"]) == 2
     assert "coma with the concat embedding on multiwalker: COMA needs discrete actions" in capsys.readouterr().err
