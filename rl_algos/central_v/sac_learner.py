@@ -12,10 +12,10 @@ from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_b
 )
 from ray.rllib.core import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
-from ray.rllib.core.learner.utils import update_target_network
 from torch.nn import functional as F
 
 from rl_algos.common.actor_critic_losses import masked_entropy, sac_temperature_loss, soft_values
+from rl_algos.common.learner_utils import register_adam_groups, update_targets
 from rl_algos.common.losses import chosen_action_values, masked_mse, td_targets
 
 
@@ -44,14 +44,7 @@ class TeamSACLearner(TorchLearner):
             "critic": [*module.critic.parameters(), *module.critic_2.parameters()],
             "alpha": [module.log_alpha],
         }
-        for name, params in groups.items():
-            self.register_optimizer(
-                module_id=module_id,
-                optimizer_name=name,
-                optimizer=torch.optim.Adam(params),
-                params=params,
-                lr_or_lr_schedule=config.lr,
-            )
+        register_adam_groups(self, module_id, groups, config.lr)
 
     def compute_loss_for_module(
         self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
@@ -99,6 +92,4 @@ class TeamSACLearner(TorchLearner):
 
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         super().after_gradient_based_update(timesteps=timesteps)
-        for module in self.module._rl_modules.values():
-            for main, target in module.unwrapped().get_target_network_pairs():
-                update_target_network(main_net=main, target_net=target, tau=self.config.tau)
+        update_targets(self, self.config.tau)

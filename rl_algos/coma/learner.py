@@ -6,7 +6,6 @@ from typing import Any
 
 import torch
 from ray.rllib.core import Columns
-from ray.rllib.core.learner.utils import update_target_network
 from torch.nn import functional as F
 
 from rl_algos.common.a2c_learner import TeamA2CLearner
@@ -18,6 +17,7 @@ from rl_algos.common.actor_critic_losses import (
     td_lambda_targets,
 )
 from rl_algos.common.connectors import ROLLOUT_CUTS
+from rl_algos.common.learner_utils import update_targets
 from rl_algos.common.losses import chosen_action_values, masked_mse
 
 
@@ -81,6 +81,4 @@ class COMALearner(TeamA2CLearner):
         self._num_updates += 1
         if self._num_updates % self.config.target_update_interval:
             return
-        for module in self.module._rl_modules.values():
-            for main, target in module.unwrapped().get_target_network_pairs():
-                update_target_network(main_net=main, target_net=target, tau=1.0)
+        update_targets(self, tau=1.0)

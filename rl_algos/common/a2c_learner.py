@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from rl_algos.common.actor_critic_losses import masked_entropy, normalized, policy_gradient_loss, rollout_returns
 from rl_algos.common.connectors import ROLLOUT_CUTS, AddRolloutCutsToBatch
+from rl_algos.common.learner_utils import register_adam_groups
 from rl_algos.common.losses import chosen_action_values, masked_mse
 
 
@@ -39,15 +40,8 @@ class TeamA2CLearner(TorchLearner):
         """Separate Adam optimizers (and so separate gradient clipping) for the actor and the critic: the critic's
         large early value errors must not crowd the actor's gradient out of a shared clipped norm."""
         module = self._module[module_id]
-        for name, network in (("actor", module.actor), ("critic", module.critic)):
-            params = list(network.parameters())
-            self.register_optimizer(
-                module_id=module_id,
-                optimizer_name=name,
-                optimizer=torch.optim.Adam(params),
-                params=params,
-                lr_or_lr_schedule=config.lr,
-            )
+        groups = {"actor": list(module.actor.parameters()), "critic": list(module.critic.parameters())}
+        register_adam_groups(self, module_id, groups, config.lr)
 
     def compute_loss_for_module(
         self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]

@@ -18,10 +18,10 @@ from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_b
 )
 from ray.rllib.core import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
-from ray.rllib.core.learner.utils import update_target_network
 from ray.rllib.core.rl_module.apis import TargetNetworkAPI
 
 from rl_algos.common.connectors import AddAgentRewardsToBatch
+from rl_algos.common.learner_utils import update_targets
 from rl_algos.common.losses import (
     chosen_action_values,
     double_q_next_values,
@@ -65,9 +65,7 @@ class TeamQLearner(TorchLearner):
         self._num_updates += 1
         if self._num_updates % self.config.target_update_interval:
             return
-        for module in self.module._rl_modules.values():
-            for main, target in module.unwrapped().get_target_network_pairs():
-                update_target_network(main_net=main, target_net=target, tau=self.config.tau)
+        update_targets(self, self.config.tau)
 
     def next_agent_values(self, q_next_online: torch.Tensor, q_next_target: torch.Tensor) -> torch.Tensor:
         """Per-agent bootstrap values at the next observation, [B, n]: the Munchausen soft value of the target

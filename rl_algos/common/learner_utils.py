@@ -1,0 +1,29 @@
+"""Small pieces the team learners share: optimizer groups and target-network updates."""
+
+from __future__ import annotations
+
+import torch
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.core.learner.utils import update_target_network
+
+
+def register_adam_groups(
+    learner: TorchLearner, module_id: str, groups: dict[str, list[torch.nn.Parameter]], lr: float
+) -> None:
+    """One Adam optimizer per named parameter group (actor, critic, temperature, ...): each is stepped and its
+    gradient clipped on its own, so one group's large gradients cannot crowd another's out of a shared norm."""
+    for name, params in groups.items():
+        learner.register_optimizer(
+            module_id=module_id,
+            optimizer_name=name,
+            optimizer=torch.optim.Adam(params),
+            params=params,
+            lr_or_lr_schedule=lr,
+        )
+
+
+def update_targets(learner: TorchLearner, tau: float) -> None:
+    """`target <- tau * online + (1 - tau) * target` for every target pair of every module (1.0: hard copies)."""
+    for module in learner.module._rl_modules.values():
+        for main, target in module.unwrapped().get_target_network_pairs():
+            update_target_network(main_net=main, target_net=target, tau=tau)
