@@ -163,3 +163,9 @@ def test_central_v_graph_beats_a_random_team_on_spread(ray_session):
     random_returns = random_policy_returns(env_config, episodes=50, seed=0)
     trained = train_and_evaluate("central_v", env_config, steps=50_000, seed=0, episodes=20, team_embedding="graph")
     assert trained["return_mean"] > np.mean(random_returns) + 10
+
+
+@pytest.mark.parametrize("algo", ["qmix", "central_v", "maddpg"])
+def test_a_partial_replay_buffer_config_keeps_the_buffer_type(algo):
+    config = rl_algos.get_config(algo).training(replay_buffer_config={"capacity": 123})
+    assert config.replay_buffer_config == {"type": "EpisodeReplayBuffer", "capacity": 123}

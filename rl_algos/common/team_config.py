@@ -13,10 +13,14 @@ class TeamAlgorithmConfig(AlgorithmConfig):
     """Base of the team algorithms' configs: `training()` keyword handling and the team env's action checks."""
 
     def _set_provided(self, arguments: dict[str, Any]) -> None:
-        """Set every keyword argument of a `training()` call (its `locals()`) that was actually provided."""
+        """Set every keyword argument of a `training()` call (its `locals()`) that was actually provided; a
+        `replay_buffer_config` is merged into the current one, so `{"capacity": N}` keeps the buffer type."""
         for name, value in arguments.items():
-            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
-                setattr(self, name, value)
+            if name in ("self", "kwargs", "__class__") or value is NotProvided:
+                continue
+            if name == "replay_buffer_config":
+                value = {**self.replay_buffer_config, **value}
+            setattr(self, name, value)
 
     @property
     def algo_name(self) -> str:

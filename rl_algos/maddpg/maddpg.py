@@ -81,8 +81,6 @@ class MADDPGConfig(TeamAlgorithmConfig):
         **kwargs,
     ) -> MADDPGConfig:
         super().training(**kwargs)
-        if replay_buffer_config is not NotProvided:
-            replay_buffer_config = {**self.replay_buffer_config, **replay_buffer_config}
         self._set_provided(locals())
         return self
 
