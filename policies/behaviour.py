@@ -17,13 +17,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from policies.agent_ids import AppendAgentIds
+from policies.masked import masked_mean
 from policies.mlp import mlp
 
 BEHAVIOUR_MODELS = ("bc", "vae")
-
-
-def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (values * mask).sum() / mask.sum().clamp(min=1.0)
 
 
 class BCBehaviourModel(nn.Module):
@@ -43,8 +40,8 @@ class BCBehaviourModel(nn.Module):
         """(loss, accuracy of the most likely action) on the replayed actions of present agents."""
         logits = self.logits(obs)  # [B, n, A]
         nll = F.cross_entropy(logits.flatten(0, 1), actions.long().flatten(), reduction="none").view_as(mask)
-        accuracy = _masked_mean((logits.argmax(-1) == actions).float(), mask)
-        return _masked_mean(nll, mask), accuracy
+        accuracy = masked_mean((logits.argmax(-1) == actions).float(), mask)
+        return masked_mean(nll, mask), accuracy
 
     def action_probs(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
         """`beta(. | o_a, id_a)`, `[B, n_max, A]` (exact; `num_samples` is unused)."""
@@ -88,8 +85,8 @@ class VAEBehaviourModel(nn.Module):
         nll = F.cross_entropy(logits.flatten(0, 1), actions.long().flatten(), reduction="none").view_as(mask)
         kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(-1)  # [B, n]
         prior_mean_logits = self.decode(obs, torch.zeros_like(z))
-        accuracy = _masked_mean((prior_mean_logits.argmax(-1) == actions).float(), mask)
-        return _masked_mean(nll + self.kl_coef * kl, mask), accuracy
+        accuracy = masked_mean((prior_mean_logits.argmax(-1) == actions).float(), mask)
+        return masked_mean(nll + self.kl_coef * kl, mask), accuracy
 
     def _prior_logits(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
         z = torch.randn(num_samples, *obs.shape[:-1], self.latent_dim, device=obs.device)

@@ -14,6 +14,7 @@ from ray.rllib.core import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from torch.nn import functional as F
 
+from policies.masked import masked_mean
 from rl_algos.common.actor_critic_losses import masked_entropy, sac_temperature_loss, soft_values
 from rl_algos.common.learner_utils import register_adam_groups, update_targets
 from rl_algos.common.losses import chosen_action_values, masked_mse, td_targets
@@ -70,7 +71,7 @@ class TeamSACLearner(TorchLearner):
         log_pi = F.log_softmax(logits, dim=-1)
         min_q = torch.minimum(q1, q2).detach()
         per_agent_actor = (log_pi.exp() * (alpha * log_pi - min_q)).sum(dim=-1)  # [B, n]
-        actor_loss = (per_agent_actor * mask).sum() / mask.sum().clamp(min=1.0)
+        actor_loss = masked_mean(per_agent_actor, mask)
         entropy = masked_entropy(logits, mask)
         target_entropy = config.target_entropy_scale * math.log(module.n_actions)
         alpha_loss = sac_temperature_loss(module.log_alpha, entropy, target_entropy)
@@ -83,7 +84,7 @@ class TeamSACLearner(TorchLearner):
                 "alpha_loss": alpha_loss.item(),
                 "alpha": alpha.item(),
                 "entropy": entropy.item(),
-                "q_taken_mean": ((chosen_action_values(q1, actions) * mask).sum() / mask.sum().clamp(min=1)).item(),
+                "q_taken_mean": masked_mean(chosen_action_values(q1, actions), mask).item(),
             },
             key=module_id,
             window=1,

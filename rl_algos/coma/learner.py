@@ -8,6 +8,7 @@ import torch
 from ray.rllib.core import Columns
 from torch.nn import functional as F
 
+from policies.masked import masked_mean
 from rl_algos.common.a2c_learner import TeamA2CLearner
 from rl_algos.common.actor_critic_losses import (
     coma_advantages,
@@ -69,7 +70,7 @@ class COMALearner(TeamA2CLearner):
                 "policy_loss": actor_loss.item(),
                 "vf_loss": critic_loss.item(),
                 "entropy": entropy.item(),
-                "q_taken_mean": ((chosen_action_values(q, actions) * mask).sum() / mask.sum().clamp(min=1)).item(),
+                "q_taken_mean": masked_mean(chosen_action_values(q, actions), mask).item(),
             },
             key=module_id,
             window=1,

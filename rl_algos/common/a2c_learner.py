@@ -13,6 +13,7 @@ from ray.rllib.core import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from torch.nn import functional as F
 
+from policies.masked import masked_mean
 from rl_algos.common.actor_critic_losses import masked_entropy, normalized, policy_gradient_loss, rollout_returns
 from rl_algos.common.connectors import ROLLOUT_CUTS, AddRolloutCutsToBatch
 from rl_algos.common.learner_utils import register_adam_groups
@@ -70,7 +71,7 @@ class TeamA2CLearner(TorchLearner):
                 "policy_loss": actor_loss.item(),
                 "vf_loss": value_loss.item(),
                 "entropy": entropy.item(),
-                "advantage_mean": (advantages * mask).sum().item() / max(mask.sum().item(), 1.0),
+                "advantage_mean": masked_mean(advantages, mask).item(),
                 "value_mean": values.mean().item(),
             },
             key=module_id,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from policies.masked import masked_mean
+
 
 def _per_row(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """`x` [T] broadcast against `like` [T] or [T, n]."""
@@ -70,23 +72,22 @@ def coma_advantages(
 # Advantage normalisation: (A - mean) / (std + 1e-8) over the present agents' entries.
 def normalized(advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """advantages, mask [B, n] -> advantages with mean 0 and std 1 over the present entries, 0 elsewhere."""
-    count = mask.sum().clamp(min=1.0)
-    mean = (advantages * mask).sum() / count
-    std = (((advantages - mean) ** 2) * mask).sum().div(count).sqrt()
+    mean = masked_mean(advantages, mask)
+    std = masked_mean((advantages - mean) ** 2, mask).sqrt()
     return (advantages - mean) / (std + 1e-8) * mask
 
 
 # Policy gradient: L = -sum_a m_a log pi(u_a | o_a) A_a / sum_a m_a, advantages held fixed.
 def policy_gradient_loss(log_probs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per-agent log-probabilities [B, n] (not summed over agents) and advantages [B, n] -> scalar."""
-    return -(mask * log_probs * advantages.detach()).sum() / mask.sum().clamp(min=1.0)
+    return -masked_mean(log_probs * advantages.detach(), mask)
 
 
 def masked_entropy(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean entropy of the per-agent categorical policies over present agents: logits [B, n, A] -> scalar."""
     log_pi = F.log_softmax(logits, dim=-1)
     entropy = -(log_pi.exp() * log_pi).sum(dim=-1)  # [B, n]
-    return (mask * entropy).sum() / mask.sum().clamp(min=1.0)
+    return masked_mean(entropy, mask)
 
 
 # Discrete SAC temperature: J(alpha) = alpha * (H(pi) - H_target), minimised over log alpha (H held fixed):
@@ -127,4 +128,4 @@ def twin_q_targets(
 
 # MADDPG actor regulariser on discrete logits: 1e-3 * mean(logits^2) over present agents.
 def logits_regulariser(logits: torch.Tensor, mask: torch.Tensor, coef: float = 1e-3) -> torch.Tensor:
-    return coef * (mask.unsqueeze(-1) * logits**2).sum() / (mask.sum().clamp(min=1.0) * logits.shape[-1])
+    return coef * masked_mean(logits.pow(2).mean(dim=-1), mask)

@@ -10,6 +10,7 @@ import torch
 import tree
 from ray.rllib.core import Columns
 
+from policies.masked import masked_mean
 from rl_algos.common.losses import chosen_action_values, masked_mse
 from rl_algos.common.value_learner import TeamQLearner
 from rl_algos.gum.losses import (
@@ -20,7 +21,6 @@ from rl_algos.gum.losses import (
     kl_to_reference,
     lagrange_multiplier_loss,
     lagrange_weights,
-    masked_mean,
     mixed_gap,
     other_agent_ids,
 )

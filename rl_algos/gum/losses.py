@@ -8,9 +8,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+from policies.masked import masked_mean
 
 
 # gap_ind = mean over present agents [ mu(Q_a) - E_{u ~ beta}[Q_a(o_a, u)] ],

@@ -14,6 +14,7 @@ from ray.rllib.core import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from torch.nn import functional as F
 
+from policies.masked import masked_mean
 from rl_algos.common.actor_critic_losses import logits_regulariser, smoothed_target_actions, twin_q_targets
 from rl_algos.common.learner_utils import register_adam_groups, update_targets
 from rl_algos.common.losses import masked_mse
@@ -71,7 +72,7 @@ class TeamMADDPGLearner(TorchLearner):
             targets = targets * next_obs["mask"] + batch[Columns.REWARDS].unsqueeze(-1) * (1 - next_obs["mask"])
         q1, q2 = module.twin_q(obs, replayed)
         critic_loss = masked_mse(q1, targets, mask) + masked_mse(q2, targets, mask)
-        metrics = {"vf_loss": critic_loss.item(), "q_taken_mean": ((q1 * mask).sum() / mask.sum().clamp(min=1)).item()}
+        metrics = {"vf_loss": critic_loss.item(), "q_taken_mean": masked_mean(q1, mask).item()}
         total = critic_loss
 
         if self._num_updates % config.policy_delay == 0:
@@ -102,7 +103,7 @@ class TeamMADDPGLearner(TorchLearner):
         repeated = {key: value.repeat_interleave(n_max, dim=0) for key, value in obs.items()}
         q = module.critic(repeated["obs"], joint.reshape(batch_size * n_max, n_max, -1), repeated["mask"])
         q_own = q.view(batch_size, n_max, n_max).diagonal(dim1=1, dim2=2)  # [B, a]: Q_a with a's own action
-        loss = -(q_own * mask).sum() / mask.sum().clamp(min=1.0)
+        loss = -masked_mean(q_own, mask)
         if module.discrete:
             loss = loss + logits_regulariser(actor_out, mask, self.config.logits_reg)
         return loss
