@@ -22,8 +22,9 @@ PHASES = ("zero_shot", "finetune", "scratch")
 # `--smoke`: a budget that exercises every phase (checkpoints, fine-tuning, scratch, evaluation) in about a minute.
 SMOKE = {"timesteps": 1500, "finetune_timesteps": 500, "eval_episodes": 2, "iteration_timesteps": 250}
 
-# Settings that may change when an experiment is resumed: they change where or how trials run, not what they are.
-RESUMABLE_OVERRIDES = {"env_runners", "gpus_per_trial", "wandb", "resume", "storage", "name", "config"}
+# Settings that may be given again when an experiment is resumed. Everything else, resources included, is fixed by
+# the stored settings: restored Tune trials keep the config they were created with.
+RESUMABLE_OVERRIDES = {"wandb", "resume", "storage", "name", "config"}
 
 
 class SettingsError(ValueError):

@@ -134,3 +134,13 @@ def test_actor_critic_algorithms_join_the_transfer_grid_and_are_checked_against_
     monkeypatch.setattr(transfer, "start_ray", _ray_must_not_start)
     assert main(["--algos", "coma", "--scenario", "multiwalker"]) == 2
     assert "coma with the concat embedding on multiwalker: COMA needs discrete actions" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_changed_setting(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(transfer, "start_ray", _ray_must_not_start)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    settings, _ = parse_settings(["--name", "run", "--storage", str(tmp_path)])
+    (folder / "settings.yaml").write_text(yaml.safe_dump(settings.to_dict()))
+    assert main(["--resume", "--name", "run", "--storage", str(tmp_path), "--env-runners", "2"]) == 2
+    assert "env_runners differs (stored 0, given 2)" in capsys.readouterr().err
