@@ -101,3 +101,18 @@ class JointActionCritic(nn.Module):
             return torch.cat([head(team) for head in self.heads], dim=-1)  # [B, n_max]
         own = self.agent_ids(obs)  # [B, n_max, d (+ n_max)]
         return self.head(torch.cat([team.unsqueeze(1).expand(-1, self.n_max, -1), own], dim=-1)).squeeze(-1)
+
+    def own_action_values(
+        self, obs: torch.Tensor, actions: torch.Tensor, own_actions: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """`Q_a(o, (u^-a, u'_a))` `[B, n_max]`: agent a's value with its own action replaced by `own_actions[:, a]`
+        and the others' kept from `actions` (both `[B, n_max, k]`), the actor losses' view of the critic."""
+        batch, n_max, _ = actions.shape
+        is_own = torch.eye(n_max, device=actions.device).view(1, n_max, n_max, 1)  # [1, a, b, 1]
+        joint = is_own * own_actions.unsqueeze(1) + (1 - is_own) * actions.unsqueeze(1)  # [B, a, b, k]
+        q = self(
+            obs.repeat_interleave(n_max, dim=0),
+            joint.reshape(batch * n_max, n_max, -1),
+            mask.repeat_interleave(n_max, dim=0),
+        )  # [B * a, n_max]
+        return q.view(batch, n_max, n_max).diagonal(dim1=1, dim2=2)  # [B, a]: Q_a with a's own action

@@ -1,6 +1,9 @@
-"""Small pieces the team learners share: optimizer groups and target-network updates."""
+"""Small pieces the team learners share: optimizer groups, frozen critics and target-network updates."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
@@ -20,6 +23,20 @@ def register_adam_groups(
             params=params,
             lr_or_lr_schedule=lr,
         )
+
+
+@contextmanager
+def frozen(*modules: torch.nn.Module) -> Iterator[None]:
+    """Inside the block the modules' parameters are constants to autograd: an actor loss that flows through a
+    critic trains the actor alone, while the critic's own loss in the same backward pass still trains it."""
+    params = [p for module in modules for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 def update_targets(learner: TorchLearner, tau: float) -> None:

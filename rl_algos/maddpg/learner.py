@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from policies.masked import masked_mean
 from rl_algos.common.actor_critic_losses import logits_regulariser, smoothed_target_actions, twin_q_targets
-from rl_algos.common.learner_utils import register_adam_groups, update_targets
+from rl_algos.common.learner_utils import frozen, register_adam_groups, update_targets
 from rl_algos.common.losses import masked_mse
 
 
@@ -96,13 +96,8 @@ class TeamMADDPGLearner(TorchLearner):
             own = F.gumbel_softmax(actor_out, tau=self.config.gumbel_temperature, hard=True)  # [B, n, A]
         else:
             own = actor_out
-        batch_size, n_max, _ = replayed.shape
-        is_own = torch.eye(n_max, device=replayed.device).view(1, n_max, n_max, 1)  # [1, a, b, 1]
-        # joint action per agent a: its own from the actor, the others' replayed -> [B * n, n, k]
-        joint = is_own * own.unsqueeze(1) + (1 - is_own) * replayed.unsqueeze(1)
-        repeated = {key: value.repeat_interleave(n_max, dim=0) for key, value in obs.items()}
-        q = module.critic(repeated["obs"], joint.reshape(batch_size * n_max, n_max, -1), repeated["mask"])
-        q_own = q.view(batch_size, n_max, n_max).diagonal(dim1=1, dim2=2)  # [B, a]: Q_a with a's own action
+        with frozen(module.critic):
+            q_own = module.critic.own_action_values(obs["obs"], replayed, own, mask)  # [B, n]
         loss = -masked_mean(q_own, mask)
         if module.discrete:
             loss = loss + logits_regulariser(actor_out, mask, self.config.logits_reg)
