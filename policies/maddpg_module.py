@@ -14,8 +14,8 @@ from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 from torch import nn
 from torch.nn import functional as F
 
-from policies.actor_critic_module import ABSENT_LOGIT
 from policies.agent_network import AgentQNetwork
+from policies.team_actor import ABSENT_LOGIT
 from policies.team_critics import JointActionCritic
 
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""Central-V: a shared actor and a centralised critic over the team embedding, on an A2C or a discrete SAC base."""
+"""Central-V: a shared actor and a centralised critic over the team embedding, on an A2C or a SAC base."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ class CentralVConfig(TeamActorCriticConfig):
 
     - `"a2c"`: on-policy; one centralised `V(s)` over the team embedding (`team_embedding`) of the agents'
       observations, and every present agent credited with the team advantage `R_t - V(s)`;
-    - `"sac"`: off-policy discrete soft actor-critic, as the research notes use: twin centralised critics
-      `Q_i(s, (u^-a, .))` over the team embedding of (observation, action) pairs, a learned temperature aiming at
-      `target_entropy_scale * log(A)`, replay. Options: `initial_alpha` (0.2), `target_entropy_scale` (0.89),
+    - `"sac"`: off-policy soft actor-critic, as the research notes use, with replay, twin centralised critics over
+      the team embedding of (observation, action) pairs and a learned temperature. Discrete actions: COMA-style
+      critics `Q_i(s, (u^-a, .))` and a target entropy of `target_entropy_scale * log(A)`; continuous actions
+      (multiwalker): a squashed-Gaussian actor, joint-action critics `Q_i(o, u)_a` (MADDPG's) and a target entropy
+      of `-k` for k action dimensions. Options: `initial_alpha` (0.2), `target_entropy_scale` (0.89, discrete),
       `tau` (0.005, Polyak averaging of the target critics per update), `learning_starts` (1000), `train_ratio`
       (0.25 updates per env step), `n_step` (1), `replay_buffer_config` (`EpisodeReplayBuffer`, 50,000).
     """
@@ -69,6 +71,9 @@ class CentralVConfig(TeamActorCriticConfig):
 
     def get_default_learner_class(self):
         return TeamSACLearner if self.base == "sac" else TeamA2CLearner
+
+    def supports_continuous_actions(self) -> bool:
+        return self.base == "sac"
 
     def validate(self) -> None:
         super().validate()

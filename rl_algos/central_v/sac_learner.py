@@ -1,4 +1,5 @@
-"""Central-V's `sac` base: discrete soft actor-critic with twin centralised critics and a learned temperature."""
+"""Central-V's `sac` base: soft actor-critic with twin centralised critics and a learned temperature, for discrete
+actions (Christodoulou 2019) and continuous ones (Haarnoja et al. 2018, squashed-Gaussian actor)."""
 
 from __future__ import annotations
 
@@ -15,20 +16,28 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from torch.nn import functional as F
 
 from policies.masked import masked_mean
+from policies.team_actor import TeamSquashedGaussian
 from rl_algos.common.actor_critic_losses import masked_entropy, sac_temperature_loss, soft_values
-from rl_algos.common.learner_utils import register_adam_groups, update_targets
+from rl_algos.common.learner_utils import frozen, register_adam_groups, update_targets
 from rl_algos.common.losses import chosen_action_values, masked_mse, td_targets
 
 
 class TeamSACLearner(TorchLearner):
-    """Discrete SAC (Christodoulou 2019) for a parameter-shared team, on replayed n-step transitions.
+    """Soft actor-critic for a parameter-shared team, on replayed n-step transitions; agents absent at s' are worth
+    0 there, and every loss is a mean over present agents.
 
-    Critics: `Q_i(s, u)_a -> r + gamma^n (1 - d) V'(s')_a`, `V'(s')_a = sum_u pi_a(u|o'_a) (min_i Q'_i(s', (u'^-a,
-    u))_a - alpha log pi_a(u|o'_a))`, the others' next actions sampled from the current policy; agents absent at s'
-    are worth 0 there. Actor: `sum_u pi_a(u) (alpha log pi_a(u) - min_i Q_i(s, (u^-a, u))_a)` with the replayed
-    actions of the others. Temperature: `alpha (H(pi) - target_entropy_scale * log A)`. Every loss is a mean over
-    present agents; actor, critics and temperature have their own optimizers; targets are Polyak-averaged with
-    `tau` after every update.
+    Discrete actions: critics `Q_i(s, u)_a -> r + gamma^n (1 - d) V'(s')_a`, `V'(s')_a = sum_u pi_a(u|o'_a)
+    (min_i Q'_i(s', (u'^-a, u))_a - alpha log pi_a(u|o'_a))`, the others' next actions sampled from the current
+    policy. Actor: `sum_u pi_a(u) (alpha log pi_a(u) - min_i Q_i(s, (u^-a, u))_a)` with the others' replayed
+    actions. Target entropy `target_entropy_scale * log A`.
+
+    Continuous actions: critics `Q_i(o, u)_a -> r + gamma^n (1 - d) (min_i Q'_i(o', u')_a - alpha log pi_a(u'_a))`,
+    `u' ~ pi(o')` for every agent. Actor: `alpha log pi_a(u~_a) - min_i Q_i(o, (u^-a, u~_a))_a`, `u~_a` a
+    reparameterised sample of agent a's squashed Gaussian, the others' replayed actions, the critics frozen.
+    Target entropy `-k` per agent (k action dimensions).
+
+    Temperature: `alpha (H(pi) - target entropy)`. Actor, critics and temperature have their own optimizers;
+    targets are Polyak-averaged with `tau` after every update.
     """
 
     def build(self) -> None:
@@ -51,29 +60,23 @@ class TeamSACLearner(TorchLearner):
         self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
     ) -> torch.Tensor:
         module = self.module[module_id].unwrapped()
-        obs, next_obs, actions = batch[Columns.OBS], batch[Columns.NEXT_OBS], batch[Columns.ACTIONS]
-        mask = obs["mask"]  # [B, n]
-        logits = fwd_out["logits"]  # [B, n, A]
+        mask = batch[Columns.OBS]["mask"]  # [B, n]
         alpha = module.log_alpha.exp().detach()
-
         with torch.no_grad():
-            next_logits = module.logits(next_obs)
-            next_actions = torch.distributions.Categorical(logits=next_logits).sample()  # [B, n]
-            next_q1, next_q2 = module.twin_q(next_obs, next_actions, target=True)  # [B, n, A]
-            next_values = soft_values(torch.minimum(next_q1, next_q2), next_logits, alpha) * next_obs["mask"]
+            next_values = self._soft_next_values(module, batch[Columns.NEXT_OBS], alpha)  # [B, n]
             discounts = config.gamma ** batch["n_step"].float()  # [B]
             targets = td_targets(batch[Columns.REWARDS], discounts, batch[Columns.TERMINATEDS].float(), next_values)
-
-        q1, q2 = module.twin_q(obs, actions)  # [B, n, A]
-        critic_loss = masked_mse(chosen_action_values(q1, actions), targets, mask) + masked_mse(
-            chosen_action_values(q2, actions), targets, mask
+        q1, q2 = module.twin_q(batch[Columns.OBS], batch[Columns.ACTIONS])
+        if module.discrete:
+            min_q = torch.minimum(q1, q2).detach()  # [B, n, A]
+            actor_loss, entropy = self._discrete_actor_loss(fwd_out["logits"], min_q, mask, alpha)
+            q1, q2 = (chosen_action_values(q, batch[Columns.ACTIONS]) for q in (q1, q2))  # [B, n]
+        else:
+            actor_loss, entropy = self._continuous_actor_loss(module, batch, fwd_out["logits"], alpha)
+        critic_loss = masked_mse(q1, targets, mask) + masked_mse(q2, targets, mask)
+        target_entropy = (
+            config.target_entropy_scale * math.log(module.n_actions) if module.discrete else -float(module.action_dim)
         )
-        log_pi = F.log_softmax(logits, dim=-1)
-        min_q = torch.minimum(q1, q2).detach()
-        per_agent_actor = (log_pi.exp() * (alpha * log_pi - min_q)).sum(dim=-1)  # [B, n]
-        actor_loss = masked_mean(per_agent_actor, mask)
-        entropy = masked_entropy(logits, mask)
-        target_entropy = config.target_entropy_scale * math.log(module.n_actions)
         alpha_loss = sac_temperature_loss(module.log_alpha, entropy, target_entropy)
         total = actor_loss + critic_loss + alpha_loss
         self.metrics.log_dict(
@@ -84,12 +87,51 @@ class TeamSACLearner(TorchLearner):
                 "alpha_loss": alpha_loss.item(),
                 "alpha": alpha.item(),
                 "entropy": entropy.item(),
-                "q_taken_mean": masked_mean(chosen_action_values(q1, actions), mask).item(),
+                "q_taken_mean": masked_mean(q1, mask).item(),
             },
             key=module_id,
             window=1,
         )
         return total
+
+    @staticmethod
+    def _soft_next_values(module, next_obs: dict[str, torch.Tensor], alpha: torch.Tensor) -> torch.Tensor:
+        """Each agent's soft value at s' under the current policy and the min of the target critics, 0 where the
+        agent is absent: `[B, n]`."""
+        next_logits = module.logits(next_obs)
+        if module.discrete:
+            next_actions = torch.distributions.Categorical(logits=next_logits).sample()  # [B, n]
+            next_q1, next_q2 = module.twin_q(next_obs, next_actions, target=True)  # [B, n, A]
+            values = soft_values(torch.minimum(next_q1, next_q2), next_logits, alpha)
+        else:
+            next_actions, next_log_pi = TeamSquashedGaussian.from_logits(next_logits).sample_and_logp()
+            next_q1, next_q2 = module.twin_q(next_obs, next_actions, target=True)  # [B, n]
+            values = torch.minimum(next_q1, next_q2) - alpha * next_log_pi
+        return values * next_obs["mask"]
+
+    @staticmethod
+    def _discrete_actor_loss(
+        logits: torch.Tensor, min_q: torch.Tensor, mask: torch.Tensor, alpha: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The actor loss in expectation over each agent's actions, given `min_i Q_i(s, (u^-a, .))` `[B, n, A]`
+        without gradient, and the policy's mean entropy (both scalars)."""
+        log_pi = F.log_softmax(logits, dim=-1)  # [B, n, A]
+        per_agent = (log_pi.exp() * (alpha * log_pi - min_q)).sum(dim=-1)  # [B, n]
+        return masked_mean(per_agent, mask), masked_entropy(logits, mask)
+
+    @staticmethod
+    def _continuous_actor_loss(
+        module, batch: dict[str, Any], logits: torch.Tensor, alpha: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reparameterised actor loss, and the entropy estimate `-mean log pi(u~)` (both scalars)."""
+        obs, mask = batch[Columns.OBS], batch[Columns.OBS]["mask"]
+        own_actions, log_pi = TeamSquashedGaussian.from_logits(logits).rsample_and_logp()  # [B, n, k], [B, n]
+        replayed = batch[Columns.ACTIONS].float()  # [B, n, k]
+        with frozen(module.critic, module.critic_2):
+            own_q = torch.minimum(
+                *(critic.own_action_values(obs["obs"], replayed, own_actions, mask) for critic in module.twin_critics())
+            )  # [B, n]
+        return masked_mean(alpha * log_pi - own_q, mask), -masked_mean(log_pi.detach(), mask)
 
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         super().after_gradient_based_update(timesteps=timesteps)

@@ -1,4 +1,4 @@
-"""`TeamActorCriticConfig`: the AlgorithmConfig shared by the on-policy actor-critic team learners."""
+"""`TeamActorCriticConfig`: the AlgorithmConfig shared by the actor-critic team learners (IAC, Central-V, COMA)."""
 
 from __future__ import annotations
 
@@ -77,9 +77,14 @@ class TeamActorCriticConfig(TeamAlgorithmConfig):
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         return RLModuleSpec(module_class=TeamActorCriticModule)
 
+    def supports_continuous_actions(self) -> bool:
+        """Whether this configuration's learner handles Box actions (its actor always does)."""
+        return False
+
     def validate(self) -> None:
         super().validate()
-        self.require_discrete_actions()
+        if not self.supports_continuous_actions():
+            self.require_discrete_actions("central_v with base='sac' or maddpg for continuous actions")
         parse_embedding_spec(self.team_embedding)
         if self.entropy_coeff < 0 or self.vf_coeff <= 0:
             raise ValueError(

@@ -30,11 +30,13 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         """The parsed team env config, or None when the env is not the team env."""
         return envs.parse_env_config(**self.env_config) if self.env == envs.TEAM_ENV_NAME else None
 
-    def require_discrete_actions(self) -> None:
-        """Reject a team env with continuous actions, saying which scenarios have discrete ones."""
+    def require_discrete_actions(self, alternative: str = "") -> None:
+        """Reject a team env with continuous actions, saying which scenarios have discrete ones (and, if given,
+        `alternative`: what else handles continuous actions)."""
         env_config = self.team_env_config()
         if env_config is not None and env_config.continuous_actions:
             raise ValueError(
                 f"{self.algo_name} needs discrete actions, but scenario {env_config.scenario.name!r} is configured "
                 "with continuous actions; use a discrete scenario (spread, pursuit, matrix) or continuous_actions=False"
+                + (f", or {alternative}" if alternative else "")
             )

@@ -1,0 +1,79 @@
+"""`TeamActor`: the shared stochastic actor of the actor-critic teams, and its RLlib action distributions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gymnasium as gym
+import torch
+from ray.rllib.core.distribution.torch.torch_distribution import (
+    TorchDeterministic,
+    TorchMultiCategorical,
+    TorchSquashedGaussian,
+)
+from ray.rllib.utils.numpy import MIN_LOG_NN_OUTPUT
+from torch import nn
+
+from policies.agent_network import AgentQNetwork
+
+ABSENT_LOGIT = -1e9  # absent agents' logits for actions 1..A-1: they always pick action 0, with log-prob 0
+
+
+class TeamSquashedGaussian(TorchSquashedGaussian):
+    """RLlib's tanh-squashed Gaussian whose greedy action is the squashed mean `tanh(loc)` (RLlib 2.60's
+    `to_deterministic()` returns the raw `loc`, outside the action bounds)."""
+
+    def to_deterministic(self) -> TorchDeterministic:
+        return TorchDeterministic(loc=self._squash(self.loc))
+
+
+class TeamActor(nn.Module):
+    """One stochastic policy for every agent slot, `pi(u | o_a, id_a)`, giving RLlib action-distribution inputs.
+
+    Discrete actions (MultiDiscrete `[A] * n_max`): logits `[B, n_max, A]`, read flat (`[B, n_max * A]`) by
+    `TorchMultiCategorical`, one categorical per slot; absent agents are forced onto action 0 (which `TeamEnv`
+    ignores) with log-probability 0 and entropy 0. Continuous actions (Box `[n_max, k]` in [-1, 1]): `[loc,
+    log_std]` `[B, n_max, 2k]` for `TeamSquashedGaussian`, whose samples are `[B, n_max, k]` and whose log-probs
+    `[B, n_max]` are per agent; absent agents get `loc` 0 and the smallest std, so they stay at ~0.
+    """
+
+    def __init__(
+        self,
+        action_space: gym.spaces.MultiDiscrete | gym.spaces.Box,
+        obs_dim: int,
+        n_max: int,
+        hidden: Sequence[int] = (64, 64),
+        obs_agent_id: bool = True,
+    ):
+        super().__init__()
+        self.n_max = n_max
+        self.discrete = isinstance(action_space, gym.spaces.MultiDiscrete)
+        if self.discrete:
+            self.n_actions = int(action_space.nvec[0])
+            self.action_dim = self.n_actions
+            absent = torch.full((self.n_actions,), ABSENT_LOGIT)
+            absent[0] = 0.0
+        else:
+            if not (action_space.low == -1.0).all() or not (action_space.high == 1.0).all():
+                raise ValueError(f"TeamActor needs continuous actions in [-1, 1], got {action_space}")
+            self.n_actions = 0
+            self.action_dim = int(action_space.shape[-1])
+            absent = torch.cat([torch.zeros(self.action_dim), torch.full((self.action_dim,), MIN_LOG_NN_OUTPUT)])
+        self.register_buffer("_absent", absent, persistent=False)
+        outputs = self.action_dim if self.discrete else 2 * self.action_dim
+        self.network = AgentQNetwork(obs_dim, outputs, n_max, hidden, obs_agent_id)
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Per-agent distribution inputs: logits `[B, n_max, A]` or `[loc, log_std]` `[B, n_max, 2k]`."""
+        present = obs["mask"].unsqueeze(-1) > 0.5
+        return torch.where(present, self.network(obs["obs"]), self._absent)
+
+    def action_dist_inputs(self, per_agent_inputs: torch.Tensor) -> torch.Tensor:
+        """The `Columns.ACTION_DIST_INPUTS` RLlib's connectors hand to `dist_cls()`: flat for discrete actions."""
+        return per_agent_inputs.flatten(-2) if self.discrete else per_agent_inputs
+
+    def dist_cls(self) -> type:
+        """The RLlib action-distribution class (a partial `TorchMultiCategorical`, or `TeamSquashedGaussian`)."""
+        if self.discrete:
+            return TorchMultiCategorical.get_partial_dist_cls(input_lens=[self.n_actions] * self.n_max)
+        return TeamSquashedGaussian
