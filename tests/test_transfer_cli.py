@@ -131,9 +131,15 @@ def test_actor_critic_algorithms_join_the_transfer_grid_and_are_checked_against_
     assert settings.algos == ["iac", "central_v", "coma", "maddpg"]
     continuous, _ = parse_settings(["--algos", "maddpg", "--scenario", "multiwalker"])
     assert continuous.scenario == "multiwalker", "maddpg acts in multiwalker's continuous action space"
+    sac, _ = parse_settings(
+        ["--algos", "central_v", "--scenario", "multiwalker", "--training", '{"central_v": {"base": "sac"}}']
+    )
+    assert sac.training_options("central_v") == {"base": "sac"}, "central_v's sac base acts there too"
     monkeypatch.setattr(transfer, "start_ray", _ray_must_not_start)
     assert main(["--algos", "coma", "--scenario", "multiwalker"]) == 2
     assert "coma with the concat embedding on multiwalker: COMA needs discrete actions" in capsys.readouterr().err
+    assert main(["--algos", "central_v", "--scenario", "multiwalker"]) == 2
+    assert "or central_v with base='sac' or maddpg for continuous actions" in capsys.readouterr().err
 
 
 def test_resume_refuses_a_changed_setting(tmp_path, capsys, monkeypatch):
