@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from policies.agent_network import AgentQNetwork
-from policies.team_actor import ABSENT_LOGIT
+from policies.team_actor import absent_agent_logits
 from policies.team_critics import JointActionCritic
 
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
@@ -62,9 +62,7 @@ class TeamMADDPGModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
                 for _ in range(2)
             )
         if self.discrete:
-            absent = torch.full((self.n_actions,), ABSENT_LOGIT)
-            absent[0] = 0.0
-            self.register_buffer("_absent_logits", absent, persistent=False)
+            self.register_buffer("_absent_logits", absent_agent_logits(self.n_actions), persistent=False)
 
     def get_non_inference_attributes(self) -> list[str]:
         return ["critic", "critic_2", "_target_actor", "_target_critic", "_target_critic_2"]

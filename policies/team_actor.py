@@ -19,6 +19,13 @@ from policies.agent_network import AgentQNetwork
 ABSENT_LOGIT = -1e9  # absent agents' logits for actions 1..A-1: they always pick action 0, with log-prob 0
 
 
+def absent_agent_logits(n_actions: int) -> torch.Tensor:
+    """The logits `[A]` of an absent agent: action 0 (which `TeamEnv` ignores) with probability 1."""
+    absent = torch.full((n_actions,), ABSENT_LOGIT)
+    absent[0] = 0.0
+    return absent
+
+
 class TeamSquashedGaussian(TorchSquashedGaussian):
     """RLlib's tanh-squashed Gaussian whose greedy action is the squashed mean `tanh(loc)` (RLlib 2.60's
     `to_deterministic()` returns the raw `loc`, outside the action bounds)."""
@@ -51,8 +58,7 @@ class TeamActor(nn.Module):
         if self.discrete:
             self.n_actions = int(action_space.nvec[0])
             self.action_dim = self.n_actions
-            absent = torch.full((self.n_actions,), ABSENT_LOGIT)
-            absent[0] = 0.0
+            absent = absent_agent_logits(self.n_actions)
         else:
             if not (action_space.low == -1.0).all() or not (action_space.high == 1.0).all():
                 raise ValueError(f"TeamActor needs continuous actions in [-1, 1], got {action_space}")
