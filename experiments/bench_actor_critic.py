@@ -75,7 +75,9 @@ def train_and_evaluate_sizes(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algos", default="iac,central_v,coma", help=f"registered names or {', '.join(VARIANTS)}")
-    parser.add_argument("--scenario", default="spread", help="spread, or multiwalker (continuous actions: maddpg, central_v-sac)")
+    parser.add_argument(
+        "--scenario", default="spread", help="spread, or multiwalker (continuous actions: maddpg, central_v-sac)"
+    )
     parser.add_argument("--embeddings", default="concat,graph")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=50_000)

@@ -19,8 +19,10 @@ from policies.team_embedding import EMBEDDINGS
 
 PHASES = ("zero_shot", "finetune", "scratch")
 
-# `--smoke`: a budget that exercises every phase (checkpoints, fine-tuning, scratch, evaluation) in about a minute.
+# `--smoke`: a budget that exercises every phase (checkpoints, fine-tuning, scratch, evaluation) in about a minute;
+# the replay learners start updating after SMOKE_LEARNING_STARTS env steps, so that their fine-tuning updates too.
 SMOKE = {"timesteps": 1500, "finetune_timesteps": 500, "eval_episodes": 2, "iteration_timesteps": 250}
+SMOKE_LEARNING_STARTS = 250
 
 # Settings that may be given again when an experiment is resumed. Everything else, resources included, is fixed by
 # the stored settings: restored Tune trials keep the config they were created with.
@@ -178,7 +180,11 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
         action=argparse.BooleanOptionalAction,
         help="log to Weights & Biases, offline without an API key (default: off)",
     )
-    add("--smoke", action="store_true", help="a tiny budget that runs every phase in about a minute (for tests)")
+    add(
+        "--smoke",
+        action="store_true",
+        help=f"a tiny budget that runs every phase in about a minute, replay learners updating after {SMOKE_LEARNING_STARTS} env steps (for tests)",
+    )
     return parser
 
 
@@ -265,10 +271,23 @@ def validate(settings: TransferSettings) -> None:
     for algo in s.algos:
         for embedding in s.embeddings:
             try:
-                algo_config(s, algo, embedding, s.train_agents, seed=s.seeds[0]).validate()
+                config = algo_config(s, algo, embedding, s.train_agents, seed=s.seeds[0])
+                config.validate()
             except (ValueError, TypeError) as error:
                 first_line = str(error).strip().splitlines()[0]
                 raise SettingsError(f"{algo} with the {embedding} embedding on {s.scenario}: {first_line}") from None
+        _require_updates(s, algo, config.learning_warmup())
+
+
+def _require_updates(settings: TransferSettings, algo: str, warmup: int) -> None:
+    """Reject a training or fine-tuning budget that ends before `algo`'s first update."""
+    for label, budget in (("--timesteps", settings.timesteps), ("--finetune-timesteps", settings.finetune_timesteps)):
+        if 0 < budget <= warmup:
+            raise SettingsError(
+                f"{label} {budget} would never update {algo}: each run refills its replay buffer for learning_starts="
+                f"{warmup} env steps first (buffers are not checkpointed); raise {label} above {warmup} or lower "
+                f'learning_starts with --training \'{{"{algo}": {{"learning_starts": N}}}}\''
+            )
 
 
 def algo_config(settings: TransferSettings, algo: str, embedding: str, n_agents: list[int], seed: int):
@@ -284,4 +303,6 @@ def algo_config(settings: TransferSettings, algo: str, embedding: str, n_agents:
     )
     if settings.iteration_timesteps:
         config.reporting(min_sample_timesteps_per_iteration=settings.iteration_timesteps)
+    if settings.smoke and config.learning_warmup() > SMOKE_LEARNING_STARTS:
+        config.training(learning_starts=SMOKE_LEARNING_STARTS)
     return config

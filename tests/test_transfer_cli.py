@@ -10,7 +10,7 @@ import yaml
 
 from experiments import transfer
 from experiments.transfer import main
-from experiments.transfer_settings import parse_settings
+from experiments.transfer_settings import SMOKE_LEARNING_STARTS, algo_config, parse_settings
 
 ROOT = Path(__file__).parents[1]
 
@@ -68,6 +68,8 @@ def test_training_options_merge_all_then_the_algorithm_s_own():
         (["--training", '{"ppo": {}}'], "--training has entries for ppo"),
         (["--training", '{"qmix": {"no_such_option": 1}}'], "qmix with the concat embedding on spread"),
         (["--resume"], "--resume needs --name"),
+        (["--finetune-timesteps", "800"], "--finetune-timesteps 800 would never update qmix: each run refills"),
+        (["--timesteps", "1000"], "--timesteps 1000 would never update qmix"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2_before_ray_starts(argv, message, capsys, tmp_path, monkeypatch):
@@ -140,6 +142,17 @@ def test_actor_critic_algorithms_join_the_transfer_grid_and_are_checked_against_
     assert "coma with the concat embedding on multiwalker: COMA needs discrete actions" in capsys.readouterr().err
     assert main(["--algos", "central_v", "--scenario", "multiwalker"]) == 2
     assert "or central_v with base='sac' or maddpg for continuous actions" in capsys.readouterr().err
+
+
+def test_only_replay_learners_need_a_budget_beyond_learning_starts_and_the_smoke_lowers_it():
+    on_policy, _ = parse_settings(["--algos", "iac", "--timesteps", "800", "--finetune-timesteps", "300"])
+    assert on_policy.timesteps == 800, "an on-policy learner updates from its first batch"
+    tuned, _ = parse_settings(["--finetune-timesteps", "800", "--training", '{"qmix": {"learning_starts": 500}}'])
+    assert tuned.finetune_timesteps == 800
+    smoke, _ = parse_settings(["--smoke", "--algos", "qmix,central_v", "--training", '{"central_v": {"base": "sac"}}'])
+    for algo in ("qmix", "central_v"):
+        config = algo_config(smoke, algo, "graph", smoke.train_agents, seed=0)
+        assert config.learning_warmup() == SMOKE_LEARNING_STARTS < smoke.finetune_timesteps
 
 
 def test_resume_refuses_a_changed_setting(tmp_path, capsys, monkeypatch):

@@ -75,6 +75,9 @@ class CentralVConfig(TeamActorCriticConfig):
     def supports_continuous_actions(self) -> bool:
         return self.base == "sac"
 
+    def learning_warmup(self) -> int:
+        return self.learning_starts if self.base == "sac" else 0
+
     def validate(self) -> None:
         super().validate()
         if self.base not in BASES:

@@ -22,6 +22,11 @@ class TeamAlgorithmConfig(AlgorithmConfig):
                 value = {**self.replay_buffer_config, **value}
             setattr(self, name, value)
 
+    def learning_warmup(self) -> int:
+        """Env steps a run samples before its first update: the replay learners' `learning_starts` (counted
+        afresh by every run, fine-tuning included, as replay buffers are not checkpointed); 0 when on-policy."""
+        return 0
+
     @property
     def algo_name(self) -> str:
         return self.algo_class.__name__ if self.algo_class else type(self).__name__

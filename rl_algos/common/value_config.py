@@ -130,6 +130,9 @@ class TeamQConfig(TeamAlgorithmConfig):
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         return RLModuleSpec(module_class=TeamQModule)
 
+    def learning_warmup(self) -> int:
+        return self.learning_starts
+
     def validate(self) -> None:
         super().validate()
         name = self.algo_name

@@ -100,6 +100,9 @@ class MADDPGConfig(TeamAlgorithmConfig):
     def get_default_learner_class(self):
         return TeamMADDPGLearner
 
+    def learning_warmup(self) -> int:
+        return self.learning_starts
+
     def validate(self) -> None:
         super().validate()
         parse_embedding_spec(self.team_embedding)
