@@ -44,11 +44,9 @@ class TeamActorCriticModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
         n_max, obs_dim = self.observation_space["obs"].shape
         self.n_max = n_max
         self.actor = TeamActor(self.action_space, obs_dim, n_max, config["hidden"], config["obs_agent_id"])
-        self.discrete, self.n_actions, self.action_dim = (
-            self.actor.discrete,
-            self.actor.n_actions,
-            self.actor.action_dim,
-        )
+        self.discrete = self.actor.discrete
+        self.n_actions = self.actor.n_actions  # 0 for continuous actions
+        self.action_dim = self.actor.action_dim  # A (discrete) or k (continuous)
         self.critic = None
         if self.inference_only:
             self.eval()
