@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from policies.agent_network import AgentQNetwork
-from policies.team_actor import absent_agent_logits
+from policies.team_actor import absent_agent_logits, box_bounds
 from policies.team_critics import JointActionCritic
 
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
@@ -34,7 +34,8 @@ class TeamMADDPGModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
     Discrete actions (MultiDiscrete): the actor gives logits; env runners sample through `TorchMultiCategorical`
     over the flat logits (exploring) or take the argmax (greedy); the learner feeds the critics one-hot actions,
     the actor's through a straight-through Gumbel-softmax. Continuous actions (Box `[n_max, k]` in [-1, 1]): the
-    actor gives `tanh(mu(o_a))`, exploring with Gaussian noise (`exploration_noise`) clipped to the bounds.
+    actor gives `tanh(mu(o_a))` scaled onto the Box's bounds, exploring with Gaussian noise (`exploration_noise`, in
+    units of half the bounds' width) clipped to the bounds.
     Absent agents take action 0 (discrete) or zeros (continuous), which `TeamEnv` ignores.
     """
 
@@ -45,6 +46,7 @@ class TeamMADDPGModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
         self.discrete = isinstance(self.action_space, gym.spaces.MultiDiscrete)
         self.n_actions = int(self.action_space.nvec[0]) if self.discrete else 0
         self.action_dim = self.n_actions if self.discrete else int(self.action_space.shape[-1])
+        self.low, self.high = (-1.0, 1.0) if self.discrete else box_bounds(self.action_space)
         self.exploration_noise = config["exploration_noise"]
         self.actor = AgentQNetwork(obs_dim, self.action_dim, n_max, config["hidden"], config["obs_agent_id"])
         if self.inference_only:
@@ -90,7 +92,11 @@ class TeamMADDPGModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
         present = obs["mask"].unsqueeze(-1) > 0.5
         if self.discrete:
             return torch.where(present, out, self._absent_logits)
-        return torch.tanh(out) * present
+        return self.onto_bounds(torch.tanh(out)) * present
+
+    def onto_bounds(self, unit_actions: torch.Tensor) -> torch.Tensor:
+        """Actions in [-1, 1] mapped linearly onto the Box's `[low, high]`."""
+        return self.low + (unit_actions + 1.0) * (self.high - self.low) / 2
 
     def action_vectors(self, actions: torch.Tensor) -> torch.Tensor:
         """Replayed actions as critic inputs: one-hots `[B, n_max, A]` (discrete) or the actions themselves."""
@@ -108,7 +114,8 @@ class TeamMADDPGModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
             return {Columns.ACTION_DIST_INPUTS: out.flatten(-2)}
         if explore:
             present = obs["mask"].unsqueeze(-1)
-            out = (out + self.exploration_noise * torch.randn_like(out) * present).clamp(-1.0, 1.0)
+            noise = self.exploration_noise * (self.high - self.low) / 2 * torch.randn_like(out)
+            out = (out + noise * present).clamp(self.low, self.high)
         return {Columns.ACTIONS: out}
 
     @torch.no_grad()

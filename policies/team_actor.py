@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import gymnasium as gym
+import numpy as np
 import torch
 from ray.rllib.core.distribution.torch.torch_distribution import (
     TorchDeterministic,
@@ -26,6 +27,15 @@ def absent_agent_logits(n_actions: int) -> torch.Tensor:
     return absent
 
 
+def box_bounds(action_space: gym.spaces.Box) -> tuple[float, float]:
+    """The one `(low, high)` of a team's Box action space, whose every dimension must share it (as multiwalker's
+    [-1, 1] and spread's [0, 1] do)."""
+    low, high = np.unique(action_space.low), np.unique(action_space.high)
+    if len(low) != 1 or len(high) != 1 or not np.isfinite([low[0], high[0]]).all():
+        raise ValueError(f"continuous actions need the same finite bounds on every dimension, got {action_space}")
+    return float(low[0]), float(high[0])
+
+
 class TeamSquashedGaussian(TorchSquashedGaussian):
     """RLlib's tanh-squashed Gaussian whose greedy action is the squashed mean `tanh(loc)` (RLlib 2.60's
     `to_deterministic()` returns the raw `loc`, outside the action bounds)."""
@@ -39,9 +49,11 @@ class TeamActor(nn.Module):
 
     Discrete actions (MultiDiscrete `[A] * n_max`): logits `[B, n_max, A]`, read flat (`[B, n_max * A]`) by
     `TorchMultiCategorical`, one categorical per slot; absent agents are forced onto action 0 (which `TeamEnv`
-    ignores) with log-probability 0 and entropy 0. Continuous actions (Box `[n_max, k]` in [-1, 1]): `[loc,
-    log_std]` `[B, n_max, 2k]` for `TeamSquashedGaussian`, whose samples are `[B, n_max, k]` and whose log-probs
-    `[B, n_max]` are per agent; absent agents get `loc` 0 and the smallest std, so they stay at ~0.
+    ignores) with log-probability 0 and entropy 0. Continuous actions (Box `[n_max, k]` in `[low, high]`): `[loc,
+    log_std]` `[B, n_max, 2k]` for `TeamSquashedGaussian`, whose samples `[B, n_max, k]` are `tanh` of a
+    Gaussian scaled onto the bounds and whose log-probs `[B, n_max]` are per agent (of the tanh-squashed sample,
+    before scaling); absent agents get `loc` 0 and the smallest std, so they stay at about the middle of the
+    bounds (which `TeamEnv` ignores).
     """
 
     def __init__(
@@ -60,8 +72,7 @@ class TeamActor(nn.Module):
             self.action_dim = self.n_actions
             absent = absent_agent_logits(self.n_actions)
         else:
-            if not (action_space.low == -1.0).all() or not (action_space.high == 1.0).all():
-                raise ValueError(f"TeamActor needs continuous actions in [-1, 1], got {action_space}")
+            self.low, self.high = box_bounds(action_space)
             self.n_actions = 0
             self.action_dim = int(action_space.shape[-1])
             absent = torch.cat([torch.zeros(self.action_dim), torch.full((self.action_dim,), MIN_LOG_NN_OUTPUT)])
@@ -79,7 +90,8 @@ class TeamActor(nn.Module):
         return per_agent_inputs.flatten(-2) if self.discrete else per_agent_inputs
 
     def dist_cls(self) -> type:
-        """The RLlib action-distribution class (a partial `TorchMultiCategorical`, or `TeamSquashedGaussian`)."""
+        """The RLlib action-distribution class: a partial `TorchMultiCategorical`, or `TeamSquashedGaussian` onto
+        the action bounds."""
         if self.discrete:
             return TorchMultiCategorical.get_partial_dist_cls(input_lens=[self.n_actions] * self.n_max)
-        return TeamSquashedGaussian
+        return TeamSquashedGaussian.get_partial_dist_cls(low=self.low, high=self.high)

@@ -12,7 +12,7 @@ from ray.rllib.core import Columns
 import rl_algos
 from policies.maddpg_module import TeamMADDPGModule
 from policies.sac_module import TeamSACModule
-from policies.team_actor import TeamActor, TeamSquashedGaussian
+from policies.team_actor import TeamActor
 from policies.team_critics import JointActionCritic
 from rl_algos.central_v.sac_learner import TeamSACLearner
 from rl_algos.common import evaluate
@@ -41,7 +41,6 @@ def test_squashed_gaussian_actor_gives_per_agent_actions_and_log_probs_and_idles
     inputs = module.forward_exploration({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
     assert inputs.shape == (256, N_MAX, 2 * ACTION_DIM)
     dist_cls = module.get_exploration_action_dist_cls()
-    assert dist_cls is TeamSquashedGaussian
     actions, log_probs = dist_cls.from_logits(inputs).sample_and_logp()
     assert actions.shape == (256, N_MAX, ACTION_DIM) and log_probs.shape == (256, N_MAX), "one log-prob per agent"
     assert actions.abs().max() <= 1.0
@@ -49,15 +48,30 @@ def test_squashed_gaussian_actor_gives_per_agent_actions_and_log_probs_and_idles
     assert actions[:, 2:].abs().max() < 0.05, "padded agents stay at ~0"
     loc, log_std = inputs[:2, :2].chunk(2, dim=-1)
     normal = torch.distributions.Normal(loc, log_std.clamp(-5, 2).exp())
-    by_hand = (normal.log_prob(torch.atanh(actions[:2, :2])) - torch.log1p(-actions[:2, :2] ** 2)).sum(-1)
+    by_hand = (normal.log_prob(torch.atanh(actions[:2, :2])) - torch.log1p(-(actions[:2, :2] ** 2))).sum(-1)
     assert torch.allclose(log_probs[:2, :2], by_hand, atol=1e-3)
     greedy = module.get_inference_action_dist_cls().from_logits(inputs).to_deterministic().sample()
     assert torch.allclose(greedy, torch.tanh(inputs[..., :ACTION_DIM]), atol=1e-6), "greedy action is the squashed mean"
 
 
-def test_team_actor_rejects_actions_outside_minus_one_one():
-    with pytest.raises(ValueError, match=r"needs continuous actions in \[-1, 1\]"):
-        TeamActor(gym.spaces.Box(-2.0, 2.0, (N_MAX, ACTION_DIM)), OBS_DIM, N_MAX)
+def test_actions_land_on_the_box_s_bounds_and_uneven_bounds_are_refused():
+    torch.manual_seed(0)
+    unit_box = gym.spaces.Box(0.0, 1.0, (N_MAX, ACTION_DIM), np.float32)  # spread's continuous actions
+    obs = _obs(256, n_present=3)
+    sac = TeamSACModule(observation_space=OBS_SPACE, action_space=unit_box, model_config={"team_embedding": "mean"})
+    inputs = sac.forward_exploration({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
+    sampled = sac.get_exploration_action_dist_cls().from_logits(inputs).sample()
+    assert 0.0 <= sampled.min() and sampled.max() <= 1.0 and sampled[:, :3].std() > 0.15
+    greedy = sac.get_inference_action_dist_cls().from_logits(inputs).to_deterministic().sample()
+    assert torch.allclose(greedy, (torch.tanh(inputs[..., :ACTION_DIM]) + 1) / 2, atol=1e-6)
+    maddpg = TeamMADDPGModule(
+        observation_space=OBS_SPACE, action_space=unit_box, model_config={"exploration_noise": 5.0}
+    )
+    explored = maddpg.forward_exploration({Columns.OBS: obs})[Columns.ACTIONS]
+    assert 0.0 <= explored.min() and explored.max() <= 1.0 and explored[:, :3].std() > 0.15
+    uneven = gym.spaces.Box(np.array([[-1.0, 0.0]] * N_MAX, np.float32), np.array([[1.0, 1.0]] * N_MAX, np.float32))
+    with pytest.raises(ValueError, match="need the same finite bounds on every dimension"):
+        TeamActor(uneven, OBS_DIM, N_MAX)
 
 
 def test_own_action_values_replace_only_the_agent_s_own_action():

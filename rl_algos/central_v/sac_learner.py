@@ -16,7 +16,6 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from torch.nn import functional as F
 
 from policies.masked import masked_mean
-from policies.team_actor import TeamSquashedGaussian
 from rl_algos.common.actor_critic_losses import masked_entropy, sac_temperature_loss, soft_values
 from rl_algos.common.learner_utils import frozen, register_adam_groups, update_targets
 from rl_algos.common.losses import chosen_action_values, masked_mse, td_targets
@@ -104,7 +103,7 @@ class TeamSACLearner(TorchLearner):
             next_q1, next_q2 = module.twin_q(next_obs, next_actions, target=True)  # [B, n, A]
             values = soft_values(torch.minimum(next_q1, next_q2), next_logits, alpha)
         else:
-            next_actions, next_log_pi = TeamSquashedGaussian.from_logits(next_logits).sample_and_logp()
+            next_actions, next_log_pi = module.actor.dist_cls().from_logits(next_logits).sample_and_logp()
             next_q1, next_q2 = module.twin_q(next_obs, next_actions, target=True)  # [B, n]
             values = torch.minimum(next_q1, next_q2) - alpha * next_log_pi
         return values * next_obs["mask"]
@@ -125,7 +124,7 @@ class TeamSACLearner(TorchLearner):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The reparameterised actor loss, and the entropy estimate `-mean log pi(u~)` (both scalars)."""
         obs, mask = batch[Columns.OBS], batch[Columns.OBS]["mask"]
-        own_actions, log_pi = TeamSquashedGaussian.from_logits(logits).rsample_and_logp()  # [B, n, k], [B, n]
+        own_actions, log_pi = module.actor.dist_cls().from_logits(logits).rsample_and_logp()  # [B, n, k], [B, n]
         replayed = batch[Columns.ACTIONS].float()  # [B, n, k]
         with frozen(module.critic, module.critic_2):
             own_q = torch.minimum(

@@ -52,7 +52,14 @@ class TeamMADDPGLearner(TorchLearner):
         out = module.actor_output(next_obs, target=True)
         if module.discrete:
             return F.gumbel_softmax(out, tau=self.config.gumbel_temperature, hard=True)
-        smoothed = smoothed_target_actions(out, self.config.target_noise, self.config.target_noise_clip)
+        half_width = (module.high - module.low) / 2
+        smoothed = smoothed_target_actions(
+            out,
+            self.config.target_noise * half_width,
+            self.config.target_noise_clip * half_width,
+            module.low,
+            module.high,
+        )
         return smoothed * next_obs["mask"].unsqueeze(-1)
 
     def compute_loss_for_module(

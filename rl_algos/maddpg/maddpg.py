@@ -18,7 +18,7 @@ from rl_algos.maddpg.learner import TeamMADDPGLearner
 class MADDPGConfig(TeamAlgorithmConfig):
     """MADDPG, TD3-style: a shared deterministic actor, twin critics over the joint (observation, action) pairs
     and the min of their targets, target-policy smoothing, delayed actor updates, soft targets. Discrete actions
-    go through a straight-through Gumbel-softmax; continuous ones (multiwalker) through `tanh`.
+    go through a straight-through Gumbel-softmax; continuous ones (multiwalker) through `tanh` scaled onto the action bounds.
 
     `.training(...)` options (besides RLlib's `lr` 5e-4, `gamma` 0.99, `grad_clip` 10 per optimizer,
     `train_batch_size_per_learner` 64):
@@ -28,7 +28,8 @@ class MADDPGConfig(TeamAlgorithmConfig):
     - `hidden`, `critic_hidden` ((64, 64)), `obs_agent_id` (True);
     - `tau` (0.005): soft target updates after every learner update; `policy_delay` (2): critic updates per actor
       update; `target_noise` (0.2), `target_noise_clip` (0.5): target-policy smoothing of continuous actions;
-      `exploration_noise` (0.1): Gaussian noise of continuous actions on the env runners; `gumbel_temperature`
+      `exploration_noise` (0.1): Gaussian noise of continuous actions on the env runners (noises in units of half
+      the action bounds' width: as given for [-1, 1]); `gumbel_temperature`
       (1.0); `logits_reg` (1e-3): weight of `mean(logits^2)` in the discrete actor loss;
     - `learning_starts` (1000), `train_ratio` (0.25), `n_step` (1), `replay_buffer_config`, as for the value
       learners.
