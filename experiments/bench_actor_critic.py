@@ -6,12 +6,14 @@ Writes `<out>/bench_actor_critic.csv` (one row per run and eval size) and prints
 over seeds.
 
     python experiments/bench_actor_critic.py [--algos iac,central_v,coma,central_v-sac,maddpg] [--scenario spread]
-        [--embeddings concat,graph] [--seeds 0,1,2] [--steps 50000] [--episodes 20]
+        [--env-options '{"continuous_actions": true}'] [--embeddings concat,graph] [--seeds 0,1,2] [--steps 50000]
+        [--episodes 20]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -33,10 +35,12 @@ VARIANTS = {"central_v-sac": ("central_v", {"base": "sac"})}
 
 
 def train_and_evaluate_sizes(
-    algo: str, scenario: str, embedding: str, steps: int, seed: int, episodes: int
+    algo: str, env_options: dict, embedding: str, steps: int, seed: int, episodes: int
 ) -> list[dict]:
-    """Train at N=3 (n_max 6) for `steps` env steps, then evaluate greedily at each of `EVAL_SIZES`."""
-    env_config = {"scenario": scenario, "n_agents": 3, "n_max": max(EVAL_SIZES)}
+    """Train at N=3 (n_max 6) for `steps` env steps in the team env `env_options` (scenario and options), then
+    evaluate greedily at each of `EVAL_SIZES`."""
+    env_config = {**env_options, "n_agents": 3, "n_max": max(EVAL_SIZES)}
+    scenario = env_options["scenario"]
     name, options = VARIANTS.get(algo, (algo, {}))
     config = (
         rl_algos.get_config(name)
@@ -78,6 +82,12 @@ def main() -> None:
     parser.add_argument(
         "--scenario", default="spread", help="spread, or multiwalker (continuous actions: maddpg, central_v-sac)"
     )
+    parser.add_argument(
+        "--env-options",
+        type=json.loads,
+        default={},
+        help="team env options as JSON, e.g. '{\"continuous_actions\": true}'",
+    )
     parser.add_argument("--embeddings", default="concat,graph")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=50_000)
@@ -88,8 +98,9 @@ def main() -> None:
     algos, embeddings = args.algos.split(","), args.embeddings.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    env_options = {**args.env_options, "scenario": args.scenario}
     random_means = {
-        n: float(random_policy_returns({"scenario": args.scenario, "n_agents": n}, args.random_episodes, seed=0).mean())
+        n: float(random_policy_returns({**env_options, "n_agents": n}, args.random_episodes, seed=0).mean())
         for n in EVAL_SIZES
     }
 
@@ -97,7 +108,7 @@ def main() -> None:
     for algo in algos:
         for embedding in embeddings:
             for seed in seeds:
-                rows += train_and_evaluate_sizes(algo, args.scenario, embedding, args.steps, seed, args.episodes)
+                rows += train_and_evaluate_sizes(algo, env_options, embedding, args.steps, seed, args.episodes)
                 print(rows[-2:], flush=True)
     ray.shutdown()
     csv_path = write_rows(rows, Path(args.out) / "bench_actor_critic.csv")
