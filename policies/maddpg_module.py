@@ -33,7 +33,7 @@ class TeamMADDPGModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
 
     Discrete actions (MultiDiscrete): the actor gives logits; env runners sample through `TorchMultiCategorical`
     over the flat logits (exploring) or take the argmax (greedy); the learner feeds the critics one-hot actions,
-    the actor's through a straight-through Gumbel-softmax. Continuous actions (Box `[n_max, k]` in [-1, 1]): the
+    the actor's through a straight-through Gumbel-softmax. Continuous actions (Box `[n_max, k]`): the
     actor gives `tanh(mu(o_a))` scaled onto the Box's bounds, exploring with Gaussian noise (`exploration_noise`, in
     units of half the bounds' width) clipped to the bounds.
     Absent agents take action 0 (discrete) or zeros (continuous), which `TeamEnv` ignores.
