@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from policies.actor_critic_module import TeamActorCriticModule
-from policies.team_embedding import parse_embedding_spec
-from rl_algos.common.team_config import TeamAlgorithmConfig
+from rl_algos.common.actor_critic_networks_config import ActorCriticNetworksConfig
 
 
-class TeamActorCriticConfig(TeamAlgorithmConfig):
+class TeamActorCriticConfig(ActorCriticNetworksConfig):
     """Configuration of an on-policy actor-critic team learner on RLlib's new API stack.
 
     Set through `.training(...)` (besides RLlib's own `lr` 2e-3, `gamma` 0.99, `grad_clip` 10,
-    `train_batch_size_per_learner` 100, the env steps of fresh rollouts per update):
+    `train_batch_size_per_learner` 100, the env steps of fresh rollouts per update, and the network options of
+    `ActorCriticNetworksConfig`):
 
-    - `team_embedding`: the centralised critic's view of the team (`"concat"` | `"mean"` | `"graph"` or a dict,
-      as for the value learners); unused by per-agent critics;
-    - `hidden` ((64, 64)), `obs_agent_id` (True): the shared actor; `critic_hidden` ((64, 64)): the critic;
     - `entropy_coeff` (0.01): weight of the policy-entropy bonus; `vf_coeff` (0.5): weight of the critic loss;
       `normalize_advantages` (True): advantages to mean 0, std 1 over each batch's present agents.
     """
@@ -30,10 +26,6 @@ class TeamActorCriticConfig(TeamAlgorithmConfig):
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class)
-        self.team_embedding: str | Mapping[str, Any] = "concat"
-        self.hidden: Sequence[int] = (64, 64)
-        self.critic_hidden: Sequence[int] = (64, 64)
-        self.obs_agent_id = True
         self.entropy_coeff = 0.01
         self.vf_coeff = 0.5
         self.normalize_advantages = True
@@ -51,10 +43,6 @@ class TeamActorCriticConfig(TeamAlgorithmConfig):
     def training(
         self,
         *,
-        team_embedding: str | Mapping[str, Any] = NotProvided,
-        hidden: Sequence[int] = NotProvided,
-        critic_hidden: Sequence[int] = NotProvided,
-        obs_agent_id: bool = NotProvided,
         entropy_coeff: float = NotProvided,
         vf_coeff: float = NotProvided,
         normalize_advantages: bool = NotProvided,
@@ -66,13 +54,7 @@ class TeamActorCriticConfig(TeamAlgorithmConfig):
 
     @property
     def _model_config_auto_includes(self) -> dict[str, Any]:
-        return super()._model_config_auto_includes | {
-            "hidden": tuple(self.hidden),
-            "critic_hidden": tuple(self.critic_hidden),
-            "obs_agent_id": self.obs_agent_id,
-            "critic": self.critic,
-            "team_embedding": self.team_embedding,
-        }
+        return super()._model_config_auto_includes | {"critic": self.critic}
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         return RLModuleSpec(module_class=TeamActorCriticModule)
@@ -85,7 +67,6 @@ class TeamActorCriticConfig(TeamAlgorithmConfig):
         super().validate()
         if not self.supports_continuous_actions():
             self.require_discrete_actions("central_v with base='sac' or maddpg for continuous actions")
-        parse_embedding_spec(self.team_embedding)
         if self.entropy_coeff < 0 or self.vf_coeff <= 0:
             raise ValueError(
                 f"entropy_coeff must be >= 0 and vf_coeff > 0, got entropy_coeff={self.entropy_coeff}, "

@@ -2,45 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from policies.maddpg_module import TeamMADDPGModule
-from policies.team_embedding import parse_embedding_spec
+from rl_algos.common.actor_critic_networks_config import ActorCriticNetworksConfig
 from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
-from rl_algos.common.team_config import TeamAlgorithmConfig
 from rl_algos.maddpg.learner import TeamMADDPGLearner
 
 
-class MADDPGConfig(TeamAlgorithmConfig):
+class MADDPGConfig(ActorCriticNetworksConfig):
     """MADDPG, TD3-style: a shared deterministic actor, twin critics over the joint (observation, action) pairs
     and the min of their targets, target-policy smoothing, delayed actor updates, soft targets. Discrete actions
-    go through a straight-through Gumbel-softmax; continuous ones (multiwalker) through `tanh` scaled onto the action bounds.
+    go through a straight-through Gumbel-softmax; continuous ones through `tanh` scaled onto the action bounds.
 
     `.training(...)` options (besides RLlib's `lr` 5e-4, `gamma` 0.99, `grad_clip` 10 per optimizer,
     `train_batch_size_per_learner` 64):
 
-    - `team_embedding`: `"concat"` gives each agent its own unshared critic over the concatenated pairs (the
-      original MADDPG); `"mean"` / `"graph"` (or a dict) one shared critic pooling over the pairs;
-    - `hidden`, `critic_hidden` ((64, 64)), `obs_agent_id` (True);
+    - the network options of `ActorCriticNetworksConfig`; `team_embedding="concat"` gives each agent its own
+      unshared critic over the concatenated pairs (the original MADDPG), `"mean"` / `"graph"` (or a dict) one
+      shared critic pooling over the pairs;
     - `tau` (0.005): soft target updates after every learner update; `policy_delay` (2): critic updates per actor
       update; `target_noise` (0.2), `target_noise_clip` (0.5): target-policy smoothing of continuous actions;
-      `exploration_noise` (0.1): Gaussian noise of continuous actions on the env runners (noises in units of half
-      the action bounds' width: as given for [-1, 1]); `gumbel_temperature`
-      (1.0); `logits_reg` (1e-3): weight of `mean(logits^2)` in the discrete actor loss;
+      `exploration_noise` (0.1): Gaussian noise of continuous actions on the env runners (the three noises in
+      units of half the action bounds' width); `gumbel_temperature` (1.0); `logits_reg` (1e-3): weight of
+      `mean(logits^2)` in the discrete actor loss;
     - `learning_starts` (1000), `train_ratio` (0.25), `n_step` (1), `replay_buffer_config`, as for the value
       learners.
     """
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or MADDPG)
-        self.team_embedding: str | Mapping[str, Any] = "concat"
-        self.hidden: Sequence[int] = (64, 64)
-        self.critic_hidden: Sequence[int] = (64, 64)
-        self.obs_agent_id = True
         self.tau = 0.005
         self.policy_delay = 2
         self.target_noise = 0.2
@@ -64,10 +59,6 @@ class MADDPGConfig(TeamAlgorithmConfig):
     def training(
         self,
         *,
-        team_embedding: str | Mapping[str, Any] = NotProvided,
-        hidden: Sequence[int] = NotProvided,
-        critic_hidden: Sequence[int] = NotProvided,
-        obs_agent_id: bool = NotProvided,
         tau: float = NotProvided,
         policy_delay: int = NotProvided,
         target_noise: float = NotProvided,
@@ -87,13 +78,7 @@ class MADDPGConfig(TeamAlgorithmConfig):
 
     @property
     def _model_config_auto_includes(self) -> dict[str, Any]:
-        return super()._model_config_auto_includes | {
-            "hidden": tuple(self.hidden),
-            "critic_hidden": tuple(self.critic_hidden),
-            "obs_agent_id": self.obs_agent_id,
-            "team_embedding": self.team_embedding,
-            "exploration_noise": self.exploration_noise,
-        }
+        return super()._model_config_auto_includes | {"exploration_noise": self.exploration_noise}
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         return RLModuleSpec(module_class=TeamMADDPGModule)
@@ -106,7 +91,6 @@ class MADDPGConfig(TeamAlgorithmConfig):
 
     def validate(self) -> None:
         super().validate()
-        parse_embedding_spec(self.team_embedding)
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"tau must be in (0, 1], got {self.tau}")
         if not isinstance(self.policy_delay, int) or self.policy_delay < 1:
