@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
@@ -14,11 +13,12 @@ from rl_algos.common.a2c_learner import TeamA2CLearner
 from rl_algos.common.actor_critic_config import TeamActorCriticConfig
 from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
+from rl_algos.common.replay_config import ReplayConfig
 
 BASES = ("a2c", "sac")
 
 
-class CentralVConfig(TeamActorCriticConfig):
+class CentralVConfig(ReplayConfig, TeamActorCriticConfig):
     """Central-V (Foerster et al. 2018) with its learner chosen by `base`:
 
     - `"a2c"`: on-policy; one centralised `V(s)` over the team embedding (`team_embedding`) of the agents'
@@ -40,10 +40,6 @@ class CentralVConfig(TeamActorCriticConfig):
         self.initial_alpha = 0.2
         self.target_entropy_scale = 0.89
         self.tau = 0.005
-        self.learning_starts = 1000
-        self.train_ratio = 0.25
-        self.n_step = 1
-        self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 50_000}
 
     def training(
         self,
@@ -52,10 +48,6 @@ class CentralVConfig(TeamActorCriticConfig):
         initial_alpha: float = NotProvided,
         target_entropy_scale: float = NotProvided,
         tau: float = NotProvided,
-        learning_starts: int = NotProvided,
-        train_ratio: float = NotProvided,
-        n_step: int = NotProvided,
-        replay_buffer_config: Mapping[str, Any] = NotProvided,
         **kwargs,
     ) -> CentralVConfig:
         super().training(**kwargs)
@@ -75,8 +67,8 @@ class CentralVConfig(TeamActorCriticConfig):
     def supports_continuous_actions(self) -> bool:
         return self.base == "sac"
 
-    def learning_warmup(self) -> int:
-        return self.learning_starts if self.base == "sac" else 0
+    def uses_replay(self) -> bool:
+        return self.base == "sac"
 
     def validate(self) -> None:
         super().validate()
@@ -92,8 +84,6 @@ class CentralVConfig(TeamActorCriticConfig):
                     f"target_entropy_scale must be in (0, 1] (a fraction of the uniform policy's entropy log A), "
                     f"got {self.target_entropy_scale}"
                 )
-            if not isinstance(self.n_step, int) or self.n_step < 1:
-                raise ValueError(f"n_step must be an int >= 1, got {self.n_step!r}")
 
 
 class CentralV(OffPolicyTeamAlgorithm, OnPolicyTeamAlgorithm):

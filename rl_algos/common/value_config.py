@@ -11,14 +11,14 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from policies.mixers import MIXER_INPUTS
 from policies.team_embedding import parse_embedding_spec
 from policies.team_q_module import TeamQModule
-from rl_algos.common.team_config import TeamAlgorithmConfig
+from rl_algos.common.replay_config import ReplayConfig
 
 MUNCHAUSEN_DEFAULTS = {"alpha": 0.9, "tau": 0.03, "l0": -1.0}
 OPTIMIZERS = ("adam", "rmsprop")
 REWARDS = ("team", "individual")
 
 
-class TeamQConfig(TeamAlgorithmConfig):
+class TeamQConfig(ReplayConfig):
     """Configuration of an off-policy value-based team learner on RLlib's new API stack.
 
     Set through `.training(...)` (besides RLlib's own `lr`, `gamma`, `grad_clip`, `train_batch_size_per_learner`):
@@ -56,15 +56,11 @@ class TeamQConfig(TeamAlgorithmConfig):
         self.max_seq_len = 20
         self.epsilon: float | list = [[0, 1.0], [50_000, 0.05]]
         self.double_q = True
-        self.n_step = 1
         self.munchausen: Mapping[str, float] | None = None
         self.reward = "team"
         self.target_update_interval = 200
         self.tau = 1.0
         self.optimizer = "adam"
-        self.train_ratio = 0.25
-        self.learning_starts = 1000
-        self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 50_000}
         # RLlib's own settings, with value-learning defaults.
         self.lr = 5e-4
         self.gamma = 0.99
@@ -91,15 +87,11 @@ class TeamQConfig(TeamAlgorithmConfig):
         max_seq_len: int = NotProvided,
         epsilon: float | list = NotProvided,
         double_q: bool = NotProvided,
-        n_step: int = NotProvided,
         munchausen: Mapping[str, float] | None = NotProvided,
         reward: str = NotProvided,
         target_update_interval: int = NotProvided,
         tau: float = NotProvided,
         optimizer: str = NotProvided,
-        train_ratio: float = NotProvided,
-        learning_starts: int = NotProvided,
-        replay_buffer_config: Mapping[str, Any] = NotProvided,
         **kwargs,
     ) -> "TeamQConfig":
         super().training(**kwargs)
@@ -129,9 +121,6 @@ class TeamQConfig(TeamAlgorithmConfig):
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         return RLModuleSpec(module_class=TeamQModule)
-
-    def learning_warmup(self) -> int:
-        return self.learning_starts
 
     def validate(self) -> None:
         super().validate()
@@ -165,8 +154,6 @@ class TeamQConfig(TeamAlgorithmConfig):
             )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={self.optimizer!r} is unknown; use one of {', '.join(OPTIMIZERS)}")
-        if not isinstance(self.n_step, int) or self.n_step < 1:
-            raise ValueError(f"n_step must be an int >= 1, got {self.n_step!r}")
         if self.recurrent and self.n_step != 1:
             raise ValueError(
                 f"recurrent=True needs n_step=1 (got n_step={self.n_step}): RLlib's EpisodeReplayBuffer samples "
@@ -178,8 +165,6 @@ class TeamQConfig(TeamAlgorithmConfig):
             raise ValueError(f"tau must be in (0, 1] (1.0 = hard target copies), got {self.tau}")
         if not isinstance(self.target_update_interval, int) or self.target_update_interval < 1:
             raise ValueError(f"target_update_interval must be an int >= 1, got {self.target_update_interval!r}")
-        if not self.train_ratio > 0:
-            raise ValueError(f"train_ratio (gradient updates per env step) must be > 0, got {self.train_ratio}")
 
     def _validate_munchausen(self) -> None:
         if self.munchausen is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
@@ -11,10 +10,11 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from policies.maddpg_module import TeamMADDPGModule
 from rl_algos.common.actor_critic_networks_config import ActorCriticNetworksConfig
 from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
+from rl_algos.common.replay_config import ReplayConfig
 from rl_algos.maddpg.learner import TeamMADDPGLearner
 
 
-class MADDPGConfig(ActorCriticNetworksConfig):
+class MADDPGConfig(ReplayConfig, ActorCriticNetworksConfig):
     """MADDPG, TD3-style: a shared deterministic actor, twin critics over the joint (observation, action) pairs
     and the min of their targets, target-policy smoothing, delayed actor updates, soft targets. Discrete actions
     go through a straight-through Gumbel-softmax; continuous ones through `tanh` scaled onto the action bounds.
@@ -30,8 +30,7 @@ class MADDPGConfig(ActorCriticNetworksConfig):
       `exploration_noise` (0.1): Gaussian noise of continuous actions on the env runners (the three noises in
       units of half the action bounds' width); `gumbel_temperature` (1.0); `logits_reg` (1e-3): weight of
       `mean(logits^2)` in the discrete actor loss;
-    - `learning_starts` (1000), `train_ratio` (0.25), `n_step` (1), `replay_buffer_config`, as for the value
-      learners.
+    - the replay options of `ReplayConfig`.
     """
 
     def __init__(self, algo_class=None):
@@ -43,10 +42,6 @@ class MADDPGConfig(ActorCriticNetworksConfig):
         self.exploration_noise = 0.1
         self.gumbel_temperature = 1.0
         self.logits_reg = 1e-3
-        self.learning_starts = 1000
-        self.train_ratio = 0.25
-        self.n_step = 1
-        self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 50_000}
         self.lr = 5e-4
         self.gamma = 0.99
         self.grad_clip = 10.0
@@ -66,10 +61,6 @@ class MADDPGConfig(ActorCriticNetworksConfig):
         exploration_noise: float = NotProvided,
         gumbel_temperature: float = NotProvided,
         logits_reg: float = NotProvided,
-        learning_starts: int = NotProvided,
-        train_ratio: float = NotProvided,
-        n_step: int = NotProvided,
-        replay_buffer_config: Mapping[str, Any] = NotProvided,
         **kwargs,
     ) -> MADDPGConfig:
         super().training(**kwargs)
@@ -86,9 +77,6 @@ class MADDPGConfig(ActorCriticNetworksConfig):
     def get_default_learner_class(self):
         return TeamMADDPGLearner
 
-    def learning_warmup(self) -> int:
-        return self.learning_starts
-
     def validate(self) -> None:
         super().validate()
         if not 0.0 < self.tau <= 1.0:
@@ -99,8 +87,6 @@ class MADDPGConfig(ActorCriticNetworksConfig):
             raise ValueError("target_noise, target_noise_clip, exploration_noise and logits_reg must be >= 0")
         if not self.gumbel_temperature > 0:
             raise ValueError(f"gumbel_temperature must be positive, got {self.gumbel_temperature}")
-        if not isinstance(self.n_step, int) or self.n_step < 1:
-            raise ValueError(f"n_step must be an int >= 1, got {self.n_step!r}")
 
 
 class MADDPG(OffPolicyTeamAlgorithm):
