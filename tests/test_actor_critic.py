@@ -120,7 +120,7 @@ def test_per_agent_critic_values_absent_agents_at_zero():
 
 @pytest.mark.parametrize(
     "algo, options",
-    [("iac", {}), ("central_v", {}), ("central_v", {"base": "sac", "learning_starts": 100}), ("coma", {})],
+    [("iac", {}), ("central_v", {}), ("central_v", {"base": "sac", "learning_starts": 50}), ("coma", {})],
     ids=["iac", "central_v-a2c", "central_v-sac", "coma"],
 )
 def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, options, ray_session, tmp_path):
@@ -166,6 +166,11 @@ def test_central_v_graph_beats_a_random_team_on_spread(ray_session):
 
 
 @pytest.mark.parametrize("algo", ["qmix", "central_v", "maddpg"])
-def test_a_partial_replay_buffer_config_keeps_the_buffer_type(algo):
-    config = rl_algos.get_config(algo).training(replay_buffer_config={"capacity": 123})
-    assert config.replay_buffer_config == {"type": "EpisodeReplayBuffer", "capacity": 123}
+def test_a_replay_smaller_than_two_batches_is_refused(algo):
+    config = (
+        rl_algos.get_config(algo)
+        .environment("team", env_config={"scenario": "spread", "n_agents": 3})
+        .training(replay_capacity=100, **({"base": "sac"} if algo == "central_v" else {}))
+    )
+    with pytest.raises(ValueError, match="replay_capacity=100 is below twice the batch"):
+        config.validate()

@@ -148,7 +148,7 @@ def test_continuous_central_v_sac_trains_checkpoints_and_evaluates_at_a_larger_t
         rl_algos.get_config("central_v")
         .environment("team", env_config=env_config)
         .env_runners(num_env_runners=0, num_envs_per_env_runner=2)
-        .training(base="sac", team_embedding=embedding, learning_starts=100, train_batch_size_per_learner=32)
+        .training(base="sac", team_embedding=embedding, learning_starts=50, train_batch_size_per_learner=32)
         .reporting(min_sample_timesteps_per_iteration=100)
         .debugging(seed=0)
     )

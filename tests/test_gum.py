@@ -114,7 +114,7 @@ def gum_config(**training):
         rl_algos.get_config("gum")
         .environment("team", env_config=SPREAD)
         .env_runners(num_env_runners=0, num_envs_per_env_runner=1, rollout_fragment_length=20)
-        .training(learning_starts=40, train_batch_size_per_learner=16, **training)
+        .training(learning_starts=20, train_batch_size_per_learner=16, **training)
         .reporting(min_sample_timesteps_per_iteration=40)
         .debugging(seed=0)
     )

@@ -16,7 +16,7 @@ def quick_config(algo, env_config, **training):
         rl_algos.get_config(algo)
         .environment("team", env_config=env_config)
         .env_runners(num_env_runners=0, num_envs_per_env_runner=1, rollout_fragment_length=20)
-        .training(learning_starts=40, train_batch_size_per_learner=16, **training)
+        .training(learning_starts=20, train_batch_size_per_learner=16, **training)
         .reporting(min_sample_timesteps_per_iteration=40)
         .debugging(seed=0)
     )
@@ -101,7 +101,7 @@ def test_recurrent_agent_with_last_action_trains_on_sequences(ray_session, tmp_p
 
 
 def test_individual_rewards_reach_the_iql_learner(ray_session):
-    trainer = quick_config("iql", SPREAD, reward="individual").build_algo()
+    trainer = quick_config("iql", SPREAD, reward="individual", n_step=3).build_algo()
     result = trainer.train()
     trainer.stop()
     assert np.isfinite(result["learners"]["default_policy"]["total_loss"])
@@ -115,7 +115,6 @@ def test_individual_rewards_reach_the_iql_learner(ray_session):
         ("iql", SPREAD, {"munchausen": {"temperature": 1}}, "must be None or a dict with keys among alpha, tau, l0"),
         ("vdn", {"scenario": "multiwalker", "n_agents": 2}, {}, "needs discrete actions"),
         ("qmix", SPREAD, {"reward": "individual"}, "reward='individual' is for IQL only"),
-        ("iql", SPREAD, {"reward": "individual", "n_step": 3}, "reward='individual' needs n_step=1"),
         ("qmix", SPREAD, {"mixer_input": "state", "team_embedding": "graph"}, "use team_embedding='concat' with it"),
         ("qmix", SPREAD, {"optimizer": "sgd"}, "optimizer='sgd' is unknown; use one of adam, rmsprop"),
         ("qmix", SPREAD, {"tau": 0.0}, "tau must be in (0, 1]"),

@@ -28,8 +28,8 @@ class CentralVConfig(ReplayConfig, TeamActorCriticConfig):
       critics `Q_i(s, (u^-a, .))` and a target entropy of `target_entropy_scale * log(A)`; continuous actions
       (multiwalker): a squashed-Gaussian actor, joint-action critics `Q_i(o, u)_a` (MADDPG's) and a target entropy
       of `-k` for k action dimensions. Options: `initial_alpha` (0.2), `target_entropy_scale` (0.89, discrete),
-      `tau` (0.005, Polyak averaging of the target critics per update), `learning_starts` (1000), `train_ratio`
-      (0.25 updates per env step), `n_step` (1), `replay_buffer_config` (`EpisodeReplayBuffer`, 50,000).
+      and the replay options of `ReplayConfig` (`tau` 0.005: Polyak averaging of the target critics per update,
+      `learning_starts` 1000, `train_ratio` 0.25 updates per env step, `n_step` 1, `replay_capacity` 50,000, ...).
     """
 
     critic = "team"
@@ -39,7 +39,6 @@ class CentralVConfig(ReplayConfig, TeamActorCriticConfig):
         self.base = "a2c"
         self.initial_alpha = 0.2
         self.target_entropy_scale = 0.89
-        self.tau = 0.005
 
     def training(
         self,
@@ -47,7 +46,6 @@ class CentralVConfig(ReplayConfig, TeamActorCriticConfig):
         base: str = NotProvided,
         initial_alpha: float = NotProvided,
         target_entropy_scale: float = NotProvided,
-        tau: float = NotProvided,
         **kwargs,
     ) -> CentralVConfig:
         super().training(**kwargs)
@@ -75,8 +73,6 @@ class CentralVConfig(ReplayConfig, TeamActorCriticConfig):
         if self.base not in BASES:
             raise ValueError(f"central_v base={self.base!r} is unknown; use one of {', '.join(BASES)}")
         if self.base == "sac":
-            if not 0.0 < self.tau <= 1.0:
-                raise ValueError(f"tau must be in (0, 1], got {self.tau}")
             if not self.initial_alpha > 0:
                 raise ValueError(f"initial_alpha must be positive, got {self.initial_alpha}")
             if not 0.0 < self.target_entropy_scale <= 1.0:
@@ -92,9 +88,6 @@ class CentralV(OffPolicyTeamAlgorithm, OnPolicyTeamAlgorithm):
     @classmethod
     def get_default_config(cls) -> CentralVConfig:
         return CentralVConfig()
-
-    def _create_local_replay_buffer_if_necessary(self, config):
-        return super()._create_local_replay_buffer_if_necessary(config) if config.base == "sac" else None
 
     def training_step(self) -> None:
         if self.config.base == "sac":

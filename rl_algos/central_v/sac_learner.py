@@ -7,21 +7,17 @@ import math
 from typing import Any
 
 import torch
-from ray.rllib.connectors.common.add_observations_from_episodes_to_batch import AddObservationsFromEpisodesToBatch
-from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_batch import (
-    AddNextObservationsFromEpisodesToTrainBatch,
-)
 from ray.rllib.core import Columns
-from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from torch.nn import functional as F
 
 from policies.masked import masked_mean
 from rl_algos.common.actor_critic_losses import masked_entropy, sac_temperature_loss, soft_values
-from rl_algos.common.learner_utils import frozen, register_adam_groups, update_targets
+from rl_algos.common.learner_utils import frozen, register_adam_groups
 from rl_algos.common.losses import chosen_action_values, masked_mse, td_targets
+from rl_algos.common.replay_learner import ReplayLearner
 
 
-class TeamSACLearner(TorchLearner):
+class TeamSACLearner(ReplayLearner):
     """Soft actor-critic for a parameter-shared team, on replayed n-step transitions; agents absent at s' are worth
     0 there, and every loss is a mean over present agents.
 
@@ -36,15 +32,8 @@ class TeamSACLearner(TorchLearner):
     Target entropy `-k` per agent (k action dimensions).
 
     Temperature: `alpha (H(pi) - target entropy)`. Actor, critics and temperature have their own optimizers;
-    targets are Polyak-averaged with `tau` after every update.
+    targets are Polyak-averaged with `tau` after every `target_update_interval` (1) updates.
     """
-
-    def build(self) -> None:
-        super().build()
-        self.module.foreach_module(lambda _, module: module.make_target_networks())
-        self._learner_connector.insert_after(
-            AddObservationsFromEpisodesToBatch, AddNextObservationsFromEpisodesToTrainBatch()
-        )
 
     def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
         module = self._module[module_id]
@@ -78,18 +67,16 @@ class TeamSACLearner(TorchLearner):
         )
         alpha_loss = sac_temperature_loss(module.log_alpha, entropy, target_entropy)
         total = actor_loss + critic_loss + alpha_loss
-        self.metrics.log_dict(
+        self.log_step_metrics(
+            module_id,
             {
-                "total_loss": total.item(),
-                "policy_loss": actor_loss.item(),
-                "vf_loss": critic_loss.item(),
-                "alpha_loss": alpha_loss.item(),
-                "alpha": alpha.item(),
-                "entropy": entropy.item(),
-                "q_taken_mean": masked_mean(q1, mask).item(),
+                "policy_loss": actor_loss,
+                "vf_loss": critic_loss,
+                "alpha_loss": alpha_loss,
+                "alpha": alpha,
+                "entropy": entropy,
+                "q_taken_mean": masked_mean(q1, mask),
             },
-            key=module_id,
-            window=1,
         )
         return total
 
@@ -131,7 +118,3 @@ class TeamSACLearner(TorchLearner):
                 *(critic.own_action_values(obs["obs"], replayed, own_actions, mask) for critic in module.twin_critics())
             )  # [B, n]
         return masked_mean(alpha * log_pi - own_q, mask), -masked_mean(log_pi.detach(), mask)
-
-    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
-        super().after_gradient_based_update(timesteps=timesteps)
-        update_targets(self, self.config.tau)

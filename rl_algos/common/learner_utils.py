@@ -19,7 +19,7 @@ def register_adam_groups(
         learner.register_optimizer(
             module_id=module_id,
             optimizer_name=name,
-            optimizer=torch.optim.Adam(params),
+            optimizer=torch.optim.Adam(params, foreach=True),
             params=params,
             lr_or_lr_schedule=lr,
         )

@@ -1,6 +1,11 @@
-"""`OffPolicyTeamAlgorithm`: sample -> replay -> `train_ratio` learner updates -> sync env-runner weights."""
+"""`OffPolicyTeamAlgorithm`: the replay learners' loop. Env runners sample into the team replay; the learner trains
+on ready batches from it at `train_ratio` gradient updates per env step, synchronously or asynchronously."""
 
 from __future__ import annotations
+
+import functools
+import time
+from typing import Any
 
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
@@ -11,61 +16,160 @@ from ray.rllib.utils.metrics import (
     LEARNER_UPDATE_TIMER,
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
     REPLAY_BUFFER_SAMPLE_TIMER,
+    SYNCH_WORKER_WEIGHTS_TIMER,
     TIMERS,
 )
 
+from rl_algos.common.episode_chunks import episode_chunks, sample_chunks
+from rl_algos.common.ready_batch import ready_batch
+from rl_algos.common.team_replay import EpisodeChunk, TeamReplayBuffer
+
+TEAM_REPLAY = "team_replay"  # the checkpoint state key of the replay (with `checkpoint_replay`)
+SAMPLE_TAG = "team_sample"
+REPLAY_ADD_TIMER = "replay_add"
+# At most this many transitions (sequence steps) per learner_group.update call: K stacked minibatches.
+MAX_STEPS_PER_UPDATE_CALL = 32_768
+POLL_S = 0.01  # how often a learner that is ahead checks for arrived samples
+
 
 class OffPolicyTeamAlgorithm(Algorithm):
-    """The off-policy training loop shared by the team learners, on RLlib's `EpisodeReplayBuffer`
-    (`config.replay_buffer_config`). It reads `learning_starts`, `train_ratio`, `n_step` and, where a config has
-    them, `recurrent`, `max_seq_len` and `reward` (individual rewards ride in the infos).
+    """The replay loop of the off-policy team learners (options in `ReplayConfig`).
 
-    Each `training_step` samples one round from the env runners into the buffer, then, once
-    `learning_starts` env steps have been sampled, runs `train_ratio` gradient updates per sampled env step
-    (fractions carry over to the next step) on n-step transitions (`max_seq_len` sequences for a recurrent
-    agent), and syncs the agent network to the runners.
+    The replay is the project's `TeamReplayBuffer` (seeded with the config's `seed`): env runners' episode chunks
+    go in as arrays, and the learner gets ready batches of K stacked minibatches through
+    `learner_group.update(batch=...)`, skipping RLlib's replay buffer and learner connectors. Updates due at
+    any time: `floor(train_ratio * (env steps added to the replay - learning_starts)) - updates done`.
+
+    - Synchronous (`num_env_runners=0`): each `training_step` samples one round on the local env runner, adds it,
+      runs the updates due and syncs the agent network to the runner. Bit-for-bit reproducible for a seed on CPU.
+    - Asynchronous (`num_env_runners >= 1`): the remote env runners sample (one request in flight each, returning
+      arrays) while the learner updates. Each `training_step` adds the rounds that have arrived, hands idle
+      runners their next request, runs the updates due, and broadcasts the weights every `broadcast_interval`
+      updates. A runner gets a request only while the learner owes at most one round of updates per runner,
+      and a learner with nothing due waits for data, so updates per env step stay at `train_ratio`.
     """
 
     def setup(self, config) -> None:
-        super().setup(config)  # builds `self.local_replay_buffer` from `config.replay_buffer_config`
-        self._update_credit = 0.0
+        super().setup(config)
+        config = self.config
+        self.replay = TeamReplayBuffer(config.replay_capacity, seed=config.seed) if config.uses_replay() else None
+        self.num_updates_done = 0
+        self._updates_at_broadcast = 0
+        self._chunk_options = {
+            "agent_rewards": config.replay_agent_rewards(),
+            "hidden": config.replayed_sequence_length() is not None,
+        }
+        self._learner_device = None
+        if self.learner_group.is_local:  # a remote learner gets numpy arrays and makes its own tensors
+            self._learner_device = next(iter(self.learner_group.foreach_learner(lambda learner: learner.device))).get()
+
+    def _create_local_replay_buffer_if_necessary(self, config) -> None:
+        return None  # the team replay (built in `setup`) replaces RLlib's replay buffer
 
     def training_step(self) -> None:
-        config = self.config
+        if self.config.num_env_runners == 0:
+            self._synchronous_step()
+        else:
+            self._asynchronous_step()
+
+    def _synchronous_step(self) -> None:
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
             episodes, runner_metrics = synchronous_parallel_sample(
                 worker_set=self.env_runner_group,
                 concat=True,
-                sample_timeout_s=config.sample_timeout_s,
+                sample_timeout_s=self.config.sample_timeout_s,
                 _uses_new_env_runners=True,
                 _return_metrics=True,
             )
         self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
-        self.local_replay_buffer.add(episodes)
-
-        sampled_lifetime = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
-        if sampled_lifetime < config.learning_starts:
-            return
-        self._update_credit += sum(len(episode) for episode in episodes) * config.train_ratio
-        num_updates = int(self._update_credit)
-        self._update_credit -= num_updates
-        recurrent = getattr(config, "recurrent", False)
-        for _ in range(num_updates):
-            with self.metrics.log_time((TIMERS, REPLAY_BUFFER_SAMPLE_TIMER)):
-                train_episodes = self.local_replay_buffer.sample(
-                    num_items=config.total_train_batch_size,
-                    n_step=config.n_step,
-                    gamma=config.gamma,
-                    # a recurrent agent learns from sequences; the lookback step holds their initial state
-                    batch_length_T=config.max_seq_len if recurrent else None,
-                    lookback=int(recurrent),
-                    include_infos=getattr(config, "reward", "team") == "individual",
-                    sample_episodes=True,
+        self._add(episode_chunks(episodes, **self._chunk_options))
+        if self._run_due_updates():
+            with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+                self.env_runner_group.sync_weights(
+                    from_worker_or_learner_group=self.learner_group, inference_only=True
                 )
+
+    def _asynchronous_step(self) -> None:
+        group = self.env_runner_group
+        if group.num_in_flight_async_reqs(tag=SAMPLE_TAG) == 0:
+            self._request_samples()
+        deadline = time.monotonic() + self.config.sample_timeout_s
+        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            while True:  # a learner with nothing due waits for data
+                idle = self._updates_due() == 0
+                arrived = group.fetch_ready_async_reqs(tags=SAMPLE_TAG, timeout_seconds=POLL_S if idle else 0.0)
+                if arrived or not idle or time.monotonic() > deadline:
+                    break
+        for _, (chunks, runner_metrics) in arrived:
+            self.metrics.aggregate([runner_metrics], key=ENV_RUNNER_RESULTS)
+            self._add(chunks)
+        self._request_samples()
+        if self._run_due_updates() and self.num_updates_done - self._updates_at_broadcast >= (
+            self.config.broadcast_interval
+        ):
+            with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+                group.sync_weights(
+                    from_worker_or_learner_group=self.learner_group, inference_only=True, timeout_seconds=0.0
+                )
+            self._updates_at_broadcast = self.num_updates_done
+
+    def _request_samples(self) -> None:
+        """Ask every idle remote runner for one more round, unless the learner owes more than one round of
+        updates per runner (then the runners pause and the learner catches up)."""
+        config = self.config
+        round_steps = config.get_rollout_fragment_length() * config.num_envs_per_env_runner
+        if self._updates_due() <= max(1.0, config.train_ratio * round_steps * config.num_env_runners):
+            self.env_runner_group.foreach_env_runner_async(
+                functools.partial(sample_chunks, **self._chunk_options), tag=SAMPLE_TAG
+            )
+
+    def _add(self, chunks: list[EpisodeChunk]) -> None:
+        with self.metrics.log_time((TIMERS, REPLAY_ADD_TIMER)):
+            self.replay.add(chunks)
+
+    def _updates_due(self) -> int:
+        config = self.config
+        warm = self.replay.env_steps_added - config.learning_starts
+        return max(0, int(config.train_ratio * warm) - self.num_updates_done) if warm >= 0 else 0
+
+    def _run_due_updates(self) -> int:
+        """Run every update due, in `learner_group.update` calls of K stacked minibatches; return how many."""
+        config = self.config
+        due = self._updates_due()
+        sequence_length = config.replayed_sequence_length()
+        batch_size = config.train_batch_size_per_learner
+        per_call = max(1, MAX_STEPS_PER_UPDATE_CALL // (batch_size * (sequence_length or 1)))
+        sampled_lifetime = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
+        remaining = due
+        while remaining:
+            stacked = min(remaining, per_call)
+            with self.metrics.log_time((TIMERS, REPLAY_BUFFER_SAMPLE_TIMER)):
+                if sequence_length is None:
+                    sample = self.replay.sample_transitions(stacked * batch_size, config.n_step, config.gamma)
+                else:
+                    sample = self.replay.sample_sequences(stacked * batch_size, sequence_length)
+                batch = ready_batch(sample, stacked, self._learner_device)
             with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
                 results = self.learner_group.update(
-                    episodes=train_episodes, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled_lifetime}
+                    batch=batch, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled_lifetime}
                 )
             self.metrics.aggregate(results, key=LEARNER_RESULTS)
-        if num_updates:
-            self.env_runner_group.sync_weights(from_worker_or_learner_group=self.learner_group, inference_only=True)
+            self.num_updates_done += stacked
+            remaining -= stacked
+        return due
+
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict[str, Any]:
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if (
+            self.replay is not None
+            and self.config.checkpoint_replay
+            and self._check_component(TEAM_REPLAY, components, not_components)
+        ):
+            state[TEAM_REPLAY] = {"buffer": self.replay.get_state(), "updates_done": self.num_updates_done}
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        if TEAM_REPLAY in state and self.replay is not None:
+            self.replay.set_state(state[TEAM_REPLAY]["buffer"])
+            self.num_updates_done = state[TEAM_REPLAY]["updates_done"]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ray.rllib.algorithms.algorithm_config import NotProvided
 
 from rl_algos.common.team_config import TeamAlgorithmConfig
@@ -14,12 +11,22 @@ class ReplayConfig(TeamAlgorithmConfig):
     """Base of the configs trained on `OffPolicyTeamAlgorithm`'s replay loop (the value learners, MADDPG,
     Central-V's `sac` base). `.training(...)` options:
 
-    - `learning_starts` (1000): env steps sampled before the first update, by every run (fine-tuning included,
-      as replay buffers are not checkpointed);
-    - `train_ratio` (0.25): gradient updates per sampled env step;
-    - `n_step` (1): n-step returns from the replay buffer;
-    - `replay_buffer_config` (`{"type": "EpisodeReplayBuffer", "capacity": 50000}`): RLlib's replay buffer; a
-      partial dict is merged into the current one.
+    - `learning_starts` (1000): env steps in the replay before the first update (every run refills an empty
+      replay first, fine-tuning included, unless it restores a checkpointed one);
+    - `train_ratio` (0.25): gradient updates per env step added to the replay after `learning_starts`;
+    - `n_step` (1): n-step returns from the replay;
+    - `replay_capacity` (50,000): rows of the team replay (`TeamReplayBuffer`), about the env steps it holds
+      (an episode of T steps takes T + 1 rows); the oldest are overwritten;
+    - `checkpoint_replay` (False): put the replay, and the count of updates done, into checkpoints, so a resumed
+      run goes on with its data (checkpoints grow by the replay's size);
+    - `target_update_interval` (1) and `tau` (0.005): after every `target_update_interval` gradient steps the
+      target networks move `tau` of the way to the online ones (1.0: hard copies);
+    - `broadcast_interval` (100): with remote env runners (asynchronous sampling), gradient updates between two
+      weight broadcasts to the runners; the synchronous loop broadcasts after every round of updates.
+
+    `.env_runners(num_env_runners=0)` trains synchronously (sample, then update, in one process; bit-for-bit
+    reproducible for a seed on CPU); `num_env_runners >= 1` samples asynchronously on the remote env runners
+    while the learner updates, holding `train_ratio` (the learner waits when ahead; runners pause when it lags).
     """
 
     def __init__(self, algo_class=None):
@@ -27,7 +34,11 @@ class ReplayConfig(TeamAlgorithmConfig):
         self.learning_starts = 1000
         self.train_ratio = 0.25
         self.n_step = 1
-        self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 50_000}
+        self.replay_capacity = 50_000
+        self.checkpoint_replay = False
+        self.target_update_interval = 1
+        self.tau = 0.005
+        self.broadcast_interval = 100
 
     def training(
         self,
@@ -35,7 +46,11 @@ class ReplayConfig(TeamAlgorithmConfig):
         learning_starts: int = NotProvided,
         train_ratio: float = NotProvided,
         n_step: int = NotProvided,
-        replay_buffer_config: Mapping[str, Any] = NotProvided,
+        replay_capacity: int = NotProvided,
+        checkpoint_replay: bool = NotProvided,
+        target_update_interval: int = NotProvided,
+        tau: float = NotProvided,
+        broadcast_interval: int = NotProvided,
         **kwargs,
     ) -> ReplayConfig:
         super().training(**kwargs)
@@ -46,6 +61,14 @@ class ReplayConfig(TeamAlgorithmConfig):
         """Whether this configuration trains on the replay loop (Central-V only with `base="sac"`)."""
         return True
 
+    def replayed_sequence_length(self) -> int | None:
+        """The length of the replayed sequences a recurrent learner trains on; None: n-step transitions."""
+        return None
+
+    def replay_agent_rewards(self) -> bool:
+        """Whether the learner needs each agent's own rewards (`infos["agent_rewards"]`) in its batches."""
+        return False
+
     def learning_warmup(self) -> int:
         return self.learning_starts if self.uses_replay() else 0
 
@@ -53,9 +76,23 @@ class ReplayConfig(TeamAlgorithmConfig):
         super().validate()
         if not self.uses_replay():
             return
-        if not isinstance(self.n_step, int) or self.n_step < 1:
-            raise ValueError(f"n_step must be an int >= 1, got {self.n_step!r}")
+        for name in ("n_step", "replay_capacity", "target_update_interval", "broadcast_interval"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if self.replay_capacity < 2 * self.train_batch_size_per_learner:
+            raise ValueError(
+                f"replay_capacity={self.replay_capacity} is below twice the batch "
+                f"(train_batch_size_per_learner={self.train_batch_size_per_learner}); raise it"
+            )
         if not self.train_ratio > 0:
             raise ValueError(f"train_ratio (gradient updates per env step) must be > 0, got {self.train_ratio}")
         if not isinstance(self.learning_starts, int) or self.learning_starts < 0:
             raise ValueError(f"learning_starts must be an int >= 0, got {self.learning_starts!r}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"tau must be in (0, 1] (1.0 = hard target copies), got {self.tau}")
+        if self.num_learners > 1:
+            raise ValueError(
+                f"the replay learners train on one learner (num_learners 0: in the algorithm's process, or 1: a "
+                f"remote one), got num_learners={self.num_learners}; use num_gpus_per_learner for a GPU"
+            )

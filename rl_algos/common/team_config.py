@@ -13,18 +13,15 @@ class TeamAlgorithmConfig(AlgorithmConfig):
     """Base of the team algorithms' configs: `training()` keyword handling and the team env's action checks."""
 
     def _set_provided(self, arguments: dict[str, Any]) -> None:
-        """Set every keyword argument of a `training()` call (its `locals()`) that was actually provided; a
-        `replay_buffer_config` is merged into the current one, so `{"capacity": N}` keeps the buffer type."""
+        """Set every keyword argument of a `training()` call (its `locals()`) that was actually provided."""
         for name, value in arguments.items():
             if name in ("self", "kwargs", "__class__") or value is NotProvided:
                 continue
-            if name == "replay_buffer_config":
-                value = {**self.replay_buffer_config, **value}
             setattr(self, name, value)
 
     def learning_warmup(self) -> int:
         """Env steps a run samples before its first update: the replay learners' `learning_starts` (counted
-        afresh by every run, fine-tuning included, as replay buffers are not checkpointed); 0 when on-policy."""
+        afresh by every run into an empty replay, fine-tuning included); 0 when on-policy."""
         return 0
 
     @property

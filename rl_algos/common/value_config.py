@@ -28,17 +28,17 @@ class TeamQConfig(ReplayConfig):
     - `mixer_input`: `"obs"` (the embedding of the agents' observations) or `"state"` (the global state, concat
       only); `mixing_embed_dim` (32), `hypernet_embed` (64): QMIX sizes;
     - `hidden` ((64, 64)), `obs_agent_id` (True): the shared agent network; `recurrent` (False): a GRU agent
-      of width `hidden[-1]`, trained on replayed sequences of `max_seq_len` (20) steps (needs `n_step=1`);
+      of width `hidden[-1]`, trained on replayed sequences of `max_seq_len` (20) steps from the recurrent state
+      stored with their first step (needs `n_step=1`);
       `obs_last_action` (False): each agent also sees its previous action (needs the env option `last_action`);
     - `epsilon`: a constant or `[[env_step, value], ...]`, default 1.0 -> 0.05 over 50k env steps;
     - `double_q` (True); `n_step` (1); `munchausen`: None or `{"alpha": 0.9, "tau": 0.03, "l0": -1}` (any
       subset; the Munchausen-DQN target per agent for IQL, on the mixed target for VDN/QMIX);
-    - `reward`: `"team"` or, for IQL with `n_step=1`, `"individual"` (`infos["agent_rewards"]`);
+    - `reward`: `"team"` or, for IQL, `"individual"` (`infos["agent_rewards"]`, summed over the n steps);
     - `target_update_interval` (200 learner updates) and `tau` (1.0: hard copies; < 1: Polyak averaging at
       every interval);
-    - `optimizer`: `"adam"` | `"rmsprop"`; `train_ratio`: gradient updates per sampled env step (0.25);
-      `learning_starts`: env steps sampled before the first update (1000); `replay_buffer_config`
-      (`{"type": "EpisodeReplayBuffer", "capacity": 50_000}`, built by RLlib).
+    - `optimizer`: `"adam"` | `"rmsprop"`; and the replay options of `ReplayConfig` (`train_ratio`,
+      `learning_starts`, `replay_capacity`, ...).
     """
 
     mixer: str | None = None  # set by each algorithm's config: None (IQL), "vdn", "qmix"
@@ -89,8 +89,6 @@ class TeamQConfig(ReplayConfig):
         double_q: bool = NotProvided,
         munchausen: Mapping[str, float] | None = NotProvided,
         reward: str = NotProvided,
-        target_update_interval: int = NotProvided,
-        tau: float = NotProvided,
         optimizer: str = NotProvided,
         **kwargs,
     ) -> "TeamQConfig":
@@ -122,6 +120,12 @@ class TeamQConfig(ReplayConfig):
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         return RLModuleSpec(module_class=TeamQModule)
 
+    def replayed_sequence_length(self) -> int | None:
+        return self.max_seq_len if self.recurrent else None
+
+    def replay_agent_rewards(self) -> bool:
+        return self.reward == "individual"
+
     def validate(self) -> None:
         super().validate()
         name = self.algo_name
@@ -147,24 +151,15 @@ class TeamQConfig(ReplayConfig):
             raise ValueError(
                 f"reward='individual' is for IQL only; {name} learns a mixed team value from the team reward"
             )
-        if self.reward == "individual" and self.n_step != 1:
-            raise ValueError(
-                f"reward='individual' needs n_step=1 (got n_step={self.n_step}): the replay buffer sums only the "
-                "team reward over n steps"
-            )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={self.optimizer!r} is unknown; use one of {', '.join(OPTIMIZERS)}")
         if self.recurrent and self.n_step != 1:
             raise ValueError(
-                f"recurrent=True needs n_step=1 (got n_step={self.n_step}): RLlib's EpisodeReplayBuffer samples "
-                "sequences only with 1-step transitions"
+                f"recurrent=True needs n_step=1 (got n_step={self.n_step}): recurrent agents train on replayed "
+                "sequences of 1-step transitions"
             )
         if self.recurrent and (not isinstance(self.max_seq_len, int) or self.max_seq_len < 1):
             raise ValueError(f"max_seq_len must be an int >= 1, got {self.max_seq_len!r}")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau must be in (0, 1] (1.0 = hard target copies), got {self.tau}")
-        if not isinstance(self.target_update_interval, int) or self.target_update_interval < 1:
-            raise ValueError(f"target_update_interval must be an int >= 1, got {self.target_update_interval!r}")
 
     def _validate_munchausen(self) -> None:
         if self.munchausen is None:

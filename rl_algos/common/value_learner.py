@@ -1,9 +1,9 @@
-"""`TeamQLearner`: the TorchLearner shared by the value-based team learners.
+"""`TeamQLearner`: the replay learner shared by the value-based team learners.
 
-It owns what every value learner does the same way: target networks and their sync, the optimizer, the
-next-observation (and per-agent reward) learner connectors, and the bootstrapped per-agent next values
-(double-Q or Munchausen soft values). A subclass says only how predictions and targets are formed from
-them: per agent (IQL) or through a mixer (VDN, QMIX), in `td_predictions_and_targets`.
+It owns what every value learner does the same way: the optimizer and the bootstrapped per-agent next values
+(double-Q or Munchausen soft values); target networks and ready batches come from `ReplayLearner`. A
+subclass says only how predictions and targets are formed from them: per agent (IQL) or through a mixer
+(VDN, QMIX), in `td_predictions_and_targets`.
 """
 
 from __future__ import annotations
@@ -12,16 +12,8 @@ from typing import Any
 
 import torch
 import tree
-from ray.rllib.connectors.common.add_observations_from_episodes_to_batch import AddObservationsFromEpisodesToBatch
-from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_batch import (
-    AddNextObservationsFromEpisodesToTrainBatch,
-)
 from ray.rllib.core import Columns
-from ray.rllib.core.learner.torch.torch_learner import TorchLearner
-from ray.rllib.core.rl_module.apis import TargetNetworkAPI
 
-from rl_algos.common.connectors import AddAgentRewardsToBatch
-from rl_algos.common.learner_utils import update_targets
 from rl_algos.common.losses import (
     chosen_action_values,
     double_q_next_values,
@@ -31,22 +23,11 @@ from rl_algos.common.losses import (
     soft_next_values,
     td_targets,
 )
+from rl_algos.common.replay_learner import ReplayLearner
 
 
-class TeamQLearner(TorchLearner):
+class TeamQLearner(ReplayLearner):
     """Base learner of IQL / VDN / QMIX: one masked TD loss, built from `td_predictions_and_targets`."""
-
-    def build(self) -> None:
-        super().build()
-        self.module.foreach_module(
-            lambda _, module: module.make_target_networks() if isinstance(module, TargetNetworkAPI) else None
-        )
-        self._learner_connector.insert_after(
-            AddObservationsFromEpisodesToBatch, AddNextObservationsFromEpisodesToTrainBatch()
-        )
-        if self.config.reward == "individual":
-            self._learner_connector.insert_after(AddNextObservationsFromEpisodesToTrainBatch, AddAgentRewardsToBatch())
-        self._num_updates = 0
 
     def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
         params = [p for p in self.get_parameters(self._module[module_id]) if p.requires_grad]
@@ -58,14 +39,7 @@ class TeamQLearner(TorchLearner):
         """The optimizer named by `config.optimizer` for the value networks' parameters."""
         if self.config.optimizer == "rmsprop":
             return torch.optim.RMSprop(params, alpha=0.99, eps=1e-5)  # PyMARL's settings
-        return torch.optim.Adam(params)
-
-    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
-        super().after_gradient_based_update(timesteps=timesteps)
-        self._num_updates += 1
-        if self._num_updates % self.config.target_update_interval:
-            return
-        update_targets(self, self.config.tau)
+        return torch.optim.Adam(params, foreach=True)
 
     def next_agent_values(self, q_next_online: torch.Tensor, q_next_target: torch.Tensor) -> torch.Tensor:
         """Per-agent bootstrap values at the next observation, [B, n]: the Munchausen soft value of the target
@@ -117,14 +91,13 @@ class TeamQLearner(TorchLearner):
         loss = masked_mse(predictions, targets, weights)
 
         present = weights > 0
-        self.metrics.log_dict(
+        self.log_step_metrics(
+            module_id,
             {
                 "q_taken_mean": predictions[present].mean(),
                 "target_mean": targets[present].mean(),
                 "td_error_abs_mean": (predictions - targets).abs()[present].mean(),
             },
-            key=module_id,
-            window=1,
         )
         return loss
 

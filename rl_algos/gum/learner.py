@@ -126,7 +126,8 @@ class GUMLearner(TeamQLearner):
                 q, torch.log_softmax(q_reference / tau, -1), tau, mask
             )
 
-        self.metrics.log_dict(
+        self.log_step_metrics(
+            module_id,
             {
                 "gap_ind": gap_ind,
                 "gap_mix": gap_mix,
@@ -141,8 +142,6 @@ class GUMLearner(TeamQLearner):
                 "td_ind": td_ind,
                 "td_mix": td_mix,
             },
-            key=module_id,
-            window=1,
         )
         return value_loss + behaviour_loss + multiplier_loss
 

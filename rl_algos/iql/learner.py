@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from ray.rllib.core import Columns
 
-from rl_algos.common.connectors import AGENT_REWARDS
+from rl_algos.common.team_replay import AGENT_REWARDS
 from rl_algos.common.value_learner import TeamQLearner
 
 

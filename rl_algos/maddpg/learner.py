@@ -6,21 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from ray.rllib.connectors.common.add_observations_from_episodes_to_batch import AddObservationsFromEpisodesToBatch
-from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_batch import (
-    AddNextObservationsFromEpisodesToTrainBatch,
-)
 from ray.rllib.core import Columns
-from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from torch.nn import functional as F
 
 from policies.masked import masked_mean
 from rl_algos.common.actor_critic_losses import logits_regulariser, smoothed_target_actions, twin_q_targets
-from rl_algos.common.learner_utils import frozen, register_adam_groups, update_targets
+from rl_algos.common.learner_utils import frozen, register_adam_groups
 from rl_algos.common.losses import masked_mse
+from rl_algos.common.replay_learner import ReplayLearner
 
 
-class TeamMADDPGLearner(TorchLearner):
+class TeamMADDPGLearner(ReplayLearner):
     """TD3-style MADDPG for a parameter-shared team, on replayed n-step transitions.
 
     Critics: `Q_i(o, u)_a -> r + gamma^n (1 - d) min_i Q'_i(o', u')_a`, `u'` the target actor's actions,
@@ -28,16 +24,8 @@ class TeamMADDPGLearner(TorchLearner):
     for discrete ones; agents absent at s' are worth 0 there. Actor, every `policy_delay` updates:
     `-Q_1(o, (u^-a, mu(o_a)))_a` for each present agent a (the others' replayed actions, agent a's from the
     current actor: straight-through Gumbel-softmax for discrete actions, plus `logits_reg * mean(logits^2)`).
-    After every update all targets move toward their networks by `tau`.
+    After every `target_update_interval` (1) updates all targets move toward their networks by `tau`.
     """
-
-    def build(self) -> None:
-        super().build()
-        self.module.foreach_module(lambda _, module: module.make_target_networks())
-        self._learner_connector.insert_after(
-            AddObservationsFromEpisodesToBatch, AddNextObservationsFromEpisodesToTrainBatch()
-        )
-        self._num_updates = 0
 
     def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
         module = self._module[module_id]
@@ -79,15 +67,14 @@ class TeamMADDPGLearner(TorchLearner):
             targets = targets * next_obs["mask"] + batch[Columns.REWARDS].unsqueeze(-1) * (1 - next_obs["mask"])
         q1, q2 = module.twin_q(obs, replayed)
         critic_loss = masked_mse(q1, targets, mask) + masked_mse(q2, targets, mask)
-        metrics = {"vf_loss": critic_loss.item(), "q_taken_mean": masked_mean(q1, mask).item()}
+        metrics = {"vf_loss": critic_loss, "q_taken_mean": masked_mean(q1, mask)}
         total = critic_loss
 
-        if self._num_updates % config.policy_delay == 0:
+        if self.num_gradient_steps % config.policy_delay == 0:
             actor_loss = self.actor_loss(module, obs, replayed, fwd_out["actor"], mask)
             total = total + actor_loss
-            metrics["policy_loss"] = actor_loss.item()
-        metrics["total_loss"] = total.item()
-        self.metrics.log_dict(metrics, key=module_id, window=1)
+            metrics["policy_loss"] = actor_loss
+        self.log_step_metrics(module_id, metrics)
         return total
 
     def actor_loss(
@@ -109,8 +96,3 @@ class TeamMADDPGLearner(TorchLearner):
         if module.discrete:
             loss = loss + logits_regulariser(actor_out, mask, self.config.logits_reg)
         return loss
-
-    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
-        super().after_gradient_based_update(timesteps=timesteps)
-        self._num_updates += 1
-        update_targets(self, self.config.tau)

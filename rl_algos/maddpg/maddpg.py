@@ -25,17 +25,15 @@ class MADDPGConfig(ReplayConfig, ActorCriticNetworksConfig):
     - the network options of `ActorCriticNetworksConfig`; `team_embedding="concat"` gives each agent its own
       unshared critic over the concatenated pairs (the original MADDPG), `"mean"` / `"graph"` (or a dict) one
       shared critic pooling over the pairs;
-    - `tau` (0.005): soft target updates after every learner update; `policy_delay` (2): critic updates per actor
-      update; `target_noise` (0.2), `target_noise_clip` (0.5): target-policy smoothing of continuous actions;
+    - `policy_delay` (2): critic updates per actor update; `target_noise` (0.2), `target_noise_clip` (0.5): target-policy smoothing of continuous actions;
       `exploration_noise` (0.1): Gaussian noise of continuous actions on the env runners (the three noises in
       units of half the action bounds' width); `gumbel_temperature` (1.0); `logits_reg` (1e-3): weight of
       `mean(logits^2)` in the discrete actor loss;
-    - the replay options of `ReplayConfig`.
+    - the replay options of `ReplayConfig` (`tau` 0.005: soft target updates after every learner update, ...).
     """
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or MADDPG)
-        self.tau = 0.005
         self.policy_delay = 2
         self.target_noise = 0.2
         self.target_noise_clip = 0.5
@@ -54,7 +52,6 @@ class MADDPGConfig(ReplayConfig, ActorCriticNetworksConfig):
     def training(
         self,
         *,
-        tau: float = NotProvided,
         policy_delay: int = NotProvided,
         target_noise: float = NotProvided,
         target_noise_clip: float = NotProvided,
@@ -79,8 +76,6 @@ class MADDPGConfig(ReplayConfig, ActorCriticNetworksConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
         if not isinstance(self.policy_delay, int) or self.policy_delay < 1:
             raise ValueError(f"policy_delay must be an int >= 1, got {self.policy_delay!r}")
         if min(self.target_noise, self.target_noise_clip, self.exploration_noise, self.logits_reg) < 0:
