@@ -1,0 +1,80 @@
+"""The replay loop: synchronous runs are reproducible, the asynchronous mode holds `train_ratio`, and the replay
+goes into checkpoints with `checkpoint_replay`."""
+
+import numpy as np
+import pytest
+import torch
+
+import rl_algos
+from rl_algos.common import evaluate
+
+SPREAD = {"scenario": "spread", "n_agents": 3, "n_max": 4, "max_cycles": 10}
+
+
+def replay_config(algo="qmix", runners=0, seed=0, **training):
+    return (
+        rl_algos.get_config(algo)
+        .environment("team", env_config=SPREAD)
+        .env_runners(num_env_runners=runners, num_envs_per_env_runner=2, rollout_fragment_length=20)
+        .training(learning_starts=100, train_batch_size_per_learner=32, **training)
+        .reporting(min_sample_timesteps_per_iteration=200)
+        .debugging(seed=seed)
+    )
+
+
+def learner_weights(algo) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in algo.learner_group._learner.module["default_policy"].state_dict().items()}
+
+
+def train_and_evaluate(tmp_path, name, seed, iterations=3, **training):
+    algo = replay_config(seed=seed, **training).build_algo()
+    for _ in range(iterations):
+        algo.train()
+    weights = learner_weights(algo)
+    checkpoint = algo.save_to_path(str(tmp_path / name))
+    algo.stop()
+    return weights, evaluate(checkpoint, SPREAD, episodes=3, seed=5)
+
+
+@pytest.mark.parametrize("training", [{}, {"n_step": 3, "team_embedding": "graph"}], ids=["1-step", "3-step-graph"])
+def test_two_synchronous_runs_with_one_seed_are_identical(ray_session, tmp_path, training):
+    weights_a, played_a = train_and_evaluate(tmp_path, "a", seed=0, **training)
+    weights_b, played_b = train_and_evaluate(tmp_path, "b", seed=0, **training)
+    weights_c, _ = train_and_evaluate(tmp_path, "c", seed=1, **training)
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+    assert played_a["returns"] == played_b["returns"]
+    assert not all(torch.equal(weights_a[k], weights_c[k]) for k in weights_a)  # the seed matters
+
+
+@pytest.mark.parametrize("algo", ["qmix", "maddpg"])
+def test_the_asynchronous_mode_trains_at_the_train_ratio(ray_session, algo):
+    trainer = replay_config(algo, runners=1, train_ratio=0.5).build_algo()
+    before = learner_weights(trainer)
+    while trainer.replay.env_steps_added < 1500:
+        result = trainer.train()
+    assert np.isfinite(result["learners"]["default_policy"]["total_loss"])
+    ratio = trainer.num_updates_done / (trainer.replay.env_steps_added - 100)
+    after = learner_weights(trainer)
+    trainer.stop()
+    assert ratio == pytest.approx(0.5, rel=0.1)
+    assert not all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("checkpoint_replay", [True, False])
+def test_the_replay_goes_into_checkpoints_only_when_asked(ray_session, tmp_path, checkpoint_replay):
+    trainer = replay_config(checkpoint_replay=checkpoint_replay).build_algo()
+    trainer.train()
+    stored, updates = len(trainer.replay), trainer.num_updates_done
+    checkpoint = trainer.save_to_path(str(tmp_path / "checkpoint"))
+    expected = trainer.replay.sample_transitions(16, 1, 0.99)["rewards"]
+    trainer.stop()
+
+    restored = replay_config(checkpoint_replay=checkpoint_replay).build_algo()
+    restored.restore_from_path(checkpoint)
+    if checkpoint_replay:
+        assert (len(restored.replay), restored.num_updates_done) == (stored, updates) and stored > 0
+        np.testing.assert_array_equal(restored.replay.sample_transitions(16, 1, 0.99)["rewards"], expected)
+    else:  # a resumed run refills its replay for learning_starts env steps before updating again
+        assert (len(restored.replay), restored.num_updates_done) == (0, 0)
+    restored.train()
+    restored.stop()
