@@ -1,13 +1,20 @@
-"""Training-loop throughput of the value-based learners, against the raw env measured in the same run.
+"""Training-loop throughput of the replay learners against the raw env, every figure measured in the same run.
 
-1. env steps/s on spread N=3 of: the raw PettingZoo env (random actions); sampling alone (RLlib's env
-   runner with the exploring agent network); the whole training loop (sampling + replay + learner updates at
-   the default `train_ratio`) for iql, qmix-concat and qmix-graph. Ratios are to the raw env.
-2. the time per learner update as the training loop pays it (sampling a batch from RLlib's replay buffer,
-   then one `learner_group.update`: connectors, forward, loss, backward, optimizer) at N = 3, 8, 16 agents
-   with `n_max` 16, for each team embedding (qmix).
+For spread at each team size N (`--agents`, default 3 and 6; `n_max` = N):
 
-    python experiments/bench_throughput.py [--steps 3000] [--updates 30]
+1. the raw PettingZoo env with random actions (the ceiling), and sampling alone (RLlib's env runner with the
+   exploring agent network, `num_envs_per_env_runner` 8);
+2. each replay learner's whole training loop at its defaults (qmix concat and graph, iql, gum, central_v with
+   `base="sac"`, maddpg), synchronous (`num_env_runners=0`) and asynchronous (`num_env_runners=1`), and QMIX at
+   PyMARL's compute per env step (one 800-transition batch per 25 env steps: `train_batch_size_per_learner=800`,
+   `train_ratio=0.04`); env steps/s after the replay warm-up, as a ratio to the raw env, with the measured
+   gradient updates per env step;
+3. (N=3) the time to sample a batch of 64, 256 and 800 transitions from a 50,000-step replay, and QMIX's learner
+   time per gradient step at those batch sizes (as the loop pays it: stacked minibatches in one update call).
+
+Writes `--csv` (default `results/bench_throughput.csv`) and prints markdown tables.
+
+    python experiments/bench_throughput.py [--steps 4000] [--agents 3,6]
 """
 
 from __future__ import annotations
@@ -21,29 +28,43 @@ import numpy as np
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
-from bench_env import raw_steps_per_s  # noqa: E402
 
 import rl_algos  # noqa: E402
+from experiments.bench_env import raw_steps_per_s  # noqa: E402
+from experiments.results_io import write_rows  # noqa: E402
+from rl_algos.common.episode_chunks import episode_chunks  # noqa: E402
+from rl_algos.common.ready_batch import ready_batch  # noqa: E402
+from rl_algos.common.team_replay import TeamReplayBuffer  # noqa: E402
 
-SPREAD3 = {"scenario": "spread", "n_agents": 3, "n_max": 3}
-LOOPS = [("iql", "concat"), ("qmix", "concat"), ("qmix", "graph")]
+PYMARL_COMPUTE = {"train_batch_size_per_learner": 800, "train_ratio": 0.04}
+# (label, algorithm, .training() options): each measured synchronously and asynchronously
+LOOPS = [
+    ("qmix-concat", "qmix", {}),
+    ("qmix-graph", "qmix", {"team_embedding": "graph"}),
+    ("iql", "iql", {}),
+    ("gum", "gum", {}),
+    ("central_v-sac", "central_v", {"base": "sac"}),
+    ("maddpg", "maddpg", {}),
+    ("qmix-concat-pymarl", "qmix", PYMARL_COMPUTE),
+]
+BATCH_SIZES = (64, 256, 800)
 
 
-def build(algo: str, embedding: str, env_config: dict, **training):
+def build(algo: str, n_agents: int, runners: int = 0, **training):
     return (
         rl_algos.get_config(algo)
-        .environment("team", env_config=env_config)
-        .env_runners(num_env_runners=0)
-        .training(team_embedding=embedding, **training)
+        .environment("team", env_config={"scenario": "spread", "n_agents": n_agents, "n_max": n_agents})
+        .env_runners(num_env_runners=runners)
+        .training(**training)
         .reporting(min_sample_timesteps_per_iteration=0)
         .debugging(seed=0)
         .build_algo()
     )
 
 
-def sampling_steps_per_s(steps: int) -> float:
-    algo = build("qmix", "concat", SPREAD3)
-    algo.env_runner.sample(num_timesteps=200, explore=True)  # warm-up
+def sampling_steps_per_s(n_agents: int, steps: int) -> float:
+    algo = build("qmix", n_agents)
+    algo.env_runner.sample(num_timesteps=400, explore=True)  # warm-up
     start = time.perf_counter()
     algo.env_runner.sample(num_timesteps=steps, explore=True)
     elapsed = time.perf_counter() - start
@@ -51,72 +72,116 @@ def sampling_steps_per_s(steps: int) -> float:
     return steps / elapsed
 
 
-def training_loop_steps_per_s(algo_name: str, embedding: str, steps: int) -> tuple[float, float]:
-    """(env steps/s, updates per env step) of `train()` after the replay warm-up (`learning_starts`)."""
-    algo = build(algo_name, embedding, SPREAD3)
-    while algo.train()["num_env_steps_sampled_lifetime"] < algo.config.learning_starts:
-        pass
-    start_steps = algo.metrics.peek(("env_runners", "num_env_steps_sampled_lifetime"))
-    start_updates = algo.learner_group._learner._num_updates
+def loop_steps_per_s(algo_name: str, n_agents: int, runners: int, steps: int, **training) -> tuple[float, float]:
+    """(env steps/s, gradient updates per env step) of `train()` over `steps` env steps, timed from the point
+    where the replay holds `learning_starts` + 500 env steps (updates running)."""
+    algo = build(algo_name, n_agents, runners, **training)
+    warm = algo.config.learning_starts + 500
+    while algo.replay.env_steps_added < warm:
+        algo.train()
+    start_steps, start_updates = algo.replay.env_steps_added, algo.num_updates_done
     start = time.perf_counter()
-    while algo.metrics.peek(("env_runners", "num_env_steps_sampled_lifetime")) - start_steps < steps:
+    while algo.replay.env_steps_added - start_steps < steps:
         algo.train()
     elapsed = time.perf_counter() - start
-    sampled = algo.metrics.peek(("env_runners", "num_env_steps_sampled_lifetime")) - start_steps
-    updates = algo.learner_group._learner._num_updates - start_updates
+    sampled = algo.replay.env_steps_added - start_steps
+    updates = algo.num_updates_done - start_updates
     algo.stop()
     return sampled / elapsed, updates / sampled
 
 
-def update_ms(embedding: str, n_agents: int, updates: int) -> float:
-    algo = build("qmix", embedding, {"scenario": "spread", "n_agents": n_agents, "n_max": 16})
-    algo.local_replay_buffer.add(algo.env_runner.sample(num_timesteps=500, explore=True))
-    config = algo.config
-
-    def one_update():
-        batch = algo.local_replay_buffer.sample(
-            num_items=config.total_train_batch_size, n_step=config.n_step, gamma=config.gamma, sample_episodes=True
-        )
-        algo.learner_group.update(episodes=batch, timesteps={"num_env_steps_sampled_lifetime": 0})
-
-    for _ in range(3):
-        one_update()
-    start = time.perf_counter()
-    for _ in range(updates):
-        one_update()
-    elapsed = time.perf_counter() - start
+def replay_and_update_ms(repeats: int) -> list[dict]:
+    """Per batch size: the time to sample it from a 50,000-step replay (spread N=3, QMIX's sampled episodes
+    stored over and over), and QMIX's learner time per gradient step on it."""
+    algo = build("qmix", 3)
+    chunks = episode_chunks(algo.env_runner.sample(num_timesteps=5000, explore=True))
+    replay = TeamReplayBuffer(capacity=50_000, seed=0)
+    copy = 0
+    while replay.env_steps_added < 50_000:
+        for chunk in chunks:
+            chunk.episode_id = f"{chunk.episode_id}-{copy}"
+        replay.add(chunks)
+        copy += 1
+    rows = []
+    for batch_size in BATCH_SIZES:
+        start = time.perf_counter()
+        for _ in range(repeats):
+            replay.sample_transitions(batch_size, n_step=1, gamma=0.99)
+        sample_ms = 1000 * (time.perf_counter() - start) / repeats
+        stacked = max(1, 6400 // batch_size)
+        batch = ready_batch(replay.sample_transitions(stacked * batch_size, 1, 0.99), stacked, algo._learner_device)
+        algo.learner_group.update(batch=batch, timesteps={"num_env_steps_sampled_lifetime": 0})  # warm-up
+        start = time.perf_counter()
+        for _ in range(3):
+            algo.learner_group.update(batch=batch, timesteps={"num_env_steps_sampled_lifetime": 0})
+        update_ms = 1000 * (time.perf_counter() - start) / (3 * stacked)
+        rows.append({"batch": batch_size, "replay_sample_ms": sample_ms, "learner_update_ms": update_ms})
     algo.stop()
-    return 1000 * elapsed / updates
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=3000, help="env steps timed per measurement")
-    parser.add_argument("--updates", type=int, default=30, help="learner updates timed per (embedding, N)")
+    parser.add_argument("--steps", type=int, default=4000, help="env steps timed per loop measurement")
+    parser.add_argument("--agents", default="3,6", help="team sizes of spread to measure")
+    parser.add_argument("--loops", default=",".join(label for label, _, _ in LOOPS), help="which loops to time")
+    parser.add_argument("--csv", default="results/bench_throughput.csv", help="where to write the rows")
     args = parser.parse_args()
+    wanted = args.loops.split(",")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
 
-    actions = np.random.default_rng(0).integers(0, 5, size=(args.steps, 3))
-    raw = raw_steps_per_s("spread", 3, actions)
-    rows = [("raw PettingZoo env (random actions)", raw, "")]
-    rows.append(("sampling alone (env runner, exploring module)", sampling_steps_per_s(args.steps), ""))
-    for algo_name, embedding in LOOPS:
-        rate, updates_per_step = training_loop_steps_per_s(algo_name, embedding, args.steps)
-        rows.append((f"training loop {algo_name}-{embedding}", rate, f"{updates_per_step:.2f}"))
+    rows = []
+    for n_agents in (int(n) for n in args.agents.split(",")):
+        actions = np.random.default_rng(0).integers(0, 5, size=(args.steps, n_agents))
+        raw = raw_steps_per_s("spread", n_agents, actions)
+        measured = [("raw PettingZoo env (random actions)", "-", raw, float("nan"))]
+        sampling = sampling_steps_per_s(n_agents, args.steps)
+        measured.append(("sampling alone (env runner, 8 envs)", "-", sampling, float("nan")))
+        for label, algo_name, training in LOOPS:
+            if label not in wanted:
+                continue
+            for mode, runners in (("sync", 0), ("async", 1)):
+                rate, ratio = loop_steps_per_s(algo_name, n_agents, runners, args.steps, **training)
+                measured.append((label, mode, rate, ratio))
+        for what, mode, rate, ratio in measured:
+            rows.append(
+                {
+                    "what": what,
+                    "mode": mode,
+                    "n_agents": n_agents,
+                    "env_steps_per_s": round(rate, 1),
+                    "ratio_to_raw": round(rate / raw, 3),
+                    "updates_per_env_step": round(ratio, 4),
+                    "batch": None,
+                    "replay_sample_ms": None,
+                    "learner_update_ms": None,
+                }
+            )
 
-    print("\nspread N=3, env steps/s (2 CPUs, local env runner, local learner)\n")
-    print("| what | env steps/s | ratio to raw | updates per env step |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, rate, updates in rows:
-        print(f"| {name} | {rate:,.0f} | {rate / raw:.2f} | {updates} |")
+    print(
+        "\nspread, env steps/s and their ratio to the raw env, measured in the same run (async: 1 remote env runner)\n"
+    )
+    print("| what | mode | N | env steps/s | ratio to raw | updates per env step |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        updates = "" if np.isnan(row["updates_per_env_step"]) else f"{row['updates_per_env_step']:.3f}"
+        print(
+            f"| {row['what']} | {row['mode']} | {row['n_agents']} | {row['env_steps_per_s']:,.0f} | "
+            f"{row['ratio_to_raw']:.2f} | {updates} |"
+        )
 
-    print("\nqmix time per update (ms: replay sample + learner update), batch 64, n_max 16\n")
-    sizes = (3, 8, 16)
-    print("| embedding | " + " | ".join(f"N={n}" for n in sizes) + " |")
-    print("| --- | " + " | ".join("---:" for _ in sizes) + " |")
-    for embedding in ("concat", "mean", "graph"):
-        times = [update_ms(embedding, n, args.updates) for n in sizes]
-        print(f"| {embedding} | " + " | ".join(f"{ms:.1f}" for ms in times) + " |")
+    timings = replay_and_update_ms(repeats=200)
+    print("\nspread N=3: replay sample time (50,000-step replay) and QMIX-concat learner time per gradient step\n")
+    print("| batch | replay sample (ms) | learner update (ms) |")
+    print("| ---: | ---: | ---: |")
+    for timing in timings:
+        print(f"| {timing['batch']} | {timing['replay_sample_ms']:.2f} | {timing['learner_update_ms']:.2f} |")
+        rows.append(
+            {"what": "qmix-concat replay sample and learner update", "mode": "-", "n_agents": 3}
+            | {"env_steps_per_s": None, "ratio_to_raw": None, "updates_per_env_step": None}
+            | {key: round(value, 3) for key, value in timing.items()}
+        )
+    print(f"\nrows written to {write_rows(rows, args.csv)}")
     ray.shutdown()
 
 

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from policies.agent_network import AgentQNetwork
 from policies.team_actor import TeamActor
 from policies.team_critics import CounterfactualCritic, JointActionCritic, TeamValueCritic
+from policies.train_mode import SkipRepeatedModeSwitch
 
 CRITICS = ("agent", "team", "coma", "joint")
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
@@ -25,7 +26,7 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
 }
 
 
-class TeamActorCriticModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
+class TeamActorCriticModule(SkipRepeatedModeSwitch, TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
     """One shared stochastic actor for the padded team (`TeamActor`: RLlib's `TorchMultiCategorical` over flat
     logits, or a squashed Gaussian for Box actions) and, on the learner only, a critic chosen by
     `model_config["critic"]`:

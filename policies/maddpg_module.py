@@ -17,6 +17,7 @@ from torch.nn import functional as F
 from policies.agent_network import AgentQNetwork
 from policies.team_actor import absent_agent_logits, box_bounds
 from policies.team_critics import JointActionCritic
+from policies.train_mode import SkipRepeatedModeSwitch
 
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "hidden": (64, 64),
@@ -27,7 +28,7 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
 }
 
 
-class TeamMADDPGModule(TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
+class TeamMADDPGModule(SkipRepeatedModeSwitch, TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
     """One shared actor for the padded team and, on the learner only, twin joint-action critics
     (`JointActionCritic`) and target copies of all three.
 

@@ -13,6 +13,7 @@ from ray.rllib.utils.schedules.scheduler import Scheduler
 
 from policies.agent_network import AgentQNetwork, RecurrentAgentQNetwork
 from policies.mixers import make_mixer
+from policies.train_mode import SkipRepeatedModeSwitch
 
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "hidden": (64, 64),
@@ -26,10 +27,11 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "mixer_input": "obs",
     "mixing_embed_dim": 32,
     "hypernet_embed": 64,
+    "target_q_at_obs": False,
 }
 
 
-class TeamQModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
+class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
     """The shared agent Q-network acting for the whole (padded) team, plus, on the learner only, the mixer
     (`model_config["mixer"]`: None, "vdn" or "qmix") and the target networks.
 
@@ -47,6 +49,7 @@ class TeamQModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
 
     def setup(self) -> None:
         config = {**DEFAULT_MODEL_CONFIG, **self.model_config}
+        self.target_q_at_obs = config["target_q_at_obs"]
         n_max, obs_dim = self.observation_space["obs"].shape
         state_dim = self.observation_space["state"].shape[0]
         self.n_actions = int(self.action_space.nvec[0])
@@ -137,19 +140,25 @@ class TeamQModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         return self._act(batch, epsilon=float(self.epsilon_schedule.get_current_value()))
 
     def _forward_train(self, batch: dict[str, Any], **kwargs) -> dict[str, torch.Tensor]:
-        """Online Qs at the observations and next observations (for double-Q), and target Qs at both (next:
-        bootstrap values; current: Munchausen's log-policy), each `[B, (T,) n_max, A]`."""
+        """Online Qs at the observations and next observations (for double-Q), the target network's Qs at the
+        next observations (bootstrap values) and, with `model_config["target_q_at_obs"]` (Munchausen and greedy
+        unmixing's reference policies), at the observations; each `[B, (T,) n_max, A]`."""
         obs, next_obs = batch[Columns.OBS], batch[Columns.NEXT_OBS]
         state, next_state = batch.get(Columns.STATE_IN), batch.get(Columns.NEXT_STATE_IN)
+        out = {}
         if self.recurrent:
-            q, _ = self.agent_q(self.agent, obs, state)
-            q_next, _ = self.agent_q(self.agent, next_obs, next_state)
+            out["q"], _ = self.agent_q(self.agent, obs, state)
+            out["q_next"], _ = self.agent_q(self.agent, next_obs, next_state)
             with torch.no_grad():
-                q_target, _ = self.agent_q(self._target_agent, obs, state)
-                q_next_target, _ = self.agent_q(self._target_agent, next_obs, next_state)
-        else:  # one pass per network over both the observations and the next observations
+                out["q_next_target"], _ = self.agent_q(self._target_agent, next_obs, next_state)
+                if self.target_q_at_obs:
+                    out["q_target"], _ = self.agent_q(self._target_agent, obs, state)
+        else:  # one pass per network over the observations and next observations together
             both = torch.cat([self.agent_inputs(obs), self.agent_inputs(next_obs)])
-            q, q_next = self.agent(both).chunk(2)
+            out["q"], out["q_next"] = self.agent(both).chunk(2)
             with torch.no_grad():
-                q_target, q_next_target = self._target_agent(both).chunk(2)
-        return {"q": q, "q_next": q_next, "q_target": q_target, "q_next_target": q_next_target}
+                if self.target_q_at_obs:
+                    out["q_target"], out["q_next_target"] = self._target_agent(both).chunk(2)
+                else:
+                    out["q_next_target"] = self._target_agent(self.agent_inputs(next_obs))
+        return out

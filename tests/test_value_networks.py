@@ -12,6 +12,7 @@ from policies.agent_network import AgentQNetwork, RecurrentAgentQNetwork
 from policies.mixers import QMixer, VDNMixer
 from policies.team_embedding import make_team_embedding, parse_embedding_spec
 from policies.team_q_module import TeamQModule
+from policies.train_mode import SkipRepeatedModeSwitch
 from rl_algos.common.losses import (
     double_q_next_values,
     log_policy_of_actions,
@@ -253,3 +254,19 @@ def test_module_feeds_the_last_action_and_carries_the_recurrent_state():
     assert out[Columns.STATE_OUT]["h"].abs().sum() > 0
     batch[Columns.OBS]["last_action"] = torch.roll(last_action, 1, dims=-1)[:, None]
     assert not torch.equal(module.forward_inference(batch)[Columns.STATE_OUT]["h"], out[Columns.STATE_OUT]["h"])
+
+
+def test_mode_switches_reach_every_submodule_and_repeats_are_skipped():
+    class Team(SkipRepeatedModeSwitch):
+        def __init__(self):
+            super().__init__()
+            self.agent = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+
+    team = Team()
+    team.eval()
+    assert not any(m.training for m in team.modules())
+    team.train()
+    assert all(m.training for m in team.modules())
+    team.agent[1].eval()  # a submodule switched on its own is not seen by the root: a repeat is skipped
+    team.train()
+    assert not team.agent[1].training

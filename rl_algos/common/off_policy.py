@@ -85,9 +85,7 @@ class OffPolicyTeamAlgorithm(Algorithm):
         self._add(episode_chunks(episodes, **self._chunk_options))
         if self._run_due_updates():
             with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
-                self.env_runner_group.sync_weights(
-                    from_worker_or_learner_group=self.learner_group, inference_only=True
-                )
+                self.env_runner_group.sync_weights(from_worker_or_learner_group=self.learner_group, inference_only=True)
 
     def _asynchronous_step(self) -> None:
         group = self.env_runner_group

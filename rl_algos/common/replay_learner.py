@@ -17,11 +17,14 @@ class ReplayLearner(TorchLearner):
     """Trains on ready batches from the team replay (layout: `rl_algos.common.ready_batch`), which skip RLlib's
     learner connectors. Each of a batch's K stacked minibatches is one gradient step (forward, loss, backward,
     optimizer steps), so one `learner_group.update` call does K updates and pays RLlib's per-call bookkeeping
-    once. After every `target_update_interval` gradient steps the target networks move `tau` of the way to
+    once. The learner's process runs torch on `learner_torch_threads` threads. After every
+    `target_update_interval` gradient steps the target networks move `tau` of the way to
     their online networks (1.0: a hard copy). `num_gradient_steps` counts the steps over the learner's life.
     """
 
     def build(self) -> None:
+        if self.config.learner_torch_threads:
+            torch.set_num_threads(self.config.learner_torch_threads)
         super().build()
         self.module.foreach_module(
             lambda _, module: module.make_target_networks() if isinstance(module, TargetNetworkAPI) else None

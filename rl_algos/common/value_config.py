@@ -115,6 +115,7 @@ class TeamQConfig(ReplayConfig):
             "mixer_input": self.mixer_input,
             "mixing_embed_dim": self.mixing_embed_dim,
             "hypernet_embed": self.hypernet_embed,
+            "target_q_at_obs": self.munchausen_params is not None,
         }
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:

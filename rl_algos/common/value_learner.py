@@ -14,6 +14,7 @@ import torch
 import tree
 from ray.rllib.core import Columns
 
+from policies.masked import masked_mean
 from rl_algos.common.losses import (
     chosen_action_values,
     double_q_next_values,
@@ -67,10 +68,11 @@ class TeamQLearner(ReplayLearner):
         return td_targets(rewards, discounts, batch[Columns.TERMINATEDS].float(), next_values)
 
     def td_predictions_and_targets(
-        self, module, batch: dict, q_taken: torch.Tensor, next_values: torch.Tensor, q_target: torch.Tensor
+        self, module, batch: dict, q_taken: torch.Tensor, next_values: torch.Tensor, q_target: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(predictions, targets, weights) of the TD loss; shapes [B, n] per agent or [B] for a team value.
-        `q_target` [B, n, A] are the target network's Qs at the observations (for the Munchausen bonus)."""
+        `q_target` [B, n, A] are the target network's Qs at the observations (for the Munchausen bonus; None
+        without it)."""
         raise NotImplementedError
 
     def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict, fwd_out: dict) -> torch.Tensor:
@@ -84,19 +86,18 @@ class TeamQLearner(ReplayLearner):
         with torch.no_grad():
             next_values = self.next_agent_values(fwd_out["q_next"], fwd_out["q_next_target"])  # [B, n]
         predictions, targets, weights = self.td_predictions_and_targets(
-            module, batch, q_taken, next_values, fwd_out["q_target"]
+            module, batch, q_taken, next_values, fwd_out.get("q_target")
         )
         if valid is not None:
             weights = weights * valid.reshape(valid.shape + (1,) * (weights.dim() - 1))
         loss = masked_mse(predictions, targets, weights)
 
-        present = weights > 0
         self.log_step_metrics(
             module_id,
             {
-                "q_taken_mean": predictions[present].mean(),
-                "target_mean": targets[present].mean(),
-                "td_error_abs_mean": (predictions - targets).abs()[present].mean(),
+                "q_taken_mean": masked_mean(predictions, weights),
+                "target_mean": masked_mean(targets, weights),
+                "td_error_abs_mean": masked_mean((predictions - targets).abs(), weights),
             },
         )
         return loss

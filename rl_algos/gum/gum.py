@@ -83,7 +83,8 @@ class GUMConfig(TeamQConfig):
 
     @property
     def _model_config_auto_includes(self) -> dict[str, Any]:
-        return super()._model_config_auto_includes | {"behaviour_model": self.behaviour_model}
+        # the regulariser's reference policy needs the target network's Qs at the observations
+        return super()._model_config_auto_includes | {"behaviour_model": self.behaviour_model, "target_q_at_obs": True}
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         return RLModuleSpec(module_class=GUMModule)
