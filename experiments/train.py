@@ -41,6 +41,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--eval-agents", type=int_list, default=None, help="team sizes to evaluate at")
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--env-runners",
+        type=int,
+        default=None,
+        help="remote env runners (default: the algorithm's; replay learners: 1, sampling asynchronously; "
+        "0 trains synchronously in this process, reproducible for a seed)",
+    )
     parser.add_argument("--out", default="results/train", help="checkpoint directory")
     return parser.parse_args()
 
@@ -60,10 +67,11 @@ def main() -> None:
     config = (
         rl_algos.get_config(args.algo)
         .environment("team", env_config=env_config)
-        .env_runners(num_env_runners=0)
         .training(**training)
         .debugging(seed=args.seed)
     )
+    if args.env_runners is not None:
+        config.env_runners(num_env_runners=args.env_runners)
     config.validate()
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -1,12 +1,16 @@
-"""The replay loop: synchronous runs are reproducible, the asynchronous mode holds `train_ratio`, and the replay
-goes into checkpoints with `checkpoint_replay`."""
+"""The replay loop: synchronous runs are reproducible, the asynchronous mode holds `train_ratio`, the replay goes
+into checkpoints with `checkpoint_replay`, and target networks move as RLlib's own update moves them."""
+
+import copy
 
 import numpy as np
 import pytest
 import torch
+from ray.rllib.core.learner.utils import update_target_network
 
 import rl_algos
 from rl_algos.common import evaluate
+from rl_algos.common.learner_utils import soft_update
 
 SPREAD = {"scenario": "spread", "n_agents": 3, "n_max": 4, "max_cycles": 10}
 
@@ -78,3 +82,20 @@ def test_the_replay_goes_into_checkpoints_only_when_asked(ray_session, tmp_path,
         assert (len(restored.replay), restored.num_updates_done) == (0, 0)
     restored.train()
     restored.stop()
+
+
+@pytest.mark.parametrize("tau", [0.005, 1.0])
+def test_soft_update_matches_rllibs_target_update(tau):
+    main = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    ours, rllibs = copy.deepcopy(main), copy.deepcopy(main)
+    with torch.no_grad():
+        for parameter in main.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    main(torch.randn(8, 3))  # moves the running statistics (float buffers) and the batch counter
+    soft_update(main, ours, tau)
+    update_target_network(main_net=main, target_net=rllibs, tau=tau)
+    for (name, value), expected in zip(ours.state_dict().items(), rllibs.state_dict().values(), strict=True):
+        if value.is_floating_point():
+            assert torch.allclose(value, expected), name
+        else:  # an integer buffer is copied (RLlib's average truncates 0.005 * 1 to 0)
+            assert torch.equal(value, main.state_dict()[name]), name

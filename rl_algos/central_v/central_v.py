@@ -39,6 +39,9 @@ class CentralVConfig(ReplayConfig, TeamActorCriticConfig):
         self.base = "a2c"
         self.initial_alpha = 0.2
         self.target_entropy_scale = 0.89
+        # The default a2c base samples its on-policy rollouts in the algorithm's process; give the sac base
+        # `.env_runners(num_env_runners=1)` for the replay loop's asynchronous mode.
+        self.num_env_runners = 0
 
     def training(
         self,
