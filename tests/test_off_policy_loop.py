@@ -99,3 +99,19 @@ def test_soft_update_matches_rllibs_target_update(tau):
             assert torch.allclose(value, expected), name
         else:  # an integer buffer is copied (RLlib's average truncates 0.005 * 1 to 0)
             assert torch.equal(value, main.state_dict()[name]), name
+
+
+def test_a_step_with_non_finite_gradients_keeps_the_parameters_finite(ray_session):
+    trainer = replay_config().build_algo()
+    learner = trainer.learner_group._learner
+    params = list(learner._params.items())
+    before = [p.detach().clone() for _, p in params]
+    gradients = {ref: torch.ones_like(p) for ref, p in params}
+    learner.apply_gradients(gradients)  # finite: every parameter takes an Adam step
+    stepped = [p.detach().clone() for _, p in params]
+    assert all(not torch.equal(a, b) for a, b in zip(before, stepped, strict=True))
+    gradients[params[0][0]] = torch.full_like(params[0][1], float("nan"))
+    learner.apply_gradients(gradients)  # RLlib's path: the NaNs are zeroed, nothing turns NaN
+    trainer.stop()
+    assert all(torch.isfinite(p).all() for _, p in params)
+    assert torch.equal(params[0][1].grad, torch.zeros_like(params[0][1]))

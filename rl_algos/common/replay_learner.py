@@ -41,6 +41,21 @@ class ReplayLearner(TorchLearner):
                 update_targets(self, self.config.tau)
         return results
 
+    def apply_gradients(self, gradients_dict: dict[Any, torch.Tensor]) -> None:
+        """RLlib's step with its per-parameter finiteness checks (two `isfinite` passes over every gradient, about
+        a tenth of a QMIX step at batch 64) replaced by one fused check of the gradients' total norm. Non-finite
+        gradients (or lr schedulers, grad scalers) take RLlib's own path, which zeroes NaNs and warns."""
+        gradients = [g for g in gradients_dict.values() if g is not None]
+        finite = not gradients or bool(torch.isfinite(torch.nn.utils.get_total_norm(gradients)))
+        if not finite or self._grad_scalers is not None or self._lr_scheduler_classes is not None:
+            super().apply_gradients(gradients_dict)
+            return
+        for param_ref, gradient in gradients_dict.items():
+            self._params[param_ref].grad = gradient
+        for module_id, optimizer_names in self._module_optimizers.items():
+            for optimizer_name in optimizer_names:
+                self.get_optimizer(module_id, optimizer_name).step()
+
     def log_step_metrics(self, module_id: str, metrics: dict[str, torch.Tensor | float]) -> None:
         """Log one gradient step's metrics; results report their mean over the steps of the update call."""
         values = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()}
