@@ -27,8 +27,9 @@ from rl_algos.common.team_replay import EpisodeChunk, TeamReplayBuffer
 TEAM_REPLAY = "team_replay"  # the checkpoint state key of the replay (with `checkpoint_replay`)
 SAMPLE_TAG = "team_sample"
 REPLAY_ADD_TIMER = "replay_add"
-# At most this many transitions (sequence steps) per learner_group.update call: K stacked minibatches.
-MAX_STEPS_PER_UPDATE_CALL = 32_768
+# At most this many transitions (sequence steps) per learner_group.update call, K stacked minibatches: enough
+# to spread its fixed cost over many gradient steps, little enough to keep the batch small (pursuit: ~15 KB each).
+MAX_STEPS_PER_UPDATE_CALL = 8_192
 POLL_S = 0.01  # how often a learner that is ahead checks for arrived samples
 
 
@@ -135,7 +136,11 @@ class OffPolicyTeamAlgorithm(Algorithm):
         config = self.config
         due = self._updates_due()
         sequence_length = config.replayed_sequence_length()
+        # `train_batch_size_per_learner` counts env steps, in sequences of `sequence_length` for a recurrent
+        # learner (as RLlib's replay counts them), so a gradient step sees as many steps either way
         batch_size = config.train_batch_size_per_learner
+        if sequence_length is not None:
+            batch_size = max(1, batch_size // sequence_length)
         per_call = max(1, MAX_STEPS_PER_UPDATE_CALL // (batch_size * (sequence_length or 1)))
         sampled_lifetime = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
         remaining = due

@@ -182,6 +182,9 @@ class TeamReplayBuffer:
             self._transition_rows = np.flatnonzero(self._has_transition)
         return self._transition_rows[self.rng.integers(0, len(self._transition_rows), size=count)]
 
+    def _observations_at(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        return {key: column[rows] for key, column in self._obs.items()}
+
     def _goes_on(self, rows: np.ndarray) -> np.ndarray:
         """Whether the step after each transition row is stored and belongs to the same episode."""
         ended = self._columns[TERMINATEDS][rows] | self._columns[TRUNCATEDS][rows]
@@ -209,8 +212,8 @@ class TeamReplayBuffer:
             row = np.where(active, self._next_row[row], row)
         bootstrap = self._next_row[last]
         batch = {
-            OBS: {key: column[start] for key, column in self._obs.items()},
-            NEXT_OBS: {key: column[bootstrap] for key, column in self._obs.items()},
+            OBS: self._observations_at(start),
+            NEXT_OBS: self._observations_at(bootstrap),
             ACTIONS: self._columns[ACTIONS][start],
             REWARDS: rewards,
             TERMINATEDS: self._columns[TERMINATEDS][last].astype(np.float32),
@@ -235,8 +238,8 @@ class TeamReplayBuffer:
             row = np.where(active, self._next_row[row], row)
         next_rows = self._next_row[rows]
         batch = {
-            OBS: {key: column[rows] for key, column in self._obs.items()},
-            NEXT_OBS: {key: column[next_rows] for key, column in self._obs.items()},
+            OBS: self._observations_at(rows),
+            NEXT_OBS: self._observations_at(next_rows),
             ACTIONS: self._columns[ACTIONS][rows],
             REWARDS: self._columns[REWARDS][rows],
             TERMINATEDS: self._columns[TERMINATEDS][rows].astype(np.float32),

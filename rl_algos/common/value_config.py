@@ -29,7 +29,8 @@ class TeamQConfig(ReplayConfig):
       only); `mixing_embed_dim` (32), `hypernet_embed` (64): QMIX sizes;
     - `hidden` ((64, 64)), `obs_agent_id` (True): the shared agent network; `recurrent` (False): a GRU agent
       of width `hidden[-1]`, trained on replayed sequences of `max_seq_len` (20) steps from the recurrent state
-      stored with their first step (needs `n_step=1`);
+      stored with their first step, `train_batch_size_per_learner // max_seq_len` of them (at least one) per
+      batch (needs `n_step=1`);
       `obs_last_action` (False): each agent also sees its previous action (needs the env option `last_action`);
     - `epsilon`: a constant or `[[env_step, value], ...]`, default 1.0 -> 0.05 over 50k env steps;
     - `double_q` (True); `n_step` (1); `munchausen`: None or `{"alpha": 0.9, "tau": 0.03, "l0": -1}` (any
