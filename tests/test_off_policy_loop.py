@@ -115,3 +115,14 @@ def test_a_step_with_non_finite_gradients_keeps_the_parameters_finite(ray_sessio
     trainer.stop()
     assert all(torch.isfinite(p).all() for _, p in params)
     assert torch.equal(params[0][1].grad, torch.zeros_like(params[0][1]))
+
+
+@pytest.mark.parametrize("runners", [0, 1], ids=["sync", "async"])
+def test_exploration_anneals_on_the_env_steps_sampled(ray_session, runners):
+    trainer = replay_config(runners=runners, epsilon=[[0, 1.0], [400, 0.05]]).build_algo()
+    while trainer.replay.env_steps_added < 800:
+        trainer.train()
+    group = trainer.env_runner_group
+    seen = group.foreach_env_runner(lambda runner: runner.num_env_steps_sampled_lifetime, local_env_runner=runners == 0)
+    trainer.stop()
+    assert min(seen) >= 400  # the runners' epsilon schedules have reached their end (0.05)

@@ -47,6 +47,11 @@ def episode_chunks(episodes: Iterable[Any], agent_rewards: bool = False, hidden:
     return [episode_chunk(e, agent_rewards, hidden) for e in episodes if len(e) > 0]
 
 
-def sample_chunks(env_runner: Any, agent_rewards: bool = False, hidden: bool = False) -> tuple[list, dict]:
-    """Run on an env runner: one exploring `sample()` round as `EpisodeChunk`s, and the runner's metrics."""
+def sample_chunks(
+    env_runner: Any, env_steps_sampled: int, agent_rewards: bool = False, hidden: bool = False
+) -> tuple[list, dict]:
+    """Run on an env runner: one exploring `sample()` round as `EpisodeChunk`s, and the runner's metrics. The
+    runner first learns the algorithm's env steps sampled so far, which its exploration schedules run on (what
+    RLlib's env-runner state sync would tell it, without waiting for a runner that is busy sampling)."""
+    env_runner.num_env_steps_sampled_lifetime = env_steps_sampled
     return episode_chunks(env_runner.sample(), agent_rewards, hidden), env_runner.get_metrics()

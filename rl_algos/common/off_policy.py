@@ -74,6 +74,8 @@ class OffPolicyTeamAlgorithm(Algorithm):
             self._asynchronous_step()
 
     def _synchronous_step(self) -> None:
+        # the local runner's exploration schedules run on the env steps sampled so far
+        self.env_runner_group.sync_env_runner_states(config=self.config, env_steps_sampled=self._env_steps_sampled())
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
             episodes, runner_metrics = synchronous_parallel_sample(
                 worker_set=self.env_runner_group,
@@ -119,8 +121,12 @@ class OffPolicyTeamAlgorithm(Algorithm):
         round_steps = config.get_rollout_fragment_length() * config.num_envs_per_env_runner
         if self._updates_due() <= max(1.0, config.train_ratio * round_steps * config.num_env_runners):
             self.env_runner_group.foreach_env_runner_async(
-                functools.partial(sample_chunks, **self._chunk_options), tag=SAMPLE_TAG
+                functools.partial(sample_chunks, env_steps_sampled=self._env_steps_sampled(), **self._chunk_options),
+                tag=SAMPLE_TAG,
             )
+
+    def _env_steps_sampled(self) -> int:
+        return int(self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0))
 
     def _add(self, chunks: list[EpisodeChunk]) -> None:
         with self.metrics.log_time((TIMERS, REPLAY_ADD_TIMER)):
@@ -142,7 +148,7 @@ class OffPolicyTeamAlgorithm(Algorithm):
         if sequence_length is not None:
             batch_size = max(1, batch_size // sequence_length)
         per_call = max(1, MAX_STEPS_PER_UPDATE_CALL // (batch_size * (sequence_length or 1)))
-        sampled_lifetime = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
+        sampled_lifetime = self._env_steps_sampled()
         remaining = due
         while remaining:
             stacked = min(remaining, per_call)

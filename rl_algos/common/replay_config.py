@@ -47,8 +47,9 @@ class ReplayConfig(TeamAlgorithmConfig):
         self.broadcast_interval = 100
         self.learner_torch_threads = 1
         self.num_env_runners = 1  # asynchronous sampling (see the class docstring)
-        # As IMPALA: no env-runner connector-state sync after every iteration; with asynchronous sampling it would
-        # wait for a busy runner's round. The team env's connectors are stateless (no observation filters).
+        # As IMPALA: no env-runner state sync after every iteration; with asynchronous sampling it would wait for a
+        # busy runner's round. The loop tells the runners the env steps sampled itself (their exploration
+        # schedules run on it); the team env's connectors are stateless (no observation filters).
         self._dont_auto_sync_env_runner_states = True
 
     def training(
