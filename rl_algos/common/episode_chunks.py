@@ -34,8 +34,8 @@ def episode_chunk(episode: Any, agent_rewards: bool = False, hidden: bool = Fals
     if hidden:
         state_out = episode.get_extra_model_outputs(key=Columns.STATE_OUT)[HIDDEN]  # [L, n_max, H]
         if episode.t_started > 0:
-            first = episode.get_extra_model_outputs(key=Columns.STATE_OUT, indices=-1, neg_index_as_lookback=True)
-            first = first[HIDDEN]
+            lookback = episode.get_extra_model_outputs(key=Columns.STATE_OUT, indices=-1, neg_index_as_lookback=True)
+            first = lookback[HIDDEN]
         else:
             first = np.zeros_like(state_out[0])
         chunk.hidden = np.concatenate([first[None], state_out]).astype(np.float32)

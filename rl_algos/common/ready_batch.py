@@ -6,14 +6,14 @@ has the leading shape `[K, B]` (`[K, B, T]` for sequences of T steps). With `n_m
 
 | key | shape after `[K, B]` | meaning |
 | --- | --- | --- |
-| `obs`, `new_obs` | dicts of `[n_max, d]` (`obs`), `[n_max]` (`mask`), `[state_dim]` (`state`), ... | the team observation and the one to bootstrap from |
+| `obs`, `new_obs` | dicts: `obs` `[n_max, d]`, `mask` `[n_max]`, `state` `[state_dim]`, ... | the observation, and the one to bootstrap from |
 | `actions` | `[n_max]` int64 or `[n_max, k]` float32 | the joint action |
 | `rewards` | `[]` float32 | the team reward, summed over the n steps with discounts |
 | `agent_rewards` | `[n_max]` float32 | per-agent rewards, summed alike (IQL with `reward="individual"`) |
 | `terminateds` | `[]` float32 | 1.0 when the last summed step terminated the episode (no bootstrap) |
 | `n_step` | `[]` int64 | the steps summed; the bootstrap is discounted by `gamma ** n_step` |
 | `loss_mask` | `[]` float32 | sequences only: 1.0 on steps of the sequence's episode, 0.0 on padding |
-| `state_in`, `next_state_in` | `{"h": [n_max, H]}` | sequences only: the stored recurrent state before the first observation and before the one after it (no T axis) |
+| `state_in`, `next_state_in` | `{"h": [n_max, H]}` | sequences only (no T axis): the stored recurrent state before the first observation, and before the next |
 
 The tensors are made once, on the learner's device (`device=None` leaves numpy arrays, for remote learners).
 """

@@ -25,10 +25,10 @@ class MADDPGConfig(ReplayConfig, ActorCriticNetworksConfig):
     - the network options of `ActorCriticNetworksConfig`; `team_embedding="concat"` gives each agent its own
       unshared critic over the concatenated pairs (the original MADDPG), `"mean"` / `"graph"` (or a dict) one
       shared critic pooling over the pairs;
-    - `policy_delay` (2): critic updates per actor update; `target_noise` (0.2), `target_noise_clip` (0.5): target-policy smoothing of continuous actions;
-      `exploration_noise` (0.1): Gaussian noise of continuous actions on the env runners (the three noises in
-      units of half the action bounds' width); `gumbel_temperature` (1.0); `logits_reg` (1e-3): weight of
-      `mean(logits^2)` in the discrete actor loss;
+    - `policy_delay` (2): critic updates per actor update; `target_noise` (0.2), `target_noise_clip` (0.5):
+      target-policy smoothing of continuous actions; `exploration_noise` (0.1): Gaussian noise of continuous
+      actions on the env runners (the three noises in units of half the action bounds' width);
+      `gumbel_temperature` (1.0); `logits_reg` (1e-3): weight of `mean(logits^2)` in the discrete actor loss;
     - the replay options of `ReplayConfig` (`tau` 0.005: soft target updates after every learner update, ...).
     """
 
