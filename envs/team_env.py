@@ -13,7 +13,8 @@ from pettingzoo import ParallelEnv
 from envs.scenarios import CONTINUOUS, DISCRETE, SCENARIOS, Scenario
 
 REWARD_MODES = ("sum", "mean")
-TEAM_OPTIONS = {"reward": "sum", "continuous_actions": None, "last_action": False}
+SLOT_MODES = ("first", "random")
+TEAM_OPTIONS = {"reward": "sum", "continuous_actions": None, "last_action": False, "slots": "first"}
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class TeamEnvConfig:
     continuous_actions: bool
     last_action: bool
     scenario_options: Mapping[str, Any]
+    slots: str = "first"
 
 
 def _check_team_sizes(n_agents: int | Sequence[int], n_max: int | None, scenario: Scenario) -> tuple[int, ...]:
@@ -49,8 +51,9 @@ def parse_env_config(
     """Validate a team-env configuration without building any env; raise `ValueError` saying what to fix.
 
     `options` are the team options (`reward`: "sum" | "mean"; `continuous_actions`: None for the scenario's
-    own action type, or a bool; `last_action`: add the previous joint action to the observation) plus the
-    scenario's own options (see `SCENARIOS[name].options`).
+    own action type, or a bool; `last_action`: add the previous joint action to the observation; `slots`: "first"
+    seats the N agents in slots 0..N-1, "random" in N slots drawn from `n_max` at every reset) plus the scenario's
+    own options (see `SCENARIOS[name].options`).
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; known scenarios: {', '.join(sorted(SCENARIOS))}")
@@ -70,6 +73,8 @@ def parse_env_config(
 
     if merged["reward"] not in REWARD_MODES:
         raise ValueError(f"reward={merged['reward']!r} is unknown; use one of {', '.join(REWARD_MODES)}")
+    if merged["slots"] not in SLOT_MODES:
+        raise ValueError(f"slots={merged['slots']!r} is unknown; use one of {', '.join(SLOT_MODES)}")
     continuous = merged["continuous_actions"]
     if continuous is None:
         continuous = spec.action_types[0] == CONTINUOUS
@@ -89,6 +94,7 @@ def parse_env_config(
         continuous_actions=bool(continuous),
         last_action=bool(merged["last_action"]),
         scenario_options=scenario_options,
+        slots=merged["slots"],
     )
 
 
@@ -102,6 +108,11 @@ class TeamEnv(gym.Env):
     rewards are in `infos["agent_rewards"]` ([n_max] float32) and the team size in `infos["n_agents"]`.
     The episode terminates when every present agent has terminated and is truncated when the scenario
     truncates (`max_cycles`). With several team sizes, each `reset` draws one from the seeded generator.
+
+    Agent slots (`slots`): with "first" the scenario's agent i sits in slot i; with "random" each `reset` seats the
+    N agents in N distinct slots drawn from `n_max` (`infos["slots"]`, agent i in `slots[i]`), and the observation
+    rows, mask, actions, per-agent rewards, last actions and the padded state follow, so a team smaller than
+    `n_max` still trains every agent id.
 
     With `last_action=True` the observation also holds `last_action` [n_max, n_actions]: each agent's previous
     action (one-hot, or the action vector for continuous actions), zeros at reset and for absent agents.
@@ -148,6 +159,7 @@ class TeamEnv(gym.Env):
         self._env = self._env_for(self.n_agents)
         self._agents: list[str] = []
         self._alive: list[bool] = []
+        self._slots = np.arange(self.n_agents)  # agent i sits in slot _slots[i]
 
     def _env_for(self, n_agents: int) -> ParallelEnv:
         if n_agents not in self._envs:
@@ -166,9 +178,9 @@ class TeamEnv(gym.Env):
         for i, agent in enumerate(self._agents):
             if self._alive[i]:
                 row = agent_obs[agent].reshape(-1)
-                obs[i, : row.size] = row
+                obs[self._slots[i], : row.size] = row
         mask = np.zeros(self.n_max, np.float32)
-        mask[: len(self._alive)] = self._alive
+        mask[self._slots] = self._alive
         state_fn = self.config.scenario.state
         state = obs.reshape(-1) if state_fn is None else state_fn(self._env, obs)
         observation = {"obs": obs, "mask": mask, "state": state.astype(np.float32, copy=False)}
@@ -184,13 +196,17 @@ class TeamEnv(gym.Env):
         agent_obs, _ = self._env.reset(seed=int(self.np_random.integers(2**31 - 1)))
         self._agents = list(self._env.possible_agents)
         self._alive = [True] * self.n_agents
+        if self.config.slots == "random":
+            self._slots = self.np_random.choice(self.n_max, self.n_agents, replace=False)
+        else:
+            self._slots = np.arange(self.n_agents)
         self._last_action[:] = 0.0
-        return self._observation(agent_obs), {"n_agents": self.n_agents}
+        return self._observation(agent_obs), {"n_agents": self.n_agents, "slots": self._slots.copy()}
 
     def step(self, action: np.ndarray):
-        agents, alive = self._agents, self._alive
-        per_agent = action.tolist() if not self.config.continuous_actions else action
-        actions = {agent: per_agent[i] for i, agent in enumerate(agents) if alive[i]}
+        agents, alive, slots = self._agents, self._alive, self._slots
+        per_slot = action.tolist() if not self.config.continuous_actions else action
+        actions = {agent: per_slot[slots[i]] for i, agent in enumerate(agents) if alive[i]}
         agent_obs, rewards, terminations, truncations, _ = self._env.step(actions)
 
         agent_rewards = np.zeros(self.n_max, np.float32)
@@ -198,7 +214,7 @@ class TeamEnv(gym.Env):
         still_alive = list(alive)
         for i, agent in enumerate(agents):
             if alive[i]:
-                agent_rewards[i] = rewards[agent]
+                agent_rewards[slots[i]] = rewards[agent]
                 truncated |= bool(truncations[agent])
                 still_alive[i] = not (terminations[agent] or truncations[agent])
         ended = not any(still_alive)
@@ -212,12 +228,12 @@ class TeamEnv(gym.Env):
         team_reward = float(agent_rewards.sum())
         if self.config.reward == "mean":
             team_reward /= n_acting
-        info = {"agent_rewards": agent_rewards, "n_agents": self.n_agents}
+        info = {"agent_rewards": agent_rewards, "n_agents": self.n_agents, "slots": slots.copy()}
         return self._observation(agent_obs), team_reward, ended and not truncated, ended and truncated, info
 
     def _record_last_action(self, action: np.ndarray, present: list[bool]) -> None:
         self._last_action[:] = 0.0
-        rows = np.flatnonzero(present)
+        rows = self._slots[np.flatnonzero(present)]
         if self.config.continuous_actions:
             self._last_action[rows] = np.asarray(action, np.float32)[rows]
         else:

@@ -273,7 +273,7 @@ def test_multiwalker_walkers_that_fall_leave_and_the_others_go_on():
         ({"scenario": "matrix", "n_agents": 1, "n_max": 4}, "needs at least 2 agents"),
         (
             {"scenario": "spread", "n_agents": 3, "n_max": 4, "n_evaders": 3},
-            "does not take option(s) n_evaders; accepted options: continuous_actions, last_action, local_ratio, max_cycles, neighbors, reward, terminate_on_success",
+            "does not take option(s) n_evaders; accepted options: continuous_actions, last_action, local_ratio, max_cycles, neighbors, reward, slots, terminate_on_success",
         ),
         (
             {"scenario": "multiwalker", "n_agents": 3, "n_max": 4, "continuous_actions": False},
@@ -333,3 +333,45 @@ def test_last_action_option_adds_the_previous_joint_action():
     action = np.full((3, 4), 0.5, np.float32)
     obs, *_ = walker.step(action)
     np.testing.assert_array_equal(obs["last_action"], [[0.5] * 4, [0.5] * 4, [0.0] * 4])
+
+
+@pytest.mark.parametrize("scenario", SCENARIO_CASES)
+def test_random_slots_seat_the_same_team_in_drawn_slots(scenario):
+    """With slots="random" the episode is the slots="first" one with its rows permuted: observations, mask,
+    state layout, actions taken and per-agent rewards all follow the drawn slots."""
+    first, shuffled = envs.make_team_env(scenario, 3, 6), envs.make_team_env(scenario, 3, 6, slots="random")
+    obs_first, info_first = first.reset(seed=3)
+    obs, info = shuffled.reset(seed=3)
+    slots = info["slots"]
+    assert sorted(set(slots.tolist())) == sorted(slots.tolist()) and len(slots) == 3
+    np.testing.assert_array_equal(info_first["slots"], [0, 1, 2])
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        np.testing.assert_array_equal(obs["obs"][slots], obs_first["obs"][:3])
+        np.testing.assert_array_equal(obs["mask"], np.isin(np.arange(6), slots))
+        assert not obs["obs"][~np.isin(np.arange(6), slots)].any()
+        if scenario in ("spread", "matrix"):  # the state is the padded observations
+            np.testing.assert_array_equal(obs["state"].reshape(6, -1)[slots], obs_first["state"].reshape(6, -1)[:3])
+        elif scenario == "pursuit":  # a global map, with no slot layout
+            np.testing.assert_array_equal(obs["state"], obs_first["state"])
+        action_first = first.action_space.sample() if scenario == "multiwalker" else rng.integers(0, 2, 6)
+        action = np.zeros_like(action_first)
+        action[slots] = action_first[:3]
+        obs_first, reward_first, *_, info_first = first.step(action_first)
+        obs, reward, *_, info = shuffled.step(action)
+        assert reward == pytest.approx(reward_first)
+        np.testing.assert_array_equal(info["agent_rewards"][slots], info_first["agent_rewards"][:3])
+        if scenario == "matrix":
+            break
+
+
+def test_random_slots_train_every_agent_id():
+    env = envs.make_team_env("spread", 2, 6, slots="random")
+    seated = set()
+    for seed in range(30):
+        obs, info = env.reset(seed=seed)
+        seated.update(info["slots"].tolist())
+        assert obs["mask"].sum() == 2
+    assert seated == set(range(6))
+    with pytest.raises(ValueError, match="slots='middle' is unknown; use one of first, random"):
+        envs.make_team_env("spread", 2, 6, slots="middle")
