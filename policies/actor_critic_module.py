@@ -12,6 +12,7 @@ from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 from torch.nn import functional as F
 
 from policies.agent_network import AgentQNetwork
+from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
 from policies.team_actor import TeamActor
 from policies.team_critics import CounterfactualCritic, JointActionCritic, TeamValueCritic
 from policies.train_mode import SkipRepeatedModeSwitch
@@ -26,7 +27,9 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
 }
 
 
-class TeamActorCriticModule(SkipRepeatedModeSwitch, TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
+class TeamActorCriticModule(
+    SkipRepeatedModeSwitch, TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, PretrainedReferenceAPI
+):
     """One shared stochastic actor for the padded team (`TeamActor`: RLlib's `TorchMultiCategorical` over flat
     logits, or a squashed Gaussian for Box actions) and, on the learner only, a critic chosen by
     `model_config["critic"]`:
@@ -38,6 +41,8 @@ class TeamActorCriticModule(SkipRepeatedModeSwitch, TorchRLModule, InferenceOnly
 
     The Q critics have target copies. Absent agents never act (see `TeamActor`); losses take per-agent
     log-probabilities from the `logits` (the distribution inputs), not the joint distribution's sum.
+    With `model_config["pretrained_reference"]` the learner also holds a frozen copy of the actor's network
+    (`PretrainedReferenceAPI`), fine-tuning's trust-region reference.
     """
 
     def setup(self) -> None:
@@ -53,6 +58,7 @@ class TeamActorCriticModule(SkipRepeatedModeSwitch, TorchRLModule, InferenceOnly
             self.eval()
         else:
             self.critic = self.make_critic()
+        self.make_pretrained_reference()
 
     def make_critic(self) -> torch.nn.Module:
         """A new critic of the kind `model_config["critic"]` names."""
@@ -73,7 +79,11 @@ class TeamActorCriticModule(SkipRepeatedModeSwitch, TorchRLModule, InferenceOnly
 
     # InferenceOnlyAPI: env runners hold the actor alone.
     def get_non_inference_attributes(self) -> list[str]:
-        return ["critic", "_target_critic"]
+        return ["critic", "_target_critic", PRETRAINED_REFERENCE]
+
+    # PretrainedReferenceAPI
+    def policy_network(self) -> torch.nn.Module:
+        return self.actor.network
 
     @property
     def has_q_critic(self) -> bool:

@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from policies.agent_network import AgentQNetwork
+from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
 from policies.team_actor import absent_agent_logits, box_bounds
 from policies.team_critics import JointActionCritic
 from policies.train_mode import SkipRepeatedModeSwitch
@@ -28,9 +29,12 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
 }
 
 
-class TeamMADDPGModule(SkipRepeatedModeSwitch, TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI):
+class TeamMADDPGModule(
+    SkipRepeatedModeSwitch, TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, PretrainedReferenceAPI
+):
     """One shared actor for the padded team and, on the learner only, twin joint-action critics
-    (`JointActionCritic`) and target copies of all three.
+    (`JointActionCritic`) and target copies of all three (and, with `model_config["pretrained_reference"]`, a
+    frozen copy of the actor: `PretrainedReferenceAPI`).
 
     Discrete actions (MultiDiscrete): the actor gives logits; env runners sample through `TorchMultiCategorical`
     over the flat logits (exploring) or take the argmax (greedy); the learner feeds the critics one-hot actions,
@@ -66,9 +70,14 @@ class TeamMADDPGModule(SkipRepeatedModeSwitch, TorchRLModule, InferenceOnlyAPI, 
             )
         if self.discrete:
             self.register_buffer("_absent_logits", absent_agent_logits(self.n_actions), persistent=False)
+        self.make_pretrained_reference()
 
     def get_non_inference_attributes(self) -> list[str]:
-        return ["critic", "critic_2", "_target_actor", "_target_critic", "_target_critic_2"]
+        return ["critic", "critic_2", "_target_actor", "_target_critic", "_target_critic_2", PRETRAINED_REFERENCE]
+
+    # PretrainedReferenceAPI
+    def policy_network(self) -> nn.Module:
+        return self.actor
 
     def make_target_networks(self) -> None:
         self._target_actor = make_target_network(self.actor)

@@ -13,6 +13,7 @@ from ray.rllib.utils.schedules.scheduler import Scheduler
 
 from policies.agent_network import AgentQNetwork, RecurrentAgentQNetwork
 from policies.mixers import make_mixer
+from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
 from policies.train_mode import SkipRepeatedModeSwitch
 
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
@@ -31,7 +32,7 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
 }
 
 
-class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
+class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI, PretrainedReferenceAPI):
     """The shared agent Q-network acting for the whole (padded) team, plus, on the learner only, the mixer
     (`model_config["mixer"]`: None, "vdn" or "qmix") and the target networks.
 
@@ -45,6 +46,9 @@ class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, Infer
     With `model_config["recurrent"]` the agent network is a GRU (`RecurrentAgentQNetwork`): the module is then
     stateful (state `{"h": [n_max, hidden]}`), RLlib's connectors add the time rank, and training batches are
     zero-padded sequences of `max_seq_len` steps with a loss mask.
+
+    With `model_config["pretrained_reference"]` the learner also holds a frozen copy of the agent network
+    (`PretrainedReferenceAPI`), fine-tuning's trust-region reference.
     """
 
     def setup(self) -> None:
@@ -74,10 +78,18 @@ class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, Infer
                 mixing_embed_dim=config["mixing_embed_dim"],
                 hypernet_embed=config["hypernet_embed"],
             )
+        self.make_pretrained_reference()
 
     # InferenceOnlyAPI: env runners never build or receive these.
     def get_non_inference_attributes(self) -> list[str]:
-        return ["mixer", "_target_agent", "_target_mixer"]
+        return ["mixer", "_target_agent", "_target_mixer", PRETRAINED_REFERENCE]
+
+    # PretrainedReferenceAPI
+    def policy_network(self) -> torch.nn.Module:
+        return self.agent
+
+    def policy_inputs(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.agent_inputs(obs)
 
     # TargetNetworkAPI
     def make_target_networks(self) -> None:

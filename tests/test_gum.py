@@ -8,16 +8,15 @@ from torch.nn import functional as F
 import rl_algos
 from policies.mixers import QMixer
 from rl_algos.common import evaluate
+from rl_algos.common.losses import kl_to_reference, other_agent_ids
 from rl_algos.gum.losses import (
     clipped_team_next_value,
     direct_weights,
     independent_gap,
     inverse_gap_weights,
-    kl_to_reference,
     lagrange_multiplier_loss,
     lagrange_weights,
     mixed_gap,
-    other_agent_ids,
 )
 
 B, N_MAX, N_ACTIONS, OBS_DIM = 8, 4, 3, 5

@@ -67,6 +67,7 @@ class TeamSACLearner(ReplayLearner):
         )
         alpha_loss = sac_temperature_loss(module.log_alpha, entropy, target_entropy)
         total = actor_loss + critic_loss + alpha_loss
+        total = total + self.pretrained_kl_penalty(module_id, module, batch[Columns.OBS], fwd_out["logits"])
         self.log_step_metrics(
             module_id,
             {

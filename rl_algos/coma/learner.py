@@ -64,6 +64,7 @@ class COMALearner(TeamA2CLearner):
         actor_loss = policy_gradient_loss(log_probs, advantages, mask)
         entropy = masked_entropy(logits, mask)
         total = actor_loss + config.vf_coeff * critic_loss - config.entropy_coeff * entropy
+        total = total + self.pretrained_kl_penalty(module_id, module, obs, logits)
         self.metrics.log_dict(
             {
                 "total_loss": total.item(),

@@ -18,16 +18,18 @@ from rl_algos.common.actor_critic_losses import masked_entropy, normalized, poli
 from rl_algos.common.connectors import ROLLOUT_CUTS, AddRolloutCutsToBatch
 from rl_algos.common.learner_utils import register_adam_groups
 from rl_algos.common.losses import chosen_action_values, masked_mse
+from rl_algos.common.pretrained_kl import PretrainedKLLearner
 
 
-class TeamA2CLearner(TorchLearner):
+class TeamA2CLearner(PretrainedKLLearner, TorchLearner):
     """One A2C update per sampled batch of rollouts.
 
     Returns `R_t` bootstrap from the critic where a rollout is cut (its last sampled step, or a truncation) and
     stop at terminations; advantages `A_t = R_t - V(s_t)` are per agent for a per-agent critic (IAC) and the
     team's, shared by every present agent, for a centralised one (Central-V), normalised over the batch's present
     agents with `normalize_advantages`. Loss: `policy_gradient + vf_coeff * masked_mse(V, R) - entropy_coeff *
-    entropy`, all over present agents; the actor and the critic have their own optimizers.
+    entropy (+ the fine-tuning trust region, `finetune_kl`)`, all over present agents; the actor and the critic
+    have their own optimizers.
     """
 
     def build(self) -> None:
@@ -65,6 +67,8 @@ class TeamA2CLearner(TorchLearner):
         actor_loss = policy_gradient_loss(log_probs, advantages, mask)
         entropy = masked_entropy(fwd_out["logits"], mask)
         total = actor_loss + config.vf_coeff * value_loss - config.entropy_coeff * entropy
+        module = self.module[module_id].unwrapped()
+        total = total + self.pretrained_kl_penalty(module_id, module, batch[Columns.OBS], fwd_out["logits"])
         self.metrics.log_dict(
             {
                 "total_loss": total.item(),

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from policies.masked import masked_mean
+
 
 def chosen_action_values(q: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
     """`Q(o_a, u_a)` for the taken actions: q [B, n, A], actions [B, n] -> [B, n]."""
@@ -56,3 +58,31 @@ def td_targets(
 def masked_mse(predictions: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Mean squared error over the entries with weight 1 (present agents, or every team for a mixed Q)."""
     return (weights * (predictions - targets.detach()) ** 2).sum() / weights.sum().clamp(min=1.0)
+
+
+def other_agent_ids(
+    mask: torch.Tensor, generator: torch.Generator | None = None, allowed: torch.Tensor | None = None
+) -> torch.Tensor:
+    """For each sample and agent a, the one-hot id of another present agent b drawn uniformly among the slots
+    `allowed` ([n] bool; default every slot), or a itself when there is none: mask [B, n] -> [B, n, n]. Asks the
+    shared network what another agent would do in a's place (greedy unmixing's and fine-tuning's `others`)."""
+    n = mask.shape[-1]
+    own = torch.eye(n, dtype=torch.bool, device=mask.device)
+    scores = torch.rand(*mask.shape, n, generator=generator, device=mask.device)  # [B, a, b]
+    candidates = mask.unsqueeze(-2).bool() & ~own  # [B, a, b]
+    if allowed is not None:
+        candidates = candidates & allowed.to(mask.device)
+    alone = ~candidates.any(dim=-1, keepdim=True)  # no candidate: fall back to oneself
+    candidates = candidates | (alone & own)
+    other = scores.masked_fill(~candidates, -1.0).argmax(dim=-1)  # [B, n]
+    return F.one_hot(other, n).float()
+
+
+# KL(softmax(x_a / tau) || pi_ref_a), averaged over the agents with weight 1 in `mask`; pi_ref detached
+def kl_to_reference(
+    outputs: torch.Tensor, reference_log_pi: torch.Tensor, tau: float, mask: torch.Tensor
+) -> torch.Tensor:
+    """outputs (Qs or logits) and reference_log_pi [B, n, A]; mask [B, n] -> scalar."""
+    log_pi = F.log_softmax(outputs / tau, dim=-1)
+    kl = (log_pi.exp() * (log_pi - reference_log_pi.detach())).sum(dim=-1)  # [B, n]
+    return masked_mean(kl, mask)

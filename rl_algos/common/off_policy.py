@@ -4,10 +4,11 @@ on ready batches from it at `train_ratio` gradient updates per env step, synchro
 from __future__ import annotations
 
 import functools
+import pickle
 import time
+from pathlib import Path
 from typing import Any
 
-from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
@@ -22,6 +23,7 @@ from ray.rllib.utils.metrics import (
 
 from rl_algos.common.episode_chunks import episode_chunks, sample_chunks
 from rl_algos.common.ready_batch import ready_batch
+from rl_algos.common.team_algorithm import TeamAlgorithm
 from rl_algos.common.team_replay import EpisodeChunk, TeamReplayBuffer
 
 TEAM_REPLAY = "team_replay"  # the checkpoint state key of the replay (with `checkpoint_replay`)
@@ -33,7 +35,7 @@ MAX_STEPS_PER_UPDATE_CALL = 8_192
 POLL_S = 0.01  # how often a learner that is ahead checks for arrived samples
 
 
-class OffPolicyTeamAlgorithm(Algorithm):
+class OffPolicyTeamAlgorithm(TeamAlgorithm):
     """The replay loop of the off-policy team learners (options in `ReplayConfig`).
 
     The replay is the project's `TeamReplayBuffer` (seeded with the config's `seed`): env runners' episode chunks
@@ -133,9 +135,26 @@ class OffPolicyTeamAlgorithm(Algorithm):
             self.replay.add(chunks)
 
     def _updates_due(self) -> int:
+        return max(0, self._updates_owed(self.replay.env_steps_added) - self.num_updates_done)
+
+    def _updates_owed(self, env_steps_added: int) -> int:
+        """Updates a run owes after `env_steps_added` env steps in its replay: `train_ratio` per step past
+        `learning_starts`."""
         config = self.config
-        warm = self.replay.env_steps_added - config.learning_starts
-        return max(0, int(config.train_ratio * warm) - self.num_updates_done) if warm >= 0 else 0
+        warm = env_steps_added - config.learning_starts
+        return int(config.train_ratio * warm) if warm >= 0 else 0
+
+    def load_pretrained(self, checkpoint: str | Path, replay: bool = False) -> bool:
+        """`TeamAlgorithm.load_pretrained`; with `replay`, the checkpoint's team replay (if it holds one) becomes
+        this run's starting data: it counts toward `learning_starts` but owes no updates, so `train_ratio` applies
+        to the env steps this run adds."""
+        super().load_pretrained(checkpoint)
+        stored = stored_team_replay(checkpoint) if replay and self.replay is not None else None
+        if stored is None:
+            return False
+        self.replay.set_state(stored["buffer"])
+        self.num_updates_done = self._updates_owed(self.replay.env_steps_added)
+        return True
 
     def _run_due_updates(self) -> int:
         """Run every update due, in `learner_group.update` calls of K stacked minibatches; return how many."""
@@ -182,3 +201,12 @@ class OffPolicyTeamAlgorithm(Algorithm):
         if TEAM_REPLAY in state and self.replay is not None:
             self.replay.set_state(state[TEAM_REPLAY]["buffer"])
             self.num_updates_done = state[TEAM_REPLAY]["updates_done"]
+
+
+def stored_team_replay(checkpoint: str | Path) -> dict[str, Any] | None:
+    """The team replay state an algorithm checkpoint holds (`checkpoint_replay`), or None."""
+    state_file = Path(checkpoint) / f"{TeamAlgorithm.STATE_FILE_NAME}.pkl"
+    if not state_file.is_file():
+        return None
+    with open(state_file, "rb") as f:
+        return pickle.load(f).get(TEAM_REPLAY)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
@@ -14,8 +13,10 @@ from ray.rllib.utils.metrics import (
     TIMERS,
 )
 
+from rl_algos.common.team_algorithm import TeamAlgorithm
 
-class OnPolicyTeamAlgorithm(Algorithm):
+
+class OnPolicyTeamAlgorithm(TeamAlgorithm):
     """The on-policy training loop of the actor-critic team learners: each `training_step` samples
     `train_batch_size_per_learner` env steps from the env runners with the current policy, runs one learner
     update on them, and syncs the actor to the runners."""

@@ -10,10 +10,11 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.core.rl_module.apis import TargetNetworkAPI
 
 from rl_algos.common.learner_utils import update_targets
+from rl_algos.common.pretrained_kl import PretrainedKLLearner
 from rl_algos.common.ready_batch import minibatches
 
 
-class ReplayLearner(TorchLearner):
+class ReplayLearner(PretrainedKLLearner, TorchLearner):
     """Trains on ready batches from the team replay (layout: `rl_algos.common.ready_batch`), which skip RLlib's
     learner connectors. Each of a batch's K stacked minibatches is one gradient step (forward, loss, backward,
     optimizer steps), so one `learner_group.update` call does K updates and pays RLlib's per-call bookkeeping

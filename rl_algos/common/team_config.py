@@ -8,9 +8,98 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 
 import envs
 
+FINETUNE_KL_AGAINST = ("self", "others")
+
 
 class TeamAlgorithmConfig(AlgorithmConfig):
-    """Base of the team algorithms' configs: `training()` keyword handling and the team env's action checks."""
+    """Base of the team algorithms' configs: `training()` keyword handling, the team env's action checks, and the
+    fine-tuning trust region every algorithm takes through `.training(...)`:
+
+    - `finetune_kl` (0.0, off): `beta`, the weight of `KL(pi_a || pi_ref_a)` over present agents, where `pi_ref` is
+      the frozen pre-trained policy (`Algorithm.load_pretrained` sets it) and `pi` is the agents' softmax policy:
+      `softmax(Q / finetune_kl_tau)` for the value learners, the actor's for the actor-critics (discrete actions);
+    - `finetune_kl_steps` (0): env steps over which `beta` falls linearly to 0 (0: constant);
+    - `finetune_kl_against` ("self"): the reference of agent a is the pre-trained policy with a's own id
+      (`"self"`), or, for agents in slots `>= finetune_trained_slots` (ids the pre-trained team never had), with
+      the id of a present agent in a trained slot (`"others"`); agents in trained slots are then not pulled;
+    - `finetune_kl_tau` (1.0): the temperature of the value learners' softmax policies;
+    - `finetune_trained_slots` (None): for `"others"`, how many leading slots the pre-training team sat in.
+    """
+
+    def __init__(self, algo_class=None):
+        super().__init__(algo_class=algo_class)
+        self.finetune_kl = 0.0
+        self.finetune_kl_steps = 0
+        self.finetune_kl_against = "self"
+        self.finetune_kl_tau = 1.0
+        self.finetune_trained_slots: int | None = None
+
+    def training(
+        self,
+        *,
+        finetune_kl: float = NotProvided,
+        finetune_kl_steps: int = NotProvided,
+        finetune_kl_against: str = NotProvided,
+        finetune_kl_tau: float = NotProvided,
+        finetune_trained_slots: int | None = NotProvided,
+        **kwargs,
+    ) -> TeamAlgorithmConfig:
+        super().training(**kwargs)
+        self._set_provided(locals())
+        return self
+
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        return super()._model_config_auto_includes | {"pretrained_reference": self.finetune_kl > 0}
+
+    def validate(self) -> None:
+        super().validate()
+        self._validate_finetune_kl()
+
+    def _validate_finetune_kl(self) -> None:
+        if isinstance(self.finetune_kl, bool) or not isinstance(self.finetune_kl, (int, float)) or self.finetune_kl < 0:
+            raise ValueError(f"finetune_kl must be a number >= 0 (0 = off), got {self.finetune_kl!r}")
+        steps = self.finetune_kl_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"finetune_kl_steps must be an int >= 0 (0 = no annealing), got {steps!r}")
+        if self.finetune_kl_against not in FINETUNE_KL_AGAINST:
+            raise ValueError(
+                f"finetune_kl_against={self.finetune_kl_against!r} is unknown; use one of {', '.join(FINETUNE_KL_AGAINST)}"
+            )
+        if not self.finetune_kl_tau > 0:
+            raise ValueError(f"finetune_kl_tau must be positive, got {self.finetune_kl_tau}")
+        if not self.finetune_kl:
+            return
+        name = self.algo_name
+        env_config = self.team_env_config()
+        if env_config is not None and env_config.continuous_actions:
+            raise ValueError(
+                f"finetune_kl compares softmax policies, but {name} acts with continuous actions here; fine-tune "
+                "without it (finetune_kl=0, e.g. the conservative strategy)"
+            )
+        if getattr(self, "recurrent", False):
+            raise ValueError(
+                "finetune_kl is not available for recurrent agents (recurrent=True); use the MLP agent, or "
+                "finetune_kl=0"
+            )
+        if self.finetune_kl_against == "others":
+            if not getattr(self, "obs_agent_id", False):
+                raise ValueError(
+                    "finetune_kl_against='others' asks the pre-trained network with another agent's id, which needs "
+                    "obs_agent_id=True; or use finetune_kl_against='self'"
+                )
+            n_max = env_config.n_max if env_config is not None else None
+            trained = self.finetune_trained_slots
+            if isinstance(trained, bool) or not isinstance(trained, int) or trained < 1:
+                raise ValueError(
+                    "finetune_kl_against='others' needs finetune_trained_slots, the number of leading slots the "
+                    f"pre-training team sat in (an int >= 1), got {trained!r}"
+                )
+            if n_max is not None and trained >= n_max:
+                raise ValueError(
+                    f"finetune_trained_slots={trained} leaves no untrained slot below n_max={n_max}: 'others' pulls "
+                    "agents in untrained slots toward trained ones; use finetune_kl_against='self'"
+                )
 
     def _set_provided(self, arguments: dict[str, Any]) -> None:
         """Set every keyword argument of a `training()` call (its `locals()`) that was actually provided."""

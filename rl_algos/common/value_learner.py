@@ -91,6 +91,9 @@ class TeamQLearner(ReplayLearner):
         if valid is not None:
             weights = weights * valid.reshape(valid.shape + (1,) * (weights.dim() - 1))
         loss = masked_mse(predictions, targets, weights)
+        loss = loss + self.pretrained_kl_penalty(
+            module_id, module, batch[Columns.OBS], fwd_out["q"], self.config.finetune_kl_tau
+        )
 
         self.log_step_metrics(
             module_id,

@@ -11,18 +11,16 @@ import tree
 from ray.rllib.core import Columns
 
 from policies.masked import masked_mean
-from rl_algos.common.losses import chosen_action_values, masked_mse
+from rl_algos.common.losses import chosen_action_values, kl_to_reference, masked_mse, other_agent_ids
 from rl_algos.common.value_learner import TeamQLearner
 from rl_algos.gum.losses import (
     clipped_team_next_value,
     direct_weights,
     independent_gap,
     inverse_gap_weights,
-    kl_to_reference,
     lagrange_multiplier_loss,
     lagrange_weights,
     mixed_gap,
-    other_agent_ids,
 )
 
 
@@ -143,7 +141,8 @@ class GUMLearner(TeamQLearner):
                 "td_mix": td_mix,
             },
         )
-        return value_loss + behaviour_loss + multiplier_loss
+        finetune_penalty = self.pretrained_kl_penalty(module_id, module, obs, q, cfg.finetune_kl_tau)
+        return value_loss + behaviour_loss + multiplier_loss + finetune_penalty
 
     def reference_q(self, module, obs: dict, fwd_out: dict) -> torch.Tensor:
         """Qs of the regulariser's reference policy `softmax(Q_ref / tau)`: the target network on each agent's

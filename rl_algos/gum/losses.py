@@ -48,25 +48,6 @@ def lagrange_multiplier_loss(log_lambdas: torch.Tensor, gaps: torch.Tensor, targ
     return -(log_lambdas.exp() * (gaps.detach() - target_gap)).sum()
 
 
-def other_agent_ids(mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """For each sample and agent a, the one-hot id of another present agent b drawn uniformly (a itself when
-    it is alone): mask [B, n] -> [B, n, n]."""
-    n = mask.shape[-1]
-    scores = torch.rand(*mask.shape, n, generator=generator, device=mask.device)  # [B, a, b]
-    candidates = mask.unsqueeze(-2).bool() & ~torch.eye(n, dtype=torch.bool, device=mask.device)
-    alone = ~candidates.any(dim=-1, keepdim=True)  # no other present agent: fall back to oneself
-    candidates = candidates | (alone & torch.eye(n, dtype=torch.bool, device=mask.device))
-    other = scores.masked_fill(~candidates, -1.0).argmax(dim=-1)  # [B, n]
-    return F.one_hot(other, n).float()
-
-
-# KL(softmax(Q_a / tau) || pi_ref) over present agents, pi_ref detached
-def kl_to_reference(q: torch.Tensor, reference_log_pi: torch.Tensor, tau: float, mask: torch.Tensor) -> torch.Tensor:
-    log_pi = F.log_softmax(q / tau, dim=-1)
-    kl = (log_pi.exp() * (log_pi - reference_log_pi.detach())).sum(dim=-1)  # [B, n]
-    return masked_mean(kl, mask)
-
-
 # direct: both estimators bootstrap from min(Q_ind', Q_mix'), Q_ind' = masked mean_a of the agents' next values
 def clipped_team_next_value(
     next_values: torch.Tensor, next_mask: torch.Tensor, next_q_mix: torch.Tensor

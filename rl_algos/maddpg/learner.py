@@ -72,7 +72,7 @@ class TeamMADDPGLearner(ReplayLearner):
 
         if self.num_gradient_steps % config.policy_delay == 0:
             actor_loss = self.actor_loss(module, obs, replayed, fwd_out["actor"], mask)
-            total = total + actor_loss
+            total = total + actor_loss + self.pretrained_kl_penalty(module_id, module, obs, fwd_out["actor"])
             metrics["policy_loss"] = actor_loss
         self.log_step_metrics(module_id, metrics)
         return total
