@@ -11,9 +11,11 @@ after fine-tuning at each size, and against training from scratch at each size.
 Phases, each a Ray Tune experiment under <storage>/<name>/ whose independent trials run in parallel as far as the
 resources allow: `train` (one trial per algo x embedding x seed at --train-agents, plus, with --scratch, one per
 eval size trained from scratch with the same budget), then greedy evaluation of every final checkpoint at every
-eval size, then `finetune` (each train checkpoint trained --finetune-timesteps more at each eval size) and its
-evaluation. Outputs: transfer.csv (one row per algo, embedding, scenario, train_agents, eval_agents, phase, seed),
-summary.md (mean ± std over seeds and the transfer ratio (zero_shot - random) / (scratch - random)), transfer.png,
+eval size, then `finetune` (each train checkpoint trained --finetune-timesteps more at each eval size with the
+--finetune strategy: naive, conservative (default), kl or others; see rl_algos.common.finetune) and its evaluation.
+Outputs: transfer.csv (one row per algo, embedding, scenario, train_agents, eval_agents, phase, seed), summary.md
+(mean ± std over seeds, the transfer ratio (zero_shot - random) / (scratch - random), and whether fine-tuned beat
+zero-shot), transfer.png,
 and Tune's folders (TensorBoard logs, checkpoints). From scratch at the training size is the train run itself.
 Exit codes: 0 done, 1 some trial failed (the others are reported), 2 bad settings.
 """
@@ -152,6 +154,7 @@ def trial_spec(
     seed: int,
     timesteps: int,
     restore_from: str | None = None,
+    pretrained_env_steps: int | None = None,
 ) -> dict[str, Any]:
     return {
         "phase": phase,
@@ -161,6 +164,7 @@ def trial_spec(
         "seed": seed,
         "timesteps": timesteps,
         "restore_from": restore_from,
+        "pretrained_env_steps": pretrained_env_steps,
         "settings": settings.to_dict(),
     }
 
@@ -341,6 +345,7 @@ def run(settings: TransferSettings) -> int:
                 spec["seed"],
                 settings.finetune_timesteps,
                 restore_from=checkpoint_uri(result.checkpoint),
+                pretrained_env_steps=int(result.metrics[NUM_ENV_STEPS_SAMPLED_LIFETIME]),
             )
             for result in train_results
             if (spec := result.config["trial"])["phase"] == "train" and result.error is None and result.checkpoint
@@ -352,8 +357,8 @@ def run(settings: TransferSettings) -> int:
             all_results += finetune_results
 
     title = (
-        f"{settings.scenario}: trained at {settings.train_label} agents, "
-        f"{settings.timesteps} env steps ({settings.name})"
+        f"{settings.scenario}: trained at {settings.train_label} agents, {settings.timesteps} env steps, "
+        f"fine-tuned {settings.finetune_timesteps} ({settings.finetune}), slots {settings.slots} ({settings.name})"
     )
     summary = summary_markdown(ledger.rows, title)
     files.write_bytes("summary.md", summary.encode())

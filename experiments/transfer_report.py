@@ -111,8 +111,19 @@ def transfer_ratio(zero_shot: float, scratch: float, random: float) -> float:
     return (zero_shot - random) / (scratch - random)
 
 
+def finetune_verdict(finetuned: np.ndarray | None, zero_shot: np.ndarray | None, standard_error: float) -> str:
+    """Whether fine-tuning beat zero-shot: `better` or `worse` when the seed means differ by more than two standard
+    errors of their difference, else `same`; with the difference in return."""
+    if finetuned is None or zero_shot is None:
+        return "-"
+    difference = finetuned.mean() - zero_shot.mean()
+    word = "same" if abs(difference) <= 2 * standard_error else ("better" if difference > 0 else "worse")
+    return f"{word} ({difference:+.2f})"
+
+
 def summary_markdown(rows: list[dict], title: str) -> str:
-    """The summary table: mean ± std over seeds of each phase, the random policy, and the transfer ratio."""
+    """The summary table: mean ± std over seeds of each phase, the random policy, the transfer ratio, and whether
+    fine-tuned beat zero-shot."""
     means = _seed_means(rows)
     errors = _standard_errors(rows)
     runs = sorted({(r["algo"], r["embedding"]) for r in rows if r["phase"] != "random"})
@@ -123,11 +134,13 @@ def summary_markdown(rows: list[dict], title: str) -> str:
         "",
         (
             f"Greedy return, mean ± std over seeds {', '.join(map(str, seeds))}; transfer ratio "
-            "`(zero_shot - random) / (scratch - random)` on the seed means."
+            "`(zero_shot - random) / (scratch - random)` on the seed means; fine-tuned vs zero-shot: `better` / `worse` "
+            "when their means differ by more than two standard errors (over all episodes), else `same`."
         ),
         "",
-        "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch | random | transfer ratio |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch | random | transfer ratio "
+        "| fine-tuned vs zero-shot |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for algo, embedding in runs:
         for n in sizes:
@@ -140,9 +153,13 @@ def summary_markdown(rows: list[dict], title: str) -> str:
                     ratio = f"{transfer_ratio(cells['zero_shot'].mean(), cells['scratch'].mean(), random.mean()):.2f}"
                 else:
                     ratio = "n/a*"
+            verdict = "-"
+            if cells["finetune"] is not None and cells["zero_shot"] is not None:
+                noise = np.hypot(errors[(algo, embedding, n, "finetune")], errors[(algo, embedding, n, "zero_shot")])
+                verdict = finetune_verdict(cells["finetune"], cells["zero_shot"], noise)
             lines.append(
                 f"| {algo} | {embedding} | {n} | {_cell(cells['zero_shot'])} | {_cell(cells['finetune'])} "
-                f"| {_cell(cells['scratch'])} | {_cell(random)} | {ratio} |"
+                f"| {_cell(cells['scratch'])} | {_cell(random)} | {ratio} | {verdict} |"
             )
     if any("n/a*" in line for line in lines):
         footnote = (

@@ -15,7 +15,10 @@ import yaml
 
 import envs
 import rl_algos
+from envs.team_env import SLOT_MODES
 from policies.team_embedding import EMBEDDINGS
+from rl_algos.common.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay
+from rl_algos.common.replay_config import ReplayConfig
 
 PHASES = ("zero_shot", "finetune", "scratch")
 
@@ -47,6 +50,11 @@ class TransferSettings:
     seeds: list[int] = field(default_factory=lambda: [0])
     timesteps: int = 20_000
     finetune_timesteps: int = 5_000
+    finetune: str = "conservative"
+    finetune_lr_scale: float = 0.3
+    finetune_kl: float = 1.0
+    finetune_kl_steps: int | None = None
+    slots: str = "first"
     scratch: bool = True
     eval_episodes: int = 20
     training: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -77,6 +85,7 @@ class TransferSettings:
             "scenario": self.scenario,
             "n_agents": sizes[0] if len(sizes) == 1 else sizes,
             "n_max": self.padded_size,
+            "slots": self.slots,
             **self.scenario_options,
         }
 
@@ -143,6 +152,26 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
         "--finetune-timesteps",
         type=int,
         help=f"env steps of fine-tuning at each eval size; 0 skips fine-tuning (default: {d.finetune_timesteps})",
+    )
+    add(
+        "--finetune",
+        help=f"fine-tuning strategy, from {', '.join(FINETUNE_STRATEGIES)} (default: {d.finetune}; see README)",
+    )
+    add(
+        "--finetune-lr-scale",
+        type=float,
+        help=f"conservative, kl, others: the fine-tuning lr as a fraction of training's (default: {d.finetune_lr_scale})",
+    )
+    add("--finetune-kl", type=float, help=f"kl, others: the trust region's weight beta (default: {d.finetune_kl})")
+    add(
+        "--finetune-kl-steps",
+        type=int,
+        help="kl, others: env steps over which beta falls to 0 (default: the fine-tuning budget; 0: constant)",
+    )
+    add(
+        "--slots",
+        choices=SLOT_MODES,
+        help=f"agent slots: first (0..N-1) or random (N drawn from n_max each episode) (default: {d.slots})",
     )
     add(
         "--scratch",
@@ -257,6 +286,14 @@ def validate(settings: TransferSettings) -> None:
         raise SettingsError(f"--iteration-timesteps must be at least 1, got {s.iteration_timesteps}")
     if s.gpus_per_trial is not None and s.gpus_per_trial < 0:
         raise SettingsError(f"--gpus-per-trial must be >= 0, got {s.gpus_per_trial}")
+    if s.finetune not in FINETUNE_STRATEGIES:
+        raise SettingsError(f"unknown --finetune {s.finetune!r}; known strategies: {', '.join(FINETUNE_STRATEGIES)}")
+    if not s.finetune_lr_scale > 0 or s.finetune_kl < 0:
+        raise SettingsError(
+            f"--finetune-lr-scale must be > 0 and --finetune-kl >= 0, got {s.finetune_lr_scale} and {s.finetune_kl}"
+        )
+    if s.finetune_kl_steps is not None and s.finetune_kl_steps < 0:
+        raise SettingsError(f"--finetune-kl-steps must be >= 0 (0: no annealing), got {s.finetune_kl_steps}")
     unknown_training = set(s.training) - {"all", *rl_algos.ALGORITHMS}
     if unknown_training:
         raise SettingsError(
@@ -270,24 +307,36 @@ def validate(settings: TransferSettings) -> None:
             raise SettingsError(f"scenario {s.scenario!r}: {error}") from None
     for algo in s.algos:
         for embedding in s.embeddings:
+            label = f"{algo} with the {embedding} embedding on {s.scenario}"
             try:
-                config = algo_config(s, algo, embedding, s.train_agents, seed=s.seeds[0])
+                config = train_config(s, algo, embedding, seed=s.seeds[0])
                 config.validate()
             except (ValueError, TypeError) as error:
-                first_line = str(error).strip().splitlines()[0]
-                raise SettingsError(f"{algo} with the {embedding} embedding on {s.scenario}: {first_line}") from None
-        _require_updates(s, algo, config.learning_warmup())
+                raise SettingsError(f"{label}: {_first_line(error)}") from None
+            if s.finetune_timesteps == 0:
+                continue
+            try:
+                finetuning = finetune_algo_config(s, algo, embedding, max(s.eval_agents), s.seeds[0], s.timesteps)
+                finetuning.validate()
+            except (ValueError, TypeError) as error:
+                raise SettingsError(f"{label}, --finetune {s.finetune}: {_first_line(error)}") from None
+        _require_updates(algo, "--timesteps", s.timesteps, config.learning_warmup())
+        if s.finetune_timesteps > 0:
+            _require_updates(algo, "--finetune-timesteps", s.finetune_timesteps, finetuning.learning_warmup())
 
 
-def _require_updates(settings: TransferSettings, algo: str, warmup: int) -> None:
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]
+
+
+def _require_updates(algo: str, label: str, budget: int, warmup: int) -> None:
     """Reject a training or fine-tuning budget that ends before `algo`'s first update."""
-    for label, budget in (("--timesteps", settings.timesteps), ("--finetune-timesteps", settings.finetune_timesteps)):
-        if 0 < budget <= warmup:
-            raise SettingsError(
-                f"{label} {budget} would never update {algo}: each run refills its replay buffer for learning_starts="
-                f"{warmup} env steps first (buffers are not checkpointed); raise {label} above {warmup} or lower "
-                f'learning_starts with --training \'{{"{algo}": {{"learning_starts": N}}}}\''
-            )
+    if budget <= warmup:
+        raise SettingsError(
+            f"{label} {budget} would never update {algo}: its run first fills its replay for learning_starts="
+            f"{warmup} env steps (counting a pre-training replay it starts from); raise {label} above {warmup} or "
+            f'lower learning_starts with --training \'{{"{algo}": {{"learning_starts": N}}}}\''
+        )
 
 
 def algo_config(settings: TransferSettings, algo: str, embedding: str, n_agents: list[int], seed: int):
@@ -306,3 +355,30 @@ def algo_config(settings: TransferSettings, algo: str, embedding: str, n_agents:
     if settings.smoke and config.learning_warmup() > SMOKE_LEARNING_STARTS:
         config.training(learning_starts=SMOKE_LEARNING_STARTS)
     return config
+
+
+def train_config(settings: TransferSettings, algo: str, embedding: str, seed: int):
+    """The config of a train-phase trial: `algo_config` at the training size(s), with the replay checkpointed when
+    the fine-tuning strategy starts from it."""
+    config = algo_config(settings, algo, embedding, settings.train_agents, seed)
+    starts_from_replay = settings.finetune_timesteps > 0 and loads_pretrained_replay(settings.finetune)
+    if starts_from_replay and isinstance(config, ReplayConfig) and config.uses_replay():
+        config.training(checkpoint_replay=True)
+    return config
+
+
+def finetune_algo_config(
+    settings: TransferSettings, algo: str, embedding: str, n_agents: int, seed: int, pretrained_env_steps: int
+):
+    """The config of a fine-tuning trial at `n_agents` from the train trial's checkpoint (trained for
+    `pretrained_env_steps`), set up for `settings.finetune` (`rl_algos.common.finetune`)."""
+    kl_steps = settings.finetune_timesteps if settings.finetune_kl_steps is None else settings.finetune_kl_steps
+    return finetune_config(
+        algo_config(settings, algo, embedding, [n_agents], seed),
+        settings.finetune,
+        pretrained=train_config(settings, algo, embedding, seed),
+        pretrained_env_steps=pretrained_env_steps,
+        lr_scale=settings.finetune_lr_scale,
+        kl=settings.finetune_kl,
+        kl_steps=kl_steps,
+    )

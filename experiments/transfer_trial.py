@@ -9,15 +9,14 @@ checkpoints and training are still RLlib's own: `Algorithm.default_resource_requ
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import torch
 from ray import tune
 from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
-from experiments.transfer_settings import TransferSettings, algo_config
-from rl_algos.common.evaluation import MODULE_COMPONENT
+from experiments.transfer_settings import TransferSettings, algo_config, finetune_algo_config, train_config
+from rl_algos.common.finetune import loads_pretrained_replay
 
 
 def trial_name(spec: dict[str, Any]) -> str:
@@ -27,9 +26,14 @@ def trial_name(spec: dict[str, Any]) -> str:
 
 
 def spec_algo_config(spec: dict[str, Any]):
-    """The AlgorithmConfig a trial spec trains."""
+    """The AlgorithmConfig a trial spec trains: its phase's (`train`, `scratch` or `finetune`)."""
     settings = TransferSettings(**spec["settings"])
-    return algo_config(settings, spec["algo"], spec["embedding"], spec["n_agents"], spec["seed"])
+    algo, embedding, seed = spec["algo"], spec["embedding"], spec["seed"]
+    if spec["phase"] == "train":
+        return train_config(settings, algo, embedding, seed)
+    if spec["phase"] == "finetune":
+        return finetune_algo_config(settings, algo, embedding, spec["n_agents"][0], seed, spec["pretrained_env_steps"])
+    return algo_config(settings, algo, embedding, spec["n_agents"], seed)
 
 
 def non_finite_losses(result: dict[str, Any]) -> dict[str, float]:
@@ -45,8 +49,8 @@ def non_finite_losses(result: dict[str, Any]) -> dict[str, float]:
 
 
 class TeamTrial(tune.Trainable):
-    """Trains `config["trial"]`'s algorithm for `timesteps` env steps, from scratch or from another checkpoint's
-    module weights (`restore_from`, fine-tuning), and stops with `FloatingPointError` naming the trial as soon as a
+    """Trains `config["trial"]`'s algorithm for `timesteps` env steps, from scratch or, fine-tuning, from another
+    checkpoint (`restore_from`: `Algorithm.load_pretrained`, with its replay where the strategy uses it), and stops with `FloatingPointError` naming the trial as soon as a
     loss is NaN or infinite, before any result of it is used."""
 
     @classmethod
@@ -60,8 +64,9 @@ class TeamTrial(tune.Trainable):
         torch.set_num_threads(max(1, int(algo_config_.num_cpus_for_main_process)))
         self.algo = algo_config_.build_algo()
         if self.spec.get("restore_from"):
+            strategy = self.spec["settings"]["finetune"]
             with tune.Checkpoint(self.spec["restore_from"]).as_directory() as source:
-                self.algo.restore_from_path(Path(source) / MODULE_COMPONENT, component=MODULE_COMPONENT)
+                self.algo.load_pretrained(source, replay=loads_pretrained_replay(strategy))
 
     def step(self) -> dict[str, Any]:
         result = self.algo.train()

@@ -40,7 +40,13 @@ def test_flags_override_the_config_file(tmp_path):
     assert settings.seeds == [5], "the flag wins over the file"
     assert settings.train_agents == [2, 3] and settings.train_label == "2-3"
     assert settings.padded_size == 8
-    assert settings.env_config([2, 3]) == {"scenario": "spread", "n_agents": [2, 3], "n_max": 8, "max_cycles": 10}
+    assert settings.env_config([2, 3]) == {
+        "scenario": "spread",
+        "n_agents": [2, 3],
+        "n_max": 8,
+        "slots": "first",
+        "max_cycles": 10,
+    }
     assert {"algos", "eval_agents", "seeds", "scenario_options", "train_agents"} <= explicit
 
 
@@ -68,7 +74,17 @@ def test_training_options_merge_all_then_the_algorithm_s_own():
         (["--training", '{"ppo": {}}'], "--training has entries for ppo"),
         (["--training", '{"qmix": {"no_such_option": 1}}'], "qmix with the concat embedding on spread"),
         (["--resume"], "--resume needs --name"),
-        (["--finetune-timesteps", "800"], "--finetune-timesteps 800 would never update qmix: each run refills"),
+        (
+            ["--finetune-timesteps", "800", "--finetune", "naive"],
+            "--finetune-timesteps 800 would never update qmix: its run first fills its replay",
+        ),
+        (["--finetune", "bold"], "unknown --finetune 'bold'; known strategies: naive, conservative, kl, others"),
+        (["--finetune", "others", "--slots", "random"], "--finetune others: the 'others' strategy pulls agents"),
+        (
+            ["--scenario", "multiwalker", "--algos", "maddpg", "--finetune", "kl"],
+            "maddpg with the concat embedding on multiwalker, --finetune kl: finetune_kl compares softmax policies",
+        ),
+        (["--finetune-kl-steps", "-1"], "--finetune-kl-steps must be >= 0"),
         (["--timesteps", "1000"], "--timesteps 1000 would never update qmix"),
     ],
 )
@@ -107,6 +123,9 @@ def test_the_command_line_exits_2_with_one_line_on_a_malformed_flag():
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "expected comma-separated integers" in done.stderr
+    with pytest.raises(SystemExit) as exit_:
+        parse_settings(["--slots", "middle"])
+    assert exit_.value.code == 2
 
 
 def test_cluster_yaml_passes_ray_s_autoscaler_schema():

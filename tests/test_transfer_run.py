@@ -10,6 +10,7 @@ from PIL import Image
 from experiments.transfer import main
 from experiments.transfer_report import summary_markdown, transfer_ratio
 from experiments.transfer_trial import TeamTrial, non_finite_losses
+from rl_algos.common.off_policy import stored_team_replay
 
 
 def _read_rows(path):
@@ -46,6 +47,8 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     assert capsys.readouterr().out.rstrip().endswith(summary.rstrip()), "the console ends with summary.md"
     assert (folder / "train" / "train_qmix_graph_n3_seed0").is_dir()
     assert (folder / "finetune" / "finetune_qmix_concat_n6_seed0").is_dir()
+    final = sorted((folder / "train" / "train_qmix_graph_n3_seed0").glob("checkpoint_*"))[-1]
+    assert stored_team_replay(final) is not None, "the conservative default fine-tunes from the pre-training replay"
 
     assert main(["--resume", *argv]) == 0
     resumed = _read_rows(folder / "transfer.csv")
@@ -71,18 +74,29 @@ def test_transfer_ratio_and_summary_on_hand_made_rows():
         {**row("random", "-", 3, "random", 0, -100.0), "return_std": 5.0, "episodes": 1},
         row("qmix", "graph", 3, "zero_shot", 0, -90.0),
         row("qmix", "graph", 3, "scratch", 0, -98.0),
+        row("qmix", "graph", 3, "finetune", 0, -91.0),
         {**row("random", "-", 6, "random", 0, -100.0), "return_std": 5.0},
         {**row("random", "-", 6, "random", 1, -100.0), "return_std": 5.0},
         row("qmix", "graph", 6, "zero_shot", 0, -70.0),
         row("qmix", "graph", 6, "zero_shot", 1, -50.0),
         row("qmix", "graph", 6, "scratch", 0, -40.0),
         row("qmix", "graph", 6, "scratch", 1, -40.0),
+        row("qmix", "graph", 6, "finetune", 0, -40.0),
+        row("qmix", "graph", 6, "finetune", 1, -30.0),
     ]
     summary = summary_markdown(rows, "t")
-    # zero-shot mean -60 ± 10 over seeds, ratio (-60 + 100) / (-40 + 100) = 0.67, no fine-tuning rows
-    assert "| qmix | graph | 6 | -60.00 ± 10.00 | - | -40.00 ± 0.00 | -100.00 ± 0.00 | 0.67 |" in summary
-    # from scratch 2 above random, within two standard errors (sqrt(16/2 + 25/1) = 5.7): no ratio, a footnote
-    assert "| qmix | graph | 3 | -90.00 ± 0.00 | - | -98.00 ± 0.00 | -100.00 ± 0.00 | n/a* |" in summary
+    # zero-shot mean -60 ± 10 over seeds, ratio (-60 + 100) / (-40 + 100) = 0.67; fine-tuned 25 better, more than
+    # two standard errors of the difference (sqrt(16/4 + 16/4) = 2.8)
+    assert (
+        "| qmix | graph | 6 | -60.00 ± 10.00 | -35.00 ± 5.00 | -40.00 ± 0.00 | -100.00 ± 0.00 | 0.67 | better (+25.00) |"
+        in summary
+    )
+    # from scratch 2 above random, within two standard errors (sqrt(16/2 + 25/1) = 5.7): no ratio, a footnote;
+    # fine-tuned 1 worse, within two standard errors (sqrt(16/2 + 16/2) = 4)
+    assert (
+        "| qmix | graph | 3 | -90.00 ± 0.00 | -91.00 ± 0.00 | -98.00 ± 0.00 | -100.00 ± 0.00 | n/a* | same (-1.00) |"
+        in summary
+    )
 
 
 def test_non_finite_losses_are_found_and_stop_the_trial_naming_it():

@@ -28,6 +28,8 @@ import numpy as np
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 import envs
+from rl_algos.common.replay_config import ReplayConfig
+from rl_algos.common.value_config import TeamQConfig
 
 FINETUNE_STRATEGIES = ("naive", "conservative", "kl", "others")
 
@@ -69,9 +71,9 @@ def finetune_config(
     if not lr_scale > 0:
         raise ValueError(f"the fine-tuning lr_scale must be positive, got {lr_scale}")
     options: dict[str, Any] = {"lr": _scaled(config.lr, lr_scale)}
-    if hasattr(config, "epsilon"):
+    if isinstance(config, TeamQConfig) and isinstance(pretrained, TeamQConfig):
         options["epsilon"] = resumed_schedule(pretrained.epsilon, pretrained_env_steps)
-    if hasattr(config, "learning_starts"):
+    if isinstance(config, ReplayConfig) and config.uses_replay():
         options["learning_starts"] = min(config.learning_starts, 4 * config.train_batch_size_per_learner)
     if strategy in ("kl", "others"):
         options.update(finetune_kl=kl, finetune_kl_steps=kl_steps, finetune_kl_against="self")
