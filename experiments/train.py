@@ -5,7 +5,10 @@
 
 `--embedding` takes a name (concat, mean, graph) or a JSON dict such as
 '{"type": "graph", "conv": "gcn", "pool": "attention"}'; `--training` takes any other `.training(...)` option
-as JSON, e.g. '{"munchausen": {}, "n_step": 3}'.
+as JSON, e.g. '{"munchausen": {}, "n_step": 3}'. `--finetune-from CHECKPOINT` starts from another run's checkpoint
+(same `n_max`) with the `--finetune` strategy (naive, conservative, kl, others; see rl_algos.common.finetune):
+
+    python experiments/train.py --n-agents 6 --n-max 6 --timesteps 5000 --finetune-from results/train --finetune kl
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import ray  # noqa: E402
 
 import rl_algos  # noqa: E402
 from rl_algos.common import evaluate  # noqa: E402
+from rl_algos.common.evaluation import checkpoint_config, checkpoint_env_steps  # noqa: E402
+from rl_algos.common.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay  # noqa: E402
 
 
 def int_list(text: str) -> list[int]:
@@ -48,6 +53,8 @@ def parse_args() -> argparse.Namespace:
         help="remote env runners (default: the algorithm's; replay learners: 1, sampling asynchronously; "
         "0 trains synchronously in this process, reproducible for a seed)",
     )
+    parser.add_argument("--finetune-from", default=None, help="start from this algorithm checkpoint (fine-tuning)")
+    parser.add_argument("--finetune", default="conservative", choices=FINETUNE_STRATEGIES, help="fine-tuning strategy")
     parser.add_argument("--out", default="results/train", help="checkpoint directory")
     return parser.parse_args()
 
@@ -72,10 +79,22 @@ def main() -> None:
     )
     if args.env_runners is not None:
         config.env_runners(num_env_runners=args.env_runners)
+    if args.finetune_from:
+        pretrained = args.finetune_from
+        config = finetune_config(
+            config,
+            args.finetune,
+            pretrained=checkpoint_config(pretrained),
+            pretrained_env_steps=checkpoint_env_steps(pretrained),
+            kl_steps=args.timesteps,
+        )
     config.validate()
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     trainer = config.build_algo()
+    if args.finetune_from:
+        with_replay = trainer.load_pretrained(args.finetune_from, replay=loads_pretrained_replay(args.finetune))
+        print(f"fine-tuning ({args.finetune}) from {args.finetune_from}" + (", with its replay" if with_replay else ""))
     start = time.perf_counter()
     steps = 0
     while steps < args.timesteps:

@@ -138,8 +138,10 @@ def summary_markdown(rows: list[dict], title: str) -> str:
             "when their means differ by more than two standard errors (over all episodes), else `same`."
         ),
         "",
-        "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch | random | transfer ratio "
-        "| fine-tuned vs zero-shot |",
+        (
+            "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch | random | transfer ratio "
+            "| fine-tuned vs zero-shot |"
+        ),
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for algo, embedding in runs:

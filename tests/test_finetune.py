@@ -9,6 +9,7 @@ import torch
 from torch.nn import functional as F
 
 import rl_algos
+from rl_algos.common.evaluation import checkpoint_env_steps
 from rl_algos.common.finetune import finetune_config, loads_pretrained_replay, resumed_schedule
 from rl_algos.common.pretrained_kl import PretrainedKLLearner, annealed_coefficient
 
@@ -148,8 +149,9 @@ def quick(algo, env_config, **training):
 def test_fine_tuning_starts_from_the_smaller_teams_weights_replay_and_a_frozen_reference(ray_session, tmp_path, algo):
     extra = {"checkpoint_replay": True} if algo != "central_v" else {}
     pretrained = quick(algo, SMALL, **extra).build_algo()
-    pretrained.train()
+    sampled = pretrained.train()["num_env_steps_sampled_lifetime"]
     checkpoint = pretrained.save_to_path(str(tmp_path / "pretrained"))
+    assert checkpoint_env_steps(checkpoint) == sampled
     weights = pretrained.get_module().policy_network().state_dict()
     stored = len(pretrained.replay) if algo != "central_v" else 0
     pretrained.stop()

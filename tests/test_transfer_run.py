@@ -47,7 +47,7 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     assert capsys.readouterr().out.rstrip().endswith(summary.rstrip()), "the console ends with summary.md"
     assert (folder / "train" / "train_qmix_graph_n3_seed0").is_dir()
     assert (folder / "finetune" / "finetune_qmix_concat_n6_seed0").is_dir()
-    final = sorted((folder / "train" / "train_qmix_graph_n3_seed0").glob("checkpoint_*"))[-1]
+    final = max((folder / "train" / "train_qmix_graph_n3_seed0").glob("checkpoint_*"))
     assert stored_team_replay(final) is not None, "the conservative default fine-tunes from the pre-training replay"
 
     assert main(["--resume", *argv]) == 0

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
 from ray.rllib.utils.checkpoints import Checkpointable
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 import envs
 
@@ -22,6 +24,13 @@ def checkpoint_config(checkpoint_path: str | Path) -> AlgorithmConfig:
     with open(Path(checkpoint_path) / Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME, "rb") as f:
         (config_state,), _ = pickle.load(f)["ctor_args_and_kwargs"]
     return AlgorithmConfig.from_state(config_state)
+
+
+def checkpoint_env_steps(checkpoint_path: str | Path) -> int:
+    """The env steps an RLlib algorithm checkpoint was trained for (its metrics' sampled-lifetime count)."""
+    with open(Path(checkpoint_path) / f"{Algorithm.STATE_FILE_NAME}.pkl", "rb") as f:
+        stats = pickle.load(f)["metrics_logger"]["stats"]
+    return int(stats[f"{ENV_RUNNER_RESULTS}--{NUM_ENV_STEPS_SAMPLED_LIFETIME}"]["lifetime_sum"])
 
 
 def evaluate(
