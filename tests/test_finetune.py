@@ -15,6 +15,7 @@ from rl_algos.common.pretrained_kl import PretrainedKLLearner, annealed_coeffici
 
 SMALL = {"scenario": "spread", "n_agents": 3, "n_max": 6, "max_cycles": 10}
 LARGE = {**SMALL, "n_agents": 6}
+ON_POLICY = ("central_v", "coma")
 
 
 def test_a_resumed_schedule_continues_where_pre_training_left_it():
@@ -141,28 +142,36 @@ def quick(algo, env_config, **training):
         .reporting(min_sample_timesteps_per_iteration=200)
         .debugging(seed=0)
     )
-    replay = {"learning_starts": 100, "train_batch_size_per_learner": 32} if algo != "central_v" else {}
+    replay = {"learning_starts": 100, "train_batch_size_per_learner": 32} if algo not in ON_POLICY else {}
     return config.training(**replay, **training)
 
 
-@pytest.mark.parametrize("algo", ["qmix", "central_v"])
-def test_fine_tuning_starts_from_the_smaller_teams_weights_replay_and_a_frozen_reference(ray_session, tmp_path, algo):
-    extra = {"checkpoint_replay": True} if algo != "central_v" else {}
+OTHERS = {"finetune_kl_against": "others", "finetune_trained_slots": 3}
+
+
+@pytest.mark.parametrize(
+    "algo, trust_region",
+    [("qmix", {}), ("qmix", OTHERS), ("central_v", OTHERS), ("coma", {}), ("maddpg", {}), ("gum", {})],
+)
+def test_fine_tuning_starts_from_the_smaller_teams_weights_replay_and_a_frozen_reference(
+    ray_session, tmp_path, algo, trust_region
+):
+    extra = {"checkpoint_replay": True} if algo not in ON_POLICY else {}
     pretrained = quick(algo, SMALL, **extra).build_algo()
     sampled = pretrained.train()["num_env_steps_sampled_lifetime"]
     checkpoint = pretrained.save_to_path(str(tmp_path / "pretrained"))
     assert checkpoint_env_steps(checkpoint) == sampled
     weights = pretrained.get_module().policy_network().state_dict()
-    stored = len(pretrained.replay) if algo != "central_v" else 0
+    stored = len(pretrained.replay) if algo not in ON_POLICY else 0
     pretrained.stop()
 
-    trainer = quick(algo, LARGE, finetune_kl=1.0).build_algo()
+    trainer = quick(algo, LARGE, finetune_kl=1.0, **trust_region).build_algo()
     loaded = trainer.load_pretrained(checkpoint, replay=True)
     module = trainer.learner_group._learner.module["default_policy"]
     for name, value in weights.items():
         torch.testing.assert_close(module.policy_network().state_dict()[name], value)
         torch.testing.assert_close(module._pretrained_policy.state_dict()[name], value)
-    if algo == "central_v":
+    if algo in ON_POLICY:
         assert not loaded
     else:
         assert loaded and len(trainer.replay) == stored and trainer._updates_due() == 0
