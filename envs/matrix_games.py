@@ -49,6 +49,7 @@ class MatrixGameEnv(ParallelEnv):
         self._observation = np.ones(1, dtype=np.float32)
         self._observation_space = spaces.Box(0.0, 1.0, (1,), np.float32)
         self._action_space = spaces.Discrete(self.payoff.shape[0])
+        self.last_payoff: float | None = None  # the team payoff of the last step (its task metric's input)
 
     def observation_space(self, agent: str) -> spaces.Box:
         return self._observation_space
@@ -58,11 +59,13 @@ class MatrixGameEnv(ParallelEnv):
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         self.agents = list(self.possible_agents)
+        self.last_payoff = None
         return {a: self._observation.copy() for a in self.agents}, {a: {} for a in self.agents}
 
     def step(self, actions: dict):
         joint = np.array([int(actions[a]) for a in self.agents])
         reward = team_payoff(self.payoff, joint)
+        self.last_payoff = reward
         agents, self.agents = self.agents, []
         return (
             {a: self._observation.copy() for a in agents},

@@ -16,6 +16,7 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from envs.matrix_games import GAMES, MatrixGameEnv
+from envs.task_metrics import MatrixMetrics, MultiwalkerMetrics, PursuitMetrics, SpreadMetrics
 
 # (env, padded observations [n_max, obs_dim]) -> flat global state of a size that does not depend on N.
 StateFn = Callable[[ParallelEnv, np.ndarray], np.ndarray]
@@ -29,7 +30,8 @@ class Scenario:
 
     `options` maps every option the scenario accepts to its default. `state` builds the global state;
     `None` means the concatenated padded observations. `check_options` raises `ValueError` for bad option
-    values before any env is built.
+    values before any env is built. `metrics` is the task-metric tracker class (`envs.task_metrics`), built at every
+    reset.
     """
 
     name: str
@@ -41,6 +43,12 @@ class Scenario:
     min_agents: int = 1
     state: StateFn | None = None
     check_options: Callable[[Mapping[str, Any]], None] = field(default=lambda options: None)
+    metrics: type | None = None
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """The names of the task metrics its episodes report (none without a tracker)."""
+        return self.metrics.names if self.metrics is not None else ()
 
     def __call__(self, n_agents: int, continuous_actions: bool, **options: Any) -> ParallelEnv:
         return self.build(n_agents, continuous_actions, **options)
@@ -118,6 +126,7 @@ SCENARIOS: dict[str, Scenario] = {
         grows_with_n="agents and landmarks",
         obs_size="18 with `neighbors=(2, 3)`; 6 * n_max with `neighbors=None`",
         check_options=_check_neighbors,
+        metrics=SpreadMetrics,
     ),
     "pursuit": Scenario(
         name="pursuit",
@@ -141,6 +150,7 @@ SCENARIOS: dict[str, Scenario] = {
         grows_with_n="pursuers and evaders (`ceil(30 * N / 8)`)",
         obs_size="147 (`obs_range`^2 * 3, flattened)",
         state=lambda env, obs: env.state().reshape(-1),
+        metrics=PursuitMetrics,
     ),
     "multiwalker": Scenario(
         name="multiwalker",
@@ -161,6 +171,7 @@ SCENARIOS: dict[str, Scenario] = {
         grows_with_n="walkers (the package is as long as the team)",
         obs_size="31",
         state=_multiwalker_state,
+        metrics=MultiwalkerMetrics,
     ),
     "matrix": Scenario(
         name="matrix",
@@ -171,5 +182,6 @@ SCENARIOS: dict[str, Scenario] = {
         obs_size="1 (a constant)",
         min_agents=2,
         check_options=_check_matrix,
+        metrics=MatrixMetrics,
     ),
 }

@@ -105,7 +105,9 @@ class TeamEnv(gym.Env):
     flattened observation, absent agents (beyond this episode's team, or gone mid-episode) are exact zeros
     with `mask` 0. Action `MultiDiscrete([n_actions] * n_max)` or Box `[n_max, act_dim]`; actions of absent
     agents are ignored. Reward: the team reward (sum or mean of the present agents' rewards); per-agent
-    rewards are in `infos["agent_rewards"]` ([n_max] float32) and the team size in `infos["n_agents"]`.
+    rewards are in `infos["agent_rewards"]` ([n_max] float32) and the team size in `infos["n_agents"]`; the last
+    step's `infos["task_metrics"]` says what the episode achieved (`envs.task_metrics`: spread's share of occupied
+    landmarks, pursuit's evaders caught, ...).
     The episode terminates when every present agent has terminated and is truncated when the scenario
     truncates (`max_cycles`). With several team sizes, each `reset` draws one from the seeded generator.
 
@@ -160,6 +162,7 @@ class TeamEnv(gym.Env):
         self._agents: list[str] = []
         self._alive: list[bool] = []
         self._slots = np.arange(self.n_agents)  # agent i sits in slot _slots[i]
+        self._metrics = None  # this episode's task-metric tracker
 
     def _env_for(self, n_agents: int) -> ParallelEnv:
         if n_agents not in self._envs:
@@ -201,6 +204,8 @@ class TeamEnv(gym.Env):
         else:
             self._slots = np.arange(self.n_agents)
         self._last_action[:] = 0.0
+        tracker = self.config.scenario.metrics
+        self._metrics = tracker(self._env) if tracker is not None else None
         return self._observation(agent_obs), {"n_agents": self.n_agents, "slots": self._slots.copy()}
 
     def step(self, action: np.ndarray):
@@ -229,6 +234,10 @@ class TeamEnv(gym.Env):
         if self.config.reward == "mean":
             team_reward /= n_acting
         info = {"agent_rewards": agent_rewards, "n_agents": self.n_agents, "slots": slots.copy()}
+        if self._metrics is not None:
+            self._metrics.step(self._env)
+            if ended:
+                info["task_metrics"] = self._metrics.result(self._env)
         return self._observation(agent_obs), team_reward, ended and not truncated, ended and truncated, info
 
     def _record_last_action(self, action: np.ndarray, present: list[bool]) -> None:

@@ -31,17 +31,18 @@ from typing import Any
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's compact CLIReporter table instead of per-result dumps
 
-import numpy as np  # noqa: E402
 import pyarrow.fs  # noqa: E402
 import ray  # noqa: E402
 import yaml  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM_ENV_STEPS_SAMPLED_LIFETIME  # noqa: E402
 
+import envs  # noqa: E402
 from experiments import transfer_wandb  # noqa: E402
 from experiments.transfer_report import (  # noqa: E402
     ExperimentFiles,
     TransferLedger,
+    evaluation_columns,
     row_key,
     summary_markdown,
     transfer_plot,
@@ -53,7 +54,7 @@ from experiments.transfer_settings import (  # noqa: E402
     parse_settings,
 )
 from experiments.transfer_trial import TeamTrial, trial_name  # noqa: E402
-from rl_algos.common.evaluation import evaluate, random_policy_returns  # noqa: E402
+from rl_algos.common.evaluation import evaluate, random_policy_evaluation  # noqa: E402
 
 SETTINGS_FILE = "settings.yaml"
 BOOTSTRAP_CONFIG = Path("~/ray_bootstrap_config.yaml").expanduser()  # written by `ray up` on the head node
@@ -259,9 +260,7 @@ def evaluate_results(settings: TransferSettings, results: list[tune.Result], led
             jobs.append((row, task))
     for row, task in jobs:
         evaluation = ray.get(task)
-        row.update(
-            return_mean=evaluation["return_mean"], return_std=evaluation["return_std"], episodes=evaluation["episodes"]
-        )
+        row.update(evaluation_columns(evaluation))
         ledger.add([row])
         print(
             f"evaluated {row['phase']} {row['algo']}/{row['embedding']} seed {row['seed']} at "
@@ -288,16 +287,8 @@ def random_rows(settings: TransferSettings, ledger: TransferLedger) -> None:
             if row_key(row) in ledger:
                 continue
             start = time.perf_counter()
-            returns = random_policy_returns(settings.env_config(n), settings.eval_episodes, seed=20_000 + seed)
-            rows.append(
-                {
-                    **row,
-                    "return_mean": float(np.mean(returns)),
-                    "return_std": float(np.std(returns)),
-                    "episodes": len(returns),
-                    "wall_s": round(time.perf_counter() - start, 1),
-                }
-            )
+            evaluation = random_policy_evaluation(settings.env_config(n), settings.eval_episodes, seed=20_000 + seed)
+            rows.append({**row, **evaluation_columns(evaluation), "wall_s": round(time.perf_counter() - start, 1)})
     ledger.add(rows)
 
 
@@ -314,7 +305,7 @@ def failures(results: list[tune.Result]) -> list[str]:
 def run(settings: TransferSettings) -> int:
     files = ExperimentFiles(experiment_uri(settings))
     files.write_bytes(SETTINGS_FILE, yaml.safe_dump(settings.to_dict(), sort_keys=False).encode())
-    ledger = TransferLedger(files)
+    ledger = TransferLedger(files, envs.SCENARIOS[settings.scenario].metric_names)
     callbacks = [transfer_wandb.TeamWandbCallback(settings, local_dir(settings))] if settings.wandb else []
     start = time.perf_counter()
 

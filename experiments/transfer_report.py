@@ -22,6 +22,25 @@ COLUMNS = KEY_COLUMNS + VALUE_COLUMNS
 PHASE_TITLES = {"zero_shot": "zero-shot", "finetune": "fine-tuned", "scratch": "from scratch"}
 
 
+def metric_columns(metric_names: Iterable[str]) -> tuple[str, ...]:
+    """The CSV columns of task metrics: `<name>_mean`, `<name>_std` for each."""
+    return tuple(f"{name}_{stat}" for name in metric_names for stat in ("mean", "std"))
+
+
+def evaluation_columns(evaluation: dict) -> dict[str, float]:
+    """An evaluation's (`rl_algos.common.evaluate`) CSV values: return mean, std, episodes, and each task metric's
+    mean and std over the episodes."""
+    values = {
+        "return_mean": evaluation["return_mean"],
+        "return_std": evaluation["return_std"],
+        "episodes": evaluation["episodes"],
+    }
+    for name, per_episode in evaluation["task_metrics"].items():
+        values[f"{name}_mean"] = float(np.mean(per_episode))
+        values[f"{name}_std"] = float(np.std(per_episode))
+    return values
+
+
 def row_key(row: dict) -> tuple[str, ...]:
     """The identity of a row: (algo, embedding, scenario, train_agents, eval_agents, phase, seed) as strings."""
     return tuple(str(row[column]) for column in KEY_COLUMNS)
@@ -51,12 +70,14 @@ class ExperimentFiles:
 
 
 class TransferLedger:
-    """`transfer.csv`: one row per (algo, embedding, scenario, train_agents, eval_agents, phase, seed)."""
+    """`transfer.csv`: one row per (algo, embedding, scenario, train_agents, eval_agents, phase, seed), with the
+    return and the scenario's task metrics (`metric_names`, as `<name>_mean`, `<name>_std` columns)."""
 
     FILE = "transfer.csv"
 
-    def __init__(self, files: ExperimentFiles):
+    def __init__(self, files: ExperimentFiles, metric_names: Iterable[str] = ()):
         self.files = files
+        self.columns = COLUMNS + metric_columns(metric_names)
         self.rows: list[dict] = []
         if files.exists(self.FILE):
             self.rows = list(csv.DictReader(io.StringIO(files.read_text(self.FILE))))
@@ -69,10 +90,10 @@ class TransferLedger:
         """Append rows not yet present and rewrite the file."""
         for row in rows:
             if row_key(row) not in self._keys:
-                self.rows.append({column: row[column] for column in COLUMNS})
+                self.rows.append({column: row.get(column, "") for column in self.columns})
                 self._keys.add(row_key(row))
         text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=COLUMNS)
+        writer = csv.DictWriter(text, fieldnames=self.columns, restval="")
         writer.writeheader()
         writer.writerows(self.rows)
         self.files.write_bytes(self.FILE, text.getvalue().encode())

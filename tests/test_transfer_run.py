@@ -37,6 +37,8 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     for row in rows:
         assert row["scenario"] == "spread" and math.isfinite(float(row["return_mean"]))
         assert int(row["episodes"]) == 2
+        assert 0.0 <= float(row["occupied_landmarks_mean"]) <= 1.0, "task metrics sit next to the return"
+        assert float(row["collisions_mean"]) >= 0.0 and math.isfinite(float(row["min_dist_sum_std"]))
     trained = [r for r in rows if r["phase"] in ("zero_shot", "scratch")]
     assert all(int(r["timesteps"]) >= 1500 for r in trained)
 

@@ -64,6 +64,15 @@ def test_evaluate_plays_the_checkpoint_weights_greedily(ray_session, tmp_path):
     for n_agents in (2, 4):
         result = evaluate(checkpoint, {**matrix, "n_agents": n_agents}, episodes=3)
         assert result["returns"] == [5.0, 5.0, 5.0]
+        assert result["task_metrics"] == {"optimal_rate": [0.0, 0.0, 0.0]}, "(c, c) is not the optimum (a, a)"
+    last_layer_bias = torch.tensor([2.0, 1.0, 0.0])  # now action 0 is the best everywhere: the optimum
+    trainer = quick_config("qmix", matrix).build_algo()
+    with torch.no_grad():
+        learner_module(trainer).agent.q[-1].weight.zero_()
+        learner_module(trainer).agent.q[-1].bias.copy_(last_layer_bias)
+    checkpoint = trainer.save_to_path(str(tmp_path / "optimal"))
+    trainer.stop()
+    assert evaluate(checkpoint, matrix, episodes=2)["task_metrics"] == {"optimal_rate": [1.0, 1.0]}
 
 
 def test_evaluate_rejects_another_n_max(ray_session, tmp_path):

@@ -1,4 +1,5 @@
-"""Greedy evaluation of a checkpoint at another team size, and the uniformly random policy's returns."""
+"""Greedy evaluation of a checkpoint at another team size, and the uniformly random policy's returns, each with the
+scenario's task metrics per episode (`envs.task_metrics`)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def evaluate(
     The algorithm is rebuilt from the checkpoint's config with `env_config` as its env (any `n_agents`, the
     same `n_max`), the checkpoint's module weights are restored into it, and its local env runner plays the
     episodes, seeded with `seed`. Returns `return_mean`, `return_std`, `episodes`, `episode_len_mean`,
-    `n_agents` and the per-episode `returns`.
+    `n_agents`, the per-episode `returns`, and `task_metrics`: each of the scenario's task metrics per episode
+    (`{"occupied_landmarks": [...], ...}`, read from the last step's infos).
     """
     config = checkpoint_config(checkpoint_path)
     trained = envs.parse_env_config(**config.env_config)
@@ -72,26 +74,42 @@ def evaluate(
         algo.stop()
     returns = np.array([episode.get_return() for episode in played], dtype=np.float64)
     return {
-        "return_mean": float(returns.mean()),
-        "return_std": float(returns.std()),
-        "episodes": len(returns),
+        **_summary(returns, [episode.get_infos(-1) for episode in played]),
         "episode_len_mean": float(np.mean([len(episode) for episode in played])),
         "n_agents": wanted.team_sizes[0] if len(wanted.team_sizes) == 1 else list(wanted.team_sizes),
-        "returns": returns.tolist(),
     }
 
 
-def random_policy_returns(env_config: Mapping[str, Any], episodes: int, seed: int) -> np.ndarray:
-    """Returns [episodes] of uniformly random joint actions in the team env `env_config`, seeded with `seed`."""
+def _summary(returns: np.ndarray, last_infos: list[dict]) -> dict[str, Any]:
+    """Returns' mean, std, count and values, and the task metrics per episode from each episode's last infos."""
+    names = list(last_infos[0].get("task_metrics", {})) if last_infos else []
+    return {
+        "return_mean": float(returns.mean()),
+        "return_std": float(returns.std()),
+        "episodes": len(returns),
+        "returns": returns.tolist(),
+        "task_metrics": {name: [float(info["task_metrics"][name]) for info in last_infos] for name in names},
+    }
+
+
+def random_policy_evaluation(env_config: Mapping[str, Any], episodes: int, seed: int) -> dict[str, Any]:
+    """`episodes` of uniformly random joint actions in the team env `env_config`, seeded with `seed`: `return_mean`,
+    `return_std`, `episodes`, the per-episode `returns` and `task_metrics`, as `evaluate` gives them."""
     env = envs.make_team_env(**env_config)
     env.action_space.seed(seed)
-    returns = []
+    returns, last_infos = [], []
     for episode in range(episodes):
         env.reset(seed=seed + episode)
         total, done = 0.0, False
         while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            _, reward, terminated, truncated, info = env.step(env.action_space.sample())
             total, done = total + reward, terminated or truncated
         returns.append(total)
+        last_infos.append(info)
     env.close()
-    return np.array(returns)
+    return _summary(np.array(returns, dtype=np.float64), last_infos)
+
+
+def random_policy_returns(env_config: Mapping[str, Any], episodes: int, seed: int) -> np.ndarray:
+    """Returns [episodes] of uniformly random joint actions in the team env `env_config`, seeded with `seed`."""
+    return np.array(random_policy_evaluation(env_config, episodes, seed)["returns"])

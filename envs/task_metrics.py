@@ -1,0 +1,102 @@
+"""Task metrics: what an episode achieved, read from the scenario's own state (not re-derived from observations).
+
+Each scenario may name a tracker class: `TeamEnv` builds one at every reset, calls `step(env)` after every env step,
+and puts `result(env)` into the last step's `infos["task_metrics"]` (a dict of floats). `env` is the scenario's
+PettingZoo parallel env.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pettingzoo import ParallelEnv
+
+OCCUPIED_DISTANCE = 0.1  # MPE's benchmark: a landmark is occupied when an agent is within 0.1 of it
+
+
+class SpreadMetrics:
+    """Spread (MPE `simple_spread`): `occupied_landmarks`, the fraction of landmarks with an agent within 0.1 at the
+    last step (MPE's `benchmark_data`); `min_dist_sum`, the sum over landmarks of the nearest agent's distance at the
+    last step; `collisions`, the pairs of agents overlapping (distance below the sum of their sizes), summed over
+    the episode's steps."""
+
+    names = ("occupied_landmarks", "min_dist_sum", "collisions")
+
+    def __init__(self, env: ParallelEnv):
+        self.collisions = 0
+
+    def step(self, env: ParallelEnv) -> None:
+        agents = env.unwrapped.world.agents
+        positions = np.array([agent.state.p_pos for agent in agents])  # [N, 2]
+        sizes = np.array([agent.size for agent in agents])  # [N]
+        distances = np.linalg.norm(positions[:, None] - positions[None], axis=-1)  # [N, N]
+        overlapping = distances < sizes[:, None] + sizes[None]
+        self.collisions += int(np.triu(overlapping, k=1).sum())
+
+    def result(self, env: ParallelEnv) -> dict[str, float]:
+        world = env.unwrapped.world
+        agents = np.array([agent.state.p_pos for agent in world.agents])  # [N, 2]
+        landmarks = np.array([landmark.state.p_pos for landmark in world.landmarks])  # [L, 2]
+        nearest = np.linalg.norm(landmarks[:, None] - agents[None], axis=-1).min(axis=1)  # [L]
+        return {
+            "occupied_landmarks": float((nearest < OCCUPIED_DISTANCE).mean()),
+            "min_dist_sum": float(nearest.sum()),
+            "collisions": float(self.collisions),
+        }
+
+
+class PursuitMetrics:
+    """Pursuit (SISL): `evaders_caught`, the fraction of evaders caught by the end; `steps_to_catch_all`, the step at
+    which the last evader was caught, or the episode's length when some escaped."""
+
+    names = ("evaders_caught", "steps_to_catch_all")
+
+    def __init__(self, env: ParallelEnv):
+        self.steps = 0
+        self.all_caught_at: int | None = None
+
+    def step(self, env: ParallelEnv) -> None:
+        self.steps += 1
+        if self.all_caught_at is None and env.unwrapped.env.evaders_gone.all():
+            self.all_caught_at = self.steps
+
+    def result(self, env: ParallelEnv) -> dict[str, float]:
+        caught = env.unwrapped.env.evaders_gone
+        return {
+            "evaders_caught": float(caught.mean()),
+            "steps_to_catch_all": float(self.all_caught_at if self.all_caught_at is not None else self.steps),
+        }
+
+
+class MultiwalkerMetrics:
+    """Multiwalker (SISL): `package_distance`, how far the package moved forward (x) over the episode;
+    `package_fell`, 1.0 when it touched the ground."""
+
+    names = ("package_distance", "package_fell")
+
+    def __init__(self, env: ParallelEnv):
+        self.start_x = float(env.unwrapped.env.package.position.x)
+
+    def step(self, env: ParallelEnv) -> None:
+        pass
+
+    def result(self, env: ParallelEnv) -> dict[str, float]:
+        base = env.unwrapped.env
+        return {
+            "package_distance": float(base.package.position.x) - self.start_x,
+            "package_fell": float(bool(base.game_over)),
+        }
+
+
+class MatrixMetrics:
+    """Matrix games: `optimal_rate`, 1.0 when the joint action earned the game's best payoff."""
+
+    names = ("optimal_rate",)
+
+    def __init__(self, env: ParallelEnv):
+        pass
+
+    def step(self, env: ParallelEnv) -> None:
+        pass
+
+    def result(self, env: ParallelEnv) -> dict[str, float]:
+        return {"optimal_rate": float(env.last_payoff >= env.payoff.max())}
