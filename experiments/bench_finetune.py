@@ -199,7 +199,8 @@ def main() -> None:
     )
     if unknown:
         parser.error(
-            f"unknown variant or strategy {', '.join(unknown)}; variants: {', '.join(VARIANTS)}; strategies: {', '.join(FINETUNE_STRATEGIES)}"
+            f"unknown variant or strategy {', '.join(unknown)}; variants: {', '.join(VARIANTS)}; "
+            f"strategies: {', '.join(FINETUNE_STRATEGIES)}"
         )
     ledger = Ledger(Path(args.out) / "bench_finetune.csv")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=f"/tmp/ray-{os.getuid()}")
@@ -212,7 +213,8 @@ def main() -> None:
     ray.shutdown()
     print(f"\nwall time {time.perf_counter() - start:.0f} s; rows: {ledger.path}\n")
     print(
-        f"Greedy return at {args.eval_agents} agents, mean ± standard error over seeds ({args.episodes} episodes each):\n"
+        f"Greedy return at {args.eval_agents} agents, mean ± standard error over seeds "
+        f"({args.episodes} episodes each):\n"
     )
     print(markdown(ledger.rows, args.eval_agents))
 

@@ -40,6 +40,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM
 import envs  # noqa: E402
 from experiments import transfer_wandb  # noqa: E402
 from experiments.transfer_report import (  # noqa: E402
+    EpisodeLedger,
     ExperimentFiles,
     TransferLedger,
     evaluation_columns,
@@ -227,7 +228,9 @@ def evaluate_checkpoint(checkpoint: tune.Checkpoint, env_config: dict, episodes:
         return evaluate(path, env_config, episodes=episodes, seed=seed)
 
 
-def evaluate_results(settings: TransferSettings, results: list[tune.Result], ledger: TransferLedger) -> None:
+def evaluate_results(
+    settings: TransferSettings, results: list[tune.Result], ledger: TransferLedger, episodes: EpisodeLedger
+) -> None:
     """Greedy evaluations of finished trials (in parallel Ray tasks), skipping rows already in the ledger."""
     jobs = []
     for result in results:
@@ -262,6 +265,7 @@ def evaluate_results(settings: TransferSettings, results: list[tune.Result], led
         evaluation = ray.get(task)
         row.update(evaluation_columns(evaluation))
         ledger.add([row])
+        episodes.add(row, evaluation)
         print(
             f"evaluated {row['phase']} {row['algo']}/{row['embedding']} seed {row['seed']} at "
             f"{row['eval_agents']} agents: {row['return_mean']:.2f} ± {row['return_std']:.2f}",
@@ -269,7 +273,7 @@ def evaluate_results(settings: TransferSettings, results: list[tune.Result], led
         )
 
 
-def random_rows(settings: TransferSettings, ledger: TransferLedger) -> None:
+def random_rows(settings: TransferSettings, ledger: TransferLedger, episodes: EpisodeLedger) -> None:
     """The uniformly random policy at every size, per seed: the floor of the transfer ratio."""
     rows = []
     for n in sorted(set(settings.eval_agents + settings.train_agents)):
@@ -289,6 +293,7 @@ def random_rows(settings: TransferSettings, ledger: TransferLedger) -> None:
             start = time.perf_counter()
             evaluation = random_policy_evaluation(settings.env_config(n), settings.eval_episodes, seed=20_000 + seed)
             rows.append({**row, **evaluation_columns(evaluation), "wall_s": round(time.perf_counter() - start, 1)})
+            episodes.add(row, evaluation)
     ledger.add(rows)
 
 
@@ -305,11 +310,13 @@ def failures(results: list[tune.Result]) -> list[str]:
 def run(settings: TransferSettings) -> int:
     files = ExperimentFiles(experiment_uri(settings))
     files.write_bytes(SETTINGS_FILE, yaml.safe_dump(settings.to_dict(), sort_keys=False).encode())
-    ledger = TransferLedger(files, envs.SCENARIOS[settings.scenario].metric_names)
+    metric_names = envs.SCENARIOS[settings.scenario].metric_names
+    ledger = TransferLedger(files, metric_names)
+    episodes = EpisodeLedger(files, metric_names)
     callbacks = [transfer_wandb.TeamWandbCallback(settings, local_dir(settings))] if settings.wandb else []
     start = time.perf_counter()
 
-    random_rows(settings, ledger)
+    random_rows(settings, ledger, episodes)
     train_specs = [
         trial_spec(settings, "train", algo, emb, settings.train_agents, seed, settings.timesteps)
         for algo, emb, seed in grid(settings)
@@ -322,7 +329,7 @@ def run(settings: TransferSettings) -> int:
             if [n] != settings.train_agents
         ]
     train_results = run_phase(settings, "train", train_specs, callbacks)
-    evaluate_results(settings, train_results, ledger)
+    evaluate_results(settings, train_results, ledger, episodes)
     all_results = list(train_results)
 
     if settings.finetune_timesteps > 0:
@@ -344,14 +351,14 @@ def run(settings: TransferSettings) -> int:
         ]
         if finetune_specs:
             finetune_results = run_phase(settings, "finetune", finetune_specs, callbacks)
-            evaluate_results(settings, finetune_results, ledger)
+            evaluate_results(settings, finetune_results, ledger, episodes)
             all_results += finetune_results
 
     title = (
         f"{settings.scenario}: trained at {settings.train_label} agents, {settings.timesteps} env steps, "
         f"fine-tuned {settings.finetune_timesteps} ({settings.finetune}), slots {settings.slots} ({settings.name})"
     )
-    summary = summary_markdown(ledger.rows, title)
+    summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names)
     files.write_bytes("summary.md", summary.encode())
     files.write_bytes("transfer.png", transfer_plot(ledger.rows, title))
     if settings.wandb:
@@ -360,7 +367,8 @@ def run(settings: TransferSettings) -> int:
             print(transfer_wandb.offline_notice(local_dir(settings)))
     problems = failures(all_results)
     print(
-        f"\noutputs: {files.uri}/ (transfer.csv, summary.md, transfer.png; Tune folders train/, finetune/; "
+        f"\noutputs: {files.uri}/ (transfer.csv, transfer_episodes.csv, summary.md, transfer.png; Tune folders "
+        "train/, finetune/; "
         f"TensorBoard: tensorboard --logdir {files.uri})"
     )
     print(f"wall time {time.perf_counter() - start:.0f} s\n")

@@ -13,6 +13,8 @@ import matplotlib
 import numpy as np
 import pyarrow.fs
 
+from experiments.transfer_stats import IQM_MIN_SEEDS, difference_estimate, iqm_estimate, mean_estimate, ratio_estimate
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -99,64 +101,100 @@ class TransferLedger:
         self.files.write_bytes(self.FILE, text.getvalue().encode())
 
 
-def _standard_errors(rows: list[dict]) -> dict[tuple, float]:
-    """Per (algo, embedding, eval_agents, phase): the standard error of the mean return over all its episodes,
-    `sqrt(mean_seeds(std^2) / episodes)`."""
-    groups: dict[tuple, list[tuple[float, int]]] = defaultdict(list)
+class EpisodeLedger:
+    """`transfer_episodes.csv`: one row per evaluated episode (the key columns of `transfer.csv`, `episode`, `return`
+    and each task metric), the data the summary's intervals resample."""
+
+    FILE = "transfer_episodes.csv"
+
+    def __init__(self, files: ExperimentFiles, metric_names: Iterable[str] = ()):
+        self.files = files
+        self.metric_names = tuple(metric_names)
+        self.columns = (*KEY_COLUMNS, "episode", "return", *self.metric_names)
+        self.rows: list[dict] = []
+        if files.exists(self.FILE):
+            self.rows = list(csv.DictReader(io.StringIO(files.read_text(self.FILE))))
+
+    def add(self, key_row: dict, evaluation: dict) -> None:
+        """Append the episodes of one evaluation (`evaluate`'s result) under `key_row`'s key columns."""
+        for episode, episode_return in enumerate(evaluation["returns"]):
+            row = {column: key_row[column] for column in KEY_COLUMNS}
+            row.update(episode=episode, **{"return": episode_return})
+            for name in self.metric_names:
+                row[name] = evaluation["task_metrics"][name][episode]
+            self.rows.append(row)
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=self.columns, restval="")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        self.files.write_bytes(self.FILE, text.getvalue().encode())
+
+
+def per_seed_samples(rows: list[dict], episodes: list[dict], column: str) -> dict[tuple, list[np.ndarray]]:
+    """Per cell (algo, embedding, eval_agents, phase): one array per seed of the per-episode values of `column`
+    (`return` or a task metric) from `transfer_episodes.csv`; a seed without episode rows (an experiment from before
+    that file) contributes its mean from `transfer.csv`."""
+    per_episode: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in episodes:
+        if row.get(column, "") != "":
+            cell = (row["algo"], row["embedding"], int(row["eval_agents"]), row["phase"])
+            per_episode[cell][str(row["seed"])].append(float(row[column]))
+    samples: dict[tuple, list[np.ndarray]] = defaultdict(list)
+    mean_column = "return_mean" if column == "return" else f"{column}_mean"
     for row in rows:
-        key = (row["algo"], row["embedding"], int(row["eval_agents"]), row["phase"])
-        groups[key].append((float(row["return_std"]), int(row["episodes"])))
-    return {
-        key: float(np.sqrt(np.mean([std**2 for std, _ in values]) / sum(n for _, n in values)))
-        for key, values in groups.items()
-    }
+        cell = (row["algo"], row["embedding"], int(row["eval_agents"]), row["phase"])
+        values = per_episode.get(cell, {}).get(str(row["seed"]))
+        if values:
+            samples[cell].append(np.array(values))
+        elif row.get(mean_column, "") != "":
+            samples[cell].append(np.array([float(row[mean_column])]))
+    return dict(samples)
 
 
-def _seed_means(rows: list[dict]) -> dict[tuple, np.ndarray]:
-    """Per (algo, embedding, eval_agents, phase): the seeds' mean returns."""
-    groups: dict[tuple, list[float]] = defaultdict(list)
-    for row in rows:
-        groups[(row["algo"], row["embedding"], int(row["eval_agents"]), row["phase"])].append(float(row["return_mean"]))
-    return {key: np.array(values) for key, values in groups.items()}
-
-
-def _cell(values: np.ndarray | None) -> str:
-    if values is None or len(values) == 0:
+def _cell(samples: list[np.ndarray] | None) -> str:
+    if not samples:
         return "-"
-    return f"{values.mean():.2f} ± {values.std():.2f}"
+    text = str(mean_estimate(samples))
+    iqm = iqm_estimate(samples)
+    return text if iqm is None else f"{text}; IQM {iqm}"
 
 
-def transfer_ratio(zero_shot: float, scratch: float, random: float) -> float:
-    """`(zero_shot - random) / (scratch - random)`: 1 when the transferred policy is as good as one trained at that
-    size from scratch, 0 when it is no better than acting at random."""
-    return (zero_shot - random) / (scratch - random)
-
-
-def finetune_verdict(finetuned: np.ndarray | None, zero_shot: np.ndarray | None, standard_error: float) -> str:
-    """Whether fine-tuning beat zero-shot: `better` or `worse` when the seed means differ by more than two standard
-    errors of their difference, else `same`; with the difference in return."""
-    if finetuned is None or zero_shot is None:
+def finetune_verdict(finetuned: list[np.ndarray] | None, zero_shot: list[np.ndarray] | None) -> str:
+    """Whether fine-tuning beat zero-shot: `better` or `worse` when the 95% interval of the difference of their means
+    excludes 0, else `same`; with the difference."""
+    if not finetuned or not zero_shot:
         return "-"
-    difference = finetuned.mean() - zero_shot.mean()
-    word = "same" if abs(difference) <= 2 * standard_error else ("better" if difference > 0 else "worse")
-    return f"{word} ({difference:+.2f})"
+    difference = difference_estimate(finetuned, zero_shot)
+    word = "better" if difference.low > 0 else ("worse" if difference.high < 0 else "same")
+    return f"{word} ({difference.point:+.2f})"
 
 
-def summary_markdown(rows: list[dict], title: str) -> str:
-    """The summary table: mean ± std over seeds of each phase, the random policy, the transfer ratio, and whether
-    fine-tuned beat zero-shot."""
-    means = _seed_means(rows)
-    errors = _standard_errors(rows)
+def _ratio(zero_shot, scratch, random) -> str:
+    if not zero_shot or not scratch or not random:
+        return "-"
+    if mean_estimate(scratch).low <= mean_estimate(random).high:
+        return "n/a*"
+    return str(ratio_estimate(zero_shot, scratch, random))
+
+
+def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_names: Iterable[str] = ()) -> str:
+    """The summary: per phase the mean return over seeds with its 95% bootstrap interval (over seeds, or over episodes
+    for one seed; and the interquartile mean with 5 or more seeds), the random policy, the transfer ratio with its
+    interval, whether fine-tuned beat zero-shot; then one such table per task metric."""
+    returns = per_seed_samples(rows, episodes, "return")
     runs = sorted({(r["algo"], r["embedding"]) for r in rows if r["phase"] != "random"})
     sizes = sorted({int(r["eval_agents"]) for r in rows})
     seeds = sorted({int(r["seed"]) for r in rows if r["phase"] != "random"})
+    unit = "seeds" if len(seeds) > 1 else "episodes of the one seed"
     lines = [
         f"# {title}",
         "",
         (
-            f"Greedy return, mean ± std over seeds {', '.join(map(str, seeds))}; transfer ratio "
-            "`(zero_shot - random) / (scratch - random)` on the seed means; fine-tuned vs zero-shot: `better` / `worse` "
-            "when their means differ by more than two standard errors (over all episodes), else `same`."
+            f"Greedy return over seeds {', '.join(map(str, seeds))}: mean [95% bootstrap interval over {unit}]"
+            f"{'; IQM: interquartile mean across seeds' if len(seeds) >= IQM_MIN_SEEDS else ''}. Transfer ratio "
+            "`(zero_shot - random) / (scratch - random)` with its interval; fine-tuned vs zero-shot: `better` / "
+            "`worse` "
+            "when the interval of their difference excludes 0, else `same`."
         ),
         "",
         (
@@ -167,30 +205,48 @@ def summary_markdown(rows: list[dict], title: str) -> str:
     ]
     for algo, embedding in runs:
         for n in sizes:
-            cells = {phase: means.get((algo, embedding, n, phase)) for phase in PHASE_TITLES}
-            random = means.get(("random", "-", n, "random"))
-            ratio = "-"
-            if cells["zero_shot"] is not None and cells["scratch"] is not None and random is not None:
-                noise = np.hypot(errors[(algo, embedding, n, "scratch")], errors[("random", "-", n, "random")])
-                if cells["scratch"].mean() - random.mean() > 2 * noise:
-                    ratio = f"{transfer_ratio(cells['zero_shot'].mean(), cells['scratch'].mean(), random.mean()):.2f}"
-                else:
-                    ratio = "n/a*"
-            verdict = "-"
-            if cells["finetune"] is not None and cells["zero_shot"] is not None:
-                noise = np.hypot(errors[(algo, embedding, n, "finetune")], errors[(algo, embedding, n, "zero_shot")])
-                verdict = finetune_verdict(cells["finetune"], cells["zero_shot"], noise)
+            cells = {phase: returns.get((algo, embedding, n, phase)) for phase in PHASE_TITLES}
+            random = returns.get(("random", "-", n, "random"))
             lines.append(
                 f"| {algo} | {embedding} | {n} | {_cell(cells['zero_shot'])} | {_cell(cells['finetune'])} "
-                f"| {_cell(cells['scratch'])} | {_cell(random)} | {ratio} | {verdict} |"
+                f"| {_cell(cells['scratch'])} | {_cell(random)} "
+                f"| {_ratio(cells['zero_shot'], cells['scratch'], random)} "
+                f"| {finetune_verdict(cells['finetune'], cells['zero_shot'])} |"
             )
     if any("n/a*" in line for line in lines):
         footnote = (
-            "*n/a: from scratch is not better than random by two standard errors of their difference, so the "
-            "ratio would be noise; train longer or evaluate more episodes."
+            "*n/a: from scratch is not better than random (their intervals overlap), so the ratio would be noise; "
+            "train "
+            "longer or evaluate more episodes."
         )
         lines += ["", footnote]
+    for metric in metric_names:
+        samples = per_seed_samples(rows, episodes, metric)
+        if not samples:
+            continue
+        lines += [
+            "",
+            f"`{metric}`, mean [95% interval]:",
+            "",
+            "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch | random |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for algo, embedding in runs:
+            for n in sizes:
+                cells = [_cell(samples.get((algo, embedding, n, phase))) for phase in PHASE_TITLES]
+                lines.append(
+                    f"| {algo} | {embedding} | {n} | {' | '.join(cells)} "
+                    f"| {_cell(samples.get(('random', '-', n, 'random')))} |"
+                )
     return "\n".join(lines) + "\n"
+
+
+def _seed_means(rows: list[dict]) -> dict[tuple, np.ndarray]:
+    """Per (algo, embedding, eval_agents, phase): the seeds' mean returns."""
+    groups: dict[tuple, list[float]] = defaultdict(list)
+    for row in rows:
+        groups[(row["algo"], row["embedding"], int(row["eval_agents"]), row["phase"])].append(float(row["return_mean"]))
+    return {key: np.array(values) for key, values in groups.items()}
 
 
 def transfer_plot(rows: list[dict], title: str) -> bytes:

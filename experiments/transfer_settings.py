@@ -160,7 +160,8 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
     add(
         "--finetune-lr-scale",
         type=float,
-        help=f"conservative, kl, others: the fine-tuning lr as a fraction of training's (default: {d.finetune_lr_scale})",
+        help="conservative, kl, others: the fine-tuning lr as a fraction of training's "
+        f"(default: {d.finetune_lr_scale})",
     )
     add("--finetune-kl", type=float, help=f"kl, others: the trust region's weight beta (default: {d.finetune_kl})")
     add(

@@ -4,11 +4,13 @@ import csv
 import math
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from experiments.transfer import main
-from experiments.transfer_report import summary_markdown, transfer_ratio
+from experiments.transfer_report import summary_markdown
+from experiments.transfer_stats import mean_estimate
 from experiments.transfer_trial import TeamTrial, non_finite_losses
 from rl_algos.common.off_policy import stored_team_replay
 
@@ -39,6 +41,9 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
         assert int(row["episodes"]) == 2
         assert 0.0 <= float(row["occupied_landmarks_mean"]) <= 1.0, "task metrics sit next to the return"
         assert float(row["collisions_mean"]) >= 0.0 and math.isfinite(float(row["min_dist_sum_std"]))
+    episodes = _read_rows(folder / "transfer_episodes.csv")
+    assert len(episodes) == 2 * len(rows), "every evaluated episode, for the summary's intervals"
+    assert {(r["algo"], r["embedding"], r["eval_agents"], r["phase"], r["seed"]) for r in episodes} == set(_keys(rows))
     trained = [r for r in rows if r["phase"] in ("zero_shot", "scratch")]
     assert all(int(r["timesteps"]) >= 1500 for r in trained)
 
@@ -55,10 +60,11 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     assert main(["--resume", *argv]) == 0
     resumed = _read_rows(folder / "transfer.csv")
     assert resumed == rows, "a resumed finished experiment neither re-runs nor duplicates rows"
+    assert _read_rows(folder / "transfer_episodes.csv") == episodes
 
 
-def test_transfer_ratio_and_summary_on_hand_made_rows():
-    assert transfer_ratio(zero_shot=-60.0, scratch=-40.0, random=-100.0) == pytest.approx(40 / 60)
+def test_summary_on_a_small_synthetic_experiment():
+    """Two seeds at 6 agents, one seed (with its episodes) at 3; returns and one task metric."""
 
     def row(algo, embedding, n, phase, seed, value):
         return {
@@ -68,17 +74,16 @@ def test_transfer_ratio_and_summary_on_hand_made_rows():
             "phase": phase,
             "seed": seed,
             "return_mean": value,
-            "return_std": 4.0,
-            "episodes": 2,
+            "occupied_landmarks_mean": 0.5,
         }
 
     rows = [
-        {**row("random", "-", 3, "random", 0, -100.0), "return_std": 5.0, "episodes": 1},
+        row("random", "-", 3, "random", 0, -100.0),
         row("qmix", "graph", 3, "zero_shot", 0, -90.0),
         row("qmix", "graph", 3, "scratch", 0, -98.0),
         row("qmix", "graph", 3, "finetune", 0, -91.0),
-        {**row("random", "-", 6, "random", 0, -100.0), "return_std": 5.0},
-        {**row("random", "-", 6, "random", 1, -100.0), "return_std": 5.0},
+        row("random", "-", 6, "random", 0, -100.0),
+        row("random", "-", 6, "random", 1, -100.0),
         row("qmix", "graph", 6, "zero_shot", 0, -70.0),
         row("qmix", "graph", 6, "zero_shot", 1, -50.0),
         row("qmix", "graph", 6, "scratch", 0, -40.0),
@@ -86,18 +91,27 @@ def test_transfer_ratio_and_summary_on_hand_made_rows():
         row("qmix", "graph", 6, "finetune", 0, -40.0),
         row("qmix", "graph", 6, "finetune", 1, -30.0),
     ]
-    summary = summary_markdown(rows, "t")
-    # zero-shot mean -60 ± 10 over seeds, ratio (-60 + 100) / (-40 + 100) = 0.67; fine-tuned 25 better, more than
-    # two standard errors of the difference (sqrt(16/4 + 16/4) = 2.8)
+    episodes = [
+        {**{k: r[k] for k in ("algo", "embedding", "eval_agents", "phase", "seed")}, "return": value, "episode": i}
+        for r in rows
+        if r["eval_agents"] == 3
+        for i, value in enumerate(np.array([-10.0, 10.0, -5.0, 5.0]) + r["return_mean"])
+    ]
+    summary = summary_markdown(rows, episodes, "t", ["occupied_landmarks"])
+    # two seeds: the seed means -70, -50 resample to -70, -60, -50; ratio (-60 + 100) / (-40 + 100) in 0.5 .. 0.83;
+    # fine-tuned minus zero-shot resamples to 10 .. 40, above 0
     assert (
-        "| qmix | graph | 6 | -60.00 ± 10.00 | -35.00 ± 5.00 | -40.00 ± 0.00 | -100.00 ± 0.00 | 0.67 | better (+25.00) |"
-        in summary
+        "| qmix | graph | 6 | -60.00 [-70.00, -50.00] | -35.00 [-40.00, -30.00] | -40.00 [-40.00, -40.00] "
+        "| -100.00 [-100.00, -100.00] | 0.67 [0.50, 0.83] | better (+25.00) |" in summary
     )
-    # from scratch 2 above random, within two standard errors (sqrt(16/2 + 25/1) = 5.7): no ratio, a footnote;
-    # fine-tuned 1 worse, within two standard errors (sqrt(16/2 + 16/2) = 4)
-    assert (
-        "| qmix | graph | 3 | -90.00 ± 0.00 | -91.00 ± 0.00 | -98.00 ± 0.00 | -100.00 ± 0.00 | n/a* | same (-1.00) |"
-        in summary
+    # one seed: intervals over its episodes; from scratch (-98) overlaps random (-100): no ratio, a footnote;
+    # fine-tuned 1 below zero-shot, well inside the noise
+    zero_shot = mean_estimate([np.array([-100.0, -80.0, -95.0, -85.0])])
+    assert f"| qmix | graph | 3 | {zero_shot} |" in summary and "| n/a* | same (-1.00) |" in summary
+    assert "*n/a: from scratch is not better than random" in summary
+    assert "`occupied_landmarks`, mean [95% interval]:" in summary
+    assert "| qmix | graph | 6 | 0.50 [0.50, 0.50] | 0.50 [0.50, 0.50] | 0.50 [0.50, 0.50] | 0.50 [0.50, 0.50] |" in (
+        summary
     )
 
 
