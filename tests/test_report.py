@@ -1,0 +1,59 @@
+"""`experiments/report.py` on small synthetic experiment folders: re-rendering one, combining two, refusing a mix."""
+
+import csv
+
+import yaml
+
+from experiments.report import main
+from experiments.transfer_report import COLUMNS, KEY_COLUMNS
+
+
+def write_experiment(folder, scenario, algo, returns):
+    """An experiment folder with zero-shot rows of `algo` at 6 agents for seeds 0, 1 (`returns`), random rows, and
+    two episodes per row."""
+    folder.mkdir(parents=True)
+    (folder / "settings.yaml").write_text(yaml.safe_dump({"name": folder.name, "scenario": scenario}))
+    rows, episodes = [], []
+    for name, embedding, phase, values in (
+        (algo, "graph", "zero_shot", returns),
+        ("random", "-", "random", [-90, -90]),
+    ):
+        for seed, value in enumerate(values):
+            key = dict(zip(KEY_COLUMNS, (name, embedding, scenario, "3", "6", phase, seed), strict=True))
+            rows.append({**key, "timesteps": 100, "return_mean": value, "return_std": 1.0, "episodes": 2, "wall_s": 1})
+            episodes += [{**key, "episode": i, "return": value + d} for i, d in enumerate((-1.0, 1.0))]
+    for name, content, columns in (("transfer.csv", rows, COLUMNS), ("transfer_episodes.csv", episodes, None)):
+        with open(folder / name, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns or list(content[0]))
+            writer.writeheader()
+            writer.writerows(content)
+
+
+def test_one_folder_is_re_rendered_in_place(tmp_path, capsys):
+    write_experiment(tmp_path / "a", "spread", "qmix", [-60.0, -40.0])
+    assert main([str(tmp_path / "a")]) == 0
+    summary = (tmp_path / "a" / "summary.md").read_text()
+    assert "| qmix | graph | 6 | -50.00 [-60.00, -40.00] |" in summary
+    assert (tmp_path / "a" / "transfer.png").stat().st_size > 0
+    assert summary in capsys.readouterr().out
+
+
+def test_two_folders_are_compared_in_one_table(tmp_path):
+    write_experiment(tmp_path / "a", "spread", "qmix", [-60.0, -40.0])
+    write_experiment(tmp_path / "b", "spread", "iql", [-80.0, -70.0])
+    assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "both")]) == 0
+    summary = (tmp_path / "both" / "summary.md").read_text()
+    assert "# spread: a, b" in summary
+    assert "| qmix | graph | 6 | -50.00 [-60.00, -40.00] |" in summary
+    assert "| iql | graph | 6 | -75.00 [-80.00, -70.00] |" in summary
+
+
+def test_bad_folders_are_one_line_and_exit_code_2(tmp_path, capsys):
+    write_experiment(tmp_path / "a", "spread", "qmix", [-60.0, -40.0])
+    write_experiment(tmp_path / "p", "pursuit", "qmix", [1.0, 2.0])
+    assert main([str(tmp_path / "a"), str(tmp_path / "p"), "--out", str(tmp_path / "x")]) == 2
+    assert "different scenarios (pursuit, spread)" in capsys.readouterr().err
+    assert main([str(tmp_path / "a"), str(tmp_path / "p")]) == 2
+    assert "several folders need --out" in capsys.readouterr().err
+    assert main([str(tmp_path / "nothing")]) == 2
+    assert "no transfer.csv; give the folder of a transfer experiment" in capsys.readouterr().err
