@@ -1,5 +1,5 @@
-"""Re-render a transfer experiment's `summary.md` and figures from its CSVs, or compare several experiments (made on
-different machines or days) in one table.
+"""Re-render a transfer experiment's `summary.md` and figures (`transfer.png`, `transfer_embeddings.png`) from its
+CSVs, or compare several experiments (made on different machines or days) in one table.
 
     python experiments/report.py results/spread-20261122-081500                 # re-render in place
     python experiments/report.py results/run-a s3://bucket/marl/run-b --out results/compare
@@ -20,13 +20,13 @@ from collections import defaultdict
 import yaml
 
 import envs
+from experiments.transfer_plots import write_figures
 from experiments.transfer_report import (
     EpisodeLedger,
     ExperimentFiles,
     TransferLedger,
     row_key,
     summary_markdown,
-    transfer_plot,
 )
 
 SETTINGS_FILE = "settings.yaml"
@@ -66,7 +66,7 @@ def load(folders: list[str]) -> tuple[str, list[dict], list[dict], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", help="experiment folders (local paths or s3://...)")
-    parser.add_argument("--out", help="where summary.md and transfer.png go (default: the one folder given)")
+    parser.add_argument("--out", help="where summary.md and the figures go (default: the one folder given)")
     args = parser.parse_args(argv)
     if args.out is None and len(args.folders) > 1:
         print("report.py: error: several folders need --out, the folder for the combined report", file=sys.stderr)
@@ -81,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     out = ExperimentFiles(args.out or args.folders[0])
     summary = summary_markdown(rows, episodes, title, metric_names)
     out.write_bytes("summary.md", summary.encode())
-    out.write_bytes("transfer.png", transfer_plot(rows, title))
+    write_figures(out, rows, episodes, title, metric_names)
     print(summary)
-    print(f"written: {out.uri}/summary.md, {out.uri}/transfer.png")
+    print(f"written: {out.uri}/summary.md and the figures")
     return 0
 
 

@@ -39,6 +39,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM
 
 import envs  # noqa: E402
 from experiments import transfer_wandb  # noqa: E402
+from experiments.transfer_plots import write_figures  # noqa: E402
 from experiments.transfer_report import (  # noqa: E402
     EpisodeLedger,
     ExperimentFiles,
@@ -46,7 +47,6 @@ from experiments.transfer_report import (  # noqa: E402
     evaluation_columns,
     row_key,
     summary_markdown,
-    transfer_plot,
 )
 from experiments.transfer_settings import (  # noqa: E402
     RESUMABLE_OVERRIDES,
@@ -360,15 +360,15 @@ def run(settings: TransferSettings) -> int:
     )
     summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names)
     files.write_bytes("summary.md", summary.encode())
-    files.write_bytes("transfer.png", transfer_plot(ledger.rows, title))
+    write_figures(files, ledger.rows, episodes.rows, title, metric_names)
     if settings.wandb:
         transfer_wandb.log_evaluations(settings, ledger.rows, local_dir(settings))
         if os.environ.get("WANDB_MODE") == "offline":
             print(transfer_wandb.offline_notice(local_dir(settings)))
     problems = failures(all_results)
     print(
-        f"\noutputs: {files.uri}/ (transfer.csv, transfer_episodes.csv, summary.md, transfer.png; Tune folders "
-        "train/, finetune/; "
+        f"\noutputs: {files.uri}/ (transfer.csv, transfer_episodes.csv, summary.md, transfer.png, "
+        "transfer_embeddings.png; Tune folders train/, finetune/; "
         f"TensorBoard: tensorboard --logdir {files.uri})"
     )
     print(f"wall time {time.perf_counter() - start:.0f} s\n")

@@ -1,6 +1,7 @@
 """Outputs of a transfer experiment: `transfer.csv` (the ledger of evaluations, appended as they finish, so a
-resumed run never repeats or duplicates one), `summary.md` and `transfer.png`. Files go through pyarrow's
-filesystems, so `--storage` may be a local folder or a cloud URI such as `s3://bucket/path`."""
+resumed run never repeats or duplicates one), `transfer_episodes.csv` and `summary.md` (the figures are in
+`experiments.transfer_plots`). Files go through pyarrow's filesystems, so `--storage` may be a local folder or a cloud
+URI such as `s3://bucket/path`."""
 
 from __future__ import annotations
 
@@ -9,14 +10,10 @@ import io
 from collections import defaultdict
 from collections.abc import Iterable
 
-import matplotlib
 import numpy as np
 import pyarrow.fs
 
 from experiments.transfer_stats import IQM_MIN_SEEDS, difference_estimate, iqm_estimate, mean_estimate, ratio_estimate
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 KEY_COLUMNS = ("algo", "embedding", "scenario", "train_agents", "eval_agents", "phase", "seed")
 VALUE_COLUMNS = ("timesteps", "return_mean", "return_std", "episodes", "wall_s")
@@ -239,46 +236,3 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
                     f"| {_cell(samples.get(('random', '-', n, 'random')))} |"
                 )
     return "\n".join(lines) + "\n"
-
-
-def _seed_means(rows: list[dict]) -> dict[tuple, np.ndarray]:
-    """Per (algo, embedding, eval_agents, phase): the seeds' mean returns."""
-    groups: dict[tuple, list[float]] = defaultdict(list)
-    for row in rows:
-        groups[(row["algo"], row["embedding"], int(row["eval_agents"]), row["phase"])].append(float(row["return_mean"]))
-    return {key: np.array(values) for key, values in groups.items()}
-
-
-def transfer_plot(rows: list[dict], title: str) -> bytes:
-    """PNG: return against eval team size, one panel per phase, one line per algo/embedding with a band of ± one
-    std over seeds, and the random policy dashed."""
-    means = _seed_means(rows)
-    phases = [p for p in PHASE_TITLES if any(key[3] == p for key in means)]
-    runs = sorted({(key[0], key[1]) for key in means if key[3] != "random"})
-    sizes = sorted({key[2] for key in means})
-    random = [means[("random", "-", n, "random")].mean() for n in sizes if ("random", "-", n, "random") in means]
-    figure, axes = plt.subplots(1, len(phases), figsize=(4.5 * len(phases), 3.8), sharey=True, squeeze=False)
-    for ax, phase in zip(axes[0], phases):
-        for algo, embedding in runs:
-            points = [(n, means[(algo, embedding, n, phase)]) for n in sizes if (algo, embedding, n, phase) in means]
-            if not points:
-                continue
-            x = np.array([n for n, _ in points])
-            mean = np.array([v.mean() for _, v in points])
-            std = np.array([v.std() for _, v in points])
-            ax.plot(x, mean, marker="o", label=f"{algo} / {embedding}")
-            ax.fill_between(x, mean - std, mean + std, alpha=0.2)
-        if len(random) == len(sizes):
-            ax.plot(sizes, random, color="grey", linestyle="--", label="random")
-        ax.set_title(PHASE_TITLES[phase])
-        ax.set_xlabel("eval team size")
-        ax.set_xticks(sizes)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("greedy return")
-    axes[0][-1].legend(fontsize="small")
-    figure.suptitle(title)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    plt.close(figure)
-    return buffer.getvalue()

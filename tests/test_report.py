@@ -2,6 +2,7 @@
 
 import csv
 
+import pytest
 import yaml
 
 from experiments.report import main
@@ -57,3 +58,33 @@ def test_bad_folders_are_one_line_and_exit_code_2(tmp_path, capsys):
     assert "several folders need --out" in capsys.readouterr().err
     assert main([str(tmp_path / "nothing")]) == 2
     assert "no transfer.csv; give the folder of a transfer experiment" in capsys.readouterr().err
+
+
+def test_figures_show_normalised_returns_and_the_embeddings_aggregate(tmp_path):
+    from PIL import Image
+
+    from experiments.transfer_plots import embeddings_plot, normalised_estimates, transfer_plot
+    from experiments.transfer_report import per_seed_samples
+
+    rows = []
+    for embedding, zero_shot in (("concat", -80.0), ("graph", -60.0)):
+        for seed in (0, 1):
+            for phase, value in (("zero_shot", zero_shot + seed), ("scratch", -40.0 + seed)):
+                rows.append(
+                    dict(zip(KEY_COLUMNS, ("qmix", embedding, "spread", "3", "6", phase, seed), strict=True))
+                    | {"return_mean": value, "occupied_landmarks_mean": 0.5}
+                )
+    rows += [
+        dict(zip(KEY_COLUMNS, ("random", "-", "spread", "-", "6", "random", seed), strict=True))
+        | {"return_mean": -100.0}
+        for seed in (0, 1)
+    ]
+    returns = per_seed_samples(rows, [], "return")
+    # graph zero-shot: (-59.5 + 100) / (-39.5 + 100) = 0.669
+    assert normalised_estimates(returns, ("qmix", "graph"), "zero_shot")[6].point == pytest.approx(40.5 / 60.5)
+    for png in (transfer_plot(rows, [], "t", ["occupied_landmarks"]), embeddings_plot(rows, [], "t")):
+        path = tmp_path / "figure.png"
+        path.write_bytes(png)
+        with Image.open(path) as image:
+            image.verify()
+    assert embeddings_plot([r for r in rows if r["phase"] != "scratch"], [], "t") is None, "nothing to normalise by"

@@ -47,8 +47,9 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     trained = [r for r in rows if r["phase"] in ("zero_shot", "scratch")]
     assert all(int(r["timesteps"]) >= 1500 for r in trained)
 
-    with Image.open(folder / "transfer.png") as image:
-        image.verify()
+    for figure in ("transfer.png", "transfer_embeddings.png"):
+        with Image.open(folder / figure) as image:
+            image.verify()
     summary = (folder / "summary.md").read_text()
     assert "| qmix | graph | 6 |" in summary
     assert capsys.readouterr().out.rstrip().endswith(summary.rstrip()), "the console ends with summary.md"
