@@ -38,7 +38,7 @@ from ray import tune  # noqa: E402
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM_ENV_STEPS_SAMPLED_LIFETIME  # noqa: E402
 
 import envs  # noqa: E402
-from experiments import transfer_wandb  # noqa: E402
+from experiments import transfer_tensorboard, transfer_wandb  # noqa: E402
 from experiments.transfer_plots import write_figures  # noqa: E402
 from experiments.transfer_report import (  # noqa: E402
     EpisodeLedger,
@@ -231,7 +231,8 @@ def evaluate_checkpoint(checkpoint: tune.Checkpoint, env_config: dict, episodes:
 def evaluate_results(
     settings: TransferSettings, results: list[tune.Result], ledger: TransferLedger, episodes: EpisodeLedger
 ) -> None:
-    """Greedy evaluations of finished trials (in parallel Ray tasks), skipping rows already in the ledger."""
+    """Greedy evaluations of finished trials (in parallel Ray tasks), skipping rows already in the ledger; each also
+    goes into its trial's TensorBoard logs."""
     jobs = []
     for result in results:
         if result.error is not None or result.checkpoint is None:
@@ -260,12 +261,14 @@ def evaluate_results(
             task = evaluate_checkpoint.remote(
                 result.checkpoint, settings.env_config(n), settings.eval_episodes, 10_000 + spec["seed"]
             )
-            jobs.append((row, task))
-    for row, task in jobs:
+            jobs.append((row, result, task))
+    for row, result, task in jobs:
         evaluation = ray.get(task)
-        row.update(evaluation_columns(evaluation))
+        values = evaluation_columns(evaluation)
+        row.update(values)
         ledger.add([row])
         episodes.add(row, evaluation)
+        transfer_tensorboard.log_evaluation(result, row, values)
         print(
             f"evaluated {row['phase']} {row['algo']}/{row['embedding']} seed {row['seed']} at "
             f"{row['eval_agents']} agents: {row['return_mean']:.2f} ± {row['return_std']:.2f}",

@@ -70,8 +70,9 @@ class TeamWandbCallback(WandbLoggerCallback):
 
 
 def log_evaluations(settings: TransferSettings, rows: list[dict], local_dir: Path) -> None:
-    """One wandb run per (algo, embedding, phase, seed) with its greedy returns stepped by eval team size, in the
-    same groups as the training runs."""
+    """One wandb run per (algo, embedding, phase, seed) with its greedy return and task metrics stepped by eval team
+    size (and as summary metrics `eval/<name>_at_<n>_agents`), in the same groups as the training runs; then one
+    `comparison` run holding `transfer.csv` as the table `transfer`."""
     os.environ.setdefault("WANDB_SILENT", "true")
     import wandb
 
@@ -92,16 +93,26 @@ def log_evaluations(settings: TransferSettings, rows: list[dict], local_dir: Pat
         )
         for row in sorted(run_rows, key=lambda r: int(r["eval_agents"])):
             n = int(row["eval_agents"])
-            run.log(
-                {
-                    "eval/return_mean": float(row["return_mean"]),
-                    "eval/return_std": float(row["return_std"]),
-                    "eval/agents": n,
-                },
-                step=n,
-            )
-            run.summary[f"eval/return_at_{n}_agents"] = float(row["return_mean"])
+            means = {
+                column.removesuffix("_mean"): float(value)
+                for column, value in row.items()
+                if column.endswith("_mean") and value not in ("", None)
+            }
+            run.log({**{f"eval/{name}": value for name, value in means.items()}, "eval/agents": n}, step=n)
+            for name, value in means.items():
+                run.summary[f"eval/{name}_at_{n}_agents"] = value
         run.finish()
+    comparison = wandb.init(
+        project=settings.name,
+        job_type="comparison",
+        name="comparison",
+        config=settings.to_dict(),
+        dir=str(local_dir),
+        reinit="finish_previous",
+    )
+    columns = list(rows[0]) if rows else []
+    comparison.log({"transfer": wandb.Table(columns=columns, data=[[row.get(c, "") for c in columns] for row in rows])})
+    comparison.finish()
 
 
 def offline_notice(local_dir: Path) -> str:

@@ -24,3 +24,25 @@ def ray_session():
     )
     yield
     ray.shutdown()
+
+
+@pytest.fixture
+def tensorboard_scalars():
+    """A reader: {(tag, step): value} of every TensorBoard event file in a folder."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    def read(folder):
+        scalars = {}
+        for path in folder.glob("events.out.tfevents.*"):
+            data, offset = path.read_bytes(), 0
+            while offset < len(data):  # TFRecord: length (8 bytes), its crc (4), the event, its crc (4)
+                (length,) = struct.unpack("<Q", data[offset : offset + 8])
+                event = event_pb2.Event.FromString(data[offset + 12 : offset + 12 + length])
+                offset += 12 + length + 4
+                for value in event.summary.value:
+                    scalars[(value.tag, event.step)] = value.simple_value
+        return scalars
+
+    return read

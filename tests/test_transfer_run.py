@@ -24,7 +24,7 @@ def _keys(rows):
     return [(r["algo"], r["embedding"], r["eval_agents"], r["phase"], r["seed"]) for r in rows]
 
 
-def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session, tmp_path, capsys):
+def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session, tmp_path, capsys, tensorboard_scalars):
     argv = ["--smoke", "--storage", str(tmp_path), "--name", "smoke"]
     assert main(argv) == 0
     folder = tmp_path / "smoke"
@@ -54,6 +54,11 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     assert "| qmix | graph | 6 |" in summary
     assert capsys.readouterr().out.rstrip().endswith(summary.rstrip()), "the console ends with summary.md"
     assert (folder / "train" / "train_qmix_graph_n3_seed0").is_dir()
+    zero_shot_at_6 = next(
+        r for r in rows if (r["embedding"], r["phase"], r["eval_agents"]) == ("graph", "zero_shot", "6")
+    )
+    scalars = tensorboard_scalars(folder / "train" / "train_qmix_graph_n3_seed0")
+    assert scalars[("eval/zero_shot/return", 6)] == pytest.approx(float(zero_shot_at_6["return_mean"]))
     assert (folder / "finetune" / "finetune_qmix_concat_n6_seed0").is_dir()
     final = max((folder / "train" / "train_qmix_graph_n3_seed0").glob("checkpoint_*"))
     assert stored_team_replay(final) is not None, "the conservative default fine-tunes from the pre-training replay"
