@@ -54,7 +54,20 @@ class Scenario:
         return self.build(n_agents, continuous_actions, **options)
 
 
-def _check_neighbors(options: Mapping[str, Any]) -> None:
+def _require_ints_at_least(scenario: str, options: Mapping[str, Any], lows: Mapping[str, int]) -> None:
+    """Each option named in `lows` (those not None) must be an int >= its low."""
+    for name, low in lows.items():
+        value = options[name]
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{scenario} option {name}={value!r} must be an int >= {low}")
+
+
+def _check_spread(options: Mapping[str, Any]) -> None:
+    _require_ints_at_least("spread", options, {"max_cycles": 1})
+    if not 0.0 <= options["local_ratio"] <= 1.0:
+        raise ValueError(f"spread option local_ratio={options['local_ratio']!r} must be in [0, 1]")
     neighbors = options["neighbors"]
     if neighbors is None:
         return
@@ -125,7 +138,7 @@ SCENARIOS: dict[str, Scenario] = {
         action_types=(DISCRETE, CONTINUOUS),
         grows_with_n="agents and landmarks",
         obs_size="18 with `neighbors=(2, 3)`; 6 * n_max with `neighbors=None`",
-        check_options=_check_neighbors,
+        check_options=_check_spread,
         metrics=SpreadMetrics,
     ),
     "pursuit": Scenario(
@@ -150,6 +163,11 @@ SCENARIOS: dict[str, Scenario] = {
         grows_with_n="pursuers and evaders (`ceil(30 * N / 8)`)",
         obs_size="147 (`obs_range`^2 * 3, flattened)",
         state=lambda env, obs: env.state().reshape(-1),
+        check_options=lambda options: _require_ints_at_least(
+            "pursuit",
+            options,
+            {"n_evaders": 1, "max_cycles": 1, "x_size": 2, "y_size": 2, "obs_range": 1, "n_catch": 1},
+        ),
         metrics=PursuitMetrics,
     ),
     "multiwalker": Scenario(
@@ -171,6 +189,9 @@ SCENARIOS: dict[str, Scenario] = {
         grows_with_n="walkers (the package is as long as the team)",
         obs_size="31",
         state=_multiwalker_state,
+        check_options=lambda options: _require_ints_at_least(
+            "multiwalker", options, {"max_cycles": 1, "terrain_length": 1}
+        ),
         metrics=MultiwalkerMetrics,
     ),
     "matrix": Scenario(

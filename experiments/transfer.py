@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ from experiments.transfer_report import (  # noqa: E402
     row_key,
     summary_markdown,
 )
+from experiments.transfer_resources import node_capacities, why_unplaceable  # noqa: E402
 from experiments.transfer_settings import (  # noqa: E402
     RESUMABLE_OVERRIDES,
     SettingsError,
@@ -75,6 +77,26 @@ def local_dir(settings: TransferSettings) -> Path:
     if is_uri(settings.storage):
         return Path("~/ray_results").expanduser() / settings.name
     return Path(experiment_uri(settings))
+
+
+def check_storage(settings: TransferSettings) -> None:
+    """A local --storage must be a folder this process can create and write; a URI must name a filesystem pyarrow
+    knows (its credentials are only tried when the first file is written)."""
+    if is_uri(settings.storage):
+        try:
+            pyarrow.fs.FileSystem.from_uri(settings.storage)
+        except (pyarrow.ArrowInvalid, pyarrow.ArrowNotImplementedError, OSError) as error:
+            raise SettingsError(f"--storage {settings.storage}: {str(error).splitlines()[0]}") from None
+        return
+    folder = Path(settings.storage).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise SettingsError(
+            f"--storage {settings.storage} is not writable ({error.strerror or error}); choose a folder you can write"
+        ) from None
 
 
 def resolve_resume(settings: TransferSettings, explicit: set[str]) -> TransferSettings:
@@ -145,6 +167,19 @@ def check_shared_storage(settings: TransferSettings, joined_cluster: bool) -> No
             "nodes: pass shared storage every node can write, e.g. --storage s3://my-bucket/marl, or an NFS path "
             "mounted at the same place on every node"
         )
+
+
+def check_resources(settings: TransferSettings) -> None:
+    """Refuse a grid whose trials can never be placed on this cluster (now, or after the autoscaler adds nodes)."""
+    nodes, can_grow = node_capacities(BOOTSTRAP_CONFIG)
+    for algo, embedding in {(algo, embedding) for algo, embedding, _ in grid(settings)}:
+        spec = trial_spec(settings, "train", algo, embedding, settings.train_agents, settings.seeds[0], 1)
+        reason = why_unplaceable(TeamTrial.default_resource_request({"trial": spec}).bundles, nodes, can_grow)
+        if reason is not None:
+            raise SettingsError(
+                f"a {algo} trial could never start: {reason}; lower --env-runners (1 CPU each) or --gpus-per-trial, "
+                "or use a larger cluster"
+            )
 
 
 def trial_spec(
@@ -385,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the experiment the command line `argv` describes; returns the exit code."""
     try:
         settings, explicit = parse_settings(argv, description=__doc__)
+        check_storage(settings)
         settings = resolve_resume(settings, explicit)
     except SettingsError as error:
         print(f"transfer.py: error: {error}", file=sys.stderr)
@@ -397,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         check_shared_storage(settings, joined_cluster)
         if settings.gpus_per_trial is None:
             settings.gpus_per_trial = 1.0 if cluster_can_have_gpus() else 0.0
+        check_resources(settings)
         return run(settings)
     except SettingsError as error:
         print(f"transfer.py: error: {error}", file=sys.stderr)

@@ -53,10 +53,12 @@ def normalised_estimates(
     return estimates
 
 
-def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_names: Iterable[str] = ()) -> bytes:
-    """`transfer.png` (see the module docstring)."""
+def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_names: Iterable[str] = ()) -> bytes | None:
+    """`transfer.png` (see the module docstring); None when no trial was evaluated."""
     returns = per_seed_samples(rows, episodes, "return")
     phases = [p for p in PHASE_TITLES if any(key[3] == p for key in returns)]
+    if not phases:
+        return None
     runs = sorted({key[:2] for key in returns if key[:2] != RANDOM})
     sizes = sorted({key[2] for key in returns})
     normalised = any(key[3] == "scratch" for key in returns) and any(key[:2] == RANDOM for key in returns)
@@ -142,8 +144,10 @@ def embeddings_plot(rows: list[dict], episodes: list[dict], title: str) -> bytes
 def write_figures(
     files: ExperimentFiles, rows: list[dict], episodes: list[dict], title: str, metric_names: Iterable[str]
 ) -> None:
-    """`transfer.png` and, with scratch runs, `transfer_embeddings.png` (`experiments.transfer_plots`)."""
-    files.write_bytes("transfer.png", transfer_plot(rows, episodes, title, metric_names))
-    embeddings = embeddings_plot(rows, episodes, title)
-    if embeddings is not None:
-        files.write_bytes("transfer_embeddings.png", embeddings)
+    """`transfer.png` and, with scratch runs, `transfer_embeddings.png`; neither when no trial was evaluated."""
+    for name, figure in (
+        ("transfer.png", transfer_plot(rows, episodes, title, metric_names)),
+        ("transfer_embeddings.png", embeddings_plot(rows, episodes, title)),
+    ):
+        if figure is not None:
+            files.write_bytes(name, figure)

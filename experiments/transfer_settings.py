@@ -222,7 +222,13 @@ def _from_file(path: str) -> dict[str, Any]:
     file = Path(path)
     if not file.is_file():
         raise SettingsError(f"--config {path}: no such file")
-    content = yaml.safe_load(file.read_text()) or {}
+    try:
+        content = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise SettingsError(f"--config {path}:{where}: {problem}; fix the YAML") from None
     if not isinstance(content, dict):
         raise SettingsError(f"--config {path}: expected a mapping of settings, got {type(content).__name__}")
     values = {}
@@ -269,6 +275,17 @@ def validate(settings: TransferSettings) -> None:
     for label, sizes in (("--train-agents", s.train_agents), ("--eval-agents", s.eval_agents), ("--seeds", s.seeds)):
         if not sizes:
             raise SettingsError(f"{label} is empty; give at least one value")
+    for label, values in (
+        ("--algos", s.algos),
+        ("--embeddings", s.embeddings),
+        ("--train-agents", s.train_agents),
+        ("--eval-agents", s.eval_agents),
+        ("--seeds", s.seeds),
+    ):
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise SettingsError(f"{label} lists {', '.join(repeated)} more than once; give each value once")
+    _check_name(s.name)
     too_big = [n for n in s.train_agents + s.eval_agents if n > s.padded_size]
     if too_big:
         raise SettingsError(
@@ -324,6 +341,17 @@ def validate(settings: TransferSettings) -> None:
         _require_updates(algo, "--timesteps", s.timesteps, config.learning_warmup())
         if s.finetune_timesteps > 0:
             _require_updates(algo, "--finetune-timesteps", s.finetune_timesteps, finetuning.learning_warmup())
+
+
+def _check_name(name: str | None) -> None:
+    """An experiment name is one folder under --storage: no path separators, not `.` or `..`."""
+    if name is None:
+        return
+    if not name or "/" in name or "\\" in name or name in (".", "..") or name != name.strip():
+        raise SettingsError(
+            f"--name {name!r} must be one folder name under --storage (no '/', not '.' or '..', no surrounding "
+            "spaces); choose a plain name such as spread-seeds-0-4"
+        )
 
 
 def _first_line(error: Exception) -> str:

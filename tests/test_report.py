@@ -88,3 +88,15 @@ def test_figures_show_normalised_returns_and_the_embeddings_aggregate(tmp_path):
         with Image.open(path) as image:
             image.verify()
     assert embeddings_plot([r for r in rows if r["phase"] != "scratch"], [], "t") is None, "nothing to normalise by"
+
+
+def test_a_run_whose_every_trial_failed_still_gets_a_summary_and_no_figure(tmp_path):
+    from experiments.transfer_plots import write_figures
+    from experiments.transfer_report import ExperimentFiles, summary_markdown
+
+    random_only = [
+        dict(zip(KEY_COLUMNS, ("random", "-", "spread", "-", "6", "random", 0), strict=True)) | {"return_mean": -100.0}
+    ]
+    assert "| algo | embedding |" in summary_markdown(random_only, [], "t", ["occupied_landmarks"])
+    write_figures(ExperimentFiles(str(tmp_path)), random_only, [], "t", ["occupied_landmarks"])
+    assert not list(tmp_path.glob("*.png"))

@@ -1,6 +1,7 @@
 """The transfer experiment's command line: layering of defaults, config file and flags; bad input rejected before
 Ray starts with a one-line error and exit code 2; the cluster YAML valid against Ray's autoscaler schema."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +86,14 @@ def test_training_options_merge_all_then_the_algorithm_s_own():
             "maddpg with the concat embedding on multiwalker, --finetune kl: finetune_kl compares softmax policies",
         ),
         (["--finetune-kl-steps", "-1"], "--finetune-kl-steps must be >= 0"),
+        (["--seeds", "0,0"], "--seeds lists 0 more than once; give each value once"),
+        (["--embeddings", "graph,graph"], "--embeddings lists graph more than once"),
+        (["--name", "../../escape"], "--name '../../escape' must be one folder name under --storage"),
+        (["--scenario-options", '{"max_cycles": 0}'], "spread option max_cycles=0 must be an int >= 1"),
+        (
+            ["--scenario", "pursuit", "--scenario-options", '{"n_evaders": 0}'],
+            "pursuit option n_evaders=0 must be an int >= 1",
+        ),
         (["--timesteps", "1000"], "--timesteps 1000 would never update qmix"),
     ],
 )
@@ -112,6 +121,32 @@ def test_an_existing_experiment_is_not_overwritten(tmp_path, capsys, monkeypatch
     assert "pass --resume --name mine to continue it" in capsys.readouterr().err
 
 
+def test_unwritable_storage_and_broken_yaml_are_one_line_and_exit_code_2(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(transfer, "start_ray", _ray_must_not_start)
+    assert main(["--storage", "/proc/forbidden"]) == 2
+    assert "--storage /proc/forbidden is not writable" in capsys.readouterr().err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("algos: [qmix\nseeds: 0\n")
+    assert main(["--config", str(broken), "--storage", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert f"--config {broken}: line 2, column 6: expected ',' or ']'" in error and error.count("\n") == 1
+
+
+def test_a_settings_error_is_the_only_line_on_stderr():
+    """Validation builds every algorithm's config: RLlib's "running on the new API stack" warning stays quiet."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "transfer.py"), "--timesteps", "1000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "RAY_ADDRESS": "none", "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert "--timesteps 1000 would never update qmix" in done.stderr
+
+
 def test_the_command_line_exits_2_with_one_line_on_a_malformed_flag():
     done = subprocess.run(
         [sys.executable, str(ROOT / "experiments" / "transfer.py"), "--eval-agents", "three"],
@@ -119,6 +154,7 @@ def test_the_command_line_exits_2_with_one_line_on_a_malformed_flag():
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0, done.stderr
@@ -182,3 +218,29 @@ def test_resume_refuses_a_changed_setting(tmp_path, capsys, monkeypatch):
     (folder / "settings.yaml").write_text(yaml.safe_dump(settings.to_dict()))
     assert main(["--resume", "--name", "run", "--storage", str(tmp_path), "--env-runners", "2"]) == 2
     assert "env_runners differs (stored 0, given 2)" in capsys.readouterr().err
+
+
+def test_trials_that_no_node_can_hold_are_refused_with_the_numbers():
+    from experiments.transfer_resources import why_unplaceable
+
+    laptop = [{"CPU": 2.0, "memory": 1e10}]
+    learner, runner = {"CPU": 1.0, "GPU": 0.0}, {"CPU": 1.0}
+    assert why_unplaceable([learner, runner], laptop, can_grow=False) is None
+    assert why_unplaceable([{"CPU": 1.0, "GPU": 1.0}], laptop, can_grow=False) == (
+        "one of its bundles needs 1 CPU, 1 GPU, and the largest node has 2 CPU"
+    )
+    assert why_unplaceable([learner, *[runner] * 5], laptop, can_grow=False) == (
+        "it needs 6 CPU in all, and the cluster has 2 CPU"
+    )
+    gpu_workers = [*laptop, {"CPU": 8.0, "GPU": 1.0}]  # an autoscaler node type, none up yet
+    assert why_unplaceable([{"CPU": 1.0, "GPU": 1.0}, *[runner] * 5], gpu_workers, can_grow=True) is None
+
+
+def test_a_gpu_or_too_many_env_runners_on_this_machine_exit_2_at_once(ray_session, capsys, tmp_path):
+    """The shared test Ray has 2 CPUs and no GPU."""
+    for flags, message in (
+        (["--gpus-per-trial", "1"], "a qmix trial could never start: one of its bundles needs 1 CPU, 1 GPU"),
+        (["--env-runners", "5"], "a qmix trial could never start: it needs 6 CPU in all, and the cluster has 2 CPU"),
+    ):
+        assert main([*flags, "--storage", str(tmp_path)]) == 2
+        assert message in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.util import log_once
 
 import envs
 
@@ -53,6 +54,9 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         return super()._model_config_auto_includes | {"pretrained_reference": self.finetune_kl > 0}
 
     def validate(self) -> None:
+        # The team algorithms run on RLlib's new API stack only: consume RLlib's once-per-algorithm "you are running
+        # <algo> on the new API stack" warning, which otherwise precedes even a one-line error.
+        log_once(f"{self.algo_name}_on_new_api_stack")
         super().validate()
         self._validate_finetune_kl()
 
