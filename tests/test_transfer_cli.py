@@ -244,3 +244,21 @@ def test_a_gpu_or_too_many_env_runners_on_this_machine_exit_2_at_once(ray_sessio
     ):
         assert main([*flags, "--storage", str(tmp_path)]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_the_script_runs_from_another_directory_as_ray_submit_runs_it(tmp_path):
+    """`ray submit cluster/gpu.yaml experiments/transfer.py` copies the script to the head node and runs it there,
+    from the home directory: the project comes from the installed package, not from the script's folder."""
+    script = tmp_path / "transfer.py"
+    script.write_text((ROOT / "experiments" / "transfer.py").read_text())
+    done = subprocess.run(
+        [sys.executable, str(script), "--timesteps", "1000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "RAY_ADDRESS": "none"},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--timesteps 1000 would never update qmix" in done.stderr

@@ -136,3 +136,14 @@ def test_non_finite_losses_are_found_and_stop_the_trial_naming_it():
         spec=spec, algo=SimpleNamespace(train=lambda: {"learners": {}, "num_env_steps_sampled_lifetime": 10})
     )
     assert TeamTrial.step(healthy)["done"], "a trial ends once its env-step budget is spent"
+
+
+@pytest.mark.slow
+def test_the_same_settings_and_seeds_give_identical_returns(ray_session, tmp_path):
+    """The transfer experiment's default synchronous loop (`--env-runners 0`) on CPU: two runs, the same numbers."""
+    tables = []
+    for name in ("first", "second"):
+        assert main(["--smoke", "--embeddings", "graph", "--storage", str(tmp_path), "--name", name]) == 0
+        rows = _read_rows(tmp_path / name / "transfer.csv")
+        tables.append({_keys([row])[0]: row["return_mean"] for row in rows})
+    assert tables[0] == tables[1]
