@@ -27,10 +27,16 @@ def checkpoint_config(checkpoint_path: str | Path) -> AlgorithmConfig:
     return AlgorithmConfig.from_state(config_state)
 
 
+def checkpoint_state(checkpoint_path: str | Path) -> dict[str, Any]:
+    """The algorithm's own state in an RLlib algorithm checkpoint (its metrics, counters, the team replay when
+    checkpointed; not its components')."""
+    with open(Path(checkpoint_path) / f"{Algorithm.STATE_FILE_NAME}.pkl", "rb") as f:
+        return pickle.load(f)
+
+
 def checkpoint_env_steps(checkpoint_path: str | Path) -> int:
     """The env steps an RLlib algorithm checkpoint was trained for (its metrics' sampled-lifetime count)."""
-    with open(Path(checkpoint_path) / f"{Algorithm.STATE_FILE_NAME}.pkl", "rb") as f:
-        stats = pickle.load(f)["metrics_logger"]["stats"]
+    stats = checkpoint_state(checkpoint_path)["metrics_logger"]["stats"]
     return int(stats[f"{ENV_RUNNER_RESULTS}--{NUM_ENV_STEPS_SAMPLED_LIFETIME}"]["lifetime_sum"])
 
 

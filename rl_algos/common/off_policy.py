@@ -4,7 +4,6 @@ on ready batches from it at `train_ratio` gradient updates per env step, synchro
 from __future__ import annotations
 
 import functools
-import pickle
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from ray.rllib.utils.metrics import (
 )
 
 from rl_algos.common.episode_chunks import episode_chunks, sample_chunks
+from rl_algos.common.evaluation import checkpoint_state
 from rl_algos.common.ready_batch import ready_batch
 from rl_algos.common.team_algorithm import TeamAlgorithm
 from rl_algos.common.team_replay import EpisodeChunk, TeamReplayBuffer
@@ -205,8 +205,4 @@ class OffPolicyTeamAlgorithm(TeamAlgorithm):
 
 def stored_team_replay(checkpoint: str | Path) -> dict[str, Any] | None:
     """The team replay state an algorithm checkpoint holds (`checkpoint_replay`), or None."""
-    state_file = Path(checkpoint) / f"{TeamAlgorithm.STATE_FILE_NAME}.pkl"
-    if not state_file.is_file():
-        return None
-    with open(state_file, "rb") as f:
-        return pickle.load(f).get(TEAM_REPLAY)
+    return checkpoint_state(checkpoint).get(TEAM_REPLAY)
