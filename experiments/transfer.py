@@ -157,11 +157,12 @@ def cluster_can_have_gpus() -> bool:
 
 
 def check_shared_storage(settings: TransferSettings, joined_cluster: bool) -> None:
-    """On a multi-node cluster every node writes checkpoints to --storage, so it must be shared."""
+    """On a multi-node cluster every node writes checkpoints to --storage, so it must be shared (nodes on one host,
+    as `ray start` twice on one machine gives, share its folders)."""
     if is_uri(settings.storage) or not joined_cluster:
         return
-    nodes = [node for node in ray.nodes() if node["Alive"]]
-    if len(nodes) > 1 or BOOTSTRAP_CONFIG.is_file():
+    hosts = {node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]}
+    if len(hosts) > 1 or BOOTSTRAP_CONFIG.is_file():
         raise SettingsError(
             f"--storage {settings.storage} is a local folder, but this Ray cluster has (or may autoscale to) several "
             "nodes: pass shared storage every node can write, e.g. --storage s3://my-bucket/marl, or an NFS path "

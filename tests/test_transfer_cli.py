@@ -262,3 +262,15 @@ def test_the_script_runs_from_another_directory_as_ray_submit_runs_it(tmp_path):
     )
     assert done.returncode == 2, done.stderr
     assert "--timesteps 1000 would never update qmix" in done.stderr
+
+
+def test_local_storage_is_refused_only_when_nodes_sit_on_several_hosts(monkeypatch, tmp_path):
+    settings, _ = parse_settings(["--storage", str(tmp_path)])
+    monkeypatch.setattr(transfer, "BOOTSTRAP_CONFIG", tmp_path / "no-bootstrap.yaml")
+    one_host = [{"Alive": True, "NodeManagerAddress": "10.0.0.1"}] * 2  # `ray start` twice on one machine
+    monkeypatch.setattr(transfer.ray, "nodes", lambda: one_host)
+    transfer.check_shared_storage(settings, joined_cluster=True)
+    two_hosts = [*one_host, {"Alive": True, "NodeManagerAddress": "10.0.0.2"}]
+    monkeypatch.setattr(transfer.ray, "nodes", lambda: two_hosts)
+    with pytest.raises(transfer.SettingsError, match="is a local folder, but this Ray cluster has"):
+        transfer.check_shared_storage(settings, joined_cluster=True)
