@@ -23,6 +23,7 @@ Exit codes: 0 done, 1 some trial failed (the others are reported), 2 bad setting
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -336,14 +337,22 @@ def random_rows(settings: TransferSettings, ledger: TransferLedger, episodes: Ep
     ledger.add(rows)
 
 
+ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception): ")  # "FloatingPointError: trial ...", not source
+
+
+def error_reason(error: BaseException) -> str:
+    """The first line of a failed trial's error: its last `SomeError: message` line, else its last line."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return next((line for line in reversed(lines) if ERROR_LINE.match(line)), lines[-1] if lines else repr(error))
+
+
 def failures(results: list[tune.Result]) -> list[str]:
-    lines = []
-    for result in results:
-        if result.error is not None:
-            message = str(result.error).strip().splitlines()
-            reason = next((line for line in message if "FloatingPointError" in line), message[-1] if message else "")
-            lines.append(f"trial {trial_name(result.config['trial'])} failed: {reason.strip()} (log: {result.path})")
-    return lines
+    """One line per failed trial: its name, its error's first line, and where its log is."""
+    return [
+        f"trial {trial_name(result.config['trial'])} failed: {error_reason(result.error)} (log: {result.path})"
+        for result in results
+        if result.error is not None
+    ]
 
 
 def run(settings: TransferSettings) -> int:

@@ -274,3 +274,13 @@ def test_local_storage_is_refused_only_when_nodes_sit_on_several_hosts(monkeypat
     monkeypatch.setattr(transfer.ray, "nodes", lambda: two_hosts)
     with pytest.raises(transfer.SettingsError, match="is a local folder, but this Ray cluster has"):
         transfer.check_shared_storage(settings, joined_cluster=True)
+
+
+def test_a_failed_trial_is_named_by_its_errors_own_line_not_a_source_line():
+    trace = (
+        'Traceback (most recent call last):\n  File "transfer_trial.py", line 70, in step\n'
+        "    raise FloatingPointError(\nFloatingPointError: trial train_qmix_graph_n3_seed0: default_policy/"
+        "total_loss=nan at env step 500; stopped before writing results\n"
+    )
+    assert transfer.error_reason(RuntimeError(trace)).startswith("FloatingPointError: trial train_qmix_graph_n3_seed0")
+    assert transfer.error_reason(RuntimeError("The actor died\n\tits node has died")) == "its node has died"

@@ -147,3 +147,59 @@ def test_the_same_settings_and_seeds_give_identical_returns(ray_session, tmp_pat
         rows = _read_rows(tmp_path / name / "transfer.csv")
         tables.append({_keys([row])[0]: row["return_mean"] for row in rows})
     assert tables[0] == tables[1]
+
+
+@pytest.mark.slow
+def test_a_two_node_cluster_runs_the_grid_and_survives_a_dead_env_runner_and_a_lost_node(tmp_path):
+    """`address="auto"` semantics against a local two-node cluster on one machine: the smoke grid with remote env
+    runners places trials on both nodes; an env runner killed mid-sampling is replaced; the worker node removed
+    mid-training, its trial restarts from its last checkpoint on the head; the run completes without duplicate rows."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import psutil
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    worker = cluster.add_node(num_cpus=2)
+    root = Path(__file__).parents[1]
+    argv = ["--smoke", "--env-runners", "1", "--no-scratch", "--finetune-timesteps", "0", "--timesteps", "6000"]
+    argv += ["--checkpoint-every", "1", "--storage", str(tmp_path), "--name", "multi"]
+    env = {**os.environ, "RAY_ADDRESS": cluster.address, "PYTHONPATH": str(root)}
+    driver = subprocess.Popen(
+        [sys.executable, str(root / "experiments" / "transfer.py"), *argv], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(list((tmp_path / "multi" / "train").glob("*/checkpoint_*"))) < 2:
+            time.sleep(1)
+        runners = env_runner_pids(psutil)
+        assert len(runners) >= 2, "each trial's remote env runner is up"
+        os.kill(min(runners), signal.SIGKILL)  # mid-sampling: the runners sample all the time
+        while time.monotonic() < deadline and not env_runner_pids(psutil) - runners:
+            time.sleep(0.5)
+        assert env_runner_pids(psutil) - runners, "the killed env runner was replaced"
+        cluster.remove_node(worker)
+        out, _ = driver.communicate(timeout=900)
+    finally:
+        driver.kill()
+        cluster.shutdown()
+    assert driver.returncode == 0, out[-3000:]
+    rows = _read_rows(tmp_path / "multi" / "transfer.csv")
+    assert len(_keys(rows)) == len(set(_keys(rows))) == 2 + 2 * 2, "random at 3 and 6, both embeddings' zero-shot"
+    assert all(int(r["timesteps"]) >= 6000 for r in rows if r["phase"] == "zero_shot")
+    errors = [path.read_text() for path in (tmp_path / "multi" / "train").glob("*/error.txt")]
+    assert len(errors) == 1 and "its node has died" in errors[0], "one trial ran on the worker node and was retried"
+
+
+def env_runner_pids(psutil) -> set[int]:
+    """PIDs of the Ray env-runner actor processes on this machine."""
+    return {
+        process.pid
+        for process in psutil.process_iter(["cmdline"])
+        if "SingleAgentEnvRunner" in " ".join(process.info["cmdline"] or [])
+    }
