@@ -132,30 +132,25 @@ def test_unwritable_storage_and_broken_yaml_are_one_line_and_exit_code_2(capsys,
     assert f"--config {broken}: line 2, column 6: expected ',' or ']'" in error and error.count("\n") == 1
 
 
+def run_script(script, *args: str, cwd=None, this_checkout: bool = True) -> subprocess.CompletedProcess:
+    """Run a copy of the transfer script as a user would, never joining a running Ray cluster; with `this_checkout`
+    its imports come from this checkout, else from the installed project."""
+    env = {**os.environ, "RAY_ADDRESS": "none", **({"PYTHONPATH": str(ROOT)} if this_checkout else {})}
+    return subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=120, check=False, cwd=cwd, env=env
+    )
+
+
 def test_a_settings_error_is_the_only_line_on_stderr():
     """Validation builds every algorithm's config: RLlib's "running on the new API stack" warning stays quiet."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / "transfer.py"), "--timesteps", "1000"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "RAY_ADDRESS": "none", "PYTHONPATH": str(ROOT)},
-    )
+    done = run_script(ROOT / "experiments" / "transfer.py", "--timesteps", "1000")
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "--timesteps 1000 would never update qmix" in done.stderr
 
 
 def test_the_command_line_exits_2_with_one_line_on_a_malformed_flag():
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / "transfer.py"), "--eval-agents", "three"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    done = run_script(ROOT / "experiments" / "transfer.py", "--eval-agents", "three")
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "expected comma-separated integers" in done.stderr
@@ -251,15 +246,7 @@ def test_the_script_runs_from_another_directory_as_ray_submit_runs_it(tmp_path):
     from the home directory: the project comes from the installed package, not from the script's folder."""
     script = tmp_path / "transfer.py"
     script.write_text((ROOT / "experiments" / "transfer.py").read_text())
-    done = subprocess.run(
-        [sys.executable, str(script), "--timesteps", "1000"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-        env={**os.environ, "RAY_ADDRESS": "none"},
-    )
+    done = run_script(script, "--timesteps", "1000", cwd=tmp_path, this_checkout=False)
     assert done.returncode == 2, done.stderr
     assert "--timesteps 1000 would never update qmix" in done.stderr
 
