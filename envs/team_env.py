@@ -112,9 +112,9 @@ class TeamEnv(gym.Env):
     truncates (`max_cycles`). With several team sizes, each `reset` draws one from the seeded generator.
 
     Agent slots (`slots`): with "first" the scenario's agent i sits in slot i; with "random" each `reset` seats the
-    N agents in N distinct slots drawn from `n_max` (`infos["slots"]`, agent i in `slots[i]`), and the observation
-    rows, mask, actions, per-agent rewards, last actions and the padded state follow, so a team smaller than
-    `n_max` still trains every agent id.
+    N agents in N distinct slots drawn from `n_max` (the reset's `infos["slots"]`: agent i in `slots[i]`), and the
+    observation rows, mask, actions, per-agent rewards, last actions and the padded state follow, so a team smaller
+    than `n_max` still trains every agent id.
 
     With `last_action=True` the observation also holds `last_action` [n_max, n_actions]: each agent's previous
     action (one-hot, or the action vector for continuous actions), zeros at reset and for absent agents.
@@ -161,7 +161,7 @@ class TeamEnv(gym.Env):
         self._env = self._env_for(self.n_agents)
         self._agents: list[str] = []
         self._alive: list[bool] = []
-        self._slots = np.arange(self.n_agents)  # agent i sits in slot _slots[i]
+        self._slots = list(range(self.n_agents))  # agent i sits in slot _slots[i]
         self._metrics = None  # this episode's task-metric tracker
 
     def _env_for(self, n_agents: int) -> ParallelEnv:
@@ -200,13 +200,13 @@ class TeamEnv(gym.Env):
         self._agents = list(self._env.possible_agents)
         self._alive = [True] * self.n_agents
         if self.config.slots == "random":
-            self._slots = self.np_random.choice(self.n_max, self.n_agents, replace=False)
+            self._slots = self.np_random.choice(self.n_max, self.n_agents, replace=False).tolist()
         else:
-            self._slots = np.arange(self.n_agents)
+            self._slots = list(range(self.n_agents))
         self._last_action[:] = 0.0
         tracker = self.config.scenario.metrics
         self._metrics = tracker(self._env) if tracker is not None else None
-        return self._observation(agent_obs), {"n_agents": self.n_agents, "slots": self._slots.copy()}
+        return self._observation(agent_obs), {"n_agents": self.n_agents, "slots": np.array(self._slots)}
 
     def step(self, action: np.ndarray):
         agents, alive, slots = self._agents, self._alive, self._slots
@@ -233,7 +233,7 @@ class TeamEnv(gym.Env):
         team_reward = float(agent_rewards.sum())
         if self.config.reward == "mean":
             team_reward /= n_acting
-        info = {"agent_rewards": agent_rewards, "n_agents": self.n_agents, "slots": slots.copy()}
+        info = {"agent_rewards": agent_rewards, "n_agents": self.n_agents}
         if self._metrics is not None:
             self._metrics.step(self._env)
             if ended:
@@ -242,7 +242,7 @@ class TeamEnv(gym.Env):
 
     def _record_last_action(self, action: np.ndarray, present: list[bool]) -> None:
         self._last_action[:] = 0.0
-        rows = self._slots[np.flatnonzero(present)]
+        rows = np.array(self._slots)[np.flatnonzero(present)]
         if self.config.continuous_actions:
             self._last_action[rows] = np.asarray(action, np.float32)[rows]
         else:
