@@ -9,9 +9,12 @@ TEAM_ENV_NAME = "team"
 
 
 def team_env_creator(env_config: Mapping[str, Any]):
-    """RLlib env creator: `env_config` holds `scenario`, `n_agents`, `n_max` and the env options."""
-    from envs.team_env import make_team_env
+    """RLlib env creator: `env_config` holds `scenario`, `n_agents`, `n_max` and the env options. With `num_envs` (RLlib
+    adds it under `gym_env_vectorize_mode="vector_entry_point"`) it builds that many as one vector env."""
+    from envs.team_env import make_team_env, make_team_vector_env
 
+    if "num_envs" in env_config:
+        return make_team_vector_env(**env_config)
     return make_team_env(**env_config)
 
 

@@ -31,7 +31,8 @@ class Scenario:
     `options` maps every option the scenario accepts to its default. `state` builds the global state;
     `None` means the concatenated padded observations. `check_options` raises `ValueError` for bad option
     values before any env is built. `metrics` is the task-metric tracker class (`envs.task_metrics`), built at every
-    reset.
+    reset. A `vectorised` scenario (VMAS, `envs.vmas_tasks`) builds a simulator of many worlds instead of a
+    ParallelEnv: `build(n_agents, continuous_actions, num_envs=..., **options)`.
     """
 
     name: str
@@ -44,6 +45,7 @@ class Scenario:
     state: StateFn | None = None
     check_options: Callable[[Mapping[str, Any]], None] = field(default=lambda options: None)
     metrics: type | None = None
+    vectorised: bool = False
 
     @property
     def metric_names(self) -> tuple[str, ...]:

@@ -3,6 +3,10 @@
 Each scenario may name a tracker class: `TeamEnv` builds one at every reset, calls `step(env)` after every env step,
 and puts `result(env)` into the last step's `infos["task_metrics"]` (a dict of floats). `env` is the scenario's
 PettingZoo parallel env.
+
+VMAS tasks (`envs.vmas_env`) simulate a batch of worlds at once, so their trackers are batched: `result(env)` reads
+every world of the VMAS env and returns a dict of `[num_worlds]` arrays; the vector env keeps the rows of the worlds
+whose episode ended.
 """
 
 from __future__ import annotations
@@ -100,3 +104,20 @@ class MatrixMetrics:
 
     def result(self, env: ParallelEnv) -> dict[str, float]:
         return {"optimal_rate": float(env.last_payoff >= env.payoff.max())}
+
+
+class NavigationMetrics:
+    """VMAS navigation, batched over worlds: `agents_on_goal`, the fraction of agents within their goal's radius at the
+    last step (the task's own success test; the episode terminates when it is 1)."""
+
+    names = ("agents_on_goal",)
+
+    @staticmethod
+    def result(env) -> dict[str, np.ndarray]:
+        import torch
+
+        agents = env.scenario.world.agents
+        on_goal = torch.stack(
+            [torch.linalg.vector_norm(a.state.pos - a.goal.state.pos, dim=-1) < a.goal.shape.radius for a in agents], -1
+        )  # [E, N]
+        return {"agents_on_goal": on_goal.float().mean(-1).cpu().numpy()}

@@ -11,6 +11,7 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from envs.scenarios import CONTINUOUS, DISCRETE, SCENARIOS, Scenario
+from envs.vmas_tasks import VMAS_PREFIX, VMAS_TASKS, vmas_scenario
 
 REWARD_MODES = ("sum", "mean")
 SLOT_MODES = ("first", "random")
@@ -45,6 +46,21 @@ def _check_team_sizes(n_agents: int | Sequence[int], n_max: int | None, scenario
     return tuple(int(n) for n in sizes)
 
 
+def find_scenario(name: str) -> Scenario:
+    """The scenario called `name`: one of `SCENARIOS` or a VMAS task `vmas:<task>`; raises `ValueError` listing the
+    known ones."""
+    if name in SCENARIOS:
+        return SCENARIOS[name]
+    if isinstance(name, str) and name.startswith(VMAS_PREFIX):
+        return vmas_scenario(name)
+    raise ValueError(f"unknown scenario {name!r}; known scenarios: {', '.join(scenario_names())}")
+
+
+def scenario_names() -> list[str]:
+    """Every scenario name `make_team_env` takes."""
+    return [*sorted(SCENARIOS), *(VMAS_PREFIX + task for task in VMAS_TASKS)]
+
+
 def parse_env_config(
     scenario: str, n_agents: int | Sequence[int], n_max: int | None = None, **options: Any
 ) -> TeamEnvConfig:
@@ -53,11 +69,9 @@ def parse_env_config(
     `options` are the team options (`reward`: "sum" | "mean"; `continuous_actions`: None for the scenario's
     own action type, or a bool; `last_action`: add the previous joint action to the observation; `slots`: "first"
     seats the N agents in slots 0..N-1, "random" in N slots drawn from `n_max` at every reset) plus the scenario's
-    own options (see `SCENARIOS[name].options`).
+    own options (see `find_scenario(name).options`).
     """
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; known scenarios: {', '.join(sorted(SCENARIOS))}")
-    spec = SCENARIOS[scenario]
+    spec = find_scenario(scenario)
     if n_max is not None and (isinstance(n_max, bool) or not isinstance(n_max, (int, np.integer)) or n_max < 1):
         raise ValueError(f"n_max must be a positive int, got {n_max!r}")
     sizes = _check_team_sizes(n_agents, n_max, spec)
@@ -254,7 +268,29 @@ class TeamEnv(gym.Env):
         self._envs.clear()
 
 
-def make_team_env(scenario: str, n_agents: int | Sequence[int], n_max: int | None = None, **options: Any) -> TeamEnv:
-    """Build a `TeamEnv` for `scenario` with `n_agents` (an int, or a list to draw from at each reset) padded
-    to `n_max` (default: the largest size given). Raises `ValueError` on bad input before building any env."""
-    return TeamEnv(parse_env_config(scenario, n_agents, n_max, **options))
+def make_team_env(scenario: str, n_agents: int | Sequence[int], n_max: int | None = None, **options: Any) -> gym.Env:
+    """Build a team env for `scenario` with `n_agents` (an int, or a list to draw from at each reset) padded
+    to `n_max` (default: the largest size given): a `TeamEnv`, or for a VMAS task one world as a `VmasTeamEnv`.
+    Raises `ValueError` on bad input before building any env."""
+    config = parse_env_config(scenario, n_agents, n_max, **options)
+    if config.scenario.vectorised:
+        from envs.vmas_env import VmasTeamEnv
+
+        return VmasTeamEnv(config)
+    return TeamEnv(config)
+
+
+def make_team_vector_env(
+    scenario: str, n_agents: int | Sequence[int], n_max: int | None = None, *, num_envs: int, **options: Any
+) -> gym.vector.VectorEnv:
+    """`num_envs` team envs as one gymnasium vector env with next-step autoreset (what RLlib's env runners take with
+    `gym_env_vectorize_mode="vector_entry_point"`): a VMAS task's worlds stepped in one VMAS call
+    (`VmasTeamVectorEnv`), or `num_envs` `TeamEnv`s stepped one after another (gymnasium's `SyncVectorEnv`)."""
+    config = parse_env_config(scenario, n_agents, n_max, **options)
+    if config.scenario.vectorised:
+        from envs.vmas_env import VmasTeamVectorEnv
+
+        return VmasTeamVectorEnv(config, num_envs)
+    return gym.vector.SyncVectorEnv(
+        [lambda: TeamEnv(config)] * num_envs, autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP
+    )

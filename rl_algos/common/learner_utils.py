@@ -44,7 +44,9 @@ def soft_update(main: torch.nn.Module, target: torch.nn.Module, tau: float) -> N
     copied), as RLlib's `update_target_network`, in one fused `lerp` over the parameters instead of its
     `state_dict` / `load_state_dict` round trip (under cProfile, on MADDPG's three target pairs: 2.8 ms per call of
     an 11.5 ms learner step; the SAC and MADDPG learners call it after every gradient step)."""
-    torch._foreach_lerp_(list(target.parameters()), list(main.parameters()), tau)
+    target_params = list(target.parameters())
+    if target_params:  # VDN's mixer has none
+        torch._foreach_lerp_(target_params, list(main.parameters()), tau)
     for target_buffer, main_buffer in zip(target.buffers(), main.buffers(), strict=True):
         if target_buffer.is_floating_point():
             target_buffer.lerp_(main_buffer, tau)

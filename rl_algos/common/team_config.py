@@ -29,6 +29,13 @@ class TeamAlgorithmConfig(AlgorithmConfig):
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class)
+        # The team env creator builds its own vector env from `num_envs` (`envs.make_team_vector_env`): VMAS tasks step
+        # all their worlds in one call, PettingZoo scenarios become gymnasium's SyncVectorEnv as under "sync".
+        self.gym_env_vectorize_mode = "vector_entry_point"
+        # The team modules emit env-ready actions (discrete, or already scaled onto the Box's bounds), so RLlib's
+        # unsquash/clip connector, a deep copy and a per-world loop at every step, has nothing to do.
+        self.normalize_actions = False
+        self.clip_actions = False
         self.finetune_kl = 0.0
         self.finetune_kl_steps = 0
         self.finetune_kl_against = "self"
