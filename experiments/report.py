@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as error:
         print(f"report.py: error: {error}", file=sys.stderr)
         return 2
-    metric_names = envs.SCENARIOS[scenario].metric_names if scenario in envs.SCENARIOS else ()
+    metric_names = envs.find_scenario(scenario).metric_names if scenario in envs.scenario_names() else ()
     title = f"{scenario}: {', '.join(names)}"
     out = ExperimentFiles(args.out or args.folders[0])
     summary = summary_markdown(rows, episodes, title, metric_names)

@@ -358,7 +358,7 @@ def failures(results: list[tune.Result]) -> list[str]:
 def run(settings: TransferSettings) -> int:
     files = ExperimentFiles(experiment_uri(settings))
     files.write_bytes(SETTINGS_FILE, yaml.safe_dump(settings.to_dict(), sort_keys=False).encode())
-    metric_names = envs.SCENARIOS[settings.scenario].metric_names
+    metric_names = envs.find_scenario(settings.scenario).metric_names
     ledger = TransferLedger(files, metric_names)
     episodes = EpisodeLedger(files, metric_names)
     callbacks = [transfer_wandb.TeamWandbCallback(settings, local_dir(settings))] if settings.wandb else []

@@ -29,6 +29,17 @@ def test_defaults_are_the_documented_small_comparison():
     assert explicit == set()
 
 
+def test_a_vmas_scenario_runs_64_worlds_per_env_runner_unless_told_otherwise():
+    settings, _ = parse_settings(["--scenario", "vmas:navigation", "--scenario-options", '{"max_steps": 50}'])
+    assert settings.name.startswith("vmas-navigation-")  # one folder name, no ':'
+    config = algo_config(settings, "qmix", "concat", [3], seed=0)
+    assert config.num_envs_per_env_runner == 64 and config.env_config["max_steps"] == 50
+    told, _ = parse_settings(["--scenario", "vmas:navigation", "--envs-per-runner", "256"])
+    assert algo_config(told, "qmix", "concat", [3], seed=0).num_envs_per_env_runner == 256
+    spread, _ = parse_settings([])
+    assert algo_config(spread, "qmix", "concat", [3], seed=0).num_envs_per_env_runner == 8  # the algorithm's own
+
+
 def test_flags_override_the_config_file(tmp_path):
     config = tmp_path / "grid.yaml"
     config.write_text(
@@ -68,7 +79,12 @@ def test_training_options_merge_all_then_the_algorithm_s_own():
     [
         (["--algos", "qmix,ppo"], "unknown algorithm 'ppo'; known: iql, vdn, qmix"),
         (["--embeddings", "graph,transformer"], "unknown embedding 'transformer'; known: concat, mean, graph"),
-        (["--scenario", "smac"], "unknown scenario 'smac'; known scenarios: spread, pursuit"),
+        (
+            ["--scenario", "smac"],
+            "unknown scenario 'smac'; known scenarios: matrix, multiwalker, pursuit, spread, vmas:",
+        ),
+        (["--scenario", "vmas:simple_spread"], "unknown VMAS scenario 'vmas:simple_spread'; offered: vmas:navigation"),
+        (["--envs-per-runner", "0"], "--envs-per-runner must be at least 1, got 0"),
         (["--eval-agents", "3,6,12", "--n-max", "8"], "team size 12 is above --n-max 8"),
         (["--scenario", "multiwalker"], "qmix with the concat embedding on multiwalker"),
         (["--config", "no/such/file.yaml"], "--config no/such/file.yaml: no such file"),
