@@ -10,11 +10,15 @@ For spread at each team size N (`--agents`, default 3 and 6; `n_max` = N):
    `train_ratio=0.04`); env steps/s after the replay warm-up, as a ratio to the raw env, with the measured
    gradient updates per env step;
 3. (N=3) the time to sample a batch of 64, 256 and 800 transitions from a 50,000-step replay, and QMIX's learner
-   time per gradient step at those batch sizes (as the loop pays it: stacked minibatches in one update call).
+   time per gradient step at those batch sizes (as the loop pays it: stacked minibatches in one update call);
+4. VMAS (`--vmas-task`, N=3, at each of `--vmas-worlds` worlds per env runner): the raw VMAS env, sampling alone,
+   QMIX's synchronous loop at its defaults (learner-bound: `train_ratio` 0.25 updates of 64 transitions per env
+   step) and at a quarter of that, and Central-V's on-policy loop (10-step fragments per world), against spread
+   N=3's raw env measured in the same run.
 
 Writes `--csv` (default `results/bench_throughput.csv`) and prints markdown tables.
 
-    python experiments/bench_throughput.py [--steps 4000] [--agents 3,6]
+    python experiments/bench_throughput.py [--steps 4000] [--agents 3,6] [--vmas-worlds 64,256]
 """
 
 from __future__ import annotations
@@ -22,15 +26,18 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 import numpy as np
+import torch
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME  # noqa: E402
 
 import rl_algos  # noqa: E402
-from experiments.bench_env import raw_steps_per_s  # noqa: E402
+from experiments.bench_env import raw_steps_per_s, raw_vmas_steps_per_s  # noqa: E402
 from experiments.results_io import write_rows  # noqa: E402
 from rl_algos.common.episode_chunks import episode_chunks  # noqa: E402
 from rl_algos.common.ready_batch import ready_batch  # noqa: E402
@@ -48,23 +55,34 @@ LOOPS = [
     ("qmix-concat-pymarl", "qmix", PYMARL_COMPUTE),
 ]
 BATCH_SIZES = (64, 256, 800)
+# VMAS loops: (label, algorithm, .training() options); "fragment" is env steps per world per on-policy batch
+VMAS_LOOPS = [
+    ("qmix-concat", "qmix", {}),
+    ("qmix-concat, train_ratio 0.0625", "qmix", {"train_ratio": 0.0625}),
+    ("central_v-a2c", "central_v", {"fragment": 10}),
+]
 
 
-def build(algo: str, n_agents: int, runners: int = 0, **training):
-    return (
+def build(algo: str, n_agents: int, runners: int = 0, scenario: str = "spread", worlds: int | None = None, **training):
+    fragment = training.pop("fragment", None)
+    config = (
         rl_algos.get_config(algo)
-        .environment("team", env_config={"scenario": "spread", "n_agents": n_agents, "n_max": n_agents})
+        .environment("team", env_config={"scenario": scenario, "n_agents": n_agents, "n_max": n_agents})
         .env_runners(num_env_runners=runners)
         .training(**training)
         .reporting(min_sample_timesteps_per_iteration=0)
         .debugging(seed=0)
-        .build_algo()
     )
+    if worlds is not None:
+        config.env_runners(num_envs_per_env_runner=worlds)
+    if fragment is not None:
+        config.training(train_batch_size_per_learner=fragment * worlds)
+    return config.build_algo()
 
 
-def sampling_steps_per_s(n_agents: int, steps: int) -> float:
-    algo = build("qmix", n_agents)
-    algo.env_runner.sample(num_timesteps=400, explore=True)  # warm-up
+def sampling_steps_per_s(n_agents: int, steps: int, scenario: str = "spread", worlds: int | None = None) -> float:
+    algo = build("qmix", n_agents, scenario=scenario, worlds=worlds)
+    algo.env_runner.sample(num_timesteps=2 * algo.config.num_envs_per_env_runner, explore=True)  # warm-up
     start = time.perf_counter()
     algo.env_runner.sample(num_timesteps=steps, explore=True)
     elapsed = time.perf_counter() - start
@@ -72,10 +90,18 @@ def sampling_steps_per_s(n_agents: int, steps: int) -> float:
     return steps / elapsed
 
 
-def loop_steps_per_s(algo_name: str, n_agents: int, runners: int, steps: int, **training) -> tuple[float, float]:
+def loop_steps_per_s(
+    algo_name: str,
+    n_agents: int,
+    runners: int,
+    steps: int,
+    scenario: str = "spread",
+    worlds: int | None = None,
+    **training,
+) -> tuple[float, float]:
     """(env steps/s, gradient updates per env step) of `train()` over `steps` env steps, timed from the point
     where the replay holds `learning_starts` + 500 env steps (updates running)."""
-    algo = build(algo_name, n_agents, runners, **training)
+    algo = build(algo_name, n_agents, runners, scenario, worlds, **training)
     warm = algo.config.learning_starts + 500
     while algo.replay.env_steps_added < warm:
         algo.train()
@@ -88,6 +114,47 @@ def loop_steps_per_s(algo_name: str, n_agents: int, runners: int, steps: int, **
     updates = algo.num_updates_done - start_updates
     algo.stop()
     return sampled / elapsed, updates / sampled
+
+
+def on_policy_steps_per_s(algo_name: str, n_agents: int, steps: int, scenario: str, worlds: int, **training) -> float:
+    """Env steps/s of an on-policy algorithm's `train()` over `steps` env steps, after one warm-up iteration."""
+    algo = build(algo_name, n_agents, scenario=scenario, worlds=worlds, **training)
+    algo.train()
+
+    def sampled() -> int:
+        return int(algo.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME)))
+
+    first = sampled()
+    start = time.perf_counter()
+    while sampled() - first < steps:
+        algo.train()
+    elapsed = time.perf_counter() - start
+    rate = (sampled() - first) / elapsed
+    algo.stop()
+    return rate
+
+
+def vmas_rows(task: str, worlds_list: list[int], steps: int) -> list[dict]:
+    """Section 4: VMAS at N=3, raw and under RLlib, with spread N=3's raw env from the same run as the reference."""
+    spread = raw_steps_per_s("spread", 3, np.random.default_rng(0).integers(0, 5, size=(4000, 3)))
+    rows = [{"what": "raw PettingZoo spread (random actions)", "worlds": 1, "env_steps_per_s": spread}]
+    scenario = f"vmas:{task}"
+    for worlds in worlds_list:
+        measured = [
+            ("raw VMAS env (random actions)", raw_vmas_steps_per_s(task, 3, worlds, steps)),
+            ("sampling alone (env runner)", sampling_steps_per_s(3, steps, scenario, worlds)),
+        ]
+        for label, algo_name, training in VMAS_LOOPS:
+            if algo_name == "central_v":
+                rate = on_policy_steps_per_s(algo_name, 3, steps, scenario, worlds, **training)
+                measured.append((f"{label} loop", rate))
+            else:
+                rate, ratio = loop_steps_per_s(algo_name, 3, 0, steps, scenario=scenario, worlds=worlds, **training)
+                measured.append((f"{label} loop, {ratio:.3f} updates per env step", rate))
+        rows += [{"what": what, "worlds": worlds, "env_steps_per_s": rate} for what, rate in measured]
+    for row in rows:
+        row["ratio_to_spread"] = row["env_steps_per_s"] / spread
+    return rows
 
 
 def replay_and_update_ms(repeats: int) -> list[dict]:
@@ -126,22 +193,47 @@ def main() -> None:
     parser.add_argument("--agents", default="3,6", help="team sizes of spread to measure")
     parser.add_argument("--loops", default=",".join(label for label, _, _ in LOOPS), help="which loops to time")
     parser.add_argument("--csv", default="results/bench_throughput.csv", help="where to write the rows")
+    parser.add_argument("--vmas-task", default="navigation", help="VMAS task of section 4")
+    parser.add_argument("--vmas-worlds", default="64,256", help="worlds per env runner in section 4 ('' skips it)")
+    parser.add_argument("--vmas-steps", type=int, default=40_000, help="env steps timed per VMAS measurement")
+    parser.add_argument("--skip-spread", action="store_true", help="run section 4 only")
     args = parser.parse_args()
     wanted = args.loops.split(",")
+    torch.set_num_threads(1)  # as in an env runner, and the same for every row
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
 
+    vmas_worlds = [int(w) for w in args.vmas_worlds.split(",") if w]
+    if vmas_worlds:
+        vmas_section(args.vmas_task, vmas_worlds, args.vmas_steps, args.csv)
+    if not args.skip_spread:
+        spread_section([int(n) for n in args.agents.split(",")], args.steps, wanted, args.csv)
+    ray.shutdown()
+
+
+def vmas_section(task: str, worlds: list[int], steps: int, csv_path: str) -> None:
+    measured = vmas_rows(task, worlds, steps)
+    print(f"\nvmas:{task} N=3 under RLlib, env steps/s and their ratio to raw PettingZoo spread N=3\n")
+    print("| what | worlds per runner | env steps/s | ratio to spread |")
+    print("| --- | ---: | ---: | ---: |")
+    for row in measured:
+        print(f"| {row['what']} | {row['worlds']} | {row['env_steps_per_s']:,.0f} | {row['ratio_to_spread']:.1f} |")
+    vmas_csv = Path(csv_path).with_name(f"{Path(csv_path).stem}_vmas.csv")
+    print(f"\nrows written to {write_rows([{**row, 'task': task} for row in measured], vmas_csv)}")
+
+
+def spread_section(team_sizes: list[int], steps: int, wanted: list[str], csv_path: str) -> None:
     rows = []
-    for n_agents in (int(n) for n in args.agents.split(",")):
-        actions = np.random.default_rng(0).integers(0, 5, size=(args.steps, n_agents))
+    for n_agents in team_sizes:
+        actions = np.random.default_rng(0).integers(0, 5, size=(steps, n_agents))
         raw = raw_steps_per_s("spread", n_agents, actions)
         measured = [("raw PettingZoo env (random actions)", "-", raw, float("nan"))]
-        sampling = sampling_steps_per_s(n_agents, args.steps)
+        sampling = sampling_steps_per_s(n_agents, steps)
         measured.append(("sampling alone (env runner, 8 envs)", "-", sampling, float("nan")))
         for label, algo_name, training in LOOPS:
             if label not in wanted:
                 continue
             for mode, runners in (("sync", 0), ("async", 1)):
-                rate, ratio = loop_steps_per_s(algo_name, n_agents, runners, args.steps, **training)
+                rate, ratio = loop_steps_per_s(algo_name, n_agents, runners, steps, **training)
                 measured.append((label, mode, rate, ratio))
         for what, mode, rate, ratio in measured:
             rows.append(
@@ -181,8 +273,7 @@ def main() -> None:
             | {"env_steps_per_s": None, "ratio_to_raw": None, "updates_per_env_step": None}
             | {key: round(value, 3) for key, value in timing.items()}
         )
-    print(f"\nrows written to {write_rows(rows, args.csv)}")
-    ray.shutdown()
+    print(f"\nrows written to {write_rows(rows, csv_path)}")
 
 
 if __name__ == "__main__":
