@@ -46,16 +46,17 @@ def _team_spaces(config: TeamEnvConfig, vmas_env) -> tuple[gym.spaces.Dict, gym.
 class _Worlds:
     """One VMAS env: `count` worlds of one team size `n`, with each world's agent slots."""
 
-    def __init__(self, config: TeamEnvConfig, n: int, count: int, vmas_env=None):
+    def __init__(self, config: TeamEnvConfig, n: int, count: int):
         options = dict(config.scenario_options)
         self.device = torch.device(options["device"])
-        self.env = vmas_env or config.scenario(n, config.continuous_actions, num_envs=count, **options)
+        self.env = config.scenario(n, config.continuous_actions, num_envs=count, **options)
         self.n, self.count = n, count
         self.rows = np.arange(count)[:, None]  # [E, 1], for per-world fancy indexing
         self.slots = np.tile(np.arange(n), (count, 1))  # [E, n]: agent i of world e sits in slot slots[e, i]
         self.ended = np.zeros(count, bool)  # worlds whose episode ended at the last step: reset at the next
 
     def draw_slots(self, worlds: np.ndarray, config: TeamEnvConfig, rng: np.random.Generator) -> None:
+        """New slots for the `worlds` (a bool mask) just reset: drawn from `n_max` with `slots="random"`."""
         if config.slots == "random":
             for e in np.flatnonzero(worlds):
                 self.slots[e] = rng.choice(config.n_max, self.n, replace=False)
@@ -88,12 +89,12 @@ class VmasTeamVectorEnv(gym.vector.VectorEnv):
         sizes = config.team_sizes
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < len(sizes):
             raise ValueError(
-                f"num_envs={num_envs!r} worlds cannot hold the {len(sizes)} team size(s) {list(sizes)}: each size needs "
-                f"at least one world; use num_envs >= {len(sizes)}"
+                f"num_envs={num_envs!r} worlds cannot hold the {len(sizes)} team size(s) {list(sizes)}: each size "
+                f"needs at least one world; use num_envs >= {len(sizes)}"
             )
         self.config, self.num_envs, self.n_max = config, int(num_envs), config.n_max
         counts = [num_envs // len(sizes) + (i < num_envs % len(sizes)) for i in range(len(sizes))]
-        self._groups = [_Worlds(config, n, count) for n, count in zip(sizes, counts)]
+        self._groups = [_Worlds(config, n, count) for n, count in zip(sizes, counts, strict=True)]
         at_n_max = next((g.env for g in self._groups if g.n == self.n_max), None)
         if at_n_max is None:
             at_n_max = config.scenario(self.n_max, config.continuous_actions, num_envs=1, **config.scenario_options)
@@ -196,7 +197,7 @@ class VmasTeamVectorEnv(gym.vector.VectorEnv):
         """Each group's agent rewards `[E_g, n_g]` -> `[E, n_max]`, each agent's in its slot, zeros elsewhere."""
         padded = np.zeros((self.num_envs, self.n_max), np.float32)
         offset = 0
-        for group, rewards in zip(self._groups, per_group):
+        for group, rewards in zip(self._groups, per_group, strict=True):
             padded[offset : offset + group.count][group.rows, group.slots] = rewards
             offset += group.count
         return padded
@@ -205,7 +206,7 @@ class VmasTeamVectorEnv(gym.vector.VectorEnv):
         obs = np.zeros((self.num_envs, self.n_max, self.obs_dim), np.float32)
         mask = np.zeros((self.num_envs, self.n_max), np.float32)
         offset = 0
-        for group, values in zip(self._groups, agent_obs):
+        for group, values in zip(self._groups, agent_obs, strict=True):
             end = offset + group.count
             obs[offset:end][group.rows, group.slots, : values.shape[2]] = values
             mask[offset:end][group.rows, group.slots] = 1.0
@@ -237,7 +238,7 @@ class VmasTeamVectorEnv(gym.vector.VectorEnv):
         return np.concatenate([np.full(g.count, g.n) for g in self._groups])
 
     def _slots_info(self) -> np.ndarray:
-        """Each world's slots (agent i in `slots[i]`), as an object array: worlds of different sizes differ in length."""
+        """Each world's slots (agent i in `slots[i]`), an object array: worlds of different sizes differ in length."""
         slots = np.empty(self.num_envs, object)
         slots[:] = [row for group in self._groups for row in group.slots.copy()]
         return slots

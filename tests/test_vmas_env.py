@@ -1,6 +1,8 @@
 """VMAS tasks as team envs: the TeamEnv contract per world, the vector env's next-step autoreset, mixed team sizes,
 agent slots, seeding, task metrics, and bad input refused before any world is built."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 
 import envs
 from envs.vmas_env import VmasTeamVectorEnv
-from envs.vmas_tasks import VMAS_TASKS, vmas_task_options
+from envs.vmas_tasks import VMAS_OPTIONS, VMAS_TASKS, vmas_task_options
 
 
 @pytest.mark.parametrize("task", list(VMAS_TASKS))
@@ -67,7 +69,7 @@ def test_seeded_resets_reproduce_and_seeds_differ():
 def test_episode_truncates_at_max_steps_with_task_metrics():
     env = envs.make_team_env("vmas:navigation", 2, 3, max_steps=4)
     env.reset(seed=0)
-    for step in range(4):
+    for _ in range(4):
         _, _, terminated, truncated, info = env.step(np.zeros(3, np.int64))
     assert truncated and not terminated
     assert 0.0 <= info["task_metrics"]["agents_on_goal"] <= 1.0
@@ -192,3 +194,11 @@ def test_bad_input_raises_a_clear_error_before_any_world_is_built(kwargs, messag
 def test_cuda_device_without_a_gpu_is_refused():
     with pytest.raises(ValueError, match="torch sees no CUDA GPU here; use device='cpu'"):
         envs.make_team_env("vmas:navigation", 3, device="cuda")
+
+
+def test_readme_documents_every_offered_task_and_the_vmas_options():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for task in VMAS_TASKS:
+        assert f"`vmas:{task}`" in readme
+    for option in VMAS_OPTIONS:
+        assert f"`{option}`" in readme
