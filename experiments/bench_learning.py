@@ -35,7 +35,8 @@ SCENARIOS = {
 def train_and_evaluate(algo: str, env_config: dict, steps: int, seed: int, episodes: int, **training) -> dict:
     """Train `algo` for `steps` env steps, then evaluate greedily. Value learners anneal epsilon over the first
     half of the budget and start learning after a tenth of it (at most 1000 steps). Returns the greedy
-    `return_mean`, `return_std`, the run's `wall_s` (build, train, save) and the training loop's env `steps_per_s`."""
+    `return_mean`, `return_std`, the run's `wall_s` (build, train, save), the training loop's env `steps_per_s`, and for
+    the value learners the greedy episodes' `q_bias_mean` (`rl_algos.common.q_bias`)."""
     config = rl_algos.get_config(algo)
     if isinstance(config, TeamQConfig):
         training = {"epsilon": [[0, 1.0], [steps // 2, 0.05]], "learning_starts": min(1000, steps // 10), **training}
@@ -61,6 +62,7 @@ def train_and_evaluate(algo: str, env_config: dict, steps: int, seed: int, episo
         "return_std": result["return_std"],
         "wall_s": wall_s,
         "steps_per_s": steps_per_s,
+        **({"q_bias_mean": result["q_bias_mean"]} if "q_bias_mean" in result else {}),
     }
 
 

@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
-from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
+from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 from ray.rllib.utils.checkpoints import Checkpointable
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 import envs
+from policies.team_q_module import TeamQModule
+from rl_algos.common.q_bias import episode_q_bias
 
 MODULE_COMPONENT = f"{COMPONENT_LEARNER_GROUP}/{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"
 
@@ -49,7 +51,9 @@ def evaluate(
     same `n_max`), the checkpoint's module weights are restored into it, and its local env runner plays the
     episodes, seeded with `seed`. Returns `return_mean`, `return_std`, `episodes`, `episode_len_mean`,
     `n_agents`, the per-episode `returns`, and `task_metrics`: each of the scenario's task metrics per episode
-    (`{"occupied_landmarks": [...], ...}`, read from the last step's infos).
+    (`{"occupied_landmarks": [...], ...}`, read from the last step's infos). Value learners (`TeamQModule`: IQL, VDN,
+    QMIX, gum) also give `q_bias` per episode: the mean over its steps of the predicted team value of the actions
+    taken minus the discounted return that followed (`rl_algos.common.q_bias`), and `q_bias_mean`.
     """
     config = checkpoint_config(checkpoint_path)
     trained = envs.parse_env_config(**config.env_config)
@@ -76,6 +80,11 @@ def evaluate(
     try:
         algo.restore_from_path(Path(checkpoint_path) / MODULE_COMPONENT, component=MODULE_COMPONENT)
         played = algo.env_runner.sample(num_episodes=episodes, explore=False)
+        learner_module = algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped()
+        q_bias = {}
+        if isinstance(learner_module, TeamQModule):
+            biases = [episode_q_bias(learner_module, episode, config.gamma) for episode in played]
+            q_bias = {"q_bias": biases, "q_bias_mean": float(np.mean(biases))}
     finally:
         algo.stop()
     returns = np.array([episode.get_return() for episode in played], dtype=np.float64)
@@ -83,6 +92,7 @@ def evaluate(
         **_summary(returns, [episode.get_infos(-1) for episode in played]),
         "episode_len_mean": float(np.mean([len(episode) for episode in played])),
         "n_agents": wanted.team_sizes[0] if len(wanted.team_sizes) == 1 else list(wanted.team_sizes),
+        **q_bias,
     }
 
 
