@@ -147,11 +147,12 @@ def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, op
     assert "q_bias" not in played  # the lower-bound check is the value learners'
 
 
-def test_actor_critic_configs_reject_continuous_actions():
-    for algo in ("iac", "central_v", "coma"):
-        config = rl_algos.get_config(algo).environment("team", env_config={"scenario": "multiwalker", "n_agents": 2})
-        with pytest.raises(ValueError, match="needs discrete actions"):
-            config.validate()
+def test_coma_rejects_continuous_actions_and_the_a2c_learners_take_them():
+    multiwalker = {"scenario": "multiwalker", "n_agents": 2}
+    with pytest.raises(ValueError, match="COMA needs discrete actions.*or iac, central_v or maddpg"):
+        rl_algos.get_config("coma").environment("team", env_config=multiwalker).validate()
+    for algo in ("iac", "central_v"):
+        rl_algos.get_config(algo).environment("team", env_config=multiwalker).validate()
     with pytest.raises(ValueError, match="base='ppo' is unknown; use one of a2c, sac"):
         rl_algos.get_config("central_v").training(base="ppo").validate()
     with pytest.raises(ValueError, match="target_entropy_scale must be in"):

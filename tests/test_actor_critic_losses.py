@@ -10,6 +10,7 @@ from rl_algos.common.actor_critic_losses import (
     coma_advantages,
     logits_regulariser,
     masked_entropy,
+    masked_gaussian_entropy,
     normalized,
     policy_gradient_loss,
     rollout_returns,
@@ -89,6 +90,14 @@ def test_policy_gradient_and_entropy_ignore_padded_agents():
     assert torch.allclose(policy_gradient_loss(log_probs, advantages, mask), expected)
     uniform = torch.zeros(2, 3, 4)
     assert masked_entropy(uniform, torch.ones(2, 3)).item() == pytest.approx(math.log(4))
+
+
+def test_gaussian_entropy_is_the_closed_form_over_present_agents():
+    log_std = torch.tensor([[[0.0, 0.0], [math.log(2.0), 0.0], [5.0, 5.0]]])  # [B=1, n=3, k=2]; slot 2 absent
+    mask = torch.tensor([[1.0, 1.0, 0.0]])
+    per_dim = 0.5 * math.log(2 * math.pi * math.e)
+    expected = (2 * per_dim + (2 * per_dim + math.log(2.0))) / 2
+    assert masked_gaussian_entropy(log_std, mask).item() == pytest.approx(expected)
 
 
 def test_sac_temperature_moves_toward_the_target_entropy():

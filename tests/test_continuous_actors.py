@@ -134,11 +134,34 @@ def test_maddpg_actor_loss_trains_the_actor_only():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.actor.parameters())
 
 
-def test_only_central_v_sac_accepts_continuous_actions():
+def test_central_v_takes_continuous_actions_with_either_base():
     multiwalker = {"scenario": "multiwalker", "n_agents": 2}
-    rl_algos.get_config("central_v").environment("team", env_config=multiwalker).training(base="sac").validate()
-    with pytest.raises(ValueError, match="needs discrete actions.*central_v with base='sac'"):
-        rl_algos.get_config("central_v").environment("team", env_config=multiwalker).validate()
+    for base in ("a2c", "sac"):
+        rl_algos.get_config("central_v").environment("team", env_config=multiwalker).training(base=base).validate()
+
+
+@pytest.mark.parametrize("algo", ["iac", "central_v"])
+def test_continuous_a2c_trains_checkpoints_and_evaluates_at_a_larger_team(algo, ray_session, tmp_path):
+    env_config = {"scenario": "multiwalker", "n_agents": 2, "n_max": 3, "max_cycles": 20}
+    trainer = (
+        rl_algos.get_config(algo)
+        .environment("team", env_config=env_config)
+        .env_runners(num_env_runners=0, num_envs_per_env_runner=2)
+        .training(train_batch_size_per_learner=40, team_embedding="graph")
+        .reporting(min_sample_timesteps_per_iteration=80)
+        .debugging(seed=0)
+    )
+    trainer = trainer.build_algo()
+    actor = trainer.learner_group._learner.module["default_policy"].actor
+    before = [p.clone() for p in actor.parameters()]
+    for _ in range(2):
+        learner = trainer.train()["learners"]["default_policy"]
+        assert np.isfinite([learner["total_loss"], learner["policy_loss"], learner["entropy"]]).all()
+    assert any(not torch.equal(p, b) for p, b in zip(actor.parameters(), before, strict=True))
+    checkpoint = trainer.save_to_path(str(tmp_path / algo))
+    trainer.stop()
+    played = evaluate(checkpoint, {**env_config, "n_agents": 3}, episodes=2, seed=0)
+    assert played["n_agents"] == 3 and np.isfinite(played["return_mean"])
 
 
 @pytest.mark.parametrize("embedding", ["concat", "graph"])

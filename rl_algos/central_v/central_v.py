@@ -22,7 +22,8 @@ class CentralVConfig(ReplayConfig, TeamActorCriticConfig):
     """Central-V (Foerster et al. 2018) with its learner chosen by `base`:
 
     - `"a2c"`: on-policy; one centralised `V(s)` over the team embedding (`team_embedding`) of the agents'
-      observations, and every present agent credited with the team advantage `R_t - V(s)`;
+      observations, and every present agent credited with the team advantage `R_t - V(s)`; discrete actions, or
+      continuous ones (multiwalker) with the squashed-Gaussian actor;
     - `"sac"`: off-policy soft actor-critic, as the research notes use, with replay, twin centralised critics over
       the team embedding of (observation, action) pairs and a learned temperature. Discrete actions: COMA-style
       critics `Q_i(s, (u^-a, .))` and a target entropy of `target_entropy_scale * log(A)`; continuous actions
@@ -64,9 +65,6 @@ class CentralVConfig(ReplayConfig, TeamActorCriticConfig):
 
     def get_default_learner_class(self):
         return TeamSACLearner if self.base == "sac" else TeamA2CLearner
-
-    def supports_continuous_actions(self) -> bool:
-        return self.base == "sac"
 
     def uses_replay(self) -> bool:
         return self.base == "sac"

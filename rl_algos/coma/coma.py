@@ -34,6 +34,9 @@ class COMAConfig(TeamActorCriticConfig):
     def get_default_learner_class(self):
         return COMALearner
 
+    def supports_continuous_actions(self) -> bool:
+        return False  # the counterfactual baseline sums over the agent's discrete actions
+
     def validate(self) -> None:
         super().validate()
         if not 0.0 <= self.td_lambda <= 1.0:

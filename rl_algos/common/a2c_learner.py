@@ -11,10 +11,17 @@ from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_b
 )
 from ray.rllib.core import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.utils.numpy import MAX_LOG_NN_OUTPUT, MIN_LOG_NN_OUTPUT
 from torch.nn import functional as F
 
 from policies.masked import masked_mean
-from rl_algos.common.actor_critic_losses import masked_entropy, normalized, policy_gradient_loss, rollout_returns
+from rl_algos.common.actor_critic_losses import (
+    masked_entropy,
+    masked_gaussian_entropy,
+    normalized,
+    policy_gradient_loss,
+    rollout_returns,
+)
 from rl_algos.common.connectors import ROLLOUT_CUTS, AddRolloutCutsToBatch
 from rl_algos.common.learner_utils import register_adam_groups
 from rl_algos.common.losses import chosen_action_values, masked_mse
@@ -29,7 +36,8 @@ class TeamA2CLearner(PretrainedKLLearner, TorchLearner):
     team's, shared by every present agent, for a centralised one (Central-V), normalised over the batch's present
     agents with `normalize_advantages`. Loss: `policy_gradient + vf_coeff * masked_mse(V, R) - entropy_coeff *
     entropy (+ the fine-tuning trust region, `finetune_kl`)`, all over present agents; the actor and the critic
-    have their own optimizers.
+    have their own optimizers. Continuous actions (multiwalker): the squashed-Gaussian actor's log-probs of the
+    taken actions, and the pre-squash Gaussian's entropy in the bonus.
     """
 
     def build(self) -> None:
@@ -63,11 +71,10 @@ class TeamA2CLearner(PretrainedKLLearner, TorchLearner):
             value_loss = masked_mse(values, returns, mask)
         if config.normalize_advantages:
             advantages = normalized(advantages, mask)
-        log_probs = chosen_action_values(F.log_softmax(fwd_out["logits"], dim=-1), batch[Columns.ACTIONS])  # [B, n]
-        actor_loss = policy_gradient_loss(log_probs, advantages, mask)
-        entropy = masked_entropy(fwd_out["logits"], mask)
-        total = actor_loss + config.vf_coeff * value_loss - config.entropy_coeff * entropy
         module = self.module[module_id].unwrapped()
+        log_probs, entropy = self._log_probs_and_entropy(module.actor, fwd_out["logits"], batch[Columns.ACTIONS], mask)
+        actor_loss = policy_gradient_loss(log_probs, advantages, mask)
+        total = actor_loss + config.vf_coeff * value_loss - config.entropy_coeff * entropy
         total = total + self.pretrained_kl_penalty(module_id, module, batch[Columns.OBS], fwd_out["logits"])
         self.metrics.log_dict(
             {
@@ -82,3 +89,14 @@ class TeamA2CLearner(PretrainedKLLearner, TorchLearner):
             window=1,
         )
         return total
+
+    @staticmethod
+    def _log_probs_and_entropy(actor, logits: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor):
+        """Per-agent log-probs `[B, n]` of the taken actions and the mean entropy over present agents: of the
+        categoricals for discrete actions; for continuous ones, of the tanh-squashed Gaussian (log-probs of the
+        squashed actions, RLlib's `TorchSquashedGaussian.logp`) and its pre-squash Gaussian's entropy."""
+        if actor.discrete:
+            return chosen_action_values(F.log_softmax(logits, dim=-1), actions), masked_entropy(logits, mask)
+        log_probs = actor.dist_cls().from_logits(logits).logp(actions)  # [B, n]
+        log_std = logits.chunk(2, dim=-1)[1].clamp(MIN_LOG_NN_OUTPUT, MAX_LOG_NN_OUTPUT)  # [B, n, k], as RLlib's
+        return log_probs, masked_gaussian_entropy(log_std, mask)

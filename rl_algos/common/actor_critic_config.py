@@ -60,13 +60,13 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         return RLModuleSpec(module_class=TeamActorCriticModule)
 
     def supports_continuous_actions(self) -> bool:
-        """Whether this configuration's learner handles Box actions (its actor always does)."""
-        return False
+        """Whether this configuration's learner handles Box actions (its actor always does): A2C's does."""
+        return True
 
     def validate(self) -> None:
         super().validate()
         if not self.supports_continuous_actions():
-            self.require_discrete_actions("central_v with base='sac' or maddpg for continuous actions")
+            self.require_discrete_actions("iac, central_v or maddpg for continuous actions")
         if self.entropy_coeff < 0 or self.vf_coeff <= 0:
             raise ValueError(
                 f"entropy_coeff must be >= 0 and vf_coeff > 0, got entropy_coeff={self.entropy_coeff}, "

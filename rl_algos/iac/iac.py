@@ -7,7 +7,8 @@ from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
 
 class IACConfig(TeamActorCriticConfig):
     """IAC: each present agent's advantage is its own `R_t - V(o_a)`; `team_embedding` is not used (no
-    centralised critic), so an embedding grid gives IAC the same network for every embedding."""
+    centralised critic), so an embedding grid gives IAC the same network for every embedding. Discrete actions, or
+    continuous ones (multiwalker) with the squashed-Gaussian actor."""
 
     critic = "agent"
 
