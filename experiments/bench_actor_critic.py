@@ -1,6 +1,6 @@
 """Actor-critic benchmark: each actor-critic algorithm x team embedding trained at N=3 (spread, or multiwalker for
-the continuous-action ones: maddpg, central_v-sac), several seeds, a fixed env-step budget, then greedy evaluation at N=3 and N=6
-(zero-shot) against a uniformly random policy, with the training loop's env steps/s.
+the continuous-action runs: iac, central_v, central_v-sac, maddpg), several seeds, a fixed env-step budget, then
+greedy evaluation at N=3 and N=6 (zero-shot) against a uniformly random policy, with the training loop's env steps/s.
 
 Writes `<out>/bench_actor_critic.csv` (one row per run and eval size) and prints a markdown table of mean ± std
 over seeds.
@@ -80,7 +80,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algos", default="iac,central_v,coma", help=f"registered names or {', '.join(VARIANTS)}")
     parser.add_argument(
-        "--scenario", default="spread", help="spread, or multiwalker (continuous actions: maddpg, central_v-sac)"
+        "--scenario",
+        default="spread",
+        help="spread, or multiwalker (continuous actions: iac, central_v, central_v-sac, maddpg)",
     )
     parser.add_argument(
         "--env-options",
