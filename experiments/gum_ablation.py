@@ -2,15 +2,18 @@
 for `timesteps` env steps on `scenario` with `train_agents` agents, then evaluated greedily.
 
     python experiments/gum_ablation.py [--config experiments/configs/gum_ablation.yaml] [--timesteps N]
-        [--seeds 0,1] [--out results/gum_ablation]
+        [--seeds 0,1] [--scenario-options '{"game": "penalty"}'] [--out results/gum_ablation]
 
-Writes `<out>/gum_ablation.csv` (one row per cell and seed) and prints a markdown table of mean ± std.
+Writes `<out>/gum_ablation.csv` (one row per cell and seed) and prints a markdown table per cell: the greedy return's
+mean over seeds with its 95% bootstrap interval over seeds (and the interquartile mean with 5 or more seeds), and the
+mean q_bias (predicted team value minus the discounted return obtained; `rl_algos.common.q_bias`).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 from pathlib import Path
 
@@ -22,7 +25,8 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import ray  # noqa: E402
 
 from experiments.bench_learning import train_and_evaluate  # noqa: E402
-from experiments.results_io import mean_std, write_rows  # noqa: E402
+from experiments.results_io import write_rows  # noqa: E402
+from experiments.transfer_stats import iqm_estimate, mean_estimate  # noqa: E402
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "gum_ablation.yaml"
 
@@ -32,6 +36,7 @@ def main() -> None:
     parser.add_argument("--config", default=str(DEFAULT_CONFIG))
     parser.add_argument("--timesteps", type=int, default=None, help="override the file's timesteps")
     parser.add_argument("--seeds", default=None, help="override the file's seeds, e.g. 0,1")
+    parser.add_argument("--scenario-options", type=json.loads, default={}, help="JSON dict over the file's options")
     parser.add_argument("--out", default="results/gum_ablation")
     args = parser.parse_args()
     spec = yaml.safe_load(Path(args.config).read_text())
@@ -39,7 +44,8 @@ def main() -> None:
         raise ValueError(f"{args.config}: this script runs gum ablations only; algos must be [gum]")
     timesteps = args.timesteps or spec["timesteps"]
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else spec["seeds"]
-    env_config = {"scenario": spec["scenario"], "n_agents": spec["train_agents"], **spec.get("scenario_options", {})}
+    options = {**spec.get("scenario_options", {}), **args.scenario_options}
+    env_config = {"scenario": spec["scenario"], "n_agents": spec["train_agents"], **options}
     names = list(spec["grid"])
     cells = [dict(zip(names, values)) for values in itertools.product(*spec["grid"].values())]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -53,11 +59,19 @@ def main() -> None:
     ray.shutdown()
 
     csv_path = write_rows(rows, Path(args.out) / "gum_ablation.csv")
-    print("\n| " + " | ".join(names) + " | greedy return (mean ± std over seeds) |")
-    print("| " + " | ".join("---" for _ in names) + " | ---: |")
+    print(f"\n{spec['scenario']} {options}, {timesteps} env steps, seeds {seeds}\n")
+    print("| " + " | ".join(names) + " | greedy return, mean [95% interval] | IQM [95% interval] | q_bias (mean) |")
+    print("| " + " | ".join("---" for _ in names) + " | ---: | ---: | ---: |")
     for cell in cells:
-        returns = np.array([r["return_mean"] for r in rows if all(r[k] == v for k, v in cell.items())])
-        print("| " + " | ".join(str(cell[k]) for k in names) + f" | {mean_std(returns)} |")
+        runs = [r for r in rows if all(r[k] == v for k, v in cell.items())]
+        per_seed = [np.array([r["return_mean"]]) for r in runs]
+        iqm = iqm_estimate(per_seed)
+        q_bias = np.mean([r["q_bias_mean"] for r in runs])
+        print(
+            "| "
+            + " | ".join(str(cell[k]) for k in names)
+            + f" | {mean_estimate(per_seed)} | {iqm if iqm is not None else '-'} | {q_bias:.2f} |"
+        )
     print(f"\nper-run rows: {csv_path}")
 
 
