@@ -203,11 +203,13 @@ def test_actor_critic_algorithms_join_the_transfer_grid_and_are_checked_against_
         ["--algos", "central_v", "--scenario", "multiwalker", "--training", '{"central_v": {"base": "sac"}}']
     )
     assert sac.training_options("central_v") == {"base": "sac"}, "central_v's sac base acts there too"
+    a2c, _ = parse_settings(["--algos", "iac,central_v", "--scenario", "multiwalker"])
+    assert a2c.algos == ["iac", "central_v"], "the a2c learners act in continuous action spaces too"
     monkeypatch.setattr(transfer, "start_ray", _ray_must_not_start)
     assert main(["--algos", "coma", "--scenario", "multiwalker"]) == 2
-    assert "coma with the concat embedding on multiwalker: COMA needs discrete actions" in capsys.readouterr().err
-    assert main(["--algos", "central_v", "--scenario", "multiwalker"]) == 2
-    assert "or central_v with base='sac' or maddpg for continuous actions" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "coma with the concat embedding on multiwalker: COMA needs discrete actions" in error
+    assert "or iac, central_v or maddpg for continuous actions" in error
 
 
 def test_only_replay_learners_need_a_budget_beyond_learning_starts_and_the_smoke_lowers_it():
