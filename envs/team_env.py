@@ -112,6 +112,39 @@ def parse_env_config(
     )
 
 
+def team_spaces(
+    config: TeamEnvConfig, agent_obs_space: gym.spaces.Box, agent_act_space: gym.spaces.Space, state_dim: int
+) -> tuple[gym.spaces.Dict, gym.spaces.Space, int]:
+    """The team's observation space (`obs`, `mask`, `state`, and `last_action` when asked for), its action space
+    (`MultiDiscrete` or Box over `n_max` slots) and the per-agent action width (the number of discrete actions, or the
+    action vector's size), from one agent's spaces at `n_max`: the same for every team size."""
+    n_max = config.n_max
+    obs_low = np.minimum(agent_obs_space.low.reshape(-1), 0.0).astype(np.float32)
+    obs_high = np.maximum(agent_obs_space.high.reshape(-1), 0.0).astype(np.float32)
+    observation_space = gym.spaces.Dict(
+        {
+            "obs": gym.spaces.Box(np.tile(obs_low, (n_max, 1)), np.tile(obs_high, (n_max, 1))),
+            "mask": gym.spaces.Box(0.0, 1.0, (n_max,), np.float32),
+            "state": gym.spaces.Box(-np.inf, np.inf, (state_dim,), np.float32),
+        }
+    )
+    if config.continuous_actions:
+        action_space = gym.spaces.Box(
+            np.tile(agent_act_space.low, (n_max, 1)), np.tile(agent_act_space.high, (n_max, 1))
+        )
+        act_dim, act_low, act_high = agent_act_space.shape[0], agent_act_space.low, agent_act_space.high
+    else:
+        action_space = gym.spaces.MultiDiscrete([int(agent_act_space.n)] * n_max)
+        act_dim, act_low, act_high = int(agent_act_space.n), 0.0, 1.0
+    if config.last_action:
+        low, high = np.minimum(act_low, 0.0), np.maximum(act_high, 0.0)
+        observation_space["last_action"] = gym.spaces.Box(
+            np.broadcast_to(low, (n_max, act_dim)).astype(np.float32),
+            np.broadcast_to(high, (n_max, act_dim)).astype(np.float32),
+        )
+    return observation_space, action_space, int(act_dim)
+
+
 class TeamEnv(gym.Env):
     """A cooperative PettingZoo parallel env as one gymnasium agent: the team, padded to `n_max` agents.
 
@@ -145,31 +178,10 @@ class TeamEnv(gym.Env):
         largest = self._env_for(config.n_max)
         agent = largest.possible_agents[0]
         agent_obs_space = largest.observation_space(agent)
-        agent_act_space = largest.action_space(agent)
         self.obs_dim = int(np.prod(agent_obs_space.shape))
-        obs_low = np.minimum(agent_obs_space.low.reshape(-1), 0.0).astype(np.float32)
-        obs_high = np.maximum(agent_obs_space.high.reshape(-1), 0.0).astype(np.float32)
-        self.observation_space = gym.spaces.Dict(
-            {
-                "obs": gym.spaces.Box(np.tile(obs_low, (self.n_max, 1)), np.tile(obs_high, (self.n_max, 1))),
-                "mask": gym.spaces.Box(0.0, 1.0, (self.n_max,), np.float32),
-                "state": gym.spaces.Box(-np.inf, np.inf, (self._state_dim(largest),), np.float32),
-            }
+        self.observation_space, self.action_space, act_dim = team_spaces(
+            config, agent_obs_space, largest.action_space(agent), self._state_dim(largest)
         )
-        if config.continuous_actions:
-            self.action_space = gym.spaces.Box(
-                np.tile(agent_act_space.low, (self.n_max, 1)), np.tile(agent_act_space.high, (self.n_max, 1))
-            )
-            act_dim, act_low, act_high = agent_act_space.shape[0], agent_act_space.low, agent_act_space.high
-        else:
-            self.action_space = gym.spaces.MultiDiscrete([int(agent_act_space.n)] * self.n_max)
-            act_dim, act_low, act_high = int(agent_act_space.n), 0.0, 1.0
-        if config.last_action:
-            low, high = np.minimum(act_low, 0.0), np.maximum(act_high, 0.0)
-            self.observation_space["last_action"] = gym.spaces.Box(
-                np.broadcast_to(low, (self.n_max, act_dim)).astype(np.float32),
-                np.broadcast_to(high, (self.n_max, act_dim)).astype(np.float32),
-            )
         self._last_action = np.zeros((self.n_max, act_dim), np.float32)
         self.n_agents = config.team_sizes[0]
         self._env = self._env_for(self.n_agents)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -12,35 +12,20 @@ import torch
 from gymnasium.vector.utils import batch_space
 from gymnasium.wrappers.vector import DictInfoToList
 
-from envs.team_env import TeamEnvConfig
+from envs.team_env import TeamEnvConfig, team_spaces
 
 
-def _team_spaces(config: TeamEnvConfig, vmas_env) -> tuple[gym.spaces.Dict, gym.spaces.Space, int, int]:
-    """The team's observation and action spaces at `n_max` (read from a VMAS env built at `n_max`), the per-agent
-    observation size and the per-agent action width (the number of discrete actions, or the action vector's size)."""
-    n_max = config.n_max
-    obs_dim = int(vmas_env.observation_space[0].shape[0])
-    agent_action = vmas_env.action_space[0]
-    observation = {
-        "obs": gym.spaces.Box(-np.inf, np.inf, (n_max, obs_dim), np.float32),
-        "mask": gym.spaces.Box(0.0, 1.0, (n_max,), np.float32),
-        "state": gym.spaces.Box(-np.inf, np.inf, (n_max * obs_dim,), np.float32),
-    }
-    if config.continuous_actions:
-        low, high = agent_action.low.astype(np.float32), agent_action.high.astype(np.float32)
-        action = gym.spaces.Box(np.tile(low, (n_max, 1)), np.tile(high, (n_max, 1)))
-        action_width = int(agent_action.shape[0])
-        last_low, last_high = np.minimum(low, 0.0), np.maximum(high, 0.0)
-    else:
-        action = gym.spaces.MultiDiscrete([int(agent_action.n)] * n_max)
-        action_width = int(agent_action.n)
-        last_low, last_high = 0.0, 1.0
-    if config.last_action:
-        observation["last_action"] = gym.spaces.Box(
-            np.broadcast_to(last_low, (n_max, action_width)).astype(np.float32),
-            np.broadcast_to(last_high, (n_max, action_width)).astype(np.float32),
-        )
-    return gym.spaces.Dict(observation), action, obs_dim, action_width
+class _GroupStep(NamedTuple):
+    """One VMAS env's step: per-agent observations `[E, n, d]` and rewards `[E, n]`, per-world flags `[E]` (terminated,
+    truncated, restarted: reset in this step, ended: its episode ended in this step), task metrics `{name: [E]}`."""
+
+    obs: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    restarted: np.ndarray
+    ended: np.ndarray
+    metrics: dict[str, np.ndarray]
 
 
 class _Worlds:
@@ -56,10 +41,11 @@ class _Worlds:
         self.ended = np.zeros(count, bool)  # worlds whose episode ended at the last step: reset at the next
 
     def draw_slots(self, worlds: np.ndarray, config: TeamEnvConfig, rng: np.random.Generator) -> None:
-        """New slots for the `worlds` (a bool mask) just reset: drawn from `n_max` with `slots="random"`."""
+        """New slots for the `worlds` (a bool mask) just reset: drawn from `n_max` with `slots="random"` (each world's
+        first `n` of a permutation of the slots)."""
         if config.slots == "random":
-            for e in np.flatnonzero(worlds):
-                self.slots[e] = rng.choice(config.n_max, self.n, replace=False)
+            every_slot = np.tile(np.arange(config.n_max), (int(worlds.sum()), 1))
+            self.slots[worlds] = rng.permuted(every_slot, axis=1)[:, : self.n]
 
     def observations(self) -> np.ndarray:
         """Every world's agent observations, `[E, n, d]`."""
@@ -98,8 +84,10 @@ class VmasTeamVectorEnv(gym.vector.VectorEnv):
         at_n_max = next((g.env for g in self._groups if g.n == self.n_max), None)
         if at_n_max is None:
             at_n_max = config.scenario(self.n_max, config.continuous_actions, num_envs=1, **config.scenario_options)
-        self.single_observation_space, self.single_action_space, self.obs_dim, self._action_width = _team_spaces(
-            config, at_n_max
+        agent_obs_space = at_n_max.observation_space[0]
+        self.obs_dim = int(agent_obs_space.shape[0])
+        self.single_observation_space, self.single_action_space, self._action_width = team_spaces(
+            config, agent_obs_space, at_n_max.action_space[0], self.n_max * self.obs_dim
         )
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
@@ -119,51 +107,42 @@ class VmasTeamVectorEnv(gym.vector.VectorEnv):
             group.ended[:] = False
             group.draw_slots(np.ones(group.count, bool), self.config, self._np_random)
         self._last_action[:] = 0.0
-        observation = self._observation([g.observations() for g in self._groups])
+        mask = self._mask()
+        observation = self._observation([g.observations() for g in self._groups], mask)
         infos = {"n_agents": self._n_agents(), "slots": self._slots_info()}
         return observation, infos
 
     def step(self, actions: np.ndarray):
         actions = np.asarray(actions)
-        agent_obs, agent_rewards, terminated, truncated, restarted, ended, metrics = [], [], [], [], [], [], []
-        offset = 0
-        for group in self._groups:
-            world_actions = actions[offset : offset + group.count]
-            obs, rewards, term, trunc, fresh, done, values = self._step_group(group, world_actions)
-            agent_obs.append(obs)
-            agent_rewards.append(rewards)
-            terminated.append(term)
-            truncated.append(trunc)
-            restarted.append(fresh)
-            ended.append(done)
-            metrics.append(values)
-            offset += group.count
-        restarted_worlds = np.concatenate(restarted)
-        self._record_last_action(actions, restarted_worlds)
-        padded_rewards = self._padded_rewards(agent_rewards)  # [E, n_max]
-        team_reward = padded_rewards.sum(axis=1)
+        offsets = np.cumsum([0] + [g.count for g in self._groups])
+        parts = [self._step_group(g, actions[offsets[i] : offsets[i + 1]]) for i, g in enumerate(self._groups)]
+        restarted = np.concatenate([p.restarted for p in parts])
+        ended = np.concatenate([p.ended for p in parts])
+        mask = self._mask()  # [E, n_max]
+        agent_rewards = self._to_slots([p.rewards for p in parts])  # [E, n_max]
+        team_reward = agent_rewards.sum(axis=1)
         if self.config.reward == "mean":
             team_reward = team_reward / self._n_agents()
-        infos: dict[str, Any] = {"agent_rewards": padded_rewards, "n_agents": self._n_agents()}
-        if restarted_worlds.any():
-            infos["slots"], infos["_slots"] = self._slots_info(), restarted_worlds
-        ended_worlds = np.concatenate(ended)
-        if self._metric_names and ended_worlds.any():
+        if self.config.last_action:
+            self._record_last_action(actions, mask, restarted)
+        infos: dict[str, Any] = {"agent_rewards": agent_rewards, "n_agents": self._n_agents()}
+        if restarted.any():
+            infos["slots"], infos["_slots"] = self._slots_info(), restarted
+        if self._metric_names and ended.any():
             infos["task_metrics"] = {
-                **{name: np.concatenate([m[name] for m in metrics]) for name in self._metric_names},
-                **{f"_{name}": ended_worlds for name in self._metric_names},
+                **{name: np.concatenate([p.metrics[name] for p in parts]) for name in self._metric_names},
+                **{f"_{name}": ended for name in self._metric_names},
             }
-            infos["_task_metrics"] = ended_worlds
-        observation = self._observation(agent_obs)
+            infos["_task_metrics"] = ended
         return (
-            observation,
+            self._observation([p.obs for p in parts], mask),
             team_reward.astype(np.float32),
-            np.concatenate(terminated),
-            np.concatenate(truncated),
+            np.concatenate([p.terminated for p in parts]),
+            np.concatenate([p.truncated for p in parts]),
             infos,
         )
 
-    def _step_group(self, group: _Worlds, world_actions: np.ndarray):
+    def _step_group(self, group: _Worlds, world_actions: np.ndarray) -> _GroupStep:
         """Step one VMAS env; worlds that ended at the previous step are reset instead (next-step autoreset)."""
         acting = torch.as_tensor(world_actions[group.rows, group.slots], device=group.device)  # [E, n] or [E, n, a]
         if self.config.continuous_actions:
@@ -174,7 +153,7 @@ class VmasTeamVectorEnv(gym.vector.VectorEnv):
         terminated = terminated.cpu().numpy()
         truncated = truncated.cpu().numpy() & ~terminated  # a world that reached its goal at the horizon terminated
         ended = terminated | truncated
-        metrics = {}
+        metrics = {name: np.zeros(group.count, np.float32) for name in self._metric_names}
         if self._metric_names and ended.any():
             metrics = self.config.scenario.metrics.result(group.env)
         restarted = group.ended
@@ -189,50 +168,39 @@ class VmasTeamVectorEnv(gym.vector.VectorEnv):
             agent_rewards[restarted] = 0.0
             terminated[restarted] = truncated[restarted] = ended[restarted] = False
         group.ended = ended
-        if not metrics and self._metric_names:
-            metrics = {name: np.zeros(group.count, np.float32) for name in self._metric_names}
-        return agent_obs, agent_rewards, terminated, truncated, restarted.copy(), ended, metrics
+        return _GroupStep(agent_obs, agent_rewards, terminated, truncated, restarted.copy(), ended, metrics)
 
-    def _padded_rewards(self, per_group: list[np.ndarray]) -> np.ndarray:
-        """Each group's agent rewards `[E_g, n_g]` -> `[E, n_max]`, each agent's in its slot, zeros elsewhere."""
-        padded = np.zeros((self.num_envs, self.n_max), np.float32)
+    def _to_slots(self, per_group: list[np.ndarray], width: int | None = None) -> np.ndarray:
+        """Each group's per-agent values `[E_g, n_g]` (or `[E_g, n_g, d]`, into rows of `width`) placed in the agents'
+        slots of zeros `[E, n_max]` (or `[E, n_max, width]`)."""
+        padded = np.zeros((self.num_envs, self.n_max) + (() if width is None else (width,)), np.float32)
         offset = 0
-        for group, rewards in zip(self._groups, per_group, strict=True):
-            padded[offset : offset + group.count][group.rows, group.slots] = rewards
+        for group, values in zip(self._groups, per_group, strict=True):
+            worlds = padded[offset : offset + group.count]
+            if width is None:
+                worlds[group.rows, group.slots] = values
+            else:  # a task option may give a smaller team a shorter observation: it is zero-padded
+                worlds[group.rows, group.slots, : values.shape[2]] = values
             offset += group.count
         return padded
 
-    def _observation(self, agent_obs: list[np.ndarray]) -> dict[str, np.ndarray]:
-        obs = np.zeros((self.num_envs, self.n_max, self.obs_dim), np.float32)
-        mask = np.zeros((self.num_envs, self.n_max), np.float32)
-        offset = 0
-        for group, values in zip(self._groups, agent_obs, strict=True):
-            end = offset + group.count
-            obs[offset:end][group.rows, group.slots, : values.shape[2]] = values
-            mask[offset:end][group.rows, group.slots] = 1.0
-            offset = end
+    def _observation(self, agent_obs: list[np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+        obs = self._to_slots(agent_obs, self.obs_dim)
         observation = {"obs": obs, "mask": mask, "state": obs.reshape(self.num_envs, -1)}
         if self.config.last_action:
             observation["last_action"] = self._last_action.copy()
         return observation
 
-    def _record_last_action(self, actions: np.ndarray, restarted: np.ndarray) -> None:
-        if not self.config.last_action:
-            return
-        mask = self._observation_mask()
+    def _record_last_action(self, actions: np.ndarray, mask: np.ndarray, restarted: np.ndarray) -> None:
         if self.config.continuous_actions:
             self._last_action[:] = actions * mask[..., None]
         else:
             self._last_action[:] = np.eye(self._action_width, dtype=np.float32)[actions] * mask[..., None]
         self._last_action[restarted] = 0.0
 
-    def _observation_mask(self) -> np.ndarray:
-        mask = np.zeros((self.num_envs, self.n_max), np.float32)
-        offset = 0
-        for group in self._groups:
-            mask[offset : offset + group.count][group.rows, group.slots] = 1.0
-            offset += group.count
-        return mask
+    def _mask(self) -> np.ndarray:
+        """`[E, n_max]`: 1.0 in each world's agents' slots (VMAS agents never leave mid-episode)."""
+        return self._to_slots([np.ones((g.count, g.n), np.float32) for g in self._groups])
 
     def _n_agents(self) -> np.ndarray:
         return np.concatenate([np.full(g.count, g.n) for g in self._groups])

@@ -96,10 +96,11 @@ class TransferSettings:
 
     @property
     def worlds_per_runner(self) -> int | None:
-        """`num_envs_per_env_runner`: given, else VMAS_WORLDS for a VMAS scenario, else None (the algorithm's own)."""
+        """`num_envs_per_env_runner`: given, else VMAS_WORLDS for a vectorised (VMAS) scenario, else None (the
+        algorithm's own)."""
         if self.envs_per_runner is not None:
             return self.envs_per_runner
-        return VMAS_WORLDS if self.scenario.startswith(envs.VMAS_PREFIX) else None
+        return VMAS_WORLDS if envs.find_scenario(self.scenario).vectorised else None
 
     def training_options(self, algo: str) -> dict[str, Any]:
         """`.training(...)` options of `algo`: the `all` entry of `training`, then the algorithm's own."""

@@ -43,6 +43,11 @@ class TeamSquashedGaussian(TorchSquashedGaussian):
     def to_deterministic(self) -> TorchDeterministic:
         return TorchDeterministic(loc=self._squash(self.loc))
 
+    def pre_squash_entropy(self) -> torch.Tensor:
+        """The entropy of the Gaussian before the `tanh`, summed over action dimensions `[..., n_max]` (the squashed
+        distribution's own has no closed form; RLlib's `entropy()` raises): A2C's entropy bonus."""
+        return self._dist.entropy().sum(dim=-1)
+
 
 class TeamActor(nn.Module):
     """One stochastic policy for every agent slot, `pi(u | o_a, id_a)`, giving RLlib action-distribution inputs.

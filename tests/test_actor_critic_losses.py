@@ -6,11 +6,12 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from policies.masked import masked_mean
+from policies.team_actor import TeamSquashedGaussian
 from rl_algos.common.actor_critic_losses import (
     coma_advantages,
     logits_regulariser,
     masked_entropy,
-    masked_gaussian_entropy,
     normalized,
     policy_gradient_loss,
     rollout_returns,
@@ -97,7 +98,8 @@ def test_gaussian_entropy_is_the_closed_form_over_present_agents():
     mask = torch.tensor([[1.0, 1.0, 0.0]])
     per_dim = 0.5 * math.log(2 * math.pi * math.e)
     expected = (2 * per_dim + (2 * per_dim + math.log(2.0))) / 2
-    assert masked_gaussian_entropy(log_std, mask).item() == pytest.approx(expected)
+    policy = TeamSquashedGaussian.from_logits(torch.cat([torch.zeros_like(log_std), log_std], dim=-1))
+    assert masked_mean(policy.pre_squash_entropy(), mask).item() == pytest.approx(expected)
 
 
 def test_sac_temperature_moves_toward_the_target_entropy():

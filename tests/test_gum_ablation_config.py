@@ -29,7 +29,12 @@ def test_every_cell_of_the_matrix_ablation_is_a_valid_gum_config_on_both_games()
     spec = yaml.safe_load((GRID_FILE.parent / "gum_ablation_matrix.yaml").read_text())
     grid = spec["grid"]
     for game in ({}, {"game": "penalty", "k": -100.0}):
-        env_config = {"scenario": spec["scenario"], "n_agents": spec["train_agents"], **spec["scenario_options"], **game}
+        env_config = {
+            "scenario": spec["scenario"],
+            "n_agents": spec["train_agents"],
+            **spec["scenario_options"],
+            **game,
+        }
         for values in itertools.product(*grid.values()):
             rl_algos.get_config("gum").environment("team", env_config=env_config).training(
                 **dict(zip(grid, values, strict=True))

@@ -11,17 +11,10 @@ from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_b
 )
 from ray.rllib.core import Columns
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
-from ray.rllib.utils.numpy import MAX_LOG_NN_OUTPUT, MIN_LOG_NN_OUTPUT
 from torch.nn import functional as F
 
 from policies.masked import masked_mean
-from rl_algos.common.actor_critic_losses import (
-    masked_entropy,
-    masked_gaussian_entropy,
-    normalized,
-    policy_gradient_loss,
-    rollout_returns,
-)
+from rl_algos.common.actor_critic_losses import masked_entropy, normalized, policy_gradient_loss, rollout_returns
 from rl_algos.common.connectors import ROLLOUT_CUTS, AddRolloutCutsToBatch
 from rl_algos.common.learner_utils import register_adam_groups
 from rl_algos.common.losses import chosen_action_values, masked_mse
@@ -97,6 +90,5 @@ class TeamA2CLearner(PretrainedKLLearner, TorchLearner):
         squashed actions, RLlib's `TorchSquashedGaussian.logp`) and its pre-squash Gaussian's entropy."""
         if actor.discrete:
             return chosen_action_values(F.log_softmax(logits, dim=-1), actions), masked_entropy(logits, mask)
-        log_probs = actor.dist_cls().from_logits(logits).logp(actions)  # [B, n]
-        log_std = logits.chunk(2, dim=-1)[1].clamp(MIN_LOG_NN_OUTPUT, MAX_LOG_NN_OUTPUT)  # [B, n, k], as RLlib's
-        return log_probs, masked_gaussian_entropy(log_std, mask)
+        policy = actor.dist_cls().from_logits(logits)
+        return policy.logp(actions), masked_mean(policy.pre_squash_entropy(), mask)  # [B, n], scalar

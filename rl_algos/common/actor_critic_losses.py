@@ -6,8 +6,6 @@ agents: every per-agent quantity is masked, so padded agents give and take no cr
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch.nn import functional as F
 
@@ -89,14 +87,6 @@ def masked_entropy(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean entropy of the per-agent categorical policies over present agents: logits [B, n, A] -> scalar."""
     log_pi = F.log_softmax(logits, dim=-1)
     entropy = -(log_pi.exp() * log_pi).sum(dim=-1)  # [B, n]
-    return masked_mean(entropy, mask)
-
-
-# The tanh-squashed Gaussian policy has no closed-form entropy; A2C's bonus takes the pre-squash Gaussian's,
-# H(N(loc, std)) = sum_k (0.5 * log(2 pi e) + log std_k), as is usual for squashed policies.
-def masked_gaussian_entropy(log_std: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean pre-squash Gaussian entropy over present agents: log_std [B, n, k] -> scalar."""
-    entropy = (0.5 * math.log(2 * math.pi * math.e) + log_std).sum(dim=-1)  # [B, n]
     return masked_mean(entropy, mask)
 
 

@@ -9,18 +9,17 @@ import torch
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from policies.team_q_module import TeamQModule
+from rl_algos.common.actor_critic_losses import rollout_returns
 from rl_algos.common.losses import chosen_action_values
 
 
-# G_t = sum_{k=0}^{T-1-t} gamma^k r_{t+k}: the return that followed step t, to the episode's end (no bootstrap).
+# G_t = sum_{k=0}^{T-1-t} gamma^k r_{t+k}: the return that followed step t, to the episode's end (no bootstrap):
+# A2C's `rollout_returns` with no cut, no termination and zero bootstrap values.
 def discounted_returns_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
     """`G_t` [T] of the rewards [T]."""
-    returns = np.zeros(len(rewards), np.float64)
-    following = 0.0
-    for t in reversed(range(len(rewards))):
-        following = rewards[t] + gamma * following
-        returns[t] = following
-    return returns
+    rewards = torch.as_tensor(np.asarray(rewards, np.float64))
+    zeros = torch.zeros_like(rewards)
+    return rollout_returns(rewards, zeros, zeros, zeros, gamma).numpy()
 
 
 @torch.no_grad()
