@@ -414,7 +414,7 @@ def train_config(settings: TransferSettings, algo: str, embedding: str, seed: in
     the fine-tuning strategy starts from it."""
     config = algo_config(settings, algo, embedding, settings.train_agents, seed)
     starts_from_replay = settings.finetune_timesteps > 0 and loads_pretrained_replay(settings.finetune)
-    if starts_from_replay and isinstance(config, ReplayConfig) and config.uses_replay():
+    if starts_from_replay and isinstance(config, ReplayConfig):
         config.training(checkpoint_replay=True)
     return config
 

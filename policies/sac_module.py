@@ -1,4 +1,4 @@
-"""`TeamSACModule`: the RLlib RLModule of soft actor-critic teams (Central-V's `sac` base)."""
+"""`TeamSACModule`: the RLlib RLModule of soft actor-critic teams (Central-V SAC)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 import envs  # noqa: F401  (registers the "team" env)
 from rl_algos.central_v import CentralVConfig
+from rl_algos.central_v_sac import CentralVSACConfig
 from rl_algos.coma import COMAConfig
 from rl_algos.gum import GUMConfig
 from rl_algos.iac import IACConfig
@@ -27,6 +28,7 @@ ALGORITHMS: dict[str, type[AlgorithmConfig]] = {
     "gum": GUMConfig,
     "iac": IACConfig,
     "central_v": CentralVConfig,
+    "central_v_sac": CentralVSACConfig,
     "coma": COMAConfig,
     "maddpg": MADDPGConfig,
 }

@@ -120,8 +120,8 @@ def test_per_agent_critic_values_absent_agents_at_zero():
 
 @pytest.mark.parametrize(
     "algo, options",
-    [("iac", {}), ("central_v", {}), ("central_v", {"base": "sac", "learning_starts": 50}), ("coma", {})],
-    ids=["iac", "central_v-a2c", "central_v-sac", "coma"],
+    [("iac", {}), ("central_v", {}), ("central_v_sac", {"learning_starts": 50}), ("coma", {})],
+    ids=["iac", "central_v", "central_v_sac", "coma"],
 )
 def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, options, ray_session, tmp_path):
     env_config = {"scenario": "spread", "n_agents": 2, "n_max": 4, "max_cycles": 10}
@@ -149,14 +149,18 @@ def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, op
 
 def test_coma_rejects_continuous_actions_and_the_a2c_learners_take_them():
     multiwalker = {"scenario": "multiwalker", "n_agents": 2}
-    with pytest.raises(ValueError, match="COMA needs discrete actions.*or iac, central_v or maddpg"):
+    with pytest.raises(ValueError, match="COMA needs discrete actions.*or iac, central_v, central_v_sac or maddpg"):
         rl_algos.get_config("coma").environment("team", env_config=multiwalker).validate()
     for algo in ("iac", "central_v"):
         rl_algos.get_config(algo).environment("team", env_config=multiwalker).validate()
-    with pytest.raises(ValueError, match="base='ppo' is unknown; use one of a2c, sac"):
+    with pytest.raises(ValueError, match="base='ppo' is unknown; central_v is A2C"):
         rl_algos.get_config("central_v").training(base="ppo").validate()
+    with pytest.raises(
+        ValueError, match="sac base is now its own algorithm: use rl_algos.get_config\\('central_v_sac'\\)"
+    ):
+        rl_algos.get_config("central_v").training(base="sac").validate()
     with pytest.raises(ValueError, match="target_entropy_scale must be in"):
-        rl_algos.get_config("central_v").training(base="sac", target_entropy_scale=1.5).validate()
+        rl_algos.get_config("central_v_sac").training(target_entropy_scale=1.5).validate()
 
 
 @pytest.mark.slow
@@ -167,12 +171,12 @@ def test_central_v_graph_beats_a_random_team_on_spread(ray_session):
     assert trained["return_mean"] > np.mean(random_returns) + 10
 
 
-@pytest.mark.parametrize("algo", ["qmix", "central_v", "maddpg"])
+@pytest.mark.parametrize("algo", ["qmix", "central_v_sac", "maddpg"])
 def test_a_replay_smaller_than_two_batches_is_refused(algo):
     config = (
         rl_algos.get_config(algo)
         .environment("team", env_config={"scenario": "spread", "n_agents": 3})
-        .training(replay_capacity=100, **({"base": "sac"} if algo == "central_v" else {}))
+        .training(replay_capacity=100)
     )
     with pytest.raises(ValueError, match="replay_capacity=100 is below twice the batch"):
         config.validate()

@@ -14,7 +14,7 @@ from policies.maddpg_module import TeamMADDPGModule
 from policies.sac_module import TeamSACModule
 from policies.team_actor import TeamActor
 from policies.team_critics import JointActionCritic
-from rl_algos.central_v.sac_learner import TeamSACLearner
+from rl_algos.central_v_sac.learner import CentralVSACLearner
 from rl_algos.common import evaluate
 from rl_algos.common.learner_utils import frozen
 from rl_algos.maddpg.learner import TeamMADDPGLearner
@@ -113,7 +113,7 @@ def test_continuous_sac_actor_loss_trains_the_actor_only(embedding):
     module = TeamSACModule(observation_space=OBS_SPACE, action_space=BOX, model_config={"team_embedding": embedding})
     batch = _replayed_batch()
     logits = module.forward_train({**batch, Columns.NEXT_OBS: batch[Columns.OBS]})["logits"]
-    actor_loss, entropy = TeamSACLearner._continuous_actor_loss(module, batch, logits, torch.tensor(0.2))
+    actor_loss, entropy = CentralVSACLearner._continuous_actor_loss(module, batch, logits, torch.tensor(0.2))
     actor_loss.backward()
     assert all(p.grad is None for p in [*module.critic.parameters(), *module.critic_2.parameters()])
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.actor.parameters())
@@ -134,10 +134,10 @@ def test_maddpg_actor_loss_trains_the_actor_only():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.actor.parameters())
 
 
-def test_central_v_takes_continuous_actions_with_either_base():
+def test_central_v_and_central_v_sac_take_continuous_actions():
     multiwalker = {"scenario": "multiwalker", "n_agents": 2}
-    for base in ("a2c", "sac"):
-        rl_algos.get_config("central_v").environment("team", env_config=multiwalker).training(base=base).validate()
+    for algo in ("central_v", "central_v_sac"):
+        rl_algos.get_config(algo).environment("team", env_config=multiwalker).validate()
 
 
 @pytest.mark.parametrize("algo", ["iac", "central_v"])
@@ -168,10 +168,10 @@ def test_continuous_a2c_trains_checkpoints_and_evaluates_at_a_larger_team(algo, 
 def test_continuous_central_v_sac_trains_checkpoints_and_evaluates_at_a_larger_team(embedding, ray_session, tmp_path):
     env_config = {"scenario": "multiwalker", "n_agents": 2, "n_max": 3, "max_cycles": 20}
     config = (
-        rl_algos.get_config("central_v")
+        rl_algos.get_config("central_v_sac")
         .environment("team", env_config=env_config)
         .env_runners(num_env_runners=0, num_envs_per_env_runner=2)
-        .training(base="sac", team_embedding=embedding, learning_starts=50, train_batch_size_per_learner=32)
+        .training(team_embedding=embedding, learning_starts=50, train_batch_size_per_learner=32)
         .reporting(min_sample_timesteps_per_iteration=100)
         .debugging(seed=0)
     )

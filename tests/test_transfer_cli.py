@@ -199,17 +199,15 @@ def test_actor_critic_algorithms_join_the_transfer_grid_and_are_checked_against_
     assert settings.algos == ["iac", "central_v", "coma", "maddpg"]
     continuous, _ = parse_settings(["--algos", "maddpg", "--scenario", "multiwalker"])
     assert continuous.scenario == "multiwalker", "maddpg acts in multiwalker's continuous action space"
-    sac, _ = parse_settings(
-        ["--algos", "central_v", "--scenario", "multiwalker", "--training", '{"central_v": {"base": "sac"}}']
-    )
-    assert sac.training_options("central_v") == {"base": "sac"}, "central_v's sac base acts there too"
+    sac, _ = parse_settings(["--algos", "central_v_sac", "--scenario", "multiwalker"])
+    assert sac.algos == ["central_v_sac"], "central_v_sac acts there too"
     a2c, _ = parse_settings(["--algos", "iac,central_v", "--scenario", "multiwalker"])
     assert a2c.algos == ["iac", "central_v"], "the a2c learners act in continuous action spaces too"
     monkeypatch.setattr(transfer, "start_ray", _ray_must_not_start)
     assert main(["--algos", "coma", "--scenario", "multiwalker"]) == 2
     error = capsys.readouterr().err
     assert "coma with the concat embedding on multiwalker: COMA needs discrete actions" in error
-    assert "or iac, central_v or maddpg for continuous actions" in error
+    assert "or iac, central_v, central_v_sac or maddpg for continuous actions" in error
 
 
 def test_only_replay_learners_need_a_budget_beyond_learning_starts_and_the_smoke_lowers_it():
@@ -217,8 +215,8 @@ def test_only_replay_learners_need_a_budget_beyond_learning_starts_and_the_smoke
     assert on_policy.timesteps == 800, "an on-policy learner updates from its first batch"
     tuned, _ = parse_settings(["--finetune-timesteps", "800", "--training", '{"qmix": {"learning_starts": 500}}'])
     assert tuned.finetune_timesteps == 800
-    smoke, _ = parse_settings(["--smoke", "--algos", "qmix,central_v", "--training", '{"central_v": {"base": "sac"}}'])
-    for algo in ("qmix", "central_v"):
+    smoke, _ = parse_settings(["--smoke", "--algos", "qmix,central_v_sac"])
+    for algo in ("qmix", "central_v_sac"):
         config = algo_config(smoke, algo, "graph", smoke.train_agents, seed=0)
         assert config.learning_warmup() == SMOKE_LEARNING_STARTS < smoke.finetune_timesteps
 

@@ -14,7 +14,8 @@ class COMAConfig(TeamActorCriticConfig):
     embedding (`team_embedding`) of the agents' (observation, action) pairs.
 
     `.training(...)` options besides the actor-critic ones: `td_lambda` (0.8), the critic's TD(lambda);
-    `target_update_interval` (20 learner updates), the period of the hard target-critic copies.
+    `target_update_interval` (20 learner updates) and `tau` (1.0: hard copies; < 1: Polyak averaging), the
+    target critic's updates.
     """
 
     critic = "coma"
@@ -23,9 +24,15 @@ class COMAConfig(TeamActorCriticConfig):
         super().__init__(algo_class=algo_class or COMA)
         self.td_lambda = 0.8
         self.target_update_interval = 20
+        self.tau = 1.0
 
     def training(
-        self, *, td_lambda: float = NotProvided, target_update_interval: int = NotProvided, **kwargs
+        self,
+        *,
+        td_lambda: float = NotProvided,
+        target_update_interval: int = NotProvided,
+        tau: float = NotProvided,
+        **kwargs,
     ) -> COMAConfig:
         super().training(**kwargs)
         self._set_provided(locals())
@@ -41,8 +48,7 @@ class COMAConfig(TeamActorCriticConfig):
         super().validate()
         if not 0.0 <= self.td_lambda <= 1.0:
             raise ValueError(f"td_lambda must be in [0, 1], got {self.td_lambda}")
-        if not isinstance(self.target_update_interval, int) or self.target_update_interval < 1:
-            raise ValueError(f"target_update_interval must be an int >= 1, got {self.target_update_interval!r}")
+        self.validate_target_updates()
 
 
 class COMA(OnPolicyTeamAlgorithm):

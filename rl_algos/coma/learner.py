@@ -9,7 +9,6 @@ from ray.rllib.core import Columns
 from torch.nn import functional as F
 
 from policies.masked import masked_mean
-from rl_algos.common.a2c_learner import TeamA2CLearner
 from rl_algos.common.actor_critic_losses import (
     coma_advantages,
     masked_entropy,
@@ -18,11 +17,11 @@ from rl_algos.common.actor_critic_losses import (
     td_lambda_targets,
 )
 from rl_algos.common.connectors import ROLLOUT_CUTS
-from rl_algos.common.learner_utils import update_targets
 from rl_algos.common.losses import chosen_action_values, masked_mse
+from rl_algos.common.on_policy_learner import OnPolicyTeamLearner
 
 
-class COMALearner(TeamA2CLearner):
+class COMALearner(OnPolicyTeamLearner):
     """COMA (Foerster et al. 2018) on the team's fresh rollouts.
 
     Critic: `Q(s, u)_a` toward TD(lambda) targets of the target critic at the next joint action (the one taken,
@@ -30,11 +29,9 @@ class COMALearner(TeamA2CLearner):
     `A_a = Q(s, u)_a - sum_u' pi_a(u') Q(s, (u^-a, u'))_a`; absent agents give and take no credit.
     """
 
-    def build(self) -> None:
-        super().build()
-        self.module.foreach_module(lambda _, module: module.make_target_networks())
-        self._num_updates = 0
-
+    # L = -mean_a m_a log pi_a(u_a | o_a) A_a + vf_coeff mean_a m_a (Q(s, u)_a - G_a)^2 - entropy_coeff H(pi)
+    # [+ finetune_kl], with A_a = Q(s, u)_a - sum_u' pi_a(u' | o_a) Q(s, (u^-a, u'))_a and G the TD(lambda) target
+    # G_t = r_t + gamma (1 - d_t) ((1 - lambda) Q'(s_{t+1}, u_{t+1}) + lambda G_{t+1}) (Q' alone after a cut).
     def compute_loss_for_module(
         self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
     ) -> torch.Tensor:
@@ -77,10 +74,3 @@ class COMALearner(TeamA2CLearner):
             window=1,
         )
         return total
-
-    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
-        super().after_gradient_based_update(timesteps=timesteps)
-        self._num_updates += 1
-        if self._num_updates % self.config.target_update_interval:
-            return
-        update_targets(self, tau=1.0)

@@ -32,13 +32,8 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         # Measured on spread N=3: one 400-step batch per update at lr 5e-4 left the critic far from its targets
         # after 60k env steps (entropy still at its maximum); 100-step batches at 2e-3 learn within 50k.
         self.lr = 2e-3
-        self.gamma = 0.99
-        self.grad_clip = 10.0
-        self.grad_clip_by = "global_norm"
         self.train_batch_size_per_learner = 100
         self.rollout_fragment_length = "auto"
-        self.num_envs_per_env_runner = 8
-        self.min_sample_timesteps_per_iteration = 1000
 
     def training(
         self,
@@ -66,7 +61,7 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
     def validate(self) -> None:
         super().validate()
         if not self.supports_continuous_actions():
-            self.require_discrete_actions("iac, central_v or maddpg for continuous actions")
+            self.require_discrete_actions("iac, central_v, central_v_sac or maddpg for continuous actions")
         if self.entropy_coeff < 0 or self.vf_coeff <= 0:
             raise ValueError(
                 f"entropy_coeff must be >= 0 and vf_coeff > 0, got entropy_coeff={self.entropy_coeff}, "

@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from policies.masked import masked_mean
+from rl_algos.common.losses import chosen_action_values
 
 
 def _per_row(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -88,6 +89,19 @@ def masked_entropy(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     log_pi = F.log_softmax(logits, dim=-1)
     entropy = -(log_pi.exp() * log_pi).sum(dim=-1)  # [B, n]
     return masked_mean(entropy, mask)
+
+
+def log_probs_and_entropy(
+    actor, logits: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-agent log-probs `[B, n]` of the taken actions and the mean entropy over present agents (a `TeamActor`'s
+    distribution inputs `logits`): of the categoricals for discrete actions; for continuous ones, of the
+    tanh-squashed Gaussian (log-probs of the squashed actions, RLlib's `TorchSquashedGaussian.logp`) and its
+    pre-squash Gaussian's entropy."""
+    if actor.discrete:
+        return chosen_action_values(F.log_softmax(logits, dim=-1), actions), masked_entropy(logits, mask)
+    policy = actor.dist_cls().from_logits(logits)
+    return policy.logp(actions), masked_mean(policy.pre_squash_entropy(), mask)
 
 
 # Discrete SAC temperature: J(alpha) = alpha * (H(pi) - H_target), minimised over log alpha (H held fixed):

@@ -73,7 +73,7 @@ def finetune_config(
     options: dict[str, Any] = {"lr": _scaled(config.lr, lr_scale)}
     if isinstance(config, TeamQConfig) and isinstance(pretrained, TeamQConfig):
         options["epsilon"] = resumed_schedule(pretrained.epsilon, pretrained_env_steps)
-    if isinstance(config, ReplayConfig) and config.uses_replay():
+    if isinstance(config, ReplayConfig):
         options["learning_starts"] = min(config.learning_starts, 4 * config.train_batch_size_per_learner)
     if strategy in ("kl", "others"):
         options.update(finetune_kl=kl, finetune_kl_steps=kl_steps, finetune_kl_against="self")

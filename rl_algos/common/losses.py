@@ -40,6 +40,32 @@ def munchausen_bonus(log_pi: torch.Tensor, alpha: float, tau: float, l0: float) 
     return alpha * torch.clamp(tau * log_pi, min=l0, max=0.0)
 
 
+# Per-agent bootstrap value at o': the Munchausen soft value of Q_target (with `munchausen_tau`), else double Q
+# Q_target(o', argmax_u Q_online(o', u)), else max_u Q_target(o', u).
+def next_agent_values(
+    q_next_online: torch.Tensor, q_next_target: torch.Tensor, double_q: bool, munchausen_tau: float | None
+) -> torch.Tensor:
+    """q_next_online, q_next_target [B, n, A] -> [B, n]."""
+    if munchausen_tau is not None:
+        return soft_next_values(q_next_target, munchausen_tau)
+    if double_q:
+        return double_q_next_values(q_next_online, q_next_target)
+    return q_next_target.max(dim=-1).values
+
+
+# The Munchausen bonus of the taken actions under pi = softmax(Q_ref / tau): per agent, or of the joint
+# log-policy sum_a m_a log pi(u_a | o_a) over present agents.
+def munchausen_action_bonus(
+    q_reference: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor, params: dict[str, float], joint: bool
+) -> torch.Tensor:
+    """q_reference [B, n, A] (usually the target network's Qs), actions and mask [B, n], params `alpha`, `tau`,
+    `l0` -> [B, n], or [B] when `joint`."""
+    log_pi = log_policy_of_actions(q_reference, actions, params["tau"])  # [B, n]
+    if joint:
+        log_pi = (log_pi * mask).sum(dim=-1)  # [B]
+    return munchausen_bonus(log_pi, params["alpha"], params["tau"], params["l0"])
+
+
 # n-step TD target: y = r + bonus + gamma^n * (1 - terminated) * V(s')
 def td_targets(
     rewards: torch.Tensor, discounts: torch.Tensor, terminateds: torch.Tensor, next_values: torch.Tensor
@@ -58,6 +84,15 @@ def td_targets(
 def masked_mse(predictions: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Mean squared error over the entries with weight 1 (present agents, or every team for a mixed Q)."""
     return (weights * (predictions - targets.detach()) ** 2).sum() / weights.sum().clamp(min=1.0)
+
+
+def td_metrics(predictions: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The TD loss's logged means over the weighted entries: prediction, target and absolute TD error."""
+    return {
+        "q_taken_mean": masked_mean(predictions, weights),
+        "target_mean": masked_mean(targets, weights),
+        "td_error_abs_mean": masked_mean((predictions - targets).abs(), weights),
+    }
 
 
 def other_agent_ids(

@@ -55,7 +55,7 @@ class OffPolicyTeamAlgorithm(TeamAlgorithm):
     def setup(self, config) -> None:
         super().setup(config)
         config = self.config
-        self.replay = TeamReplayBuffer(config.replay_capacity, seed=config.seed) if config.uses_replay() else None
+        self.replay = TeamReplayBuffer(config.replay_capacity, seed=config.seed)
         self.num_updates_done = 0
         self._updates_at_broadcast = 0
         self._chunk_options = {

@@ -1,4 +1,4 @@
-"""The one batch layout of every replay learner (IQL, VDN, QMIX, GUM, Central-V's `sac` base, MADDPG), built from
+"""The one batch layout of every replay learner (IQL, VDN, QMIX, GUM, Central-V SAC, MADDPG), built from
 the team replay and handed to `learner_group.update(batch=...)`, which skips RLlib's learner connectors.
 
 A ready batch stacks K minibatches of B transitions, one gradient step each (`ReplayLearner`): every column
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 import tree
-from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.core import DEFAULT_MODULE_ID, Columns
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 
 from rl_algos.common.team_replay import ACTIONS, LOSS_MASK
@@ -47,3 +47,21 @@ def ready_batch(sample: dict[str, Any], num_minibatches: int, device: torch.devi
 def minibatches(batch: dict[str, Any]) -> list[dict[str, Any]]:
     """The K minibatches `[B, ...]` of a ready batch's columns `[K, B, ...]` (views, no copies)."""
     return [tree.map_structure(lambda x, k=k: x[k], dict(batch)) for k in range(len(batch[ACTIONS]))]
+
+
+def fold_sequences(batch: dict[str, Any], fwd_out: dict[str, Any]) -> tuple[dict, dict, torch.Tensor | None]:
+    """A recurrent learner's zero-padded sequences `[B, T, ...]` as `[B * T, ...]` transitions (the recurrent
+    states dropped), with the loss mask `[B * T]` of the steps that hold data; a batch of transitions passes
+    through with None."""
+    if Columns.LOSS_MASK not in batch:
+        return batch, fwd_out, None
+    valid = batch[Columns.LOSS_MASK].reshape(-1).float()
+    transitions = {k: v for k, v in batch.items() if k not in (Columns.STATE_IN, Columns.NEXT_STATE_IN)}
+    return fold_time_into_batch(transitions), fold_time_into_batch(fwd_out), valid
+
+
+def fold_time_into_batch(data: Any) -> Any:
+    """Reshape every tensor `[B, T, ...]` in a (nested) batch to `[B * T, ...]`; other columns pass through."""
+    return tree.map_structure(
+        lambda x: x.reshape(-1, *x.shape[2:]) if isinstance(x, torch.Tensor) and x.dim() >= 2 else x, data
+    )

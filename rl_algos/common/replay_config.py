@@ -9,7 +9,7 @@ from rl_algos.common.team_config import TeamAlgorithmConfig
 
 class ReplayConfig(TeamAlgorithmConfig):
     """Base of the configs trained on `OffPolicyTeamAlgorithm`'s replay loop (the value learners, MADDPG,
-    Central-V's `sac` base). `.training(...)` options:
+    Central-V SAC). `.training(...)` options:
 
     - `learning_starts` (1000): env steps in the replay before the first update (every run refills an empty
       replay first, fine-tuning included, unless it restores a checkpointed one);
@@ -70,10 +70,6 @@ class ReplayConfig(TeamAlgorithmConfig):
         self._set_provided(locals())
         return self
 
-    def uses_replay(self) -> bool:
-        """Whether this configuration trains on the replay loop (Central-V only with `base="sac"`)."""
-        return True
-
     def replayed_sequence_length(self) -> int | None:
         """The length of the replayed sequences a recurrent learner trains on; None: n-step transitions."""
         return None
@@ -83,13 +79,12 @@ class ReplayConfig(TeamAlgorithmConfig):
         return False
 
     def learning_warmup(self) -> int:
-        return self.learning_starts if self.uses_replay() else 0
+        return self.learning_starts
 
     def validate(self) -> None:
         super().validate()
-        if not self.uses_replay():
-            return
-        for name in ("n_step", "replay_capacity", "target_update_interval", "broadcast_interval"):
+        self.validate_target_updates()
+        for name in ("n_step", "replay_capacity", "broadcast_interval"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
@@ -108,8 +103,6 @@ class ReplayConfig(TeamAlgorithmConfig):
             raise ValueError(f"train_ratio (gradient updates per env step) must be > 0, got {self.train_ratio}")
         if not isinstance(self.learning_starts, int) or self.learning_starts < 0:
             raise ValueError(f"learning_starts must be an int >= 0, got {self.learning_starts!r}")
-        if not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau must be in (0, 1] (1.0 = hard target copies), got {self.tau}")
         if self.num_learners > 1:
             raise ValueError(
                 f"the replay learners train on one learner (num_learners 0: in the algorithm's process, or 1: a "

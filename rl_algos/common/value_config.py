@@ -62,17 +62,6 @@ class TeamQConfig(ReplayConfig):
         self.target_update_interval = 200
         self.tau = 1.0
         self.optimizer = "adam"
-        # RLlib's own settings, with value-learning defaults.
-        self.lr = 5e-4
-        self.gamma = 0.99
-        self.grad_clip = 10.0
-        self.grad_clip_by = "global_norm"
-        self.train_batch_size_per_learner = 64
-        self.rollout_fragment_length = 50
-        # Several envs per runner amortise RLlib's per-step connector and module overhead (measured: one env
-        # samples at ~0.3x the raw spread env's steps/s, eight at ~0.5x; experiments/bench_throughput.py).
-        self.num_envs_per_env_runner = 8
-        self.min_sample_timesteps_per_iteration = 1000
 
     def training(
         self,
@@ -92,7 +81,7 @@ class TeamQConfig(ReplayConfig):
         reward: str = NotProvided,
         optimizer: str = NotProvided,
         **kwargs,
-    ) -> "TeamQConfig":
+    ) -> TeamQConfig:
         super().training(**kwargs)
         self._set_provided(locals())
         return self

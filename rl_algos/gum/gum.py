@@ -67,7 +67,7 @@ class GUMConfig(TeamQConfig):
         regularise_against: str = NotProvided,
         kl_coef: float = NotProvided,
         **kwargs,
-    ) -> "GUMConfig":
+    ) -> GUMConfig:
         super().training(**kwargs)
         self._set_provided(locals())
         return self

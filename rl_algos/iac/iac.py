@@ -1,6 +1,6 @@
 """IAC: independent actor-critic, a shared actor and a shared per-agent critic `V(o_a)` (Foerster et al. 2018)."""
 
-from rl_algos.common.a2c_learner import TeamA2CLearner
+from rl_algos.central_v.learner import CentralVLearner
 from rl_algos.common.actor_critic_config import TeamActorCriticConfig
 from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
 
@@ -16,7 +16,7 @@ class IACConfig(TeamActorCriticConfig):
         super().__init__(algo_class=algo_class or IAC)
 
     def get_default_learner_class(self):
-        return TeamA2CLearner
+        return CentralVLearner
 
 
 class IAC(OnPolicyTeamAlgorithm):

@@ -2,26 +2,56 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from ray.rllib.core import Columns
 
+from rl_algos.common.losses import (
+    chosen_action_values,
+    masked_mse,
+    munchausen_action_bonus,
+    next_agent_values,
+    td_metrics,
+    td_targets,
+)
+from rl_algos.common.ready_batch import fold_sequences
 from rl_algos.common.team_replay import AGENT_REWARDS
 from rl_algos.common.value_learner import TeamQLearner
 
 
 class IQLLearner(TeamQLearner):
-    """Per agent: `(Q_a(o_a, u_a) - y_a)^2` over present agents, `y_a = r [+ Munchausen bonus of agent a]
-    + gamma^n (1 - d) m'_a V_a(o'_a)`, with `r` the team reward (or agent a's own with `reward="individual"`)
-    and `m'_a` agent a's presence at the next step (an agent that left has no future value)."""
+    """Independent Q-learning on replayed n-step transitions (or, for recurrent agents, sequences)."""
 
-    def td_predictions_and_targets(self, module, batch, q_taken, next_values, q_target):
-        obs, next_obs = batch[Columns.OBS], batch[Columns.NEXT_OBS]
+    # L = sum_a m_a (Q_a(o_a, u_a) - y_a)^2 / sum_a m_a, over present agents a, with
+    # y_a = r [+ alpha clip(tau log pi(u_a | o_a), l0, 0)] + gamma^n (1 - d) m'_a V_a(o'_a):
+    # r the team reward (or agent a's own with reward="individual"), V the double-Q (or Munchausen soft) value of
+    # the target network, m'_a agent a's presence at the next step (an agent that left has no future value).
+    def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict, fwd_out: dict) -> torch.Tensor:
+        config = self.config
+        munchausen = config.munchausen_params
+        batch, fwd_out, valid = fold_sequences(batch, fwd_out)  # recurrent: [B, T] steps -> [B * T] transitions
+        obs, next_obs, actions = batch[Columns.OBS], batch[Columns.NEXT_OBS], batch[Columns.ACTIONS]
+        q_taken = chosen_action_values(fwd_out["q"], actions)  # [B, n]
         with torch.no_grad():
-            if self.config.reward == "individual":
+            next_values = next_agent_values(
+                fwd_out["q_next"], fwd_out["q_next_target"], config.double_q, munchausen["tau"] if munchausen else None
+            )  # [B, n]
+            if config.reward == "individual":
                 rewards = batch[AGENT_REWARDS].float()  # [B, n]
             else:
                 rewards = batch[Columns.REWARDS].float().unsqueeze(-1)  # [B, 1]
-            if self.config.munchausen is not None:
-                rewards = rewards + self.munchausen_reward_bonus(batch, q_target, joint=False)  # [B, n]
-            targets = self.bootstrapped_targets(batch, rewards, next_values * next_obs["mask"])  # [B, n]
-        return q_taken, targets, obs["mask"]
+            if munchausen is not None:
+                rewards = rewards + munchausen_action_bonus(
+                    fwd_out["q_target"], actions, obs["mask"], munchausen, False
+                )
+            discounts = config.gamma ** batch["n_step"].float()  # [B]
+            targets = td_targets(
+                rewards, discounts, batch[Columns.TERMINATEDS].float(), next_values * next_obs["mask"]
+            )  # [B, n]
+        weights = obs["mask"] if valid is None else obs["mask"] * valid.unsqueeze(-1)  # [B, n]
+        loss = masked_mse(q_taken, targets, weights)
+        module = self.module[module_id].unwrapped()
+        loss = loss + self.pretrained_kl_penalty(module_id, module, obs, fwd_out["q"], config.finetune_kl_tau)
+        self.log_step_metrics(module_id, td_metrics(q_taken, targets, weights))
+        return loss

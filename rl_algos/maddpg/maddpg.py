@@ -40,14 +40,6 @@ class MADDPGConfig(ReplayConfig, ActorCriticNetworksConfig):
         self.exploration_noise = 0.1
         self.gumbel_temperature = 1.0
         self.logits_reg = 1e-3
-        self.lr = 5e-4
-        self.gamma = 0.99
-        self.grad_clip = 10.0
-        self.grad_clip_by = "global_norm"
-        self.train_batch_size_per_learner = 64
-        self.rollout_fragment_length = 50
-        self.num_envs_per_env_runner = 8
-        self.min_sample_timesteps_per_iteration = 1000
 
     def training(
         self,

@@ -1,8 +1,8 @@
 """QMIX: a monotonic mixing network, its weights from hypernetworks over a team embedding (Rashid et al. 2018)."""
 
-from rl_algos.common.mixed_learner import MixedQLearner
 from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.common.value_config import TeamQConfig
+from rl_algos.qmix.learner import QMIXLearner
 
 
 class QMIXConfig(TeamQConfig):
@@ -14,7 +14,7 @@ class QMIXConfig(TeamQConfig):
         super().__init__(algo_class=algo_class or QMIX)
 
     def get_default_learner_class(self):
-        return MixedQLearner
+        return QMIXLearner
 
 
 class QMIX(OffPolicyTeamAlgorithm):

@@ -1,8 +1,8 @@
 """VDN: the team value is the sum of the present agents' Qs (Sunehag et al. 2018)."""
 
-from rl_algos.common.mixed_learner import MixedQLearner
 from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.common.value_config import TeamQConfig
+from rl_algos.qmix.learner import QMIXLearner
 
 
 class VDNConfig(TeamQConfig):
@@ -14,7 +14,7 @@ class VDNConfig(TeamQConfig):
         super().__init__(algo_class=algo_class or VDN)
 
     def get_default_learner_class(self):
-        return MixedQLearner
+        return QMIXLearner
 
 
 class VDN(OffPolicyTeamAlgorithm):

@@ -1,4 +1,4 @@
-"""Central-V's `sac` base: soft actor-critic with twin centralised critics and a learned temperature, for discrete
+"""`CentralVSACLearner`: soft actor-critic with twin centralised critics and a learned temperature, for discrete
 actions (Christodoulou 2019) and continuous ones (Haarnoja et al. 2018, squashed-Gaussian actor)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from rl_algos.common.losses import chosen_action_values, masked_mse, td_targets
 from rl_algos.common.replay_learner import ReplayLearner
 
 
-class TeamSACLearner(ReplayLearner):
+class CentralVSACLearner(ReplayLearner):
     """Soft actor-critic for a parameter-shared team, on replayed n-step transitions; agents absent at s' are worth
     0 there, and every loss is a mean over present agents.
 
@@ -44,6 +44,9 @@ class TeamSACLearner(ReplayLearner):
         }
         register_adam_groups(self, module_id, groups, config.lr)
 
+    # L = critics + actor + temperature [+ finetune_kl], each a mean over present agents a:
+    # critics sum_i (Q_i(s, u)_a - y_a)^2, y_a = r + gamma^n (1 - d) m'_a V'(s')_a (soft value of the target critics);
+    # actor E_{u ~ pi_a}[alpha log pi_a(u) - min_i Q_i(s, (u^-a, u))_a]; temperature log alpha (H(pi) - H_target).
     def compute_loss_for_module(
         self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
     ) -> torch.Tensor:

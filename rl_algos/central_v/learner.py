@@ -1,0 +1,67 @@
+"""`CentralVLearner`: advantage actor-critic on the team's fresh rollouts (Central-V, and IAC with per-agent
+critics)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from ray.rllib.core import Columns
+from torch.nn import functional as F
+
+from policies.masked import masked_mean
+from rl_algos.common.actor_critic_losses import (
+    log_probs_and_entropy,
+    normalized,
+    policy_gradient_loss,
+    rollout_returns,
+)
+from rl_algos.common.connectors import ROLLOUT_CUTS
+from rl_algos.common.losses import masked_mse
+from rl_algos.common.on_policy_learner import OnPolicyTeamLearner
+
+
+class CentralVLearner(OnPolicyTeamLearner):
+    """A2C with the module's critic (`model_config["critic"]`): a centralised `V(s)` over the team embedding
+    (Central-V) or a per-agent `V(o_a)` (IAC). Discrete actions, or continuous ones (multiwalker) with the
+    squashed-Gaussian actor: the log-probs of the squashed actions, the pre-squash Gaussian's entropy."""
+
+    # L = -mean_a m_a log pi(u_a | o_a) A_a + vf_coeff mean (V - R)^2 - entropy_coeff H(pi) [+ finetune_kl], with
+    # R_t = r_t + gamma (1 - d_t) (V(s_{t+1}) where the rollout is cut after t, else R_{t+1}) and A = R - V: per
+    # agent for a per-agent critic, the team's (shared by every present agent) for a centralised one, normalised
+    # over the batch's present agents with `normalize_advantages`.
+    def compute_loss_for_module(
+        self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        mask = batch[Columns.OBS]["mask"]  # [B, n]
+        values, next_values = fwd_out["values"], fwd_out["next_values"]  # [B, n] (per agent) or [B] (team)
+        cuts = batch[ROLLOUT_CUTS].float() + batch[Columns.TRUNCATEDS].float()
+        returns = rollout_returns(
+            batch[Columns.REWARDS], batch[Columns.TERMINATEDS].float(), cuts.clamp(max=1.0), next_values, config.gamma
+        )
+        advantages = returns - values.detach()
+        if advantages.dim() == 1:  # a team advantage: every present agent is credited with it
+            advantages = advantages.unsqueeze(-1).expand_as(mask)
+            value_loss = F.mse_loss(values, returns)
+        else:
+            value_loss = masked_mse(values, returns, mask)
+        if config.normalize_advantages:
+            advantages = normalized(advantages, mask)
+        module = self.module[module_id].unwrapped()
+        log_probs, entropy = log_probs_and_entropy(module.actor, fwd_out["logits"], batch[Columns.ACTIONS], mask)
+        actor_loss = policy_gradient_loss(log_probs, advantages, mask)
+        total = actor_loss + config.vf_coeff * value_loss - config.entropy_coeff * entropy
+        total = total + self.pretrained_kl_penalty(module_id, module, batch[Columns.OBS], fwd_out["logits"])
+        self.metrics.log_dict(
+            {
+                "total_loss": total.item(),
+                "policy_loss": actor_loss.item(),
+                "vf_loss": value_loss.item(),
+                "entropy": entropy.item(),
+                "advantage_mean": masked_mean(advantages, mask).item(),
+                "value_mean": values.mean().item(),
+            },
+            key=module_id,
+            window=1,
+        )
+        return total
