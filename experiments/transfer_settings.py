@@ -16,7 +16,7 @@ import yaml
 import envs
 import rl_algos
 from envs.team_env import SLOT_MODES
-from policies.team_embedding import EMBEDDINGS
+from policies.networks.team_embedding import EMBEDDINGS
 from rl_algos.common.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay
 from rl_algos.common.replay_config import ReplayConfig
 

@@ -11,20 +11,13 @@ from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, TargetNetworkAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 from torch.nn import functional as F
 
-from policies.agent_network import AgentQNetwork
+from policies.networks.agent_network import AgentQNetwork
+from policies.networks.team_critics import CounterfactualCritic, JointActionCritic, TeamValueCritic
 from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
 from policies.team_actor import TeamActor
-from policies.team_critics import CounterfactualCritic, JointActionCritic, TeamValueCritic
 from policies.train_mode import SkipRepeatedModeSwitch
 
 CRITICS = ("agent", "team", "coma", "joint")
-DEFAULT_MODEL_CONFIG: dict[str, Any] = {
-    "hidden": (64, 64),
-    "critic_hidden": (64, 64),
-    "obs_agent_id": True,
-    "critic": "team",
-    "team_embedding": "concat",
-}
 
 
 class TeamActorCriticModule(
@@ -46,7 +39,7 @@ class TeamActorCriticModule(
     """
 
     def setup(self) -> None:
-        config = {**DEFAULT_MODEL_CONFIG, **self.model_config}
+        config = self.model_config
         n_max, obs_dim = self.observation_space["obs"].shape
         self.n_max = n_max
         self.actor = TeamActor(self.action_space, obs_dim, n_max, config["hidden"], config["obs_agent_id"])
@@ -62,7 +55,7 @@ class TeamActorCriticModule(
 
     def make_critic(self) -> torch.nn.Module:
         """A new critic of the kind `model_config["critic"]` names."""
-        config = {**DEFAULT_MODEL_CONFIG, **self.model_config}
+        config = self.model_config
         n_max, obs_dim = self.observation_space["obs"].shape
         kind, embedding, hidden = config["critic"], config["team_embedding"], config["critic_hidden"]
         if kind not in CRITICS:

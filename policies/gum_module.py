@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from policies.behaviour import make_behaviour_model
+from policies.networks.behaviour import make_behaviour_model
 from policies.team_q_module import TeamQModule
 
 

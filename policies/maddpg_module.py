@@ -14,19 +14,11 @@ from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 from torch import nn
 from torch.nn import functional as F
 
-from policies.agent_network import AgentQNetwork
+from policies.networks.agent_network import AgentQNetwork
+from policies.networks.team_critics import JointActionCritic
 from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
 from policies.team_actor import absent_agent_logits, box_bounds
-from policies.team_critics import JointActionCritic
 from policies.train_mode import SkipRepeatedModeSwitch
-
-DEFAULT_MODEL_CONFIG: dict[str, Any] = {
-    "hidden": (64, 64),
-    "critic_hidden": (64, 64),
-    "obs_agent_id": True,
-    "team_embedding": "concat",
-    "exploration_noise": 0.1,
-}
 
 
 class TeamMADDPGModule(
@@ -45,7 +37,7 @@ class TeamMADDPGModule(
     """
 
     def setup(self) -> None:
-        config = {**DEFAULT_MODEL_CONFIG, **self.model_config}
+        config = self.model_config
         n_max, obs_dim = self.observation_space["obs"].shape
         self.n_max = n_max
         self.discrete = isinstance(self.action_space, gym.spaces.MultiDiscrete)

@@ -27,7 +27,7 @@ class PretrainedReferenceAPI:
 
     def make_pretrained_reference(self) -> None:
         """Build the frozen copy when `model_config["pretrained_reference"]` asks for it (learner side only)."""
-        if self.model_config.get("pretrained_reference") and not self.inference_only:
+        if self.model_config["pretrained_reference"] and not self.inference_only:
             setattr(self, PRETRAINED_REFERENCE, make_target_network(self.policy_network()))
 
     @property

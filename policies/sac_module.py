@@ -17,8 +17,7 @@ from policies.actor_critic_module import TeamActorCriticModule
 
 class TeamSACModule(TeamActorCriticModule):
     """The shared actor of `TeamActorCriticModule` and, on the learner only, twin centralised critics, their
-    Polyak-averaged target copies, and the learned temperature `log_alpha` (`model_config["initial_alpha"]`,
-    default 0.2).
+    Polyak-averaged target copies, and the learned temperature `log_alpha` (`model_config["initial_alpha"]`).
 
     Discrete actions: the critics are COMA's counterfactual `Q_i(s, (u^-a, .))` `[B, n_max, A]`; continuous
     actions (squashed-Gaussian actor): MADDPG's joint-action `Q_i(o, u)_a` `[B, n_max]`. Both sit on the team
@@ -32,7 +31,7 @@ class TeamSACModule(TeamActorCriticModule):
         if self.inference_only:
             return
         self.critic_2 = self.make_critic()
-        self.log_alpha = nn.Parameter(torch.tensor(math.log(self.model_config.get("initial_alpha", 0.2))))
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(self.model_config["initial_alpha"])))
 
     def get_non_inference_attributes(self) -> list[str]:
         return [*super().get_non_inference_attributes(), "critic_2", "_target_critic_2", "log_alpha"]

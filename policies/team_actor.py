@@ -15,7 +15,7 @@ from ray.rllib.core.distribution.torch.torch_distribution import (
 from ray.rllib.utils.numpy import MIN_LOG_NN_OUTPUT
 from torch import nn
 
-from policies.agent_network import AgentQNetwork
+from policies.networks.agent_network import AgentQNetwork
 
 ABSENT_LOGIT = -1e9  # absent agents' logits for actions 1..A-1: they always pick action 0, with log-prob 0
 

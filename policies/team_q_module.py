@@ -11,25 +11,10 @@ from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, TargetNetworkAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 from ray.rllib.utils.schedules.scheduler import Scheduler
 
-from policies.agent_network import AgentQNetwork, RecurrentAgentQNetwork
-from policies.mixers import make_mixer
+from policies.networks.agent_network import AgentQNetwork, RecurrentAgentQNetwork
+from policies.networks.mixers import make_mixer
 from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
 from policies.train_mode import SkipRepeatedModeSwitch
-
-DEFAULT_MODEL_CONFIG: dict[str, Any] = {
-    "hidden": (64, 64),
-    "obs_agent_id": True,
-    "obs_last_action": False,
-    "recurrent": False,
-    "max_seq_len": 20,
-    "epsilon": [[0, 1.0], [50_000, 0.05]],
-    "mixer": None,
-    "team_embedding": "concat",
-    "mixer_input": "obs",
-    "mixing_embed_dim": 32,
-    "hypernet_embed": 64,
-    "target_q_at_obs": False,
-}
 
 
 class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI, PretrainedReferenceAPI):
@@ -52,7 +37,7 @@ class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, Infer
     """
 
     def setup(self) -> None:
-        config = {**DEFAULT_MODEL_CONFIG, **self.model_config}
+        config = self.model_config
         self.target_q_at_obs = config["target_q_at_obs"]
         n_max, obs_dim = self.observation_space["obs"].shape
         state_dim = self.observation_space["state"].shape[0]

@@ -9,7 +9,7 @@ from ray.rllib.core import Columns
 import rl_algos
 from experiments.bench_learning import train_and_evaluate
 from policies.actor_critic_module import TeamActorCriticModule
-from policies.team_critics import CounterfactualCritic, TeamValueCritic
+from policies.networks.team_critics import CounterfactualCritic, TeamValueCritic
 from rl_algos.common import evaluate, random_policy_returns
 
 N_MAX, OBS_DIM, N_ACTIONS = 5, 4, 3
@@ -24,7 +24,11 @@ def _module(critic: str, team_embedding: str = "mean") -> TeamActorCriticModule:
     return TeamActorCriticModule(
         observation_space=spaces,
         action_space=gym.spaces.MultiDiscrete([N_ACTIONS] * N_MAX),
-        model_config={"critic": critic, "team_embedding": team_embedding},
+        model_config={
+            **rl_algos.get_config("central_v").model_config,
+            "critic": critic,
+            "team_embedding": team_embedding,
+        },
     )
 
 

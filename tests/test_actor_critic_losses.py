@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from policies.masked import masked_mean
+from policies.networks.masked import masked_mean
 from policies.team_actor import TeamSquashedGaussian
 from rl_algos.common.actor_critic_losses import (
     coma_advantages,

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from policies.behaviour import BEHAVIOUR_MODELS, make_behaviour_model
+from policies.networks.behaviour import BEHAVIOUR_MODELS, make_behaviour_model
 
 N_MAX, OBS_DIM, N_ACTIONS = 4, 6, 5
 POLICY = torch.Generator().manual_seed(1234)

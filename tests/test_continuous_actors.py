@@ -11,9 +11,9 @@ from ray.rllib.core import Columns
 
 import rl_algos
 from policies.maddpg_module import TeamMADDPGModule
+from policies.networks.team_critics import JointActionCritic
 from policies.sac_module import TeamSACModule
 from policies.team_actor import TeamActor
-from policies.team_critics import JointActionCritic
 from rl_algos.central_v_sac.learner import CentralVSACLearner
 from rl_algos.common import evaluate
 from rl_algos.common.learner_utils import frozen
@@ -26,6 +26,8 @@ OBS_SPACE = gym.spaces.Dict(
     mask=gym.spaces.Box(0, 1, (N_MAX,), np.float32),
     state=gym.spaces.Box(-np.inf, np.inf, (N_MAX * OBS_DIM,), np.float32),
 )
+SAC_CONFIG = rl_algos.get_config("central_v_sac").model_config  # the modules' options, with the configs' defaults
+MADDPG_CONFIG = rl_algos.get_config("maddpg").model_config
 
 
 def _obs(batch: int, n_present: int) -> dict:
@@ -36,7 +38,9 @@ def _obs(batch: int, n_present: int) -> dict:
 
 def test_squashed_gaussian_actor_gives_per_agent_actions_and_log_probs_and_idles_absent_agents():
     torch.manual_seed(0)
-    module = TeamSACModule(observation_space=OBS_SPACE, action_space=BOX, model_config={"team_embedding": "mean"})
+    module = TeamSACModule(
+        observation_space=OBS_SPACE, action_space=BOX, model_config=SAC_CONFIG | {"team_embedding": "mean"}
+    )
     obs = _obs(256, n_present=2)
     inputs = module.forward_exploration({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
     assert inputs.shape == (256, N_MAX, 2 * ACTION_DIM)
@@ -58,14 +62,16 @@ def test_actions_land_on_the_box_s_bounds_and_uneven_bounds_are_refused():
     torch.manual_seed(0)
     unit_box = gym.spaces.Box(0.0, 1.0, (N_MAX, ACTION_DIM), np.float32)  # spread's continuous actions
     obs = _obs(256, n_present=3)
-    sac = TeamSACModule(observation_space=OBS_SPACE, action_space=unit_box, model_config={"team_embedding": "mean"})
+    sac = TeamSACModule(
+        observation_space=OBS_SPACE, action_space=unit_box, model_config=SAC_CONFIG | {"team_embedding": "mean"}
+    )
     inputs = sac.forward_exploration({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
     sampled = sac.get_exploration_action_dist_cls().from_logits(inputs).sample()
     assert 0.0 <= sampled.min() and sampled.max() <= 1.0 and sampled[:, :3].std() > 0.15
     greedy = sac.get_inference_action_dist_cls().from_logits(inputs).to_deterministic().sample()
     assert torch.allclose(greedy, (torch.tanh(inputs[..., :ACTION_DIM]) + 1) / 2, atol=1e-6)
     maddpg = TeamMADDPGModule(
-        observation_space=OBS_SPACE, action_space=unit_box, model_config={"exploration_noise": 5.0}
+        observation_space=OBS_SPACE, action_space=unit_box, model_config=MADDPG_CONFIG | {"exploration_noise": 5.0}
     )
     explored = maddpg.forward_exploration({Columns.OBS: obs})[Columns.ACTIONS]
     assert 0.0 <= explored.min() and explored.max() <= 1.0 and explored[:, :3].std() > 0.15
@@ -110,7 +116,9 @@ def _replayed_batch(n_present: int = 3) -> dict:
 @pytest.mark.parametrize("embedding", ["concat", "graph"])
 def test_continuous_sac_actor_loss_trains_the_actor_only(embedding):
     torch.manual_seed(0)
-    module = TeamSACModule(observation_space=OBS_SPACE, action_space=BOX, model_config={"team_embedding": embedding})
+    module = TeamSACModule(
+        observation_space=OBS_SPACE, action_space=BOX, model_config=SAC_CONFIG | {"team_embedding": embedding}
+    )
     batch = _replayed_batch()
     logits = module.forward_train({**batch, Columns.NEXT_OBS: batch[Columns.OBS]})["logits"]
     actor_loss, entropy = CentralVSACLearner._continuous_actor_loss(module, batch, logits, torch.tensor(0.2))
@@ -122,7 +130,9 @@ def test_continuous_sac_actor_loss_trains_the_actor_only(embedding):
 
 def test_maddpg_actor_loss_trains_the_actor_only():
     torch.manual_seed(0)
-    module = TeamMADDPGModule(observation_space=OBS_SPACE, action_space=BOX, model_config={"team_embedding": "mean"})
+    module = TeamMADDPGModule(
+        observation_space=OBS_SPACE, action_space=BOX, model_config=MADDPG_CONFIG | {"team_embedding": "mean"}
+    )
     batch = _replayed_batch()
     learner = SimpleNamespace(config=rl_algos.get_config("maddpg"))
     out = module.forward_train(batch)["actor"]

@@ -6,7 +6,7 @@ import torch
 from torch.nn import functional as F
 
 import rl_algos
-from policies.mixers import QMixer
+from policies.networks.mixers import QMixer
 from rl_algos.common import evaluate
 from rl_algos.common.losses import kl_to_reference, other_agent_ids
 from rl_algos.gum.losses import (

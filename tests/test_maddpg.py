@@ -8,7 +8,7 @@ from ray.rllib.core import Columns
 
 import rl_algos
 from policies.maddpg_module import TeamMADDPGModule
-from policies.team_critics import JointActionCritic
+from policies.networks.team_critics import JointActionCritic
 from rl_algos.common import evaluate
 
 N_MAX, OBS_DIM, N_ACTIONS = 4, 3, 5
@@ -62,13 +62,18 @@ def _spaces(action_space):
 def test_module_actions_leave_absent_agents_idle_and_stay_in_bounds():
     torch.manual_seed(0)
     obs = _obs(32, 2)
-    discrete = TeamMADDPGModule(**_spaces(gym.spaces.MultiDiscrete([N_ACTIONS] * N_MAX)), model_config={})
+    discrete = TeamMADDPGModule(
+        **_spaces(gym.spaces.MultiDiscrete([N_ACTIONS] * N_MAX)),
+        model_config=rl_algos.get_config("maddpg").model_config,
+    )
     inputs = discrete.forward_exploration({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
     sampled = discrete.get_exploration_action_dist_cls().from_logits(inputs).sample()
     assert torch.equal(sampled[:, 2:], torch.zeros_like(sampled[:, 2:]))
 
     box = gym.spaces.Box(-1.0, 1.0, (N_MAX, 2), np.float32)
-    continuous = TeamMADDPGModule(**_spaces(box), model_config={"exploration_noise": 5.0})
+    continuous = TeamMADDPGModule(
+        **_spaces(box), model_config=rl_algos.get_config("maddpg").model_config | {"exploration_noise": 5.0}
+    )
     actions = continuous.forward_exploration({Columns.OBS: obs})[Columns.ACTIONS]
     assert actions.shape == (32, N_MAX, 2) and actions.abs().max() <= 1.0
     assert torch.equal(actions[:, 2:], torch.zeros(32, 2, 2))

@@ -8,9 +8,10 @@ import pytest
 import torch
 from ray.rllib.core import Columns
 
-from policies.agent_network import AgentQNetwork, RecurrentAgentQNetwork
-from policies.mixers import QMixer, VDNMixer
-from policies.team_embedding import make_team_embedding, parse_embedding_spec
+import rl_algos
+from policies.networks.agent_network import AgentQNetwork, RecurrentAgentQNetwork
+from policies.networks.mixers import QMixer, VDNMixer
+from policies.networks.team_embedding import make_team_embedding, parse_embedding_spec
 from policies.team_q_module import TeamQModule
 from policies.train_mode import SkipRepeatedModeSwitch
 from rl_algos.common.losses import (
@@ -203,7 +204,7 @@ def make_module(inference_only=False, **model_config):
         observation_space=observation_space,
         action_space=gym.spaces.MultiDiscrete([N_ACTIONS] * N_MAX),
         inference_only=inference_only,
-        model_config=model_config,
+        model_config={**rl_algos.get_config("iql").model_config, **model_config},
     )
 
 

@@ -9,7 +9,7 @@ import torch
 from ray.rllib.core import Columns
 from torch.nn import functional as F
 
-from policies.masked import masked_mean
+from policies.networks.masked import masked_mean
 from rl_algos.common.actor_critic_losses import (
     log_probs_and_entropy,
     normalized,

@@ -10,7 +10,7 @@ import torch
 from ray.rllib.core import Columns
 from torch.nn import functional as F
 
-from policies.masked import masked_mean
+from policies.networks.masked import masked_mean
 from rl_algos.common.actor_critic_losses import masked_entropy, sac_temperature_loss, soft_values
 from rl_algos.common.learner_utils import frozen, register_adam_groups
 from rl_algos.common.losses import chosen_action_values, masked_mse, td_targets

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from policies.masked import masked_mean
+from policies.networks.masked import masked_mean
 from rl_algos.common.losses import chosen_action_values
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
 
-from policies.team_embedding import parse_embedding_spec
+from policies.networks.team_embedding import parse_embedding_spec
 from rl_algos.common.team_config import TeamAlgorithmConfig
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from policies.masked import masked_mean
+from policies.networks.masked import masked_mean
 
 
 def chosen_action_values(q: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:

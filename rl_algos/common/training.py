@@ -76,6 +76,4 @@ def train_and_evaluate(
         algo.stop()
         wall_s = time.perf_counter() - start
         evaluations = [evaluate(checkpoint, env, episodes=episodes, seed=seed) for env in eval_env_configs]
-    return TrainingRun(
-        checkpoint if checkpoint_dir else None, sampled, steps_per_s, wall_s, evaluations
-    )
+    return TrainingRun(checkpoint if checkpoint_dir else None, sampled, steps_per_s, wall_s, evaluations)

@@ -8,8 +8,8 @@ from typing import Any
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-from policies.mixers import MIXER_INPUTS
-from policies.team_embedding import parse_embedding_spec
+from policies.networks.mixers import MIXER_INPUTS
+from policies.networks.team_embedding import parse_embedding_spec
 from policies.team_q_module import TeamQModule
 from rl_algos.common.replay_config import ReplayConfig
 

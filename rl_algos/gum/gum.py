@@ -8,9 +8,9 @@ from typing import Any
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-from policies.behaviour import BEHAVIOUR_MODELS
 from policies.gum_module import GUMModule
-from policies.mixers import MIXERS
+from policies.networks.behaviour import BEHAVIOUR_MODELS
+from policies.networks.mixers import MIXERS
 from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.common.value_config import MUNCHAUSEN_DEFAULTS, TeamQConfig
 from rl_algos.gum.learner import GUMLearner

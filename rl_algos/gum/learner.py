@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from ray.rllib.core import Columns
 
-from policies.masked import masked_mean
+from policies.networks.masked import masked_mean
 from rl_algos.common.losses import (
     chosen_action_values,
     kl_to_reference,

@@ -11,7 +11,7 @@ import torch
 import tree
 from torch.nn import functional as F
 
-from policies.masked import masked_mean
+from policies.networks.masked import masked_mean
 from rl_algos.common.losses import chosen_action_values
 
 

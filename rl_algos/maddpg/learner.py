@@ -9,7 +9,7 @@ import torch
 from ray.rllib.core import Columns
 from torch.nn import functional as F
 
-from policies.masked import masked_mean
+from policies.networks.masked import masked_mean
 from rl_algos.common.actor_critic_losses import logits_regulariser, smoothed_target_actions, twin_q_targets
 from rl_algos.common.learner_utils import frozen, register_adam_groups
 from rl_algos.common.losses import masked_mse

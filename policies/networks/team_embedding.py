@@ -19,7 +19,7 @@ from torch import nn
 from torch_geometric.nn import DenseGATConv, DenseGCNConv, DenseGraphConv
 from torch_geometric.nn.aggr import AttentionalAggregation, MaxAggregation, MeanAggregation
 
-from policies.mlp import mlp
+from policies.networks.mlp import mlp
 
 EMBEDDINGS = ("concat", "mean", "graph")
 GRAPH_CONVS = {"gat": DenseGATConv, "gcn": DenseGCNConv, "graph": DenseGraphConv}

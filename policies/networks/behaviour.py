@@ -16,9 +16,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from policies.agent_ids import AppendAgentIds
-from policies.masked import masked_mean
-from policies.mlp import mlp
+from policies.networks.agent_ids import AppendAgentIds
+from policies.networks.masked import masked_mean
+from policies.networks.mlp import mlp
 
 BEHAVIOUR_MODELS = ("bc", "vae")
 

@@ -9,9 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from policies.agent_ids import AppendAgentIds
-from policies.mlp import mlp
-from policies.team_embedding import ConcatEmbedding, make_team_embedding
+from policies.networks.agent_ids import AppendAgentIds
+from policies.networks.mlp import mlp
+from policies.networks.team_embedding import ConcatEmbedding, make_team_embedding
 
 
 class TeamValueCritic(nn.Module):

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from policies.mlp import mlp
-from policies.team_embedding import make_team_embedding
+from policies.networks.mlp import mlp
+from policies.networks.team_embedding import make_team_embedding
 
 MIXERS = ("vdn", "qmix")
 MIXER_INPUTS = ("obs", "state")

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from policies.agent_ids import AppendAgentIds
-from policies.mlp import mlp
+from policies.networks.agent_ids import AppendAgentIds
+from policies.networks.mlp import mlp
 
 
 class AgentQNetwork(nn.Module):
