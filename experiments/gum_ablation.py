@@ -24,9 +24,9 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-from experiments.bench_learning import train_and_evaluate  # noqa: E402
 from experiments.results_io import write_rows  # noqa: E402
 from experiments.transfer_stats import iqm_estimate, mean_estimate  # noqa: E402
+from rl_algos.common.training import budget_config, train_and_evaluate  # noqa: E402
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "gum_ablation.yaml"
 
@@ -53,8 +53,10 @@ def main() -> None:
     rows = []
     for cell in cells:
         for seed in seeds:
-            result = train_and_evaluate("gum", env_config, timesteps, seed, spec.get("eval_episodes", 10), **cell)
-            rows.append({**cell, "seed": seed, "timesteps": timesteps, **result})
+            config = budget_config("gum", env_config, timesteps, seed, **cell)
+            episodes = spec.get("eval_episodes", 10)
+            run = train_and_evaluate(config, timesteps, [env_config], episodes=episodes, seed=10_000 + seed)
+            rows.append({**cell, "seed": seed, "timesteps": timesteps, **run.summary()})
             print(rows[-1], flush=True)
     ray.shutdown()
 

@@ -24,9 +24,9 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import ray  # noqa: E402
 
 import rl_algos  # noqa: E402
-from rl_algos.common import evaluate  # noqa: E402
 from rl_algos.common.evaluation import checkpoint_config, checkpoint_env_steps  # noqa: E402
 from rl_algos.common.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay  # noqa: E402
+from rl_algos.common.training import train_and_evaluate  # noqa: E402
 
 
 def int_list(text: str) -> list[int]:
@@ -90,29 +90,35 @@ def main() -> None:
         )
     config.validate()
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    trainer = config.build_algo()
-    if args.finetune_from:
+    def load_pretrained(trainer) -> None:
         with_replay = trainer.load_pretrained(args.finetune_from, replay=loads_pretrained_replay(args.finetune))
         print(f"fine-tuning ({args.finetune}) from {args.finetune_from}" + (", with its replay" if with_replay else ""))
+
     start = time.perf_counter()
-    steps = 0
-    while steps < args.timesteps:
-        result = trainer.train()
-        steps = result["num_env_steps_sampled_lifetime"]
+
+    def report(result: dict) -> None:
         episode_return = result["env_runners"].get("episode_return_mean", float("nan"))
         loss = result.get("learners", {}).get("default_policy", {}).get("total_loss", float("nan"))
+        steps = result["num_env_steps_sampled_lifetime"]
         print(
             f"env steps {steps:>7}  return {episode_return:9.2f}  loss {loss:8.4f}  {time.perf_counter() - start:6.0f}s"
         )
-    checkpoint = trainer.save_to_path(str(Path(args.out).resolve()))
-    trainer.stop()
-    print(f"checkpoint: {checkpoint}")
 
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    run = train_and_evaluate(
+        config,
+        args.timesteps,
+        [{**env_config, "n_agents": n_agents} for n_agents in eval_agents],
+        episodes=args.eval_episodes,
+        seed=args.seed,
+        checkpoint_dir=str(Path(args.out).resolve()),
+        prepare=load_pretrained if args.finetune_from else None,
+        on_result=report,
+    )
+    print(f"checkpoint: {run.checkpoint}")
     print("| team size | greedy return (mean ± std) | episodes |")
     print("| ---: | ---: | ---: |")
-    for n_agents in eval_agents:
-        result = evaluate(checkpoint, {**env_config, "n_agents": n_agents}, episodes=args.eval_episodes, seed=args.seed)
+    for n_agents, result in zip(eval_agents, run.evaluations, strict=True):
         print(f"| {n_agents} | {result['return_mean']:.2f} ± {result['return_std']:.2f} | {result['episodes']} |")
     ray.shutdown()
 

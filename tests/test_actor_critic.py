@@ -7,10 +7,10 @@ import torch
 from ray.rllib.core import Columns
 
 import rl_algos
-from experiments.bench_learning import train_and_evaluate
 from policies.actor_critic_module import TeamActorCriticModule
 from policies.networks.team_critics import CounterfactualCritic, TeamValueCritic
 from rl_algos.common import evaluate, random_policy_returns
+from rl_algos.common.training import budget_config, train_and_evaluate
 
 N_MAX, OBS_DIM, N_ACTIONS = 5, 4, 3
 
@@ -171,7 +171,8 @@ def test_coma_rejects_continuous_actions_and_the_a2c_learners_take_them():
 def test_central_v_graph_beats_a_random_team_on_spread(ray_session):
     env_config = {"scenario": "spread", "n_agents": 3, "n_max": 3}
     random_returns = random_policy_returns(env_config, episodes=50, seed=0)
-    trained = train_and_evaluate("central_v", env_config, steps=50_000, seed=0, episodes=20, team_embedding="graph")
+    config = budget_config("central_v", env_config, steps=50_000, seed=0, team_embedding="graph")
+    trained = train_and_evaluate(config, 50_000, [env_config], episodes=20, seed=10_000).evaluations[0]
     assert trained["return_mean"] > np.mean(random_returns) + 10
 
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import rl_algos
-from experiments.bench_learning import train_and_evaluate
 from rl_algos.common import evaluate, random_policy_returns
+from rl_algos.common.training import budget_config, train_and_evaluate
 
 SPREAD = {"scenario": "spread", "n_agents": 3, "n_max": 8, "max_cycles": 10}
 
@@ -161,5 +161,6 @@ def test_every_graph_embedding_transfers_to_a_larger_team(ray_session, tmp_path,
 def test_qmix_graph_beats_a_random_team_on_spread(ray_session):
     env_config = {"scenario": "spread", "n_agents": 3, "n_max": 3}
     random_returns = random_policy_returns(env_config, episodes=50, seed=0)
-    trained = train_and_evaluate("qmix", env_config, steps=10_000, seed=0, episodes=20, team_embedding="graph")
+    config = budget_config("qmix", env_config, steps=10_000, seed=0, team_embedding="graph")
+    trained = train_and_evaluate(config, 10_000, [env_config], episodes=20, seed=10_000).evaluations[0]
     assert trained["return_mean"] > np.mean(random_returns) + 10

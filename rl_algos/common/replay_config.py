@@ -32,7 +32,7 @@ class ReplayConfig(TeamAlgorithmConfig):
     reproducible for a seed on CPU); `num_env_runners >= 1` samples asynchronously on the remote env runners
     while the learner updates, holding `train_ratio` (the learner waits when ahead; runners pause when it lags).
     The default is one remote env runner, asynchronous: on 2 cores sampling and learning then each have one,
-    and every replay learner's loop ran 1.2-1.9x faster than synchronously (experiments/bench_throughput.py).
+    and every replay learner's loop ran 1.2-1.9x faster than synchronously (benchmarks/bench_throughput.py).
     """
 
     def __init__(self, algo_class=None):

@@ -46,7 +46,7 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         self.train_batch_size_per_learner = 64
         self.rollout_fragment_length = 50
         # Several envs per runner amortise RLlib's per-step connector and module overhead (measured: one env
-        # samples at ~0.3x the raw spread env's steps/s, eight at ~0.5x; experiments/bench_throughput.py).
+        # samples at ~0.3x the raw spread env's steps/s, eight at ~0.5x; benchmarks/bench_throughput.py).
         self.num_envs_per_env_runner = 8
         self.min_sample_timesteps_per_iteration = 1000
         self.finetune_kl = 0.0

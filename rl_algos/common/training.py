@@ -29,6 +29,15 @@ class TrainingRun:
     wall_s: float
     evaluations: list[dict[str, Any]] = field(default_factory=list)
 
+    def summary(self, index: int = 0) -> dict[str, float]:
+        """The `index`-th evaluation's greedy `return_mean`, `return_std` (and, for value learners, `q_bias_mean`)
+        with the run's `wall_s` and `steps_per_s`: a benchmark row's figures."""
+        played = self.evaluations[index]
+        figures = {"return_mean": played["return_mean"], "return_std": played["return_std"]}
+        if "q_bias_mean" in played:
+            figures["q_bias_mean"] = played["q_bias_mean"]
+        return {**figures, "wall_s": self.wall_s, "steps_per_s": self.steps_per_s}
+
 
 def budget_config(algo: str, env_config: Mapping[str, Any], steps: int, seed: int, **training) -> AlgorithmConfig:
     """`algo`'s config for a `steps`-long benchmark run on the team env `env_config`: synchronous (no remote env

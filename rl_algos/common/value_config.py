@@ -92,6 +92,12 @@ class TeamQConfig(ReplayConfig):
         return None if self.munchausen is None else {**MUNCHAUSEN_DEFAULTS, **self.munchausen}
 
     @property
+    def munchausen_tau(self) -> float | None:
+        """The temperature of the Munchausen soft values the targets bootstrap from; None: no soft values."""
+        params = self.munchausen_params
+        return None if params is None else params["tau"]
+
+    @property
     def _model_config_auto_includes(self) -> dict[str, Any]:
         return super()._model_config_auto_includes | {
             "hidden": tuple(self.hidden),

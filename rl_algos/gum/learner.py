@@ -70,7 +70,7 @@ class GUMLearner(TeamQLearner):
             q_reference = self.reference_q(module, obs, fwd_out)  # [B, n, A]
             munchausen = cfg.munchausen_params
             next_values = next_agent_values(
-                fwd_out["q_next"], fwd_out["q_next_target"], cfg.double_q, munchausen["tau"] if munchausen else None
+                fwd_out["q_next"], fwd_out["q_next_target"], cfg.double_q, cfg.munchausen_tau
             )  # [B, n]
             next_ind, next_mix = next_values * next_mask, module.mix(next_values, next_obs, target=True)
             if cfg.unmix == "direct":

@@ -35,7 +35,7 @@ class IQLLearner(TeamQLearner):
         q_taken = chosen_action_values(fwd_out["q"], actions)  # [B, n]
         with torch.no_grad():
             next_values = next_agent_values(
-                fwd_out["q_next"], fwd_out["q_next_target"], config.double_q, munchausen["tau"] if munchausen else None
+                fwd_out["q_next"], fwd_out["q_next_target"], config.double_q, config.munchausen_tau
             )  # [B, n]
             if config.reward == "individual":
                 rewards = batch[AGENT_REWARDS].float()  # [B, n]

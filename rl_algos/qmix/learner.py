@@ -35,12 +35,11 @@ class QMIXLearner(TeamQLearner):
         batch, fwd_out, valid = fold_sequences(batch, fwd_out)  # recurrent: [B, T] steps -> [B * T] transitions
         obs, next_obs, actions = batch[Columns.OBS], batch[Columns.NEXT_OBS], batch[Columns.ACTIONS]
         q_taken = chosen_action_values(fwd_out["q"], actions)  # [B, n]
-        with torch.no_grad():
-            next_values = next_agent_values(
-                fwd_out["q_next"], fwd_out["q_next_target"], config.double_q, munchausen["tau"] if munchausen else None
-            )  # [B, n]
         q_tot = module.mix(q_taken, obs)  # [B]
         with torch.no_grad():
+            next_values = next_agent_values(
+                fwd_out["q_next"], fwd_out["q_next_target"], config.double_q, config.munchausen_tau
+            )  # [B, n]
             next_q_tot = module.mix(next_values, next_obs, target=True)  # [B]
             rewards = batch[Columns.REWARDS].float()  # [B]
             if munchausen is not None:

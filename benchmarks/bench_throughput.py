@@ -18,7 +18,7 @@ For spread at each team size N (`--agents`, default 3 and 6; `n_max` = N):
 
 Writes `--csv` (default `results/bench_throughput.csv`) and prints markdown tables.
 
-    python experiments/bench_throughput.py [--steps 4000] [--agents 3,6] [--vmas-worlds 64,256]
+    python benchmarks/bench_throughput.py [--steps 4000] [--agents 3,6] [--vmas-worlds 64,256]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import ray  # noqa: E402
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME  # noqa: E402
 
 import rl_algos  # noqa: E402
-from experiments.bench_env import raw_steps_per_s, raw_vmas_steps_per_s  # noqa: E402
+from benchmarks.bench_env import raw_steps_per_s, raw_vmas_steps_per_s  # noqa: E402
 from experiments.results_io import write_rows  # noqa: E402
 from rl_algos.common.episode_chunks import episode_chunks  # noqa: E402
 from rl_algos.common.ready_batch import ready_batch  # noqa: E402

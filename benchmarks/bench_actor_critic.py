@@ -1,11 +1,11 @@
 """Actor-critic benchmark: each actor-critic algorithm x team embedding trained at N=3 (spread, or multiwalker for
-the continuous-action runs: iac, central_v, central_v-sac, maddpg), several seeds, a fixed env-step budget, then
+the continuous-action runs: iac, central_v, central_v_sac, maddpg), several seeds, a fixed env-step budget, then
 greedy evaluation at N=3 and N=6 (zero-shot) against a uniformly random policy, with the training loop's env steps/s.
 
 Writes `<out>/bench_actor_critic.csv` (one row per run and eval size) and prints a markdown table of mean ± std
 over seeds.
 
-    python experiments/bench_actor_critic.py [--algos iac,central_v,coma,central_v-sac,maddpg] [--scenario spread]
+    python benchmarks/bench_actor_critic.py [--algos iac,central_v,coma,central_v_sac,maddpg] [--scenario spread]
         [--env-options '{"continuous_actions": true}'] [--embeddings concat,graph] [--seeds 0,1,2] [--steps 50000]
         [--episodes 20]
 """
@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +23,11 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-import rl_algos  # noqa: E402
 from experiments.results_io import mean_std, write_rows  # noqa: E402
-from rl_algos.common import evaluate, random_policy_returns  # noqa: E402
+from rl_algos.common import random_policy_returns  # noqa: E402
+from rl_algos.common.training import budget_config, train_and_evaluate  # noqa: E402
 
 EVAL_SIZES = (3, 6)
-# benchmark names of algorithm variants: (registered algorithm, its `.training()` options)
-VARIANTS = {"central_v-sac": ("central_v", {"base": "sac"})}
 
 
 def train_and_evaluate_sizes(
@@ -40,49 +36,23 @@ def train_and_evaluate_sizes(
     """Train at N=3 (n_max 6) for `steps` env steps in the team env `env_options` (scenario and options), then
     evaluate greedily at each of `EVAL_SIZES`."""
     env_config = {**env_options, "n_agents": 3, "n_max": max(EVAL_SIZES)}
-    scenario = env_options["scenario"]
-    name, options = VARIANTS.get(algo, (algo, {}))
-    config = (
-        rl_algos.get_config(name)
-        .environment("team", env_config=env_config)
-        .env_runners(num_env_runners=0)
-        .training(team_embedding=embedding, **options)
-        .debugging(seed=seed)
-    )
-    trainer = config.build_algo()
-    start, sampled = time.perf_counter(), 0
-    while sampled < steps:
-        sampled = trainer.train()["num_env_steps_sampled_lifetime"]
-    loop_s = time.perf_counter() - start
-    rows = []
-    with tempfile.TemporaryDirectory() as checkpoint:
-        trainer.save_to_path(checkpoint)
-        trainer.stop()
-        for n in EVAL_SIZES:
-            result = evaluate(checkpoint, {**env_config, "n_agents": n}, episodes=episodes, seed=10_000 + seed)
-            rows.append(
-                {
-                    "algo": algo,
-                    "scenario": scenario,
-                    "embedding": embedding,
-                    "seed": seed,
-                    "eval_agents": n,
-                    "timesteps": int(sampled),
-                    "return_mean": result["return_mean"],
-                    "return_std": result["return_std"],
-                    "steps_per_s": sampled / loop_s,
-                }
-            )
-    return rows
+    config = budget_config(algo, env_config, steps, seed, team_embedding=embedding)
+    eval_configs = [{**env_config, "n_agents": n} for n in EVAL_SIZES]
+    run = train_and_evaluate(config, steps, eval_configs, episodes=episodes, seed=10_000 + seed)
+    key = {"algo": algo, "scenario": env_options["scenario"], "embedding": embedding, "seed": seed}
+    return [
+        {**key, "eval_agents": n, "timesteps": run.env_steps, **run.summary(index)}
+        for index, n in enumerate(EVAL_SIZES)
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algos", default="iac,central_v,coma", help=f"registered names or {', '.join(VARIANTS)}")
+    parser.add_argument("--algos", default="iac,central_v,coma", help="registered algorithm names")
     parser.add_argument(
         "--scenario",
         default="spread",
-        help="spread, or multiwalker (continuous actions: iac, central_v, central_v-sac, maddpg)",
+        help="spread, or multiwalker (continuous actions: iac, central_v, central_v_sac, maddpg)",
     )
     parser.add_argument(
         "--env-options",

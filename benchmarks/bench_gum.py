@@ -7,7 +7,7 @@ predicted value of the actions taken minus the discounted return that followed; 
 overestimates). Writes `<out>/bench_gum.csv` and prints markdown tables of greedy returns and of q_bias (mean ± std
 over seeds).
 
-    python experiments/bench_gum.py [--seeds 0,1,2] [--steps matrix=3000,spread=10000,pursuit=5000]
+    python benchmarks/bench_gum.py [--seeds 0,1,2] [--steps matrix=3000,spread=10000,pursuit=5000]
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-from experiments.bench_learning import train_and_evaluate  # noqa: E402
 from experiments.results_io import mean_std, write_rows  # noqa: E402
 from rl_algos.common import random_policy_returns  # noqa: E402
+from rl_algos.common.training import budget_config, train_and_evaluate  # noqa: E402
 
 ALGOS = ("gum", "qmix", "iql")
 TASKS = {
@@ -54,14 +54,17 @@ def main() -> None:
         random_mean = float(random_policy_returns(env_config, 20 if kind == "pursuit" else 200, seed=0).mean())
         for algo in ALGOS:
             for seed in seeds:
-                result = train_and_evaluate(algo, env_config, budgets[kind], seed, args.episodes)
+                config = budget_config(algo, env_config, budgets[kind], seed)
+                run = train_and_evaluate(
+                    config, budgets[kind], [env_config], episodes=args.episodes, seed=10_000 + seed
+                )
                 rows.append(
                     {
                         "task": task,
                         "algo": algo,
                         "seed": seed,
                         "timesteps": budgets[kind],
-                        **result,
+                        **run.summary(),
                         "random_mean": random_mean,
                     }
                 )

@@ -3,15 +3,13 @@ env-step budget, then greedy evaluation (`rl_algos.common.evaluate`) against a u
 
 Writes `<out>/bench_learning.csv` (one row per run) and prints a markdown table of mean ± std over seeds.
 
-    python experiments/bench_learning.py [--seeds 0,1,2] [--spread-steps 20000] [--matrix-steps 3000]
+    python benchmarks/bench_learning.py [--seeds 0,1,2] [--spread-steps 20000] [--matrix-steps 3000]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,50 +18,15 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-import rl_algos  # noqa: E402
 from experiments.results_io import mean_std, write_rows  # noqa: E402
-from rl_algos.common import evaluate, random_policy_returns  # noqa: E402
-from rl_algos.common.value_config import TeamQConfig  # noqa: E402
+from rl_algos.common import random_policy_returns  # noqa: E402
+from rl_algos.common.training import budget_config, train_and_evaluate  # noqa: E402
 
 RUNS = [("qmix", "concat"), ("qmix", "graph"), ("iql", "concat")]
 SCENARIOS = {
     "spread": {"scenario": "spread", "n_agents": 3, "n_max": 3},
     "climbing": {"scenario": "matrix", "n_agents": 2, "n_max": 2, "game": "climbing", "reward": "mean"},
 }
-
-
-def train_and_evaluate(algo: str, env_config: dict, steps: int, seed: int, episodes: int, **training) -> dict:
-    """Train `algo` for `steps` env steps, then evaluate greedily. Value learners anneal epsilon over the first
-    half of the budget and start learning after a tenth of it (at most 1000 steps). Returns the greedy
-    `return_mean`, `return_std`, the run's `wall_s` (build, train, save), the training loop's env `steps_per_s`, and for
-    the value learners the greedy episodes' `q_bias_mean` (`rl_algos.common.q_bias`)."""
-    config = rl_algos.get_config(algo)
-    if isinstance(config, TeamQConfig):
-        training = {"epsilon": [[0, 1.0], [steps // 2, 0.05]], "learning_starts": min(1000, steps // 10), **training}
-    config = (
-        config.environment("team", env_config=env_config)
-        .env_runners(num_env_runners=0)
-        .training(**training)
-        .debugging(seed=seed)
-    )
-    start = time.perf_counter()
-    trainer = config.build_algo()
-    loop_start, sampled = time.perf_counter(), 0
-    while sampled < steps:
-        sampled = trainer.train()["num_env_steps_sampled_lifetime"]
-    steps_per_s = sampled / (time.perf_counter() - loop_start)
-    with tempfile.TemporaryDirectory() as checkpoint:
-        trainer.save_to_path(checkpoint)
-        trainer.stop()
-        wall_s = time.perf_counter() - start
-        result = evaluate(checkpoint, env_config, episodes=episodes, seed=10_000 + seed)
-    return {
-        "return_mean": result["return_mean"],
-        "return_std": result["return_std"],
-        "wall_s": wall_s,
-        "steps_per_s": steps_per_s,
-        **({"q_bias_mean": result["q_bias_mean"]} if "q_bias_mean" in result else {}),
-    }
 
 
 def main() -> None:
@@ -83,7 +46,8 @@ def main() -> None:
         random_returns = random_policy_returns(env_config, 200, seed=0)
         for algo, embedding in RUNS:
             for seed in seeds:
-                result = train_and_evaluate(algo, env_config, steps, seed, args.episodes, team_embedding=embedding)
+                config = budget_config(algo, env_config, steps, seed, team_embedding=embedding)
+                result = train_and_evaluate(config, steps, [env_config], episodes=args.episodes, seed=10_000 + seed)
                 rows.append(
                     {
                         "scenario": name,
@@ -91,7 +55,7 @@ def main() -> None:
                         "embedding": embedding,
                         "seed": seed,
                         "timesteps": steps,
-                        **result,
+                        **result.summary(),
                         "random_mean": float(random_returns.mean()),
                     }
                 )

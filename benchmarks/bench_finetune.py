@@ -7,7 +7,7 @@ Writes `<out>/bench_finetune.csv` (one row per evaluation, appended as they fini
 the mean ± standard error over seeds, with whether each strategy is at least as good as zero-shot within one
 standard error of their difference.
 
-    python experiments/bench_finetune.py [--variants qmix-concat,qmix-graph,iql,central_v,maddpg] [--seeds 0,1,2]
+    python benchmarks/bench_finetune.py [--variants qmix-concat,qmix-graph,iql,central_v,maddpg] [--seeds 0,1,2]
         [--slots first,random] [--strategies naive,conservative,kl,others] [--timesteps 20000]
         [--finetune-timesteps 5000] [--episodes 50]
 
@@ -34,6 +34,7 @@ import ray  # noqa: E402
 import rl_algos  # noqa: E402
 from rl_algos.common import evaluate  # noqa: E402
 from rl_algos.common.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay  # noqa: E402
+from rl_algos.common.training import train_and_evaluate  # noqa: E402
 from rl_algos.common.value_config import TeamQConfig  # noqa: E402
 
 VARIANTS = {
@@ -55,14 +56,9 @@ def base_config(variant: str, env_config: dict, seed: int, budget: int):
     return config.environment("team", env_config=env_config).training(**training).debugging(seed=seed)
 
 
-def train(trainer, steps: int, checkpoint: str) -> int:
-    """Train until `steps` env steps, save to `checkpoint`, stop; returns the env steps sampled."""
-    sampled = 0
-    while sampled < steps:
-        sampled = trainer.train()["num_env_steps_sampled_lifetime"]
-    trainer.save_to_path(checkpoint)
-    trainer.stop()
-    return int(sampled)
+def train(config, steps: int, checkpoint: str, prepare=None) -> int:
+    """Train until `steps` env steps (after `prepare(algo)`), save to `checkpoint`; returns the env steps sampled."""
+    return train_and_evaluate(config, steps, checkpoint_dir=checkpoint, prepare=prepare).env_steps
 
 
 class Ledger:
@@ -108,7 +104,7 @@ def run_one(args, ledger: Ledger, variant: str, slots: str, seed: int, workdir: 
     if not all(ledger.has(**key, phase=f"finetune:{s}") for s in strategies) or not ledger.has(
         **key, phase="zero_shot"
     ):
-        pretrained_steps = train(pretrained_config.build_algo(), args.timesteps, pretrained)
+        pretrained_steps = train(pretrained_config, args.timesteps, pretrained)
         for n in (small, large):
             if not ledger.has(**key, phase="zero_shot", eval_agents=n):
                 record("zero_shot", pretrained, pretrained_steps, n)
@@ -124,17 +120,20 @@ def run_one(args, ledger: Ledger, variant: str, slots: str, seed: int, workdir: 
                 kl=args.kl,
                 kl_steps=args.finetune_timesteps,
             )
-            trainer = config.build_algo()
-            trainer.load_pretrained(pretrained, replay=loads_pretrained_replay(strategy))
+
+            def load_pretrained(trainer, strategy=strategy) -> None:
+                trainer.load_pretrained(pretrained, replay=loads_pretrained_replay(strategy))
+
             finetuned = str(workdir / f"{variant}-{slots}-{seed}-{strategy}")
-            record(f"finetune:{strategy}", finetuned, train(trainer, args.finetune_timesteps, finetuned), large)
+            steps = train(config, args.finetune_timesteps, finetuned, prepare=load_pretrained)
+            record(f"finetune:{strategy}", finetuned, steps, large)
     if args.scratch and not ledger.has(**key, phase="scratch"):
         budget = args.timesteps + args.finetune_timesteps
         scratch = str(workdir / f"{variant}-{slots}-{seed}-scratch")
         record(
             "scratch",
             scratch,
-            train(base_config(variant, env_large, seed, budget).build_algo(), budget, scratch),
+            train(base_config(variant, env_large, seed, budget), budget, scratch),
             large,
         )
 

@@ -8,7 +8,7 @@ Both sides of a row are driven by the same pre-drawn random actions, so only the
 is timed. Each case is timed `--repeats` times, alternating raw and team env; the median steps/s is reported. VMAS
 runs on one torch thread (as in an env runner), on `--device`.
 
-    python experiments/bench_env.py [--steps 10000] [--repeats 3] [--vmas-worlds 64,256] [--vmas-tasks navigation]
+    python benchmarks/bench_env.py [--steps 10000] [--repeats 3] [--vmas-worlds 64,256] [--vmas-tasks navigation]
 """
 
 from __future__ import annotations

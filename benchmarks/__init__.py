@@ -1,0 +1,1 @@
+"""Benchmarks: speed and learning measurements of the framework (see benchmarks/README.md)."""
