@@ -17,7 +17,8 @@ from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedRefere
 from policies.team_actor import TeamActor
 from policies.train_mode import SkipRepeatedModeSwitch
 
-CRITICS = ("agent", "team", "coma", "joint")
+CRITICS = ("agent", "team", "coma", "joint", "agent_q")
+Q_CRITICS = ("coma", "joint", "agent_q")  # Q-functions, with target copies
 
 
 class TeamActorCriticModule(
@@ -30,7 +31,8 @@ class TeamActorCriticModule(
     - `"agent"` (IAC): per-agent `V(o_a, id_a)` with shared parameters;
     - `"team"` (Central-V): one centralised `V(s)` over the team embedding of the agents' observations;
     - `"coma"`: COMA's counterfactual `Q(s, (u^-a, .))` over the team embedding of (observation, action) pairs;
-    - `"joint"`: MADDPG's joint-action `Q_a(o, u)` over the same pairs, for continuous actions.
+    - `"joint"`: MADDPG's joint-action `Q_a(o, u)` over the same pairs, for continuous actions;
+    - `"agent_q"` (IAC on AWAC): per-agent `Q(o_a, id_a, .)` with shared parameters, one output per action.
 
     The Q critics have target copies. Absent agents never act (see `TeamActor`); losses take per-agent
     log-probabilities from the `logits` (the distribution inputs), not the joint distribution's sum.
@@ -64,6 +66,10 @@ class TeamActorCriticModule(
             return AgentQNetwork(obs_dim, 1, n_max, hidden, config["obs_agent_id"])
         if kind == "team":
             return TeamValueCritic(obs_dim, n_max, embedding, hidden)
+        if kind == "agent_q":
+            if not self.discrete:
+                raise ValueError("the per-agent Q critic (critic='agent_q') needs discrete actions")
+            return AgentQNetwork(obs_dim, self.n_actions, n_max, hidden, config["obs_agent_id"])
         if kind == "coma":
             if not self.discrete:
                 raise ValueError("the counterfactual critic (critic='coma') needs discrete actions")
@@ -80,8 +86,9 @@ class TeamActorCriticModule(
 
     @property
     def has_q_critic(self) -> bool:
-        """Whether the critic is a Q-function (`coma`, `joint`), which has a target copy, or a value function."""
-        return isinstance(self.critic, (CounterfactualCritic, JointActionCritic))
+        """Whether the critic is a Q-function (`coma`, `joint`, `agent_q`), which has a target copy, or a value
+        function."""
+        return self.model_config["critic"] in Q_CRITICS
 
     # TargetNetworkAPI: only the Q critics have target copies.
     def make_target_networks(self) -> None:
@@ -101,6 +108,12 @@ class TeamActorCriticModule(
         """COMA: `Q(s, (u^-a, u'))` for every agent a and action u' `[B, n_max, A]`, given the joint action [B, n_max]."""
         critic = self._target_critic if target else self.critic
         return critic(obs["obs"], F.one_hot(actions.long(), self.n_actions).float(), obs["mask"])
+
+    def agent_q(self, obs: dict[str, torch.Tensor], target: bool = False) -> torch.Tensor:
+        """IAC on AWAC: each agent's `Q(o_a, id_a, u)` for every action `[B, n_max, A]` (the target copy's with
+        `target`)."""
+        critic = self._target_critic if target else self.critic
+        return critic(obs["obs"])
 
     def logits(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per-agent distribution inputs: action logits `[B, n_max, A]` (absent agents forced onto action 0) or

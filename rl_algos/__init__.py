@@ -16,6 +16,7 @@ from rl_algos.central_v_sac import CentralVSACConfig
 from rl_algos.coma import COMAConfig
 from rl_algos.gum import GUMConfig
 from rl_algos.iac import IACConfig
+from rl_algos.iac_awac import IACAWACConfig
 from rl_algos.iql import IQLConfig
 from rl_algos.maddpg import MADDPGConfig
 from rl_algos.qmix import QMIXConfig
@@ -27,6 +28,7 @@ ALGORITHMS: dict[str, type[AlgorithmConfig]] = {
     "qmix": QMIXConfig,
     "gum": GUMConfig,
     "iac": IACConfig,
+    "iac_awac": IACAWACConfig,
     "central_v": CentralVConfig,
     "central_v_sac": CentralVSACConfig,
     "coma": COMAConfig,

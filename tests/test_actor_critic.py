@@ -124,8 +124,14 @@ def test_per_agent_critic_values_absent_agents_at_zero():
 
 @pytest.mark.parametrize(
     "algo, options",
-    [("iac", {}), ("central_v", {}), ("central_v_sac", {"learning_starts": 50}), ("coma", {})],
-    ids=["iac", "central_v", "central_v_sac", "coma"],
+    [
+        ("iac", {}),
+        ("iac_awac", {"learning_starts": 50}),
+        ("central_v", {}),
+        ("central_v_sac", {"learning_starts": 50}),
+        ("coma", {}),
+    ],
+    ids=["iac", "iac_awac", "central_v", "central_v_sac", "coma"],
 )
 def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, options, ray_session, tmp_path):
     env_config = {"scenario": "spread", "n_agents": 2, "n_max": 4, "max_cycles": 10}
@@ -157,7 +163,7 @@ def test_coma_rejects_continuous_actions_and_the_a2c_learners_take_them():
         rl_algos.get_config("coma").environment("team", env_config=multiwalker).validate()
     for algo in ("iac", "central_v"):
         rl_algos.get_config(algo).environment("team", env_config=multiwalker).validate()
-    with pytest.raises(ValueError, match="base='ppo' is unknown; central_v is A2C"):
+    with pytest.raises(ValueError, match="base='ppo' is unknown; CentralV trains on-policy with A2C"):
         rl_algos.get_config("central_v").training(base="ppo").validate()
     with pytest.raises(
         ValueError, match="sac base is now its own algorithm: use rl_algos.get_config\\('central_v_sac'\\)"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ray.rllib.algorithms.algorithm_config import NotProvided
-
 from rl_algos.central_v.learner import CentralVLearner
 from rl_algos.common.actor_critic_config import TeamActorCriticConfig
 from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
@@ -17,29 +15,13 @@ class CentralVConfig(TeamActorCriticConfig):
     """
 
     critic = "team"
+    moved_bases = {"sac": "central_v_sac"}  # noqa: RUF012 (read-only)
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or CentralV)
-        self.base = "a2c"
-
-    def training(self, *, base: str = NotProvided, **kwargs) -> CentralVConfig:
-        """`base` is accepted only to point the former `base="sac"` at `central_v_sac`."""
-        super().training(**kwargs)
-        self._set_provided(locals())
-        return self
 
     def get_default_learner_class(self):
         return CentralVLearner
-
-    def validate(self) -> None:
-        super().validate()
-        if self.base == "sac":
-            raise ValueError(
-                "central_v's sac base is now its own algorithm: use rl_algos.get_config('central_v_sac') "
-                "(--algo central_v_sac / --algos central_v_sac in the scripts) and drop base='sac'"
-            )
-        if self.base != "a2c":
-            raise ValueError(f"central_v base={self.base!r} is unknown; central_v is A2C (base='a2c')")
 
 
 class CentralV(OnPolicyTeamAlgorithm):

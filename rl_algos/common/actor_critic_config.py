@@ -19,16 +19,21 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
     `ActorCriticNetworksConfig`):
 
     - `entropy_coeff` (0.01): weight of the policy-entropy bonus; `vf_coeff` (0.5): weight of the critic loss;
-      `normalize_advantages` (True): advantages to mean 0, std 1 over each batch's present agents.
+      `normalize_advantages` (True): advantages to mean 0, std 1 over each batch's present agents;
+    - `base` ("a2c"): the only base of the on-policy learners; the off-policy variants are algorithms of their own
+      (`central_v_sac`, `iac_awac`), and their former spellings (`base="sac"`, `base="awac"`) say so.
     """
 
     critic: str = "team"  # set by each algorithm's config: "agent" (IAC) or "team" (Central-V)
+    # Off-policy variants that became algorithms of their own: the former `base` -> the algorithm to use instead.
+    moved_bases: dict[str, str] = {}  # noqa: RUF012 (read-only)
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class)
         self.entropy_coeff = 0.01
         self.vf_coeff = 0.5
         self.normalize_advantages = True
+        self.base = "a2c"
         # Measured on spread N=3: one 400-step batch per update at lr 5e-4 left the critic far from its targets
         # after 60k env steps (entropy still at its maximum); 100-step batches at 2e-3 learn within 50k.
         self.lr = 2e-3
@@ -41,6 +46,7 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         entropy_coeff: float = NotProvided,
         vf_coeff: float = NotProvided,
         normalize_advantages: bool = NotProvided,
+        base: str = NotProvided,
         **kwargs,
     ) -> TeamActorCriticConfig:
         super().training(**kwargs)
@@ -60,6 +66,14 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
 
     def validate(self) -> None:
         super().validate()
+        if self.base in self.moved_bases:
+            algorithm = self.moved_bases[self.base]
+            raise ValueError(
+                f"the {self.base} base is now its own algorithm: use rl_algos.get_config({algorithm!r}) (--algo / --algos "
+                f"{algorithm} in the scripts) and drop base={self.base!r}"
+            )
+        if self.base != "a2c":
+            raise ValueError(f"base={self.base!r} is unknown; {self.algo_name} trains on-policy with A2C (base='a2c')")
         if not self.supports_continuous_actions():
             self.require_discrete_actions("iac, central_v, central_v_sac or maddpg for continuous actions")
         if self.entropy_coeff < 0 or self.vf_coeff <= 0:

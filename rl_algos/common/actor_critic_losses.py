@@ -6,6 +6,8 @@ agents: every per-agent quantity is masked, so padded agents give and take no cr
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.nn import functional as F
 
@@ -102,6 +104,13 @@ def log_probs_and_entropy(
         return chosen_action_values(F.log_softmax(logits, dim=-1), actions), masked_entropy(logits, mask)
     policy = actor.dist_cls().from_logits(logits)
     return policy.logp(actions), masked_mean(policy.pre_squash_entropy(), mask)
+
+
+# AWAC / AWR weights: w = min(exp(A / lambda), max_weight), the advantages held fixed.
+def advantage_weights(advantages: torch.Tensor, temperature: float, max_weight: float) -> torch.Tensor:
+    """advantages [B, n] -> weights [B, n] in (0, max_weight]; exp is taken of the clipped log-weight, so large
+    advantages cannot overflow."""
+    return torch.exp(torch.clamp(advantages.detach() / temperature, max=math.log(max_weight)))
 
 
 # Discrete SAC temperature: J(alpha) = alpha * (H(pi) - H_target), minimised over log alpha (H held fixed):

@@ -8,9 +8,10 @@ from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
 class IACConfig(TeamActorCriticConfig):
     """IAC: each present agent's advantage is its own `R_t - V(o_a)`; `team_embedding` is not used (no
     centralised critic), so an embedding grid gives IAC the same network for every embedding. Discrete actions, or
-    continuous ones (multiwalker) with the squashed-Gaussian actor."""
+    continuous ones (multiwalker) with the squashed-Gaussian actor. The off-policy IAC on AWAC is `iac_awac`."""
 
     critic = "agent"
+    moved_bases = {"awac": "iac_awac"}  # noqa: RUF012 (read-only)
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or IAC)
