@@ -7,7 +7,7 @@ over seeds.
 
     python benchmarks/bench_actor_critic.py [--algos iac,central_v,coma,central_v_sac,maddpg] [--scenario spread]
         [--env-options '{"continuous_actions": true}'] [--embeddings concat,graph] [--seeds 0,1,2] [--steps 50000]
-        [--episodes 20]
+        [--episodes 20] [--training '{"shared_experience": 1.0}']
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ EVAL_SIZES = (3, 6)
 
 
 def train_and_evaluate_sizes(
-    algo: str, env_options: dict, embedding: str, steps: int, seed: int, episodes: int
+    algo: str, env_options: dict, embedding: str, steps: int, seed: int, episodes: int, **training
 ) -> list[dict]:
-    """Train at N=3 (n_max 6) for `steps` env steps in the team env `env_options` (scenario and options), then
-    evaluate greedily at each of `EVAL_SIZES`."""
+    """Train at N=3 (n_max 6) for `steps` env steps in the team env `env_options` (scenario and options), with the
+    `.training()` options `training`, then evaluate greedily at each of `EVAL_SIZES`."""
     env_config = {**env_options, "n_agents": 3, "n_max": max(EVAL_SIZES)}
-    config = budget_config(algo, env_config, steps, seed, team_embedding=embedding)
+    config = budget_config(algo, env_config, steps, seed, team_embedding=embedding, **training)
     eval_configs = [{**env_config, "n_agents": n} for n in EVAL_SIZES]
     run = train_and_evaluate(config, steps, eval_configs, episodes=episodes, seed=10_000 + seed)
     key = {"algo": algo, "scenario": env_options["scenario"], "embedding": embedding, "seed": seed}
@@ -61,6 +61,9 @@ def main() -> None:
         help="team env options as JSON, e.g. '{\"continuous_actions\": true}'",
     )
     parser.add_argument("--embeddings", default="concat,graph")
+    parser.add_argument(
+        "--training", type=json.loads, default={}, help="extra .training() options for every run, as JSON"
+    )
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--episodes", type=int, default=20, help="greedy evaluation episodes per run and size")
@@ -80,12 +83,16 @@ def main() -> None:
     for algo in algos:
         for embedding in embeddings:
             for seed in seeds:
-                rows += train_and_evaluate_sizes(algo, env_options, embedding, args.steps, seed, args.episodes)
+                rows += train_and_evaluate_sizes(
+                    algo, env_options, embedding, args.steps, seed, args.episodes, **args.training
+                )
                 print(rows[-2:], flush=True)
     ray.shutdown()
     csv_path = write_rows(rows, Path(args.out) / "bench_actor_critic.csv")
 
     sizes = " | ".join(f"greedy return N={n}" for n in EVAL_SIZES)
+    if args.training:
+        print(f"\n.training() options of every run: {json.dumps(args.training)}")
     print(f"\n| scenario | algo | embedding | env steps | {sizes} | train loop env steps/s |")
     print("| --- | --- | --- | ---: | " + " | ".join("---:" for _ in EVAL_SIZES) + " | ---: |")
     for algo in algos:

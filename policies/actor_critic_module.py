@@ -115,16 +115,27 @@ class TeamActorCriticModule(
         critic = self._target_critic if target else self.critic
         return critic(obs["obs"])
 
-    def logits(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+    def logits(self, obs: dict[str, torch.Tensor], ids: torch.Tensor | None = None) -> torch.Tensor:
         """Per-agent distribution inputs: action logits `[B, n_max, A]` (absent agents forced onto action 0) or
-        squashed-Gaussian `[loc, log_std]` `[B, n_max, 2k]`."""
-        return self.actor(obs)
+        squashed-Gaussian `[loc, log_std]` `[B, n_max, 2k]`; `ids` replaces the slots' own agent ids."""
+        return self.actor(obs, ids)
 
-    def values(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Per-agent values `[B, n_max]` (0 for absent agents) or the team value `[B]`."""
+    def as_each_agent(self, obs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Every agent's observations seen in every agent's place, for shared experience (SEAC): `obs` and `mask`
+        repeated along a new axis a (`[B, n_max(a), n_max(b), ...]`), and the ids that put agent a's one-hot in
+        every slot b (`[B, n_max(a), n_max(b), n_max]`), for `logits(..., ids)` and `values(..., ids)`."""
+        n = self.n_max
+        repeated = {key: obs[key].unsqueeze(1).expand(-1, n, *obs[key].shape[1:]) for key in ("obs", "mask")}
+        batch = obs["mask"].shape[0]
+        ids = torch.eye(n, device=obs["mask"].device)[None, :, None, :].expand(batch, n, n, n)
+        return repeated, ids
+
+    def values(self, obs: dict[str, torch.Tensor], ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-agent values `[B, n_max]` (0 for absent agents; `ids` replaces the slots' own agent ids) or the team
+        value `[B]`."""
         if isinstance(self.critic, TeamValueCritic):
             return self.critic(obs["obs"], obs["mask"])
-        return self.critic(obs["obs"]).squeeze(-1) * obs["mask"]
+        return self.critic(obs["obs"], ids).squeeze(-1) * obs["mask"]
 
     def _action_dist_inputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         return {Columns.ACTION_DIST_INPUTS: self.actor.action_dist_inputs(self.logits(batch[Columns.OBS]))}

@@ -85,10 +85,11 @@ class TeamActor(nn.Module):
         outputs = self.action_dim if self.discrete else 2 * self.action_dim
         self.network = AgentQNetwork(obs_dim, outputs, n_max, hidden, obs_agent_id)
 
-    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Per-agent distribution inputs: logits `[B, n_max, A]` or `[loc, log_std]` `[B, n_max, 2k]`."""
+    def forward(self, obs: dict[str, torch.Tensor], ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-agent distribution inputs: logits `[B, n_max, A]` or `[loc, log_std]` `[B, n_max, 2k]`; `ids`
+        (`[..., n_max, n_max]` one-hots) replaces the slots' own agent ids."""
         present = obs["mask"].unsqueeze(-1) > 0.5
-        return torch.where(present, self.network(obs["obs"]), self._absent)
+        return torch.where(present, self.network(obs["obs"], ids), self._absent)
 
     def action_dist_inputs(self, per_agent_inputs: torch.Tensor) -> torch.Tensor:
         """The `Columns.ACTION_DIST_INPUTS` RLlib's connectors hand to `dist_cls()`: flat for discrete actions."""

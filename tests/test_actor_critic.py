@@ -126,12 +126,13 @@ def test_per_agent_critic_values_absent_agents_at_zero():
     "algo, options",
     [
         ("iac", {}),
+        ("iac", {"shared_experience": 1.0}),
         ("iac_awac", {"learning_starts": 50}),
         ("central_v", {}),
         ("central_v_sac", {"learning_starts": 50}),
         ("coma", {}),
     ],
-    ids=["iac", "iac_awac", "central_v", "central_v_sac", "coma"],
+    ids=["iac", "iac-seac", "iac_awac", "central_v", "central_v_sac", "coma"],
 )
 def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, options, ray_session, tmp_path):
     env_config = {"scenario": "spread", "n_agents": 2, "n_max": 4, "max_cycles": 10}
@@ -155,6 +156,28 @@ def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, op
     played = evaluate(checkpoint, {**env_config, "n_agents": 4}, episodes=2, seed=0)
     assert played["n_agents"] == 4 and played["episode_len_mean"] == 10.0 and np.isfinite(played["return_mean"])
     assert "q_bias" not in played  # the lower-bound check is the value learners'
+
+
+def test_each_agent_in_every_agent_s_place_gives_its_own_outputs_on_the_diagonal():
+    torch.manual_seed(0)
+    module = _module("agent")
+    obs = _obs(6, n_present=3)
+    obs_as, ids = module.as_each_agent(obs)
+    logits_as, values_as = module.logits(obs_as, ids), module.values(obs_as, ids)  # [B, a, b, A], [B, a, b]
+    assert logits_as.shape == (6, N_MAX, N_MAX, N_ACTIONS) and values_as.shape == (6, N_MAX, N_MAX)
+    slots = torch.arange(N_MAX)
+    assert torch.allclose(logits_as[:, slots, slots], module.logits(obs), atol=1e-6)
+    assert torch.allclose(values_as[:, slots, slots], module.values(obs), atol=1e-6)
+    assert not torch.allclose(logits_as[:, 0, 1], logits_as[:, 1, 1]), "agent 0's id changes the policy on o_1"
+    assert torch.equal(values_as[:, :, 3:], torch.zeros(6, N_MAX, 2)), "absent agents' experience is worth 0"
+
+
+def test_shared_experience_is_for_per_agent_critics_only():
+    for algo in ("central_v", "coma"):
+        with pytest.raises(ValueError, match="shared_experience \\(SEAC\\) .* Use iac"):
+            rl_algos.get_config(algo).training(shared_experience=1.0).validate()
+    with pytest.raises(ValueError, match="shared_experience .* must be >= 0"):
+        rl_algos.get_config("iac").training(shared_experience=-1.0).validate()
 
 
 def test_coma_rejects_continuous_actions_and_the_a2c_learners_take_them():

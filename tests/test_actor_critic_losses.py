@@ -16,6 +16,7 @@ from rl_algos.common.actor_critic_losses import (
     policy_gradient_loss,
     rollout_returns,
     sac_temperature_loss,
+    shared_experience_losses,
     smoothed_target_actions,
     soft_values,
     td_lambda_targets,
@@ -162,3 +163,24 @@ def test_normalized_advantages_have_zero_mean_unit_std_over_present_agents_only(
     assert present.mean().item() == pytest.approx(0.0, abs=1e-6)
     assert present.pow(2).mean().item() == pytest.approx(1.0, abs=1e-5)
     assert torch.equal(result[:, 2], torch.zeros(2))
+
+
+def test_shared_experience_losses_match_a_hand_computed_pair_and_skip_self_and_absent_agents():
+    # agents 0, 1 present, 2 absent; pi_0(u_1 | o_1) = 0.5 against pi_1's own 0.25 (ratio 2), pi_1(u_0 | o_0) = 0.25
+    # against pi_0's own 0.5 (ratio 0.5); advantages A_0(o_1) = 3 - 1 = 2, A_1(o_0) = 1 - 2 = -1. The diagonal (an
+    # agent's own experience) and the absent agent carry values that would change the result if they counted.
+    half, quarter = math.log(0.5), math.log(0.25)
+    log_probs_as = torch.tensor([[[-9.0, half, -9.0], [quarter, -9.0, -9.0], [-9.0, -9.0, -9.0]]])
+    own_log_probs = torch.tensor([[half, quarter, -9.0]])
+    values_as = torch.tensor([[[5.0, 1.0, 7.0], [2.0, 5.0, 7.0], [7.0, 7.0, 7.0]]])
+    returns_as = torch.tensor([[[0.0, 3.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])
+    mask = torch.tensor([[1.0, 1.0, 0.0]])
+    actor, critic = shared_experience_losses(log_probs_as, own_log_probs, values_as, returns_as, mask, 3.0, False)
+    # actor: -(2 * log 0.5 * 2 + 0.5 * log 0.25 * -1) / 2 agents = 1.5 log 2; critic: (2 * 2^2 + 0.5 * 1^2) / 2
+    assert actor.item() == pytest.approx(1.5 * math.log(2.0), rel=1e-5)
+    assert critic.item() == pytest.approx(4.25, rel=1e-5)
+    clipped_actor, clipped_critic = shared_experience_losses(
+        log_probs_as, own_log_probs, values_as, returns_as, mask, 1.0, False
+    )
+    assert clipped_actor.item() == pytest.approx(0.5 * math.log(2.0), rel=1e-5), "ratio 2 clipped to 1"
+    assert clipped_critic.item() == pytest.approx(2.25, rel=1e-5)

@@ -150,14 +150,18 @@ def test_central_v_and_central_v_sac_take_continuous_actions():
         rl_algos.get_config(algo).environment("team", env_config=multiwalker).validate()
 
 
-@pytest.mark.parametrize("algo", ["iac", "central_v"])
-def test_continuous_a2c_trains_checkpoints_and_evaluates_at_a_larger_team(algo, ray_session, tmp_path):
+@pytest.mark.parametrize(
+    "algo, options",
+    [("iac", {}), ("iac", {"shared_experience": 1.0}), ("central_v", {})],
+    ids=["iac", "iac-seac", "central_v"],
+)
+def test_continuous_a2c_trains_checkpoints_and_evaluates_at_a_larger_team(algo, options, ray_session, tmp_path):
     env_config = {"scenario": "multiwalker", "n_agents": 2, "n_max": 3, "max_cycles": 20}
     trainer = (
         rl_algos.get_config(algo)
         .environment("team", env_config=env_config)
         .env_runners(num_env_runners=0, num_envs_per_env_runner=2)
-        .training(train_batch_size_per_learner=40, team_embedding="graph")
+        .training(train_batch_size_per_learner=40, team_embedding="graph", **options)
         .reporting(min_sample_timesteps_per_iteration=80)
         .debugging(seed=0)
     )

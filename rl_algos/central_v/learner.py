@@ -15,6 +15,7 @@ from rl_algos.common.actor_critic_losses import (
     normalized,
     policy_gradient_loss,
     rollout_returns,
+    shared_experience_losses,
 )
 from rl_algos.common.connectors import ROLLOUT_CUTS
 from rl_algos.common.losses import masked_mse
@@ -29,7 +30,9 @@ class CentralVLearner(OnPolicyTeamLearner):
     # L = -mean_a m_a log pi(u_a | o_a) A_a + vf_coeff mean (V - R)^2 - entropy_coeff H(pi) [+ finetune_kl], with
     # R_t = r_t + gamma (1 - d_t) (V(s_{t+1}) where the rollout is cut after t, else R_{t+1}) and A = R - V: per
     # agent for a per-agent critic, the team's (shared by every present agent) for a centralised one, normalised
-    # over the batch's present agents with `normalize_advantages`.
+    # over the batch's present agents with `normalize_advantages`. With `shared_experience` lambda (IAC only) the loss
+    # adds lambda (actor_seac + vf_coeff critic_seac), each agent's importance-weighted losses on the others'
+    # experience (`shared_experience_losses`, SEAC).
     def compute_loss_for_module(
         self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
     ) -> torch.Tensor:
@@ -52,6 +55,9 @@ class CentralVLearner(OnPolicyTeamLearner):
         actor_loss = policy_gradient_loss(log_probs, advantages, mask)
         total = actor_loss + config.vf_coeff * value_loss - config.entropy_coeff * entropy
         total = total + self.pretrained_kl_penalty(module_id, module, batch[Columns.OBS], fwd_out["logits"])
+        if config.shared_experience:
+            seac_actor, seac_critic = seac_losses(module, batch, log_probs, cuts.clamp(max=1.0), config)
+            total = total + config.shared_experience * (seac_actor + config.vf_coeff * seac_critic)
         self.metrics.log_dict(
             {
                 "total_loss": total.item(),
@@ -65,3 +71,30 @@ class CentralVLearner(OnPolicyTeamLearner):
             window=1,
         )
         return total
+
+
+def seac_losses(
+    module, batch: dict[str, Any], own_log_probs: torch.Tensor, cuts: torch.Tensor, config: Any
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """SEAC's actor and critic terms: every agent a's policy and per-agent critic evaluated on every agent b's
+    observations (the shared networks with a's id in b's slot), a's bootstrapped returns on b's rollout."""
+    obs_as, ids = module.as_each_agent(batch[Columns.OBS])  # [B, a, b, ...]
+    next_obs_as, _ = module.as_each_agent(batch[Columns.NEXT_OBS])
+    actions = batch[Columns.ACTIONS]
+    actions_as = actions.unsqueeze(1).expand(-1, actions.shape[1], *actions.shape[1:])  # u_b in every row a
+    log_probs_as, _ = log_probs_and_entropy(module.actor, module.logits(obs_as, ids), actions_as, obs_as["mask"])
+    values_as = module.values(obs_as, ids)  # [B, a, b]
+    with torch.no_grad():
+        next_values_as = module.values(next_obs_as, ids)
+    returns_as = rollout_returns(
+        batch[Columns.REWARDS], batch[Columns.TERMINATEDS].float(), cuts, next_values_as, config.gamma
+    )
+    return shared_experience_losses(
+        log_probs_as,
+        own_log_probs.detach(),
+        values_as,
+        returns_as,
+        batch[Columns.OBS]["mask"],
+        config.shared_experience_clip,
+        config.normalize_advantages,
+    )

@@ -20,6 +20,9 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
 
     - `entropy_coeff` (0.01): weight of the policy-entropy bonus; `vf_coeff` (0.5): weight of the critic loss;
       `normalize_advantages` (True): advantages to mean 0, std 1 over each batch's present agents;
+    - `shared_experience` (0.0, off; SEAC uses 1.0): `lambda`, the weight of each agent's losses on the other
+      agents' experience, weighted by the clipped importance ratio `min(pi_a(u_b | o_b) / pi_b(u_b | o_b),
+      shared_experience_clip)` (1.0) (Christianos et al. 2020); per-agent critics only (`iac`);
     - `base` ("a2c"): the only base of the on-policy learners; the off-policy variants are algorithms of their own
       (`central_v_sac`, `iac_awac`), and their former spellings (`base="sac"`, `base="awac"`) say so.
     """
@@ -34,6 +37,8 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         self.vf_coeff = 0.5
         self.normalize_advantages = True
         self.base = "a2c"
+        self.shared_experience = 0.0
+        self.shared_experience_clip = 1.0
         # Measured on spread N=3: one 400-step batch per update at lr 5e-4 left the critic far from its targets
         # after 60k env steps (entropy still at its maximum); 100-step batches at 2e-3 learn within 50k.
         self.lr = 2e-3
@@ -47,6 +52,8 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         vf_coeff: float = NotProvided,
         normalize_advantages: bool = NotProvided,
         base: str = NotProvided,
+        shared_experience: float = NotProvided,
+        shared_experience_clip: float = NotProvided,
         **kwargs,
     ) -> TeamActorCriticConfig:
         super().training(**kwargs)
@@ -74,6 +81,16 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
             )
         if self.base != "a2c":
             raise ValueError(f"base={self.base!r} is unknown; {self.algo_name} trains on-policy with A2C (base='a2c')")
+        if not self.shared_experience >= 0 or not self.shared_experience_clip > 0:
+            raise ValueError(
+                f"shared_experience ({self.shared_experience}) must be >= 0 (0 = off) and shared_experience_clip "
+                f"({self.shared_experience_clip}) > 0"
+            )
+        if self.shared_experience and self.critic != "agent":
+            raise ValueError(
+                f"shared_experience (SEAC) trains each agent's policy and per-agent critic on the others' experience; "
+                f"{self.algo_name} has a {self.critic!r} critic. Use iac, or shared_experience=0"
+            )
         if not self.supports_continuous_actions():
             self.require_discrete_actions("iac, central_v, central_v_sac or maddpg for continuous actions")
         if self.entropy_coeff < 0 or self.vf_coeff <= 0:

@@ -113,6 +113,35 @@ def advantage_weights(advantages: torch.Tensor, temperature: float, max_weight: 
     return torch.exp(torch.clamp(advantages.detach() / temperature, max=math.log(max_weight)))
 
 
+# SEAC (Christianos et al. 2020): agent a also learns from every other present agent b's experience, weighted by the
+# importance ratio rho_ab = min(pi_a(u_b | o_b) / pi_b(u_b | o_b), clip), with A_a(o_b) = R_a(o_b) - V_a(o_b):
+#   actor  -sum_{b != a} rho_ab log pi_a(u_b | o_b) A_a(o_b);   critic  sum_{b != a} rho_ab (V_a(o_b) - R_a(o_b))^2
+# each a mean over the present agents a (of sums over the others b).
+def shared_experience_losses(
+    log_probs_as: torch.Tensor,
+    own_log_probs: torch.Tensor,
+    values_as: torch.Tensor,
+    returns_as: torch.Tensor,
+    mask: torch.Tensor,
+    clip: float,
+    normalize: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """log_probs_as [B, n(a), n(b)]: `log pi_a(u_b | o_b)`; own_log_probs [B, n(b)]: `log pi_b(u_b | o_b)`;
+    values_as, returns_as [B, n(a), n(b)]: `V_a(o_b)` and agent a's bootstrapped return on b's rollout; mask [B, n]
+    -> (actor term, critic term); `normalize` scales the advantages to mean 0, std 1 over the pairs."""
+    n = mask.shape[-1]
+    others = 1.0 - torch.eye(n, device=mask.device)
+    pairs = mask.unsqueeze(-1) * mask.unsqueeze(-2) * others  # [B, a, b]: both present, a != b
+    ratios = torch.exp(log_probs_as - own_log_probs.unsqueeze(-2)).detach().clamp(max=clip) * pairs
+    advantages = (returns_as - values_as).detach()
+    if normalize:
+        advantages = normalized(advantages, pairs)
+    agents = mask.sum().clamp(min=1.0)
+    actor = -(ratios * log_probs_as * advantages).sum() / agents
+    critic = (ratios * (values_as - returns_as.detach()) ** 2).sum() / agents
+    return actor, critic
+
+
 # Discrete SAC temperature: J(alpha) = alpha * (H(pi) - H_target), minimised over log alpha (H held fixed):
 # alpha falls while the policy is more random than the target entropy and rises while it is less.
 def sac_temperature_loss(log_alpha: torch.Tensor, entropy: torch.Tensor, target_entropy: float) -> torch.Tensor:
