@@ -26,7 +26,8 @@ class TeamMADDPGModule(
 ):
     """One shared actor for the padded team and, on the learner only, twin joint-action critics
     (`JointActionCritic`) and target copies of all three (and, with `model_config["pretrained_reference"]`, a
-    frozen copy of the actor: `PretrainedReferenceAPI`).
+    frozen copy of the actor: `PretrainedReferenceAPI`). With `model_config["unmix"]` (greedy unmixing) also each
+    agent's own critic `Q_ind(o_a, id_a, u_a)` with a target copy, and the log Lagrange multipliers.
 
     Discrete actions (MultiDiscrete): the actor gives logits; env runners sample through `TorchMultiCategorical`
     over the flat logits (exploring) or take the argmax (greedy); the learner feeds the critics one-hot actions,
@@ -60,12 +61,28 @@ class TeamMADDPGModule(
                 )
                 for _ in range(2)
             )
+            self.critic_ind = None
+            if config["unmix"]:  # greedy unmixing: each agent's own critic, and lagrange's multipliers
+                self.critic_ind = AgentQNetwork(
+                    obs_dim + self.action_dim, 1, n_max, config["critic_hidden"], config["obs_agent_id"]
+                )
+                self.log_lambdas = nn.Parameter(torch.zeros(2))
         if self.discrete:
             self.register_buffer("_absent_logits", absent_agent_logits(self.n_actions), persistent=False)
         self.make_pretrained_reference()
 
     def get_non_inference_attributes(self) -> list[str]:
-        return ["critic", "critic_2", "_target_actor", "_target_critic", "_target_critic_2", PRETRAINED_REFERENCE]
+        return [
+            "critic",
+            "critic_2",
+            "critic_ind",
+            "log_lambdas",
+            "_target_actor",
+            "_target_critic",
+            "_target_critic_2",
+            "_target_critic_ind",
+            PRETRAINED_REFERENCE,
+        ]
 
     # PretrainedReferenceAPI
     def policy_network(self) -> nn.Module:
@@ -75,13 +92,16 @@ class TeamMADDPGModule(
         self._target_actor = make_target_network(self.actor)
         self._target_critic = make_target_network(self.critic)
         self._target_critic_2 = make_target_network(self.critic_2)
+        if self.critic_ind is not None:
+            self._target_critic_ind = make_target_network(self.critic_ind)
 
     def get_target_network_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return [
+        pairs = [
             (self.actor, self._target_actor),
             (self.critic, self._target_critic),
             (self.critic_2, self._target_critic_2),
         ]
+        return pairs + ([(self.critic_ind, self._target_critic_ind)] if self.critic_ind is not None else [])
 
     def forward_target(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """The target actor's output (logits or actions) at `batch[Columns.OBS]`: `{"actor": ...}`."""
@@ -108,6 +128,14 @@ class TeamMADDPGModule(
         """Both critics' (or target critics') `Q_a` `[B, n_max]` at the joint action vectors."""
         critics = (self._target_critic, self._target_critic_2) if target else (self.critic, self.critic_2)
         return tuple(critic(obs["obs"], action_vectors, obs["mask"]) for critic in critics)
+
+    def independent_q(
+        self, obs: dict[str, torch.Tensor], action_vectors: torch.Tensor, target: bool = False
+    ) -> torch.Tensor:
+        """Greedy unmixing's independent estimator: each agent's own critic `Q_ind(o_a, id_a, u_a)` `[B, n_max]` (the
+        target copy's with `target`)."""
+        critic = self._target_critic_ind if target else self.critic_ind
+        return critic(torch.cat([obs["obs"], action_vectors], dim=-1)).squeeze(-1)
 
     def _act(self, batch: dict[str, Any], explore: bool) -> dict[str, torch.Tensor]:
         obs = batch[Columns.OBS]

@@ -9,15 +9,8 @@ import rl_algos
 from policies.networks.mixers import QMixer
 from rl_algos.common import evaluate
 from rl_algos.common.losses import kl_to_reference, other_agent_ids
-from rl_algos.gum.losses import (
-    clipped_team_next_value,
-    direct_weights,
-    independent_gap,
-    inverse_gap_weights,
-    lagrange_multiplier_loss,
-    lagrange_weights,
-    mixed_gap,
-)
+from rl_algos.common.unmixing import direct_weights, inverse_gap_weights, lagrange_multiplier_loss, lagrange_weights
+from rl_algos.gum.losses import clipped_team_next_value, independent_gap, mixed_gap
 
 B, N_MAX, N_ACTIONS, OBS_DIM = 8, 4, 3, 5
 

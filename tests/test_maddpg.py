@@ -1,5 +1,7 @@
 """MADDPG: joint-action critics (unshared with concat, pooled otherwise), the module's actions, short runs."""
 
+from types import SimpleNamespace
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import rl_algos
 from policies.maddpg_module import TeamMADDPGModule
 from policies.networks.team_critics import JointActionCritic
 from rl_algos.common import evaluate
+from rl_algos.maddpg.learner import TeamMADDPGLearner
 
 N_MAX, OBS_DIM, N_ACTIONS = 4, 3, 5
 
@@ -109,3 +112,87 @@ def test_maddpg_trains_checkpoints_and_evaluates_at_a_larger_team(env_config, em
     larger = {**env_config, "n_agents": env_config["n_max"]}
     played = evaluate(checkpoint, larger, episodes=1, seed=0)
     assert played["n_agents"] == env_config["n_max"] and np.isfinite(played["return_mean"])
+
+
+def _unmixed_critic_loss(unmix: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy unmixing's critic loss on a stand-in module: two agents with one continuous action dimension, agent 1
+    absent at s'; `Q_ind(o_a, u_a) = u_a` (+10 for the target copy), the pooled critic's `Q_a(o, (u^-a, u'_a)) =
+    2 u'_a`, replayed actions [1, 2], the actor's [3, 1], target actions [0.5, 0.5], r = 1, gamma 0.5, one step."""
+    module = SimpleNamespace(
+        discrete=False,
+        independent_q=lambda obs, actions, target=False: actions.sum(-1) + (10.0 if target else 0.0),
+        critic=SimpleNamespace(own_action_values=lambda obs, replayed, own, mask: 2 * own.sum(-1)),
+        log_lambdas=torch.zeros(2, requires_grad=True),
+    )
+    config = SimpleNamespace(gamma=0.5, unmix=unmix, cql_alpha=1.0, unmix_eps=1e-3, target_gap=1.0)
+    batch = {
+        Columns.OBS: {"obs": torch.zeros(1, 2, 1), "mask": torch.tensor([[1.0, 1.0]])},
+        Columns.NEXT_OBS: {"obs": torch.zeros(1, 2, 1), "mask": torch.tensor([[1.0, 0.0]])},
+        Columns.REWARDS: torch.tensor([1.0]),
+        Columns.TERMINATEDS: torch.tensor([0.0]),
+        "n_step": torch.tensor([1]),
+    }
+    replayed, next_actions, actor_out = (torch.tensor([[[a], [b]]]) for a, b in ((1.0, 2.0), (0.5, 0.5), (3.0, 1.0)))
+    return TeamMADDPGLearner.unmixed_critic_loss(
+        SimpleNamespace(config=config),
+        module,
+        batch,
+        replayed,
+        next_actions,
+        pooled_td=torch.tensor(2.0),
+        q1=torch.tensor([[4.0, 4.0]]),
+        actor_out=actor_out,
+        metrics={},
+    )
+
+
+def test_unmixed_critic_loss_matches_a_hand_computed_batch():
+    # TD_ind: targets [1 + 0.5 * 10.5, 1 + 0 (absent at s')] = [6.25, 1] against Q_ind [1, 2]: (5.25^2 + 1) / 2;
+    # gap_ind = mean(3 - 1, 1 - 2) = 0.5; gap_pool = mean(2 * 3 - 4, 2 * 1 - 4) = 0; TD_pool = 2 (given).
+    td_ind, gap_ind, td_pool, gap_pool = (5.25**2 + 1) / 2, 0.5, 2.0, 0.0
+    loss, weights = _unmixed_critic_loss("inverse")
+    inverse = torch.tensor([1 / (gap_ind + 1e-3), 1 / (gap_pool + 1e-3)])
+    expected = inverse / inverse.sum()
+    assert torch.allclose(weights, expected)
+    assert loss.item() == pytest.approx(float(expected[0] * (td_ind + gap_ind) + expected[1] * (td_pool + gap_pool)))
+    # lagrange, lambdas 1: TD_ind + TD_pool + sum_k (gap_k - 1), plus the multipliers' -sum_k (gap_k - 1)
+    loss, weights = _unmixed_critic_loss("lagrange")
+    assert torch.allclose(weights, torch.tensor([0.5, 0.5]))
+    assert loss.item() == pytest.approx(
+        td_ind + td_pool + (gap_ind - 1) + (gap_pool - 1) - (gap_ind - 1) - (gap_pool - 1)
+    )
+
+
+@pytest.mark.parametrize(
+    "env_config, unmix, embedding",
+    [
+        ({"scenario": "spread", "n_agents": 2, "n_max": 4, "max_cycles": 10}, "inverse", "graph"),
+        ({"scenario": "multiwalker", "n_agents": 2, "n_max": 3, "max_cycles": 20}, "lagrange", "concat"),
+    ],
+    ids=["spread-inverse-graph", "multiwalker-lagrange-concat"],
+)
+def test_maddpg_with_greedy_unmixing_trains_checkpoints_and_evaluates_at_a_larger_team(
+    env_config, unmix, embedding, ray_session, tmp_path
+):
+    config = (
+        rl_algos.get_config("maddpg")
+        .environment("team", env_config=env_config)
+        .env_runners(num_env_runners=0, num_envs_per_env_runner=2, rollout_fragment_length=20)
+        .training(team_embedding=embedding, learning_starts=80, train_ratio=0.1, unmix=unmix)
+        .reporting(min_sample_timesteps_per_iteration=100)
+        .debugging(seed=0)
+    )
+    trainer = config.build_algo()
+    for _ in range(3):
+        result = trainer.train()
+    learner = result["learners"]["default_policy"]
+    for key in ("vf_loss", "policy_loss", "td_ind", "gap_ind", "gap_pool", "lambda_ind"):
+        assert np.isfinite(learner[key]), key
+    assert learner["w_ind"] + learner["w_pool"] == pytest.approx(1.0)
+    checkpoint = trainer.save_to_path(str(tmp_path / "maddpg"))
+    trainer.stop()
+    larger = {**env_config, "n_agents": env_config["n_max"]}
+    played = evaluate(checkpoint, larger, episodes=1, seed=0)
+    assert played["n_agents"] == env_config["n_max"] and np.isfinite(played["return_mean"])
+    with pytest.raises(ValueError, match="unmix='mean' is unknown"):
+        rl_algos.get_config("maddpg").training(unmix="mean").validate()

@@ -12,6 +12,8 @@ from policies.gum_module import GUMModule
 from policies.networks.behaviour import BEHAVIOUR_MODELS
 from policies.networks.mixers import MIXERS
 from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
+from rl_algos.common.unmixing import UNMIX
+from rl_algos.common.unmixing_config import UnmixingConfig
 from rl_algos.common.value_config import MUNCHAUSEN_DEFAULTS, TeamQConfig
 from rl_algos.gum.learner import GUMLearner
 
@@ -19,21 +21,20 @@ SWITCHES = {
     "mixer": MIXERS,
     "behaviour_model": BEHAVIOUR_MODELS,
     "cql_mu": ("logsumexp", "greedy"),
-    "unmix": ("inverse", "direct", "lagrange"),
     "regulariser": ("munchausen", "kl", "none"),
     "regularise_against": ("others", "self"),
 }
 
 
-class GUMConfig(TeamQConfig):
+class GUMConfig(UnmixingConfig, TeamQConfig):
     """Greedy unmixing. Besides `TeamQConfig`'s options, `.training(...)` takes (defaults first):
 
     - `mixer`: "qmix" | "vdn", the mixed estimator `Q_mix = mixer(Q_1..Q_N, s)` (over `team_embedding`);
     - `behaviour_model`: "bc" | "vae", the cloned behaviour policy `beta(u | o_a, id_a)`;
     - `cql_mu`: "logsumexp" | "greedy", the `mu(Q_a)` of the independent gap; `beta_samples` (4): joint
       actions drawn from beta for the mixed gap; `cql_alpha` (1.0; 0 turns conservatism off);
-    - `unmix`: "inverse" | "direct" | "lagrange", how the estimators are weighted; `unmix_eps` (1e-3) in the
-      inverse weights; `target_gap` (1.0) for lagrange;
+    - `unmix` ("inverse" here; `UnmixingConfig`): "inverse" | "direct" | "lagrange", how the estimators are
+      weighted; `unmix_eps` (1e-3) in the inverse weights; `target_gap` (1.0) for lagrange;
     - `regulariser`: "munchausen" | "kl" | "none", against `regularise_against`: "others" | "self";
       `kl_coef` (0.1); the Munchausen constants (alpha 0.9, tau 0.03, l0 -1, also kl's tau) from `munchausen`.
     """
@@ -44,10 +45,7 @@ class GUMConfig(TeamQConfig):
         self.behaviour_model = "bc"
         self.cql_mu = "logsumexp"
         self.beta_samples = 4
-        self.cql_alpha = 1.0
         self.unmix = "inverse"
-        self.unmix_eps = 1e-3
-        self.target_gap = 1.0
         self.regulariser = "munchausen"
         self.regularise_against = "others"
         self.kl_coef = 0.1
@@ -59,10 +57,6 @@ class GUMConfig(TeamQConfig):
         behaviour_model: str = NotProvided,
         cql_mu: str = NotProvided,
         beta_samples: int = NotProvided,
-        cql_alpha: float = NotProvided,
-        unmix: str = NotProvided,
-        unmix_eps: float = NotProvided,
-        target_gap: float = NotProvided,
         regulariser: str = NotProvided,
         regularise_against: str = NotProvided,
         kl_coef: float = NotProvided,
@@ -108,11 +102,13 @@ class GUMConfig(TeamQConfig):
             )
         if not isinstance(self.beta_samples, int) or self.beta_samples < 1:
             raise ValueError(f"beta_samples must be an int >= 1, got {self.beta_samples!r}")
-        if self.cql_alpha < 0 or self.kl_coef < 0 or self.unmix_eps <= 0:
+        if self.unmix is None:
             raise ValueError(
-                f"cql_alpha ({self.cql_alpha}) and kl_coef ({self.kl_coef}) must be >= 0 and unmix_eps "
-                f"({self.unmix_eps}) > 0"
+                f"gum always weighs its estimators: unmix must be one of {', '.join(UNMIX)}; for the mixed estimator "
+                "alone use qmix"
             )
+        if self.kl_coef < 0:
+            raise ValueError(f"kl_coef must be >= 0, got {self.kl_coef}")
 
 
 class GUM(OffPolicyTeamAlgorithm):

@@ -19,8 +19,9 @@ from rl_algos.common.losses import (
     other_agent_ids,
     td_targets,
 )
+from rl_algos.common.unmixing import unmixed_loss
 from rl_algos.common.value_learner import TeamQLearner
-from rl_algos.gum.losses import clipped_team_next_value, conservative_gaps, unmixed_loss
+from rl_algos.gum.losses import clipped_team_next_value, conservative_gaps
 
 ESTIMATORS = ("ind", "mix")  # the order of the stacked gaps, TD losses, weights and multipliers
 

@@ -1,4 +1,5 @@
-"""Greedy unmixing's conservative gaps, estimator weights and regulariser pieces (plain torch).
+"""Greedy unmixing's conservative gaps of the value learner (plain torch); the estimators' weights are shared with
+the actor-critics in `rl_algos.common.unmixing`.
 
 Shapes: B batch, n = n_max agent slots, A actions, K = 2 estimators (independent, mixed).
 """
@@ -9,7 +10,6 @@ from collections.abc import Callable
 
 import torch
 import tree
-from torch.nn import functional as F
 
 from policies.networks.masked import masked_mean
 from rl_algos.common.losses import chosen_action_values
@@ -27,29 +27,6 @@ def independent_gap(q: torch.Tensor, beta_probs: torch.Tensor, mask: torch.Tenso
 def mixed_gap(q_mix_greedy: torch.Tensor, q_mix_beta: torch.Tensor) -> torch.Tensor:
     """q_mix_greedy [B]; q_mix_beta [S, B] -> scalar."""
     return (q_mix_greedy - q_mix_beta.mean(dim=0)).mean()
-
-
-# inverse: w_k = (1 / (|g_k| + eps)) / sum_j (1 / (|g_j| + eps))
-def inverse_gap_weights(gaps: torch.Tensor, eps: float) -> torch.Tensor:
-    """gaps [K] (detached) -> weights [K] summing to 1; the smaller gap gets the larger weight."""
-    inverse = 1.0 / (gaps.abs() + eps)
-    return inverse / inverse.sum()
-
-
-# direct: w = one_hot(argmin_k |g_k|)
-def direct_weights(gaps: torch.Tensor) -> torch.Tensor:
-    return F.one_hot(gaps.abs().argmin(), gaps.numel()).to(gaps.dtype)
-
-
-# lagrange: w_k proportional to 1 / lambda_k
-def lagrange_weights(log_lambdas: torch.Tensor) -> torch.Tensor:
-    return F.softmax(-log_lambdas, dim=0)
-
-
-# Lagrange multipliers by gradient ascent on lambda_k (g_k - target_gap): minimise the negative
-def lagrange_multiplier_loss(log_lambdas: torch.Tensor, gaps: torch.Tensor, target_gap: float) -> torch.Tensor:
-    """log_lambdas [K] (trainable), gaps [K] (detached) -> scalar; a gap above `target_gap` raises its lambda."""
-    return -(log_lambdas.exp() * (gaps.detach() - target_gap)).sum()
 
 
 # direct: both estimators bootstrap from min(Q_ind', Q_mix'), Q_ind' = masked mean_a of the agents' next values
@@ -81,25 +58,3 @@ def conservative_gaps(
     q_mix_beta = mix(q_beta, repeated_obs).view(samples, -1)  # [S, B]
     q_mix_greedy = mix(chosen_action_values(q, greedy_actions), obs)  # [B]
     return torch.stack([gap_ind, mixed_gap(q_mix_greedy, q_mix_beta)])
-
-
-# inverse / direct: L = sum_k w_k (TD_k + cql_alpha gap_k), w from the detached gaps;
-# lagrange: L = sum_k TD_k + cql_alpha lambda_k (gap_k - target_gap), and lambda_k learned by ascent on the same term
-def unmixed_loss(
-    tds: torch.Tensor,
-    gaps: torch.Tensor,
-    log_lambdas: torch.Tensor,
-    unmix: str,
-    cql_alpha: float,
-    unmix_eps: float,
-    target_gap: float,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """tds, gaps [K]; log_lambdas [K] (trainable) -> (the value networks' loss, the multipliers' loss, the
-    estimators' weights [K])."""
-    detached_gaps = gaps.detach()
-    if unmix == "lagrange":
-        value_loss = tds.sum() + cql_alpha * (log_lambdas.exp().detach() * (gaps - target_gap)).sum()
-        multiplier_loss = cql_alpha * lagrange_multiplier_loss(log_lambdas, detached_gaps, target_gap)
-        return value_loss, multiplier_loss, lagrange_weights(log_lambdas.detach())
-    weights = inverse_gap_weights(detached_gaps, unmix_eps) if unmix == "inverse" else direct_weights(detached_gaps)
-    return (weights * (tds + cql_alpha * gaps)).sum(), torch.zeros((), device=tds.device), weights

@@ -1,5 +1,5 @@
 """MADDPG's learner in TD3 style: twin joint-action critics, clipped double-Q targets with target-policy
-smoothing, delayed actor updates, soft target networks."""
+smoothing, delayed actor updates, soft target networks; optionally greedy unmixing against each agent's own critic."""
 
 from __future__ import annotations
 
@@ -12,27 +12,22 @@ from torch.nn import functional as F
 from policies.networks.masked import masked_mean
 from rl_algos.common.actor_critic_losses import logits_regulariser, smoothed_target_actions, twin_q_targets
 from rl_algos.common.learner_utils import frozen, register_adam_groups
-from rl_algos.common.losses import masked_mse
+from rl_algos.common.losses import masked_mse, td_targets
 from rl_algos.common.replay_learner import ReplayLearner
+from rl_algos.common.unmixing import unmixed_loss
 
 
 class TeamMADDPGLearner(ReplayLearner):
-    """TD3-style MADDPG for a parameter-shared team, on replayed n-step transitions.
-
-    Critics: `Q_i(o, u)_a -> r + gamma^n (1 - d) min_i Q'_i(o', u')_a`, `u'` the target actor's actions,
-    smoothed: clipped Gaussian noise on continuous actions, a hard Gumbel-softmax sample of the target logits
-    for discrete ones; agents absent at s' are worth 0 there. Actor, every `policy_delay` updates:
-    `-Q_1(o, (u^-a, mu(o_a)))_a` for each present agent a (the others' replayed actions, agent a's from the
-    current actor: straight-through Gumbel-softmax for discrete actions, plus `logits_reg * mean(logits^2)`).
-    After every `target_update_interval` (1) updates all targets move toward their networks by `tau`.
-    """
+    """TD3-style MADDPG for a parameter-shared team, on replayed n-step transitions; `unmix` adds greedy unmixing
+    (see `compute_loss_for_module`)."""
 
     def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
         module = self._module[module_id]
-        groups = {
-            "actor": list(module.actor.parameters()),
-            "critic": [*module.critic.parameters(), *module.critic_2.parameters()],
-        }
+        critics = [*module.critic.parameters(), *module.critic_2.parameters()]
+        groups = {"actor": list(module.actor.parameters()), "critic": critics}
+        if module.critic_ind is not None:
+            groups["critic"] = critics + list(module.critic_ind.parameters())
+            groups["lagrange"] = [module.log_lambdas]
         register_adam_groups(self, module_id, groups, config.lr)
 
     def _target_action_vectors(self, module, next_obs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -50,6 +45,12 @@ class TeamMADDPGLearner(ReplayLearner):
         )
         return smoothed * next_obs["mask"].unsqueeze(-1)
 
+    # Critics: sum_i mean_a m_a (Q_i(o, u)_a - y_a)^2, y_a = r + gamma^n (1 - d) m'_a min_i Q'_i(o', u')_a, u' the
+    # target actor's smoothed actions (clipped Gaussian noise on continuous actions, a hard Gumbel-softmax sample of
+    # the target logits for discrete ones). Actor, every `policy_delay` updates: -mean_a m_a Q_1(o, (u^-a, mu(o_a)))_a
+    # (the others' replayed actions; straight-through Gumbel-softmax for discrete actions, plus `logits_reg *
+    # mean(logits^2)`). With `unmix` the pooled critics are weighed against each agent's own critic
+    # (`unmixed_critic_loss`), and the actor maximises the weighted sum of both estimators.
     def compute_loss_for_module(
         self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
     ) -> torch.Tensor:
@@ -59,7 +60,8 @@ class TeamMADDPGLearner(ReplayLearner):
         replayed = module.action_vectors(batch[Columns.ACTIONS])  # [B, n, k]
 
         with torch.no_grad():
-            next_q1, next_q2 = module.twin_q(next_obs, self._target_action_vectors(module, next_obs), target=True)
+            next_actions = self._target_action_vectors(module, next_obs)
+            next_q1, next_q2 = module.twin_q(next_obs, next_actions, target=True)
             discounts = config.gamma ** batch["n_step"].float()
             targets = twin_q_targets(
                 batch[Columns.REWARDS], discounts, batch[Columns.TERMINATEDS].float(), next_q1, next_q2
@@ -68,14 +70,68 @@ class TeamMADDPGLearner(ReplayLearner):
         q1, q2 = module.twin_q(obs, replayed)
         critic_loss = masked_mse(q1, targets, mask) + masked_mse(q2, targets, mask)
         metrics = {"vf_loss": critic_loss, "q_taken_mean": masked_mean(q1, mask)}
+        weights = None
+        if config.unmix is not None:
+            critic_loss, weights = self.unmixed_critic_loss(
+                module, batch, replayed, next_actions, critic_loss, q1, fwd_out["actor"], metrics
+            )
         total = critic_loss
 
         if self.num_gradient_steps % config.policy_delay == 0:
-            actor_loss = self.actor_loss(module, obs, replayed, fwd_out["actor"], mask)
+            actor_loss = self.actor_loss(module, obs, replayed, fwd_out["actor"], mask, weights)
             total = total + actor_loss + self.pretrained_kl_penalty(module_id, module, obs, fwd_out["actor"])
             metrics["policy_loss"] = actor_loss
         self.log_step_metrics(module_id, metrics)
         return total
+
+    # Greedy unmixing, K = (ind, pool): TD_ind = mean_a m_a (Q_ind(o_a, u_a) - y_a)^2, y_a = r + gamma^n (1 - d) m'_a
+    # Q'_ind(o'_a, u'_a); TD_pool the twin critics' loss; gap_k = mean_a m_a (Q_k(mu(o_a)) - Q_k(u_a)), the actor's
+    # (greedy) action against the replayed one (Q_pool = Q_1 with the others' replayed actions); weighed as gum's
+    # (`rl_algos.common.unmixing.unmixed_loss`).
+    def unmixed_critic_loss(
+        self,
+        module,
+        batch: dict[str, Any],
+        replayed: torch.Tensor,
+        next_actions: torch.Tensor,
+        pooled_td: torch.Tensor,
+        q1: torch.Tensor,
+        actor_out: torch.Tensor,
+        metrics: dict[str, torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the critics' loss with the multipliers', the estimators' weights [2]); logs the gaps and weights."""
+        config = self.config
+        obs, next_obs = batch[Columns.OBS], batch[Columns.NEXT_OBS]
+        mask = obs["mask"]
+        with torch.no_grad():
+            next_q_ind = module.independent_q(next_obs, next_actions, target=True) * next_obs["mask"]  # [B, n]
+            discounts = config.gamma ** batch["n_step"].float()
+            targets_ind = td_targets(batch[Columns.REWARDS], discounts, batch[Columns.TERMINATEDS].float(), next_q_ind)
+            greedy = F.one_hot(actor_out.argmax(-1), module.n_actions).float() if module.discrete else actor_out
+            greedy = greedy.detach()
+        q_ind = module.independent_q(obs, replayed)  # [B, n]
+        tds = torch.stack([masked_mse(q_ind, targets_ind, mask), pooled_td])
+        gap_ind = masked_mean(module.independent_q(obs, greedy) - q_ind, mask)
+        gap_pool = masked_mean(module.critic.own_action_values(obs["obs"], replayed, greedy, mask) - q1, mask)
+        loss, multiplier_loss, weights = unmixed_loss(
+            tds,
+            torch.stack([gap_ind, gap_pool]),
+            module.log_lambdas,
+            config.unmix,
+            config.cql_alpha,
+            config.unmix_eps,
+            config.target_gap,
+        )
+        metrics.update(
+            td_ind=tds[0],
+            gap_ind=gap_ind,
+            gap_pool=gap_pool,
+            w_ind=weights[0],
+            w_pool=weights[1],
+            lambda_ind=module.log_lambdas[0].exp(),
+            lambda_pool=module.log_lambdas[1].exp(),
+        )
+        return loss + multiplier_loss, weights
 
     def actor_loss(
         self,
@@ -84,14 +140,19 @@ class TeamMADDPGLearner(ReplayLearner):
         replayed: torch.Tensor,
         actor_out: torch.Tensor,
         mask: torch.Tensor,
+        weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """`-mean_a Q_1(o, (u^-a, mu(o_a)))_a` over present agents (+ the logits regulariser for discrete actions)."""
+        """`-mean_a Q_1(o, (u^-a, mu(o_a)))_a` over present agents (+ the logits regulariser for discrete actions);
+        with unmixing `weights` (ind, pool), `-mean_a (w_ind Q_ind(o_a, mu(o_a)) + w_pool Q_1(...)_a)`."""
         if module.discrete:
             own = F.gumbel_softmax(actor_out, tau=self.config.gumbel_temperature, hard=True)  # [B, n, A]
         else:
             own = actor_out
         with frozen(module.critic):
             q_own = module.critic.own_action_values(obs["obs"], replayed, own, mask)  # [B, n]
+        if weights is not None:
+            with frozen(module.critic_ind):
+                q_own = weights[1] * q_own + weights[0] * module.independent_q(obs, own)
         loss = -masked_mean(q_own, mask)
         if module.discrete:
             loss = loss + logits_regulariser(actor_out, mask, self.config.logits_reg)

@@ -11,10 +11,11 @@ from policies.maddpg_module import TeamMADDPGModule
 from rl_algos.common.actor_critic_networks_config import ActorCriticNetworksConfig
 from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.common.replay_config import ReplayConfig
+from rl_algos.common.unmixing_config import UnmixingConfig
 from rl_algos.maddpg.learner import TeamMADDPGLearner
 
 
-class MADDPGConfig(ReplayConfig, ActorCriticNetworksConfig):
+class MADDPGConfig(UnmixingConfig, ReplayConfig, ActorCriticNetworksConfig):
     """MADDPG, TD3-style: a shared deterministic actor, twin critics over the joint (observation, action) pairs
     and the min of their targets, target-policy smoothing, delayed actor updates, soft targets. Discrete actions
     go through a straight-through Gumbel-softmax; continuous ones through `tanh` scaled onto the action bounds.
@@ -29,6 +30,10 @@ class MADDPGConfig(ReplayConfig, ActorCriticNetworksConfig):
       target-policy smoothing of continuous actions; `exploration_noise` (0.1): Gaussian noise of continuous
       actions on the env runners (the three noises in units of half the action bounds' width);
       `gumbel_temperature` (1.0); `logits_reg` (1e-3): weight of `mean(logits^2)` in the discrete actor loss;
+    - `unmix` (None, off) and greedy unmixing's other options (`UnmixingConfig`: `cql_alpha` 1.0, `unmix_eps`,
+      `target_gap`): each agent's own critic `Q_ind(o_a, u_a)` is weighed against the pooled critics by their
+      conservative gaps (the actor's action against the replayed one), in the critics' losses and the actor's
+      objective, as `gum` weighs its independent and mixed Qs;
     - the replay options of `ReplayConfig` (`tau` 0.005: soft target updates after every learner update, ...).
     """
 
