@@ -12,13 +12,13 @@ from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 from torch.nn import functional as F
 
 from policies.networks.agent_network import AgentQNetwork
-from policies.networks.team_critics import CounterfactualCritic, JointActionCritic, TeamValueCritic
+from policies.networks.team_critics import CounterfactualCritic, JointActionCritic, MixingCritic, TeamValueCritic
 from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
 from policies.team_actor import TeamActor
 from policies.train_mode import SkipRepeatedModeSwitch
 
-CRITICS = ("agent", "team", "coma", "joint", "agent_q")
-Q_CRITICS = ("coma", "joint", "agent_q")  # Q-functions, with target copies
+CRITICS = ("agent", "team", "coma", "joint", "agent_q", "lica")
+Q_CRITICS = ("coma", "joint", "agent_q", "lica")  # Q-functions, with target copies
 
 
 class TeamActorCriticModule(
@@ -32,7 +32,9 @@ class TeamActorCriticModule(
     - `"team"` (Central-V): one centralised `V(s)` over the team embedding of the agents' observations;
     - `"coma"`: COMA's counterfactual `Q(s, (u^-a, .))` over the team embedding of (observation, action) pairs;
     - `"joint"`: MADDPG's joint-action `Q_a(o, u)` over the same pairs, for continuous actions;
-    - `"agent_q"` (IAC on AWAC): per-agent `Q(o_a, id_a, .)` with shared parameters, one output per action.
+    - `"agent_q"` (IAC on AWAC): per-agent `Q(o_a, id_a, .)` with shared parameters, one output per action;
+    - `"lica"`: LICA's `Q(s, pi_1..pi_n)`, the agents' action distributions mixed by hypernetworks over the team
+      embedding (`MixingCritic`).
 
     The Q critics have target copies. Absent agents never act (see `TeamActor`); losses take per-agent
     log-probabilities from the `logits` (the distribution inputs), not the joint distribution's sum.
@@ -70,6 +72,10 @@ class TeamActorCriticModule(
             if not self.discrete:
                 raise ValueError("the per-agent Q critic (critic='agent_q') needs discrete actions")
             return AgentQNetwork(obs_dim, self.n_actions, n_max, hidden, config["obs_agent_id"])
+        if kind == "lica":
+            if not self.discrete:
+                raise ValueError("LICA's mixing critic (critic='lica') needs discrete actions")
+            return MixingCritic(obs_dim, self.n_actions, n_max, embedding, hidden, config["obs_agent_id"])
         if kind == "coma":
             if not self.discrete:
                 raise ValueError("the counterfactual critic (critic='coma') needs discrete actions")
@@ -114,6 +120,12 @@ class TeamActorCriticModule(
         `target`)."""
         critic = self._target_critic if target else self.critic
         return critic(obs["obs"])
+
+    def mixed_q(self, obs: dict[str, torch.Tensor], action_probs: torch.Tensor, target: bool = False) -> torch.Tensor:
+        """LICA: the team's `Q(s, pi_1..pi_n)` `[B]` of per-agent action distributions (or one-hots) `[B, n_max, A]`
+        (the target copy's with `target`)."""
+        critic = self._target_critic if target else self.critic
+        return critic(obs["obs"], action_probs, obs["mask"])
 
     def logits(self, obs: dict[str, torch.Tensor], ids: torch.Tensor | None = None) -> torch.Tensor:
         """Per-agent distribution inputs: action logits `[B, n_max, A]` (absent agents forced onto action 0) or

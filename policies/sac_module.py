@@ -13,11 +13,16 @@ from torch import nn
 from torch.nn import functional as F
 
 from policies.actor_critic_module import TeamActorCriticModule
+from policies.networks.agent_network import AgentQNetwork
 
 
 class TeamSACModule(TeamActorCriticModule):
     """The shared actor of `TeamActorCriticModule` and, on the learner only, twin centralised critics, their
     Polyak-averaged target copies, and the learned temperature `log_alpha` (`model_config["initial_alpha"]`).
+
+    With `model_config["unmix"]` (greedy unmixing) also each agent's own critic `Q_ind(o_a, id_a, .)` (one output
+    per action; for continuous actions `Q_ind(o_a, id_a, u_a)`) with a target copy, and the log Lagrange
+    multipliers.
 
     Discrete actions: the critics are COMA's counterfactual `Q_i(s, (u^-a, .))` `[B, n_max, A]`; continuous
     actions (squashed-Gaussian actor): MADDPG's joint-action `Q_i(o, u)_a` `[B, n_max]`. Both sit on the team
@@ -32,16 +37,46 @@ class TeamSACModule(TeamActorCriticModule):
             return
         self.critic_2 = self.make_critic()
         self.log_alpha = nn.Parameter(torch.tensor(math.log(self.model_config["initial_alpha"])))
+        self.critic_ind = None
+        if self.model_config["unmix"]:  # greedy unmixing: each agent's own critic, and lagrange's multipliers
+            n_max, obs_dim = self.observation_space["obs"].shape
+            inputs, outputs = (obs_dim, self.n_actions) if self.discrete else (obs_dim + self.action_dim, 1)
+            self.critic_ind = AgentQNetwork(
+                inputs, outputs, n_max, self.model_config["critic_hidden"], self.model_config["obs_agent_id"]
+            )
+            self.log_lambdas = nn.Parameter(torch.zeros(2))
 
     def get_non_inference_attributes(self) -> list[str]:
-        return [*super().get_non_inference_attributes(), "critic_2", "_target_critic_2", "log_alpha"]
+        return [
+            *super().get_non_inference_attributes(),
+            "critic_2",
+            "_target_critic_2",
+            "log_alpha",
+            "critic_ind",
+            "_target_critic_ind",
+            "log_lambdas",
+        ]
 
     def make_target_networks(self) -> None:
         super().make_target_networks()
         self._target_critic_2 = make_target_network(self.critic_2)
+        if self.critic_ind is not None:
+            self._target_critic_ind = make_target_network(self.critic_ind)
 
     def get_target_network_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return [*super().get_target_network_pairs(), (self.critic_2, self._target_critic_2)]
+        pairs = [*super().get_target_network_pairs(), (self.critic_2, self._target_critic_2)]
+        return pairs + ([(self.critic_ind, self._target_critic_ind)] if self.critic_ind is not None else [])
+
+    def independent_q(
+        self, obs: dict[str, torch.Tensor], actions: torch.Tensor | None = None, target: bool = False
+    ) -> torch.Tensor:
+        """Greedy unmixing's independent estimator, each agent's own critic (the target copy's with `target`):
+        `Q_ind(o_a, id_a, .)` `[B, n_max, A]` for discrete actions (`actions` unused), `Q_ind(o_a, id_a, u_a)`
+        `[B, n_max]` at the actions `[B, n_max, k]` for continuous ones."""
+        critic = self._target_critic_ind if target else self.critic_ind
+        if self.discrete:
+            return critic(obs["obs"])
+        return critic(torch.cat([obs["obs"], actions.float()], dim=-1)).squeeze(-1)
 
     def twin_critics(self, target: bool = False) -> tuple[nn.Module, nn.Module]:
         """The two critics, or their target copies."""

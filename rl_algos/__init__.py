@@ -18,6 +18,7 @@ from rl_algos.gum import GUMConfig
 from rl_algos.iac import IACConfig
 from rl_algos.iac_awac import IACAWACConfig
 from rl_algos.iql import IQLConfig
+from rl_algos.lica import LICAConfig
 from rl_algos.maddpg import MADDPGConfig
 from rl_algos.qmix import QMIXConfig
 from rl_algos.vdn import VDNConfig
@@ -32,6 +33,7 @@ ALGORITHMS: dict[str, type[AlgorithmConfig]] = {
     "central_v": CentralVConfig,
     "central_v_sac": CentralVSACConfig,
     "coma": COMAConfig,
+    "lica": LICAConfig,
     "maddpg": MADDPGConfig,
 }
 

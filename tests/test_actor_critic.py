@@ -131,8 +131,9 @@ def test_per_agent_critic_values_absent_agents_at_zero():
         ("central_v", {}),
         ("central_v_sac", {"learning_starts": 50}),
         ("coma", {}),
+        ("lica", {}),
     ],
-    ids=["iac", "iac-seac", "iac_awac", "central_v", "central_v_sac", "coma"],
+    ids=["iac", "iac-seac", "iac_awac", "central_v", "central_v_sac", "coma", "lica"],
 )
 def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, options, ray_session, tmp_path):
     env_config = {"scenario": "spread", "n_agents": 2, "n_max": 4, "max_cycles": 10}

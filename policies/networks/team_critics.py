@@ -1,5 +1,5 @@
 """Centralised critics over a team embedding, for any team size up to `n_max`: a team value `V(s)`, COMA's
-counterfactual `Q(s, (u^-a, .))` and MADDPG's joint-action `Q_a(o, u)`."""
+counterfactual `Q(s, (u^-a, .))`, MADDPG's joint-action `Q_a(o, u)` and LICA's mixing `Q(s, pi_1..pi_n)`."""
 
 from __future__ import annotations
 
@@ -116,3 +116,46 @@ class JointActionCritic(nn.Module):
             mask.repeat_interleave(n_max, dim=0),
         )  # [B * a, n_max]
         return q.view(batch, n_max, n_max).diagonal(dim1=1, dim2=2)  # [B, a]: Q_a with a's own action
+
+
+class MixingCritic(nn.Module):
+    """LICA's critic `Q(s, pi_1..pi_n)`: the agents' action distributions (or one-hot actions) mixed by a network
+    whose weights come from hypernetworks over the team embedding `e` of the agents' observations, `(obs [B, n_max,
+    d], actions [B, n_max, A], mask) -> [B]`:
+
+        Q = w2(e) . relu(sum_a m_a W1(e, o_a, id_a)^T pi_a + b1(e)) + b2(e)
+
+    Unlike QMIX the weights may be negative (the critic is not monotonic), and unlike LICA's flat `[n * A]` input
+    each agent's first-layer weights come from its own observation next to the team embedding, so with `mean` /
+    `graph` embeddings the critic is invariant to permuting the present agents and defined for any team size.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        n_max: int,
+        team_embedding: str | Mapping[str, Any],
+        hidden: Sequence[int],
+        obs_agent_id: bool = True,
+        mixing_embed_dim: int = 32,
+    ):
+        super().__init__()
+        self.n_actions, self.mixing_embed_dim = n_actions, mixing_embed_dim
+        self.embedding = make_team_embedding(team_embedding, obs_dim, n_max)
+        self.agent_ids = AppendAgentIds(n_max) if obs_agent_id else nn.Identity()
+        own_dim = obs_dim + (n_max if obs_agent_id else 0)
+        embed_dim = self.embedding.out_dim
+        self.hyper_w1 = mlp(embed_dim + own_dim, hidden, n_actions * mixing_embed_dim)
+        self.hyper_b1 = nn.Linear(embed_dim, mixing_embed_dim)
+        self.hyper_w2 = mlp(embed_dim, hidden, mixing_embed_dim)
+        self.hyper_b2 = mlp(embed_dim, hidden, 1)
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        batch, n_max, _ = obs.shape
+        team = self.embedding(obs, mask)  # [B, E]
+        own = torch.cat([team.unsqueeze(1).expand(-1, n_max, -1), self.agent_ids(obs)], dim=-1)  # [B, n, E + d']
+        w1 = self.hyper_w1(own).view(batch, n_max, self.n_actions, self.mixing_embed_dim)  # [B, n, A, H]
+        mixed = torch.einsum("bna,bnah->bh", actions * mask.unsqueeze(-1), w1)  # [B, H]
+        hidden = torch.relu(mixed + self.hyper_b1(team))
+        return (hidden * self.hyper_w2(team)).sum(dim=-1) + self.hyper_b2(team).squeeze(-1)  # [B]

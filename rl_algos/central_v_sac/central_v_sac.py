@@ -13,9 +13,10 @@ from rl_algos.central_v_sac.learner import CentralVSACLearner
 from rl_algos.common.actor_critic_networks_config import ActorCriticNetworksConfig
 from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.common.replay_config import ReplayConfig
+from rl_algos.common.unmixing_config import UnmixingConfig
 
 
-class CentralVSACConfig(ReplayConfig, ActorCriticNetworksConfig):
+class CentralVSACConfig(UnmixingConfig, ReplayConfig, ActorCriticNetworksConfig):
     """Central-V on a soft actor-critic base (Christodoulou 2019 for discrete actions, Haarnoja et al. 2018 for
     continuous ones), off-policy on the team replay: a shared actor, twin centralised critics over the team
     embedding (`team_embedding`) of (observation, action) pairs and a learned temperature. Discrete actions:
@@ -24,7 +25,10 @@ class CentralVSACConfig(ReplayConfig, ActorCriticNetworksConfig):
     entropy of `-k` for k action dimensions.
 
     `.training(...)` options: `initial_alpha` (0.2), `target_entropy_scale` (0.89, discrete); the network options
-    of `ActorCriticNetworksConfig`; RLlib's `lr` (2e-3) and `train_batch_size_per_learner` (100); and the replay
+    of `ActorCriticNetworksConfig`; `unmix` (None, off) and greedy unmixing's other options (`UnmixingConfig`):
+    each agent's own critic `Q_ind(o_a, .)` weighed against the pooled twin critics by their conservative gaps (the
+    policy's actions against the replayed one), in the critics' losses and the actor's Q, as `gum` weighs its
+    independent and mixed Qs; RLlib's `lr` (2e-3) and `train_batch_size_per_learner` (100); and the replay
     options of `ReplayConfig` (`tau` 0.005: Polyak averaging of the target critics per update, `learning_starts`
     1000, `train_ratio` 0.25 updates per env step, `n_step` 1, `replay_capacity` 50,000, ...).
     """

@@ -15,6 +15,7 @@ from rl_algos.common.actor_critic_losses import masked_entropy, sac_temperature_
 from rl_algos.common.learner_utils import frozen, register_adam_groups
 from rl_algos.common.losses import chosen_action_values, masked_mse, td_targets
 from rl_algos.common.replay_learner import ReplayLearner
+from rl_algos.common.unmixing import unmix_independent_and_pooled
 
 
 class CentralVSACLearner(ReplayLearner):
@@ -42,11 +43,16 @@ class CentralVSACLearner(ReplayLearner):
             "critic": [*module.critic.parameters(), *module.critic_2.parameters()],
             "alpha": [module.log_alpha],
         }
+        if module.critic_ind is not None:
+            groups["critic"] += list(module.critic_ind.parameters())
+            groups["lagrange"] = [module.log_lambdas]
         register_adam_groups(self, module_id, groups, config.lr)
 
     # L = critics + actor + temperature [+ finetune_kl], each a mean over present agents a:
     # critics sum_i (Q_i(s, u)_a - y_a)^2, y_a = r + gamma^n (1 - d) m'_a V'(s')_a (soft value of the target critics);
     # actor E_{u ~ pi_a}[alpha log pi_a(u) - min_i Q_i(s, (u^-a, u))_a]; temperature log alpha (H(pi) - H_target).
+    # With `unmix` the pooled critics are weighed against each agent's own critic (`unmixed_critic_loss`), and the
+    # actor's Q is the weighted sum of both estimators.
     def compute_loss_for_module(
         self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
     ) -> torch.Tensor:
@@ -57,14 +63,23 @@ class CentralVSACLearner(ReplayLearner):
             next_values = self._soft_next_values(module, batch[Columns.NEXT_OBS], alpha)  # [B, n]
             discounts = config.gamma ** batch["n_step"].float()  # [B]
             targets = td_targets(batch[Columns.REWARDS], discounts, batch[Columns.TERMINATEDS].float(), next_values)
-        q1, q2 = module.twin_q(batch[Columns.OBS], batch[Columns.ACTIONS])
+        q1_all, q2_all = module.twin_q(batch[Columns.OBS], batch[Columns.ACTIONS])  # [B, n, A] or [B, n]
+        q1, q2 = q1_all, q2_all
         if module.discrete:
-            min_q = torch.minimum(q1, q2).detach()  # [B, n, A]
-            actor_loss, entropy = self._discrete_actor_loss(fwd_out["logits"], min_q, mask, alpha)
-            q1, q2 = (chosen_action_values(q, batch[Columns.ACTIONS]) for q in (q1, q2))  # [B, n]
-        else:
-            actor_loss, entropy = self._continuous_actor_loss(module, batch, fwd_out["logits"], alpha)
+            q1, q2 = (chosen_action_values(q, batch[Columns.ACTIONS]) for q in (q1_all, q2_all))  # [B, n]
         critic_loss = masked_mse(q1, targets, mask) + masked_mse(q2, targets, mask)
+        metrics, weights = {}, None
+        if config.unmix is not None:
+            critic_loss, weights = self.unmixed_critic_loss(
+                module, batch, alpha, critic_loss, q1_all, q1, fwd_out["logits"], metrics
+            )
+        if module.discrete:
+            min_q = torch.minimum(q1_all, q2_all).detach()  # [B, n, A]
+            if weights is not None:
+                min_q = weights[1] * min_q + weights[0] * module.independent_q(batch[Columns.OBS]).detach()
+            actor_loss, entropy = self._discrete_actor_loss(fwd_out["logits"], min_q, mask, alpha)
+        else:
+            actor_loss, entropy = self._continuous_actor_loss(module, batch, fwd_out["logits"], alpha, weights)
         target_entropy = (
             config.target_entropy_scale * math.log(module.n_actions) if module.discrete else -float(module.action_dim)
         )
@@ -80,9 +95,59 @@ class CentralVSACLearner(ReplayLearner):
                 "alpha": alpha,
                 "entropy": entropy,
                 "q_taken_mean": masked_mean(q1, mask),
+                **metrics,
             },
         )
         return total
+
+    # Greedy unmixing, K = (ind, pool): TD_ind = mean_a m_a (Q_ind(o_a, u_a) - y_a)^2, y_a = r + gamma^n (1 - d) m'_a
+    # V'_ind(o'_a) (the soft value of the target Q_ind under the current policy); TD_pool the twin critics' loss;
+    # gap_k = mean_a m_a (E_{u ~ pi_a} Q_k(u) - Q_k(u_a)), the policy's actions against the replayed one (Q_pool = Q_1
+    # with the others' replayed actions); weighed as gum's (`rl_algos.common.unmixing`).
+    def unmixed_critic_loss(
+        self,
+        module,
+        batch: dict[str, Any],
+        alpha: torch.Tensor,
+        pooled_td: torch.Tensor,
+        q1_all: torch.Tensor,
+        q1: torch.Tensor,
+        logits: torch.Tensor,
+        metrics: dict[str, torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the critics' loss with the multipliers', the estimators' weights [2]); adds the gaps and weights to
+        `metrics`. `q1_all`: the first critic at the replayed joint action (`[B, n, A]` for discrete actions), `q1`
+        its values of the taken actions `[B, n]`."""
+        obs, next_obs, actions = batch[Columns.OBS], batch[Columns.NEXT_OBS], batch[Columns.ACTIONS]
+        mask = obs["mask"]  # [B, n]
+        with torch.no_grad():
+            next_logits = module.logits(next_obs)
+            if module.discrete:
+                next_values = soft_values(module.independent_q(next_obs, target=True), next_logits, alpha)
+                policy = F.softmax(logits, dim=-1).detach()  # [B, n, A]
+            else:
+                next_actions, next_log_pi = module.actor.dist_cls().from_logits(next_logits).sample_and_logp()
+                next_values = module.independent_q(next_obs, next_actions, target=True) - alpha * next_log_pi
+                policy_actions = module.actor.dist_cls().from_logits(logits.detach()).sample()  # [B, n, k]
+            discounts = self.config.gamma ** batch["n_step"].float()
+            targets = td_targets(
+                batch[Columns.REWARDS], discounts, batch[Columns.TERMINATEDS].float(), next_values * next_obs["mask"]
+            )
+        if module.discrete:
+            q_ind_all = module.independent_q(obs)  # [B, n, A]
+            q_ind = chosen_action_values(q_ind_all, actions)
+            gap_ind = masked_mean((policy * q_ind_all).sum(-1) - q_ind, mask)
+            gap_pool = masked_mean((policy * q1_all).sum(-1) - q1, mask)
+        else:
+            q_ind = module.independent_q(obs, actions)  # [B, n]
+            gap_ind = masked_mean(module.independent_q(obs, policy_actions) - q_ind, mask)
+            own_q = module.critic.own_action_values(obs["obs"], actions.float(), policy_actions, mask)
+            gap_pool = masked_mean(own_q - q1, mask)
+        loss, weights, unmix_metrics = unmix_independent_and_pooled(
+            masked_mse(q_ind, targets, mask), pooled_td, gap_ind, gap_pool, module.log_lambdas, self.config
+        )
+        metrics.update(unmix_metrics)
+        return loss, weights
 
     @staticmethod
     def _soft_next_values(module, next_obs: dict[str, torch.Tensor], alpha: torch.Tensor) -> torch.Tensor:
@@ -111,9 +176,10 @@ class CentralVSACLearner(ReplayLearner):
 
     @staticmethod
     def _continuous_actor_loss(
-        module, batch: dict[str, Any], logits: torch.Tensor, alpha: torch.Tensor
+        module, batch: dict[str, Any], logits: torch.Tensor, alpha: torch.Tensor, weights: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The reparameterised actor loss, and the entropy estimate `-mean log pi(u~)` (both scalars)."""
+        """The reparameterised actor loss, and the entropy estimate `-mean log pi(u~)` (both scalars); with
+        unmixing `weights` (ind, pool) its Q is `w_ind Q_ind(o_a, u~_a) + w_pool min_i Q_i(o, (u^-a, u~_a))_a`."""
         obs, mask = batch[Columns.OBS], batch[Columns.OBS]["mask"]
         own_actions, log_pi = module.actor.dist_cls().from_logits(logits).rsample_and_logp()  # [B, n, k], [B, n]
         replayed = batch[Columns.ACTIONS].float()  # [B, n, k]
@@ -121,4 +187,7 @@ class CentralVSACLearner(ReplayLearner):
             own_q = torch.minimum(
                 *(critic.own_action_values(obs["obs"], replayed, own_actions, mask) for critic in module.twin_critics())
             )  # [B, n]
+        if weights is not None:
+            with frozen(module.critic_ind):
+                own_q = weights[1] * own_q + weights[0] * module.independent_q(obs, own_actions)
         return masked_mean(alpha * log_pi - own_q, mask), -masked_mean(log_pi.detach(), mask)

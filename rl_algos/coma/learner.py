@@ -12,6 +12,7 @@ from policies.networks.masked import masked_mean
 from rl_algos.common.actor_critic_losses import (
     coma_advantages,
     masked_entropy,
+    next_joint_actions,
     normalized,
     policy_gradient_loss,
     td_lambda_targets,
@@ -42,9 +43,7 @@ class COMALearner(OnPolicyTeamLearner):
         cuts = (batch[ROLLOUT_CUTS].float() + batch[Columns.TRUNCATEDS].float()).clamp(max=1.0)
 
         with torch.no_grad():
-            # the next joint action: the one taken at t+1 inside a rollout, a policy sample after a cut
-            sampled = torch.distributions.Categorical(logits=module.logits(next_obs)).sample()  # [B, n]
-            next_actions = torch.where(cuts.unsqueeze(-1) > 0.5, sampled, actions.roll(-1, dims=0))
+            next_actions = next_joint_actions(module.logits(next_obs), actions, cuts)  # [B, n]
             next_q = chosen_action_values(module.counterfactual_q(next_obs, next_actions, target=True), next_actions)
             next_q = next_q * next_obs["mask"]  # an agent that has left is worth 0 afterwards
             targets = td_lambda_targets(

@@ -61,6 +61,14 @@ def td_lambda_targets(
     return targets
 
 
+# The next joint action of each step of rollouts laid end to end: the one taken at t+1 inside a rollout, one sampled
+# from the current policy after a cut (the rollout's last sampled step, or a truncation).
+def next_joint_actions(next_logits: torch.Tensor, actions: torch.Tensor, cuts: torch.Tensor) -> torch.Tensor:
+    """next_logits [T, n, A] (the current policy at s_{t+1}); actions [T, n]; cuts [T] -> [T, n]."""
+    sampled = torch.distributions.Categorical(logits=next_logits).sample()  # [T, n]
+    return torch.where(cuts.unsqueeze(-1) > 0.5, sampled, actions.roll(-1, dims=0))
+
+
 # COMA counterfactual advantage: A_a = Q_a(s, u) - sum_u' pi_a(u' | o_a) Q_a(s, (u^-a, u')).
 def coma_advantages(
     q_values: torch.Tensor, policy: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor

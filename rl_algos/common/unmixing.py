@@ -55,3 +55,30 @@ def unmixed_loss(
         return value_loss, multiplier_loss, lagrange_weights(log_lambdas.detach())
     weights = inverse_gap_weights(detached_gaps, unmix_eps) if unmix == "inverse" else direct_weights(detached_gaps)
     return (weights * (tds + cql_alpha * gaps)).sum(), torch.zeros((), device=tds.device), weights
+
+
+def unmix_independent_and_pooled(
+    td_ind: torch.Tensor,
+    td_pool: torch.Tensor,
+    gap_ind: torch.Tensor,
+    gap_pool: torch.Tensor,
+    log_lambdas: torch.Tensor,
+    config,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """An actor-critic's two estimators, each agent's own critic (ind) and the pooled critics (pool), weighed by
+    `unmixed_loss` with the config's `unmix`, `cql_alpha`, `unmix_eps`, `target_gap`: (the critics' loss with the
+    multipliers', the weights [2] (ind, pool), the step's metrics)."""
+    tds, gaps = torch.stack([td_ind, td_pool]), torch.stack([gap_ind, gap_pool])
+    loss, multiplier_loss, weights = unmixed_loss(
+        tds, gaps, log_lambdas, config.unmix, config.cql_alpha, config.unmix_eps, config.target_gap
+    )
+    metrics = {
+        "td_ind": td_ind,
+        "gap_ind": gap_ind,
+        "gap_pool": gap_pool,
+        "w_ind": weights[0],
+        "w_pool": weights[1],
+        "lambda_ind": log_lambdas[0].exp(),
+        "lambda_pool": log_lambdas[1].exp(),
+    }
+    return loss + multiplier_loss, weights, metrics

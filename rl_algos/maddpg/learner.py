@@ -14,7 +14,7 @@ from rl_algos.common.actor_critic_losses import logits_regulariser, smoothed_tar
 from rl_algos.common.learner_utils import frozen, register_adam_groups
 from rl_algos.common.losses import masked_mse, td_targets
 from rl_algos.common.replay_learner import ReplayLearner
-from rl_algos.common.unmixing import unmixed_loss
+from rl_algos.common.unmixing import unmix_independent_and_pooled
 
 
 class TeamMADDPGLearner(ReplayLearner):
@@ -87,7 +87,7 @@ class TeamMADDPGLearner(ReplayLearner):
     # Greedy unmixing, K = (ind, pool): TD_ind = mean_a m_a (Q_ind(o_a, u_a) - y_a)^2, y_a = r + gamma^n (1 - d) m'_a
     # Q'_ind(o'_a, u'_a); TD_pool the twin critics' loss; gap_k = mean_a m_a (Q_k(mu(o_a)) - Q_k(u_a)), the actor's
     # (greedy) action against the replayed one (Q_pool = Q_1 with the others' replayed actions); weighed as gum's
-    # (`rl_algos.common.unmixing.unmixed_loss`).
+    # (`rl_algos.common.unmixing`).
     def unmixed_critic_loss(
         self,
         module,
@@ -110,28 +110,13 @@ class TeamMADDPGLearner(ReplayLearner):
             greedy = F.one_hot(actor_out.argmax(-1), module.n_actions).float() if module.discrete else actor_out
             greedy = greedy.detach()
         q_ind = module.independent_q(obs, replayed)  # [B, n]
-        tds = torch.stack([masked_mse(q_ind, targets_ind, mask), pooled_td])
         gap_ind = masked_mean(module.independent_q(obs, greedy) - q_ind, mask)
         gap_pool = masked_mean(module.critic.own_action_values(obs["obs"], replayed, greedy, mask) - q1, mask)
-        loss, multiplier_loss, weights = unmixed_loss(
-            tds,
-            torch.stack([gap_ind, gap_pool]),
-            module.log_lambdas,
-            config.unmix,
-            config.cql_alpha,
-            config.unmix_eps,
-            config.target_gap,
+        loss, weights, unmix_metrics = unmix_independent_and_pooled(
+            masked_mse(q_ind, targets_ind, mask), pooled_td, gap_ind, gap_pool, module.log_lambdas, config
         )
-        metrics.update(
-            td_ind=tds[0],
-            gap_ind=gap_ind,
-            gap_pool=gap_pool,
-            w_ind=weights[0],
-            w_pool=weights[1],
-            lambda_ind=module.log_lambdas[0].exp(),
-            lambda_pool=module.log_lambdas[1].exp(),
-        )
-        return loss + multiplier_loss, weights
+        metrics.update(unmix_metrics)
+        return loss, weights
 
     def actor_loss(
         self,

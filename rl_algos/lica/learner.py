@@ -1,0 +1,62 @@
+"""`LICALearner`: a mixing critic of the agents' action distributions, trained on TD(lambda) targets; actors
+trained by the critic's gradient with adaptive entropy regularisation (LICA)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from ray.rllib.core import Columns
+from torch.nn import functional as F
+
+from rl_algos.common.actor_critic_losses import masked_entropy, next_joint_actions, td_lambda_targets
+from rl_algos.common.connectors import ROLLOUT_CUTS
+from rl_algos.common.learner_utils import frozen
+from rl_algos.common.on_policy_learner import OnPolicyTeamLearner
+
+
+class LICALearner(OnPolicyTeamLearner):
+    """LICA (Zhou et al. 2020) on the team's fresh rollouts, for discrete actions."""
+
+    # L = -mean_t Q(s_t, pi_1(o_1) .. pi_n(o_n)) - entropy_coeff H(pi) / sg(H(pi))
+    #     + vf_coeff mean_t (Q(s_t, u_t) - G_t)^2 [+ finetune_kl],
+    # Q the mixing critic (frozen in the actor's term, so the policies are trained through their distributions'
+    # effect on it), u_t the one-hot joint action taken, G the TD(lambda) targets of the target critic at the next
+    # joint action (the one taken at t+1, or a policy sample after a cut), H the mean entropy over present agents:
+    # dividing by its own value keeps the entropy's pull the same size however spread the policies are (LICA's
+    # adaptive entropy).
+    def compute_loss_for_module(
+        self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        module = self.module[module_id].unwrapped()
+        obs, next_obs, actions = batch[Columns.OBS], batch[Columns.NEXT_OBS], batch[Columns.ACTIONS]
+        mask, logits = obs["mask"], fwd_out["logits"]  # [B, n], [B, n, A]
+        cuts = (batch[ROLLOUT_CUTS].float() + batch[Columns.TRUNCATEDS].float()).clamp(max=1.0)
+
+        with torch.no_grad():
+            next_actions = next_joint_actions(module.logits(next_obs), actions, cuts)  # [B, n]
+            next_q = module.mixed_q(next_obs, F.one_hot(next_actions.long(), module.n_actions).float(), target=True)
+            targets = td_lambda_targets(
+                batch[Columns.REWARDS], batch[Columns.TERMINATEDS].float(), cuts, next_q, config.gamma, config.td_lambda
+            )  # [B]
+        q_taken = module.mixed_q(obs, F.one_hot(actions.long(), module.n_actions).float())  # [B]
+        critic_loss = F.mse_loss(q_taken, targets)
+
+        with frozen(module.critic):
+            q_policy = module.mixed_q(obs, F.softmax(logits, dim=-1))  # [B]
+        entropy = masked_entropy(logits, mask)
+        actor_loss = -q_policy.mean() - config.entropy_coeff * entropy / entropy.detach().clamp(min=1e-8)
+        total = actor_loss + config.vf_coeff * critic_loss
+        total = total + self.pretrained_kl_penalty(module_id, module, obs, logits)
+        self.metrics.log_dict(
+            {
+                "total_loss": total.item(),
+                "policy_loss": actor_loss.item(),
+                "vf_loss": critic_loss.item(),
+                "entropy": entropy.item(),
+                "q_taken_mean": q_taken.mean().item(),
+            },
+            key=module_id,
+            window=1,
+        )
+        return total
