@@ -58,17 +58,16 @@ class CentralVLearner(OnPolicyTeamLearner):
         if config.shared_experience:
             seac_actor, seac_critic = seac_losses(module, batch, log_probs, cuts.clamp(max=1.0), config)
             total = total + config.shared_experience * (seac_actor + config.vf_coeff * seac_critic)
-        self.metrics.log_dict(
+        self.log_update_metrics(
+            module_id,
             {
-                "total_loss": total.item(),
-                "policy_loss": actor_loss.item(),
-                "vf_loss": value_loss.item(),
-                "entropy": entropy.item(),
-                "advantage_mean": masked_mean(advantages, mask).item(),
-                "value_mean": values.mean().item(),
+                "total_loss": total,
+                "policy_loss": actor_loss,
+                "vf_loss": value_loss,
+                "entropy": entropy,
+                "advantage_mean": masked_mean(advantages, mask),
+                "value_mean": values.mean(),
             },
-            key=module_id,
-            window=1,
         )
         return total
 

@@ -61,15 +61,14 @@ class COMALearner(OnPolicyTeamLearner):
         entropy = masked_entropy(logits, mask)
         total = actor_loss + config.vf_coeff * critic_loss - config.entropy_coeff * entropy
         total = total + self.pretrained_kl_penalty(module_id, module, obs, logits)
-        self.metrics.log_dict(
+        self.log_update_metrics(
+            module_id,
             {
-                "total_loss": total.item(),
-                "policy_loss": actor_loss.item(),
-                "vf_loss": critic_loss.item(),
-                "entropy": entropy.item(),
-                "q_taken_mean": masked_mean(chosen_action_values(q, actions), mask).item(),
+                "total_loss": total,
+                "policy_loss": actor_loss,
+                "vf_loss": critic_loss,
+                "entropy": entropy,
+                "q_taken_mean": masked_mean(chosen_action_values(q, actions), mask),
             },
-            key=module_id,
-            window=1,
         )
         return total

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from ray.rllib.connectors.common.add_observations_from_episodes_to_batch import AddObservationsFromEpisodesToBatch
 from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_batch import (
     AddNextObservationsFromEpisodesToTrainBatch,
@@ -32,3 +33,7 @@ class OnPolicyTeamLearner(TeamLearner):
         module = self._module[module_id]
         groups = {"actor": list(module.actor.parameters()), "critic": list(module.critic.parameters())}
         register_adam_groups(self, module_id, groups, config.lr)
+
+    def log_update_metrics(self, module_id: str, metrics: dict[str, torch.Tensor]) -> None:
+        """Log one update's metrics as numbers; results report the latest update's (one update per iteration)."""
+        self.metrics.log_dict({k: v.item() for k, v in metrics.items()}, key=module_id, window=1)

@@ -48,15 +48,14 @@ class LICALearner(OnPolicyTeamLearner):
         actor_loss = -q_policy.mean() - config.entropy_coeff * entropy / entropy.detach().clamp(min=1e-8)
         total = actor_loss + config.vf_coeff * critic_loss
         total = total + self.pretrained_kl_penalty(module_id, module, obs, logits)
-        self.metrics.log_dict(
+        self.log_update_metrics(
+            module_id,
             {
-                "total_loss": total.item(),
-                "policy_loss": actor_loss.item(),
-                "vf_loss": critic_loss.item(),
-                "entropy": entropy.item(),
-                "q_taken_mean": q_taken.mean().item(),
+                "total_loss": total,
+                "policy_loss": actor_loss,
+                "vf_loss": critic_loss,
+                "entropy": entropy,
+                "q_taken_mean": q_taken.mean(),
             },
-            key=module_id,
-            window=1,
         )
         return total
