@@ -116,12 +116,12 @@ def test_maddpg_trains_checkpoints_and_evaluates_at_a_larger_team(env_config, em
 
 def _unmixed_critic_loss(unmix: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Greedy unmixing's critic loss on a stand-in module: two agents with one continuous action dimension, agent 1
-    absent at s'; `Q_ind(o_a, u_a) = u_a` (+10 for the target copy), the pooled critic's `Q_a(o, (u^-a, u'_a)) =
-    2 u'_a`, replayed actions [1, 2], the actor's [3, 1], target actions [0.5, 0.5], r = 1, gamma 0.5, one step."""
+    absent at s'; `Q_ind(o_a, u_a) = u_a` (+10 for the target copy), the pooled critic's `Q_a(o, u) = 2 u_a`,
+    replayed actions [1, 2], the actor's [3, 1], target actions [0.5, 0.5], r = 1, gamma 0.5, one step."""
     module = SimpleNamespace(
         discrete=False,
         independent_q=lambda obs, actions, target=False: actions.sum(-1) + (10.0 if target else 0.0),
-        critic=SimpleNamespace(own_action_values=lambda obs, replayed, own, mask: 2 * own.sum(-1)),
+        critic=lambda obs, actions, mask: 2 * actions.sum(-1),
         log_lambdas=torch.zeros(2, requires_grad=True),
     )
     config = SimpleNamespace(gamma=0.5, unmix=unmix, cql_alpha=1.0, unmix_eps=1e-3, target_gap=1.0)

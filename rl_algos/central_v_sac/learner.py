@@ -102,8 +102,10 @@ class CentralVSACLearner(ReplayLearner):
 
     # Greedy unmixing, K = (ind, pool): TD_ind = mean_a m_a (Q_ind(o_a, u_a) - y_a)^2, y_a = r + gamma^n (1 - d) m'_a
     # V'_ind(o'_a) (the soft value of the target Q_ind under the current policy); TD_pool the twin critics' loss;
-    # gap_k = mean_a m_a (E_{u ~ pi_a} Q_k(u) - Q_k(u_a)), the policy's actions against the replayed one (Q_pool = Q_1
-    # with the others' replayed actions); weighed as gum's (`rl_algos.common.unmixing`).
+    # gap_k = mean_a m_a (E_{u ~ pi} Q_k(u) - Q_k(u_replayed)), the policy's actions against the replayed ones: for
+    # discrete actions the expectation over agent a's own action, the others' replayed (Q_pool = Q_1(s, (u^-a, .))_a);
+    # for continuous ones one joint sample u ~ pi(o) (Q_pool = Q_1(o, u)_a, one critic pass); weighed as gum's
+    # (`rl_algos.common.unmixing`).
     def unmixed_critic_loss(
         self,
         module,
@@ -141,8 +143,7 @@ class CentralVSACLearner(ReplayLearner):
         else:
             q_ind = module.independent_q(obs, actions)  # [B, n]
             gap_ind = masked_mean(module.independent_q(obs, policy_actions) - q_ind, mask)
-            own_q = module.critic.own_action_values(obs["obs"], actions.float(), policy_actions, mask)
-            gap_pool = masked_mean(own_q - q1, mask)
+            gap_pool = masked_mean(module.critic(obs["obs"], policy_actions, mask) - q1, mask)  # joint policy action
         loss, weights, unmix_metrics = unmix_independent_and_pooled(
             masked_mse(q_ind, targets, mask), pooled_td, gap_ind, gap_pool, module.log_lambdas, self.config
         )

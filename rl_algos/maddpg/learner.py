@@ -85,9 +85,10 @@ class TeamMADDPGLearner(ReplayLearner):
         return total
 
     # Greedy unmixing, K = (ind, pool): TD_ind = mean_a m_a (Q_ind(o_a, u_a) - y_a)^2, y_a = r + gamma^n (1 - d) m'_a
-    # Q'_ind(o'_a, u'_a); TD_pool the twin critics' loss; gap_k = mean_a m_a (Q_k(mu(o_a)) - Q_k(u_a)), the actor's
-    # (greedy) action against the replayed one (Q_pool = Q_1 with the others' replayed actions); weighed as gum's
-    # (`rl_algos.common.unmixing`).
+    # Q'_ind(o'_a, u'_a); TD_pool the twin critics' loss; gap_k = mean_a m_a (Q_k(mu(o)) - Q_k(u)), the actor's
+    # (greedy) actions against the replayed ones: gap_ind = Q_ind(o_a, mu(o_a)) - Q_ind(o_a, u_a), gap_pool =
+    # Q_1(o, mu(o))_a - Q_1(o, u)_a at the joint greedy action (one critic pass, where swapping each agent's action
+    # alone would take n_max); weighed as gum's (`rl_algos.common.unmixing`).
     def unmixed_critic_loss(
         self,
         module,
@@ -111,7 +112,7 @@ class TeamMADDPGLearner(ReplayLearner):
             greedy = greedy.detach()
         q_ind = module.independent_q(obs, replayed)  # [B, n]
         gap_ind = masked_mean(module.independent_q(obs, greedy) - q_ind, mask)
-        gap_pool = masked_mean(module.critic.own_action_values(obs["obs"], replayed, greedy, mask) - q1, mask)
+        gap_pool = masked_mean(module.critic(obs["obs"], greedy, mask) - q1, mask)  # the joint greedy action
         loss, weights, unmix_metrics = unmix_independent_and_pooled(
             masked_mse(q_ind, targets_ind, mask), pooled_td, gap_ind, gap_pool, module.log_lambdas, config
         )
