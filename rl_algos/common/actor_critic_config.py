@@ -27,7 +27,7 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
       (`central_v_sac`, `iac_awac`), and their former spellings (`base="sac"`, `base="awac"`) say so.
     """
 
-    critic: str = "team"  # set by each algorithm's config: "agent" (IAC) or "team" (Central-V)
+    critic: str = "team"  # set by each algorithm's config: "agent" (IAC), "team" (Central-V), "coma", "lica"
     # Off-policy variants that became algorithms of their own: the former `base` -> the algorithm to use instead.
     moved_bases: dict[str, str] = {}  # noqa: RUF012 (read-only)
 
