@@ -39,3 +39,13 @@ def test_every_cell_of_the_matrix_ablation_is_a_valid_gum_config_on_both_games()
             rl_algos.get_config("gum").environment("team", env_config=env_config).training(
                 **dict(zip(grid, values, strict=True))
             ).validate()
+
+
+def test_every_cell_of_the_spread_ablation_is_a_valid_gum_config_at_its_budget():
+    spec = yaml.safe_load((GRID_FILE.parent / "gum_ablation_spread.yaml").read_text())
+    assert spec["timesteps"] == 100_000 and len(spec["seeds"]) == 5
+    env_config = {"scenario": spec["scenario"], "n_agents": spec["train_agents"], **spec["scenario_options"]}
+    for values in itertools.product(*spec["grid"].values()):
+        rl_algos.get_config("gum").environment("team", env_config=env_config).training(
+            **dict(zip(spec["grid"], values, strict=True))
+        ).validate()
