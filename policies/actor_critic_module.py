@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from policies.networks.agent_network import AgentQNetwork
 from policies.networks.team_critics import CounterfactualCritic, JointActionCritic, MixingCritic, TeamValueCritic
 from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
+from policies.sequences import unpadded_steps
 from policies.team_actor import TeamActor
 from policies.train_mode import SkipRepeatedModeSwitch
 
@@ -38,6 +39,12 @@ class TeamActorCriticModule(
 
     The Q critics have target copies. Absent agents never act (see `TeamActor`); losses take per-agent
     log-probabilities from the `logits` (the distribution inputs), not the joint distribution's sum.
+
+    With `model_config["recurrent"]` the actor is PyMARL's GRU agent: the module is stateful (state
+    `{"h": [n_max, hidden[-1]]}`), RLlib's learner connectors cut the rollouts into zero-padded sequences of
+    `max_seq_len` steps, and `_forward_train` unrolls the actor over them and returns its outputs at the rollouts'
+    steps, laid end to end as a stateless module's (`unpadded_steps`); the critics stay MLPs over each step.
+
     With `model_config["pretrained_reference"]` the learner also holds a frozen copy of the actor's network
     (`PretrainedReferenceAPI`), fine-tuning's trust-region reference.
     """
@@ -46,7 +53,10 @@ class TeamActorCriticModule(
         config = self.model_config
         n_max, obs_dim = self.observation_space["obs"].shape
         self.n_max = n_max
-        self.actor = TeamActor(self.action_space, obs_dim, n_max, config["hidden"], config["obs_agent_id"])
+        self.recurrent = config["recurrent"]
+        self.actor = TeamActor(
+            self.action_space, obs_dim, n_max, config["hidden"], config["obs_agent_id"], recurrent=self.recurrent
+        )
         self.discrete = self.actor.discrete
         self.n_actions = self.actor.n_actions  # 0 for continuous actions
         self.action_dim = self.actor.action_dim  # A (discrete) or k (continuous)
@@ -127,10 +137,23 @@ class TeamActorCriticModule(
         critic = self._target_critic if target else self.critic
         return critic(obs["obs"], action_probs, obs["mask"])
 
+    def get_initial_state(self) -> dict[str, torch.Tensor]:
+        if not self.recurrent:
+            return {}
+        return {"h": torch.zeros(self.n_max, self.actor.hidden_dim)}
+
     def logits(self, obs: dict[str, torch.Tensor], ids: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-agent distribution inputs: action logits `[B, n_max, A]` (absent agents forced onto action 0) or
-        squashed-Gaussian `[loc, log_std]` `[B, n_max, 2k]`; `ids` replaces the slots' own agent ids."""
+        """Per-agent distribution inputs of an MLP actor: action logits `[B, n_max, A]` (absent agents forced onto
+        action 0) or squashed-Gaussian `[loc, log_std]` `[B, n_max, 2k]`; `ids` replaces the slots' own agent ids."""
         return self.actor(obs, ids)
+
+    def next_logits(self, next_obs: dict[str, torch.Tensor], hiddens: torch.Tensor | None = None) -> torch.Tensor:
+        """The actor's distribution inputs `[N, n_max, ...]` at the steps' next observations `[N, n_max, ...]`; a
+        recurrent actor goes one step on from its state after each step, `hiddens` `[N, n_max, H]`."""
+        if not self.recurrent:
+            return self.logits(next_obs)
+        one_step = {key: value.unsqueeze(1) for key, value in next_obs.items()}  # [N, 1, n_max, ...]
+        return self.actor.unroll(one_step, hiddens)[0].squeeze(1)
 
     def as_each_agent(self, obs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Every agent's observations seen in every agent's place, for shared experience (SEAC): `obs` and `mask`
@@ -149,8 +172,14 @@ class TeamActorCriticModule(
             return self.critic(obs["obs"], obs["mask"])
         return self.critic(obs["obs"], ids).squeeze(-1) * obs["mask"]
 
-    def _action_dist_inputs(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        return {Columns.ACTION_DIST_INPUTS: self.actor.action_dist_inputs(self.logits(batch[Columns.OBS]))}
+    def _action_dist_inputs(self, batch: dict[str, Any]) -> dict[str, Any]:
+        if not self.recurrent:
+            return {Columns.ACTION_DIST_INPUTS: self.actor.action_dist_inputs(self.logits(batch[Columns.OBS]))}
+        inputs, hiddens = self.actor.unroll(batch[Columns.OBS], batch[Columns.STATE_IN]["h"])  # [B, T, n_max, ...]
+        return {
+            Columns.ACTION_DIST_INPUTS: self.actor.action_dist_inputs(inputs),
+            Columns.STATE_OUT: {"h": hiddens[:, -1]},
+        }
 
     @torch.no_grad()
     def _forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
@@ -161,22 +190,25 @@ class TeamActorCriticModule(
         return self._action_dist_inputs(batch)
 
     def _forward_train(self, batch: dict[str, Any], **kwargs) -> dict[str, torch.Tensor]:
-        """Per-agent `logits` (distribution inputs) and, for value critics, the values at the observations and
-        (without gradient) at the next observations. The learners of Q critics evaluate them themselves, as those
-        need the joint actions."""
-        obs = batch[Columns.OBS]
-        logits = self.logits(obs)
-        dist_inputs = self.actor.action_dist_inputs(logits)
-        if self.has_q_critic:
-            return {Columns.ACTION_DIST_INPUTS: dist_inputs, "logits": logits}
+        """At the rollouts' steps `[N, ...]` (`unpadded_steps`: a recurrent actor's sequences unpadded): per-agent
+        `logits` (distribution inputs); for Q critics, `next_logits` at the next observations (without gradient:
+        the learners bootstrap and draw next actions from them, and evaluate the critics themselves, as those need
+        the joint actions); for value critics, the values at the observations and (without gradient) at the next
+        observations."""
+        steps = unpadded_steps(batch)
+        hiddens = None
+        if self.recurrent:
+            logits, hiddens = self.actor.unroll(batch[Columns.OBS], batch[Columns.STATE_IN]["h"])  # [B, T, n, ...]
+            data = batch[Columns.LOSS_MASK] > 0.5  # [B, T]: the steps that are not padding
+            logits, hiddens = logits[data], hiddens[data]  # [N, n, ...]
+        else:
+            logits = self.logits(steps[Columns.OBS])
+        out = {Columns.ACTION_DIST_INPUTS: self.actor.action_dist_inputs(logits), "logits": logits}
         with torch.no_grad():
-            next_values = self.values(batch[Columns.NEXT_OBS])
-        return {
-            Columns.ACTION_DIST_INPUTS: dist_inputs,
-            "logits": logits,
-            "values": self.values(obs),
-            "next_values": next_values,
-        }
+            if self.has_q_critic:
+                return out | {"next_logits": self.next_logits(steps[Columns.NEXT_OBS], hiddens)}
+            next_values = self.values(steps[Columns.NEXT_OBS])
+        return out | {"values": self.values(steps[Columns.OBS]), "next_values": next_values}
 
     def get_inference_action_dist_cls(self):
         return self.actor.dist_cls()

@@ -15,7 +15,7 @@ from ray.rllib.core.distribution.torch.torch_distribution import (
 from ray.rllib.utils.numpy import MIN_LOG_NN_OUTPUT
 from torch import nn
 
-from policies.networks.agent_network import AgentQNetwork
+from policies.networks.agent_network import AgentQNetwork, RecurrentAgentQNetwork
 
 ABSENT_LOGIT = -1e9  # absent agents' logits for actions 1..A-1: they always pick action 0, with log-prob 0
 
@@ -59,6 +59,10 @@ class TeamActor(nn.Module):
     Gaussian scaled onto the bounds and whose log-probs `[B, n_max]` are per agent (of the tanh-squashed sample,
     before scaling); absent agents get `loc` 0 and the smallest std, so they stay at about the middle of the
     bounds (which `TeamEnv` ignores).
+
+    With `recurrent` the shared network is PyMARL's GRU agent (`RecurrentAgentQNetwork`, width `hidden[-1]`):
+    `unroll` takes sequences `[B, T, n_max, obs_dim]` and the recurrent state before their first step, in place of
+    `forward`.
     """
 
     def __init__(
@@ -68,9 +72,11 @@ class TeamActor(nn.Module):
         n_max: int,
         hidden: Sequence[int] = (64, 64),
         obs_agent_id: bool = True,
+        recurrent: bool = False,
     ):
         super().__init__()
         self.n_max = n_max
+        self.recurrent = recurrent
         self.discrete = isinstance(action_space, gym.spaces.MultiDiscrete)
         if self.discrete:
             self.n_actions = int(action_space.nvec[0])
@@ -83,13 +89,24 @@ class TeamActor(nn.Module):
             absent = torch.cat([torch.zeros(self.action_dim), torch.full((self.action_dim,), MIN_LOG_NN_OUTPUT)])
         self.register_buffer("_absent", absent, persistent=False)
         outputs = self.action_dim if self.discrete else 2 * self.action_dim
-        self.network = AgentQNetwork(obs_dim, outputs, n_max, hidden, obs_agent_id)
+        network_cls = RecurrentAgentQNetwork if recurrent else AgentQNetwork
+        self.network = network_cls(obs_dim, outputs, n_max, hidden, obs_agent_id)
+        self.hidden_dim = self.network.hidden_dim if recurrent else 0
 
     def forward(self, obs: dict[str, torch.Tensor], ids: torch.Tensor | None = None) -> torch.Tensor:
         """Per-agent distribution inputs: logits `[B, n_max, A]` or `[loc, log_std]` `[B, n_max, 2k]`; `ids`
         (`[..., n_max, n_max]` one-hots) replaces the slots' own agent ids."""
+        return self._absent_where_masked(obs, self.network(obs["obs"], ids))
+
+    def unroll(self, obs: dict[str, torch.Tensor], h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Recurrent actors: per-agent distribution inputs `[B, T, n_max, A | 2k]` over sequences of observations
+        `[B, T, n_max, ...]`, and the recurrent state after each step `[B, T, n_max, H]`, from `h` `[B, n_max, H]`."""
+        inputs, hiddens = self.network.unroll(obs["obs"], h)
+        return self._absent_where_masked(obs, inputs), hiddens
+
+    def _absent_where_masked(self, obs: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
         present = obs["mask"].unsqueeze(-1) > 0.5
-        return torch.where(present, self.network(obs["obs"], ids), self._absent)
+        return torch.where(present, inputs, self._absent)
 
     def action_dist_inputs(self, per_agent_inputs: torch.Tensor) -> torch.Tensor:
         """The `Columns.ACTION_DIST_INPUTS` RLlib's connectors hand to `dist_cls()`: flat for discrete actions."""

@@ -25,7 +25,6 @@ def _awac_loss(awac_max_weight: float, terminated: float) -> torch.Tensor:
     q = torch.tensor([[[1.0, 3.0], [2.0, 0.0]]])
     next_q = torch.tensor([[[4.0, 0.0], [10.0, 10.0]]])
     module = SimpleNamespace(
-        logits=lambda obs: torch.zeros(1, 2, 2),
         agent_q=lambda obs, target=False: next_q if target else q,
     )
     config = SimpleNamespace(gamma=0.5, awac_lambda=1.0, awac_max_weight=awac_max_weight)
@@ -43,7 +42,7 @@ def _awac_loss(awac_max_weight: float, terminated: float) -> torch.Tensor:
         Columns.TERMINATEDS: torch.tensor([terminated]),
         "n_step": torch.tensor([1]),
     }
-    fwd_out = {"logits": torch.zeros(1, 2, 2, requires_grad=True)}
+    fwd_out = {"logits": torch.zeros(1, 2, 2, requires_grad=True), "next_logits": torch.zeros(1, 2, 2)}
     return IACAWACLearner.compute_loss_for_module(learner, module_id="m", config=config, batch=batch, fwd_out=fwd_out)
 
 

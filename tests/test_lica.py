@@ -38,7 +38,6 @@ def test_lica_loss_matches_a_hand_computed_batch():
     module = SimpleNamespace(
         n_actions=2,
         critic=torch.nn.Linear(1, 1),
-        logits=lambda obs: torch.zeros(2, 2, 2),
         mixed_q=lambda obs, probs, target=False: (
             torch.tensor([5.0, 7.0]) if target else (probs * weights).sum(dim=(-1, -2))
         ),
@@ -58,7 +57,7 @@ def test_lica_loss_matches_a_hand_computed_batch():
         Columns.TRUNCATEDS: torch.tensor([0.0, 0.0]),
         ROLLOUT_CUTS: torch.tensor([0.0, 1.0]),
     }
-    fwd_out = {"logits": torch.zeros(2, 2, 2, requires_grad=True)}
+    fwd_out = {"logits": torch.zeros(2, 2, 2, requires_grad=True), "next_logits": torch.zeros(2, 2, 2)}
     total = LICALearner.compute_loss_for_module(learner, module_id="m", config=config, batch=batch, fwd_out=fwd_out)
     # TD(lambda): G_1 = 2 + 0.5 * 7 = 5.5 (cut); G_0 = 1 + 0.5 * (0.5 * 5 + 0.5 * 5.5) = 3.625
     # Q taken: 1 + 4 = 5 and 2 + 4 = 6; Q of the uniform policies: 1.5 + 3.5 = 5; adaptive entropy H / sg(H) = 1

@@ -36,7 +36,7 @@ class RecurrentAgentQNetwork(nn.Module):
     """PyMARL's RNN agent, shared by every agent: MLP -> GRU -> linear, along the agent axis.
 
     `forward(obs [B, T, n_max, obs_dim], h [B, n_max, H]) -> (q [B, T, n_max, n_actions], h' [B, n_max, H])`,
-    with `H = hidden[-1]`; the agent-id one-hot is appended as in `AgentQNetwork`.
+    with `H = hidden[-1]` (`unroll` gives the state after every step); the agent-id one-hot is appended as in `AgentQNetwork`.
     """
 
     def __init__(
@@ -51,10 +51,16 @@ class RecurrentAgentQNetwork(nn.Module):
         self.q = nn.Linear(self.hidden_dim, n_actions)
 
     def forward(self, obs: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        q, hiddens = self.unroll(obs, h)
+        return q, hiddens[:, -1]
+
+    def unroll(self, obs: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs `[B, T, n_max, n_actions]` and the recurrent state after each step `[B, T, n_max, H]` (the one
+        the agent acts from at the next step), from the state `h` `[B, n_max, H]` before the first."""
         batch, steps, n_max, _ = obs.shape
         x = (
             self.encoder(self.agent_ids(obs)).transpose(1, 2).reshape(batch * n_max, steps, self.hidden_dim)
         )  # [B*n, T, H]
-        out, h_last = self.gru(x, h.reshape(1, batch * n_max, self.hidden_dim))
-        q = self.q(out).reshape(batch, n_max, steps, -1).transpose(1, 2)  # [B, T, n, A]
-        return q, h_last.reshape(batch, n_max, self.hidden_dim)
+        hiddens, _ = self.gru(x, h.reshape(1, batch * n_max, self.hidden_dim))  # [B*n, T, H]: one layer, so h_t
+        q = self.q(hiddens).reshape(batch, n_max, steps, -1).transpose(1, 2)  # [B, T, n, A]
+        return q, hiddens.reshape(batch, n_max, steps, self.hidden_dim).transpose(1, 2)

@@ -33,6 +33,8 @@ class CentralVSACConfig(UnmixingConfig, ReplayConfig, ActorCriticNetworksConfig)
     1000, `train_ratio` 0.25 updates per env step, `n_step` 1, `replay_capacity` 50,000, ...).
     """
 
+    supports_recurrent = False  # replayed transitions only
+
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or CentralVSAC)
         self.initial_alpha = 0.2

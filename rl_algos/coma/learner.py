@@ -43,7 +43,7 @@ class COMALearner(OnPolicyTeamLearner):
         cuts = (batch[ROLLOUT_CUTS].float() + batch[Columns.TRUNCATEDS].float()).clamp(max=1.0)
 
         with torch.no_grad():
-            next_actions = next_joint_actions(module.logits(next_obs), actions, cuts)  # [B, n]
+            next_actions = next_joint_actions(fwd_out["next_logits"], actions, cuts)  # [B, n]
             next_q = chosen_action_values(module.counterfactual_q(next_obs, next_actions, target=True), next_actions)
             next_q = next_q * next_obs["mask"]  # an agent that has left is worth 0 afterwards
             targets = td_lambda_targets(

@@ -23,6 +23,9 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
     - `shared_experience` (0.0, off; SEAC uses 1.0): `lambda`, the weight of each agent's losses on the other
       agents' experience, weighted by the clipped importance ratio `min(pi_a(u_b | o_b) / pi_b(u_b | o_b),
       shared_experience_clip)` (1.0) (Christianos et al. 2020); per-agent critics only (`iac`);
+    - `recurrent` (False), `max_seq_len` (20): a GRU actor (`RecurrentAgentConfig`), unrolled over pieces of up to
+      `max_seq_len` steps of each rollout from the state it acted from at their first step (the critics stay MLPs
+      over each step's observations); not with `shared_experience`;
     - `base` ("a2c"): the only base of the on-policy learners; the off-policy variants are algorithms of their own
       (`central_v_sac`, `iac_awac`), and their former spellings (`base="sac"`, `base="awac"`) say so.
     """
@@ -90,6 +93,11 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
             raise ValueError(
                 f"shared_experience (SEAC) trains each agent's policy and per-agent critic on the others' experience; "
                 f"{self.algo_name} has a {self.critic!r} critic. Use iac, or shared_experience=0"
+            )
+        if self.shared_experience and self.recurrent:
+            raise ValueError(
+                "shared_experience (SEAC) evaluates each agent's policy on the others' observations one step at a "
+                "time, which a recurrent actor cannot do; use recurrent=False with it, or shared_experience=0"
             )
         if not self.supports_continuous_actions():
             self.require_discrete_actions("iac, central_v, central_v_sac or maddpg for continuous actions")

@@ -8,16 +8,17 @@ from typing import Any
 from ray.rllib.algorithms.algorithm_config import NotProvided
 
 from policies.networks.team_embedding import parse_embedding_spec
-from rl_algos.common.team_config import TeamAlgorithmConfig
+from rl_algos.common.recurrent_config import RecurrentAgentConfig
 
 
-class ActorCriticNetworksConfig(TeamAlgorithmConfig):
+class ActorCriticNetworksConfig(RecurrentAgentConfig):
     """Base of the actor-critic configs (IAC, Central-V, COMA, MADDPG): their actor's and critic's options, set
     through `.training(...)` and handed to the RLModule's `model_config`:
 
     - `team_embedding` (`"concat"`): the centralised critic's view of the team (`"concat"` | `"mean"` | `"graph"`
       or a dict, as for the value learners); unused by per-agent critics;
-    - `hidden` ((64, 64)), `obs_agent_id` (True): the shared actor; `critic_hidden` ((64, 64)): the critic.
+    - `hidden` ((64, 64)), `obs_agent_id` (True): the shared actor; `critic_hidden` ((64, 64)): the critic;
+    - `recurrent` (False), `max_seq_len` (20): a GRU actor (`RecurrentAgentConfig`), on-policy learners only.
     """
 
     def __init__(self, algo_class=None):

@@ -10,6 +10,7 @@ from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_b
     AddNextObservationsFromEpisodesToTrainBatch,
 )
 
+from policies.sequences import unpadded_steps
 from rl_algos.common.connectors import AddRolloutCutsToBatch
 from rl_algos.common.learner_utils import register_adam_groups
 from rl_algos.common.team_learner import TeamLearner
@@ -20,7 +21,8 @@ class OnPolicyTeamLearner(TeamLearner):
     observation and where a rollout is cut (`ROLLOUT_CUTS`), for bootstrapping. The actor and the critic have
     separate Adam optimizers (and so separate gradient clipping): the critic's large early value errors must not
     crowd the actor's gradient out of a shared clipped norm. Each algorithm's loss is its own
-    `compute_loss_for_module` (`rl_algos/<algo>/learner.py`)."""
+    `compute_loss_for_module` (`rl_algos/<algo>/learner.py`), on the rollouts' steps laid end to end: a recurrent
+    actor's zero-padded sequences reach it unpadded (`unpadded_steps`), as the module's outputs do."""
 
     def build(self) -> None:
         super().build()
@@ -28,6 +30,10 @@ class OnPolicyTeamLearner(TeamLearner):
             AddObservationsFromEpisodesToBatch, AddNextObservationsFromEpisodesToTrainBatch()
         )
         self._learner_connector.insert_after(AddNextObservationsFromEpisodesToTrainBatch, AddRolloutCutsToBatch())
+
+    def compute_losses(self, *, fwd_out: dict[str, Any], batch: dict[str, Any]) -> dict[str, Any]:
+        steps = {module_id: unpadded_steps(module_batch) for module_id, module_batch in batch.items()}
+        return super().compute_losses(fwd_out=fwd_out, batch=steps)
 
     def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
         module = self._module[module_id]

@@ -11,6 +11,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from policies.networks.mixers import MIXER_INPUTS
 from policies.networks.team_embedding import parse_embedding_spec
 from policies.team_q_module import TeamQModule
+from rl_algos.common.recurrent_config import RecurrentAgentConfig
 from rl_algos.common.replay_config import ReplayConfig
 
 MUNCHAUSEN_DEFAULTS = {"alpha": 0.9, "tau": 0.03, "l0": -1.0}
@@ -18,7 +19,7 @@ OPTIMIZERS = ("adam", "rmsprop")
 REWARDS = ("team", "individual")
 
 
-class TeamQConfig(ReplayConfig):
+class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
     """Configuration of an off-policy value-based team learner on RLlib's new API stack.
 
     Set through `.training(...)` (besides RLlib's own `lr`, `gamma`, `grad_clip`, `train_batch_size_per_learner`):
@@ -53,8 +54,6 @@ class TeamQConfig(ReplayConfig):
         self.hidden: Sequence[int] = (64, 64)
         self.obs_agent_id = True
         self.obs_last_action = False
-        self.recurrent = False
-        self.max_seq_len = 20
         self.epsilon: float | list = [[0, 1.0], [50_000, 0.05]]
         self.double_q = True
         self.munchausen: Mapping[str, float] | None = None
@@ -73,8 +72,6 @@ class TeamQConfig(ReplayConfig):
         hidden: Sequence[int] = NotProvided,
         obs_agent_id: bool = NotProvided,
         obs_last_action: bool = NotProvided,
-        recurrent: bool = NotProvided,
-        max_seq_len: int = NotProvided,
         epsilon: float | list = NotProvided,
         double_q: bool = NotProvided,
         munchausen: Mapping[str, float] | None = NotProvided,
@@ -103,8 +100,6 @@ class TeamQConfig(ReplayConfig):
             "hidden": tuple(self.hidden),
             "obs_agent_id": self.obs_agent_id,
             "obs_last_action": self.obs_last_action,
-            "recurrent": self.recurrent,
-            "max_seq_len": self.max_seq_len,
             "epsilon": self.epsilon,
             "mixer": self.mixer,
             "team_embedding": self.team_embedding,
@@ -155,8 +150,6 @@ class TeamQConfig(ReplayConfig):
                 f"recurrent=True needs n_step=1 (got n_step={self.n_step}): recurrent agents train on replayed "
                 "sequences of 1-step transitions"
             )
-        if self.recurrent and (not isinstance(self.max_seq_len, int) or self.max_seq_len < 1):
-            raise ValueError(f"max_seq_len must be an int >= 1, got {self.max_seq_len!r}")
 
     def _validate_munchausen(self) -> None:
         if self.munchausen is None:

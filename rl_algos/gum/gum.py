@@ -39,6 +39,8 @@ class GUMConfig(UnmixingConfig, TeamQConfig):
       `kl_coef` (0.1); the Munchausen constants (alpha 0.9, tau 0.03, l0 -1, also kl's tau) from `munchausen`.
     """
 
+    supports_recurrent = False  # the behaviour model and the gaps are per transition
+
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or GUM)
         self.mixer = "qmix"
@@ -91,8 +93,6 @@ class GUMConfig(UnmixingConfig, TeamQConfig):
         for name, known in SWITCHES.items():
             if getattr(self, name) not in known:
                 raise ValueError(f"{name}={getattr(self, name)!r} is unknown; use one of {', '.join(known)}")
-        if self.recurrent:
-            raise ValueError("gum does not support recurrent agents (recurrent=True); use the MLP agent")
         if self.reward != "team":
             raise ValueError("gum learns both estimators from the team reward; use reward='team'")
         if self.regularise_against == "others" and not self.obs_agent_id:

@@ -28,6 +28,8 @@ class IACAWACConfig(ReplayConfig, ActorCriticNetworksConfig):
     Polyak averaging of the target critic per update, `learning_starts` 1000, `train_ratio` 0.25, `n_step` 1, ...).
     """
 
+    supports_recurrent = False  # replayed transitions only; the on-policy `iac` takes recurrent=True
+
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or IACAWAC)
         self.awac_lambda = 1.0

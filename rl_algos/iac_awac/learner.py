@@ -34,7 +34,7 @@ class IACAWACLearner(ReplayLearner):
         obs, next_obs, actions = batch[Columns.OBS], batch[Columns.NEXT_OBS], batch[Columns.ACTIONS]
         mask = obs["mask"]  # [B, n]
         with torch.no_grad():
-            next_policy = F.softmax(module.logits(next_obs), dim=-1)  # [B, n, A]
+            next_policy = F.softmax(fwd_out["next_logits"], dim=-1)  # [B, n, A]
             next_values = (next_policy * module.agent_q(next_obs, target=True)).sum(-1) * next_obs["mask"]  # [B, n]
             discounts = config.gamma ** batch["n_step"].float()  # [B]
             targets = td_targets(batch[Columns.REWARDS], discounts, batch[Columns.TERMINATEDS].float(), next_values)

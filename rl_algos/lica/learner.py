@@ -34,7 +34,7 @@ class LICALearner(OnPolicyTeamLearner):
         cuts = (batch[ROLLOUT_CUTS].float() + batch[Columns.TRUNCATEDS].float()).clamp(max=1.0)
 
         with torch.no_grad():
-            next_actions = next_joint_actions(module.logits(next_obs), actions, cuts)  # [B, n]
+            next_actions = next_joint_actions(fwd_out["next_logits"], actions, cuts)  # [B, n]
             next_q = module.mixed_q(next_obs, F.one_hot(next_actions.long(), module.n_actions).float(), target=True)
             targets = td_lambda_targets(
                 batch[Columns.REWARDS], batch[Columns.TERMINATEDS].float(), cuts, next_q, config.gamma, config.td_lambda

@@ -37,6 +37,8 @@ class MADDPGConfig(UnmixingConfig, ReplayConfig, ActorCriticNetworksConfig):
     - the replay options of `ReplayConfig` (`tau` 0.005: soft target updates after every learner update, ...).
     """
 
+    supports_recurrent = False  # replayed transitions only
+
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or MADDPG)
         self.policy_delay = 2
