@@ -17,7 +17,7 @@ from rl_algos.common.actor_critic_losses import (
     rollout_returns,
     shared_experience_losses,
 )
-from rl_algos.common.connectors import ROLLOUT_CUTS
+from rl_algos.common.connectors import bootstrap_cuts
 from rl_algos.common.losses import masked_mse
 from rl_algos.common.on_policy_learner import OnPolicyTeamLearner
 
@@ -38,9 +38,9 @@ class CentralVLearner(OnPolicyTeamLearner):
     ) -> torch.Tensor:
         mask = batch[Columns.OBS]["mask"]  # [B, n]
         values, next_values = fwd_out["values"], fwd_out["next_values"]  # [B, n] (per agent) or [B] (team)
-        cuts = batch[ROLLOUT_CUTS].float() + batch[Columns.TRUNCATEDS].float()
+        cuts = bootstrap_cuts(batch)  # [B]
         returns = rollout_returns(
-            batch[Columns.REWARDS], batch[Columns.TERMINATEDS].float(), cuts.clamp(max=1.0), next_values, config.gamma
+            batch[Columns.REWARDS], batch[Columns.TERMINATEDS].float(), cuts, next_values, config.gamma
         )
         advantages = returns - values.detach()
         if advantages.dim() == 1:  # a team advantage: every present agent is credited with it
@@ -56,7 +56,7 @@ class CentralVLearner(OnPolicyTeamLearner):
         total = actor_loss + config.vf_coeff * value_loss - config.entropy_coeff * entropy
         total = total + self.pretrained_kl_penalty(module_id, module, batch[Columns.OBS], fwd_out["logits"])
         if config.shared_experience:
-            seac_actor, seac_critic = seac_losses(module, batch, log_probs, cuts.clamp(max=1.0), config)
+            seac_actor, seac_critic = seac_losses(module, batch, log_probs, cuts, config)
             total = total + config.shared_experience * (seac_actor + config.vf_coeff * seac_critic)
         self.log_update_metrics(
             module_id,

@@ -17,7 +17,7 @@ from rl_algos.common.actor_critic_losses import (
     policy_gradient_loss,
     td_lambda_targets,
 )
-from rl_algos.common.connectors import ROLLOUT_CUTS
+from rl_algos.common.connectors import bootstrap_cuts
 from rl_algos.common.losses import chosen_action_values, masked_mse
 from rl_algos.common.on_policy_learner import OnPolicyTeamLearner
 
@@ -40,7 +40,7 @@ class COMALearner(OnPolicyTeamLearner):
         obs, next_obs, actions = batch[Columns.OBS], batch[Columns.NEXT_OBS], batch[Columns.ACTIONS]
         mask = obs["mask"]  # [B, n]
         logits = fwd_out["logits"]  # [B, n, A]
-        cuts = (batch[ROLLOUT_CUTS].float() + batch[Columns.TRUNCATEDS].float()).clamp(max=1.0)
+        cuts = bootstrap_cuts(batch)  # [B]
 
         with torch.no_grad():
             next_actions = next_joint_actions(fwd_out["next_logits"], actions, cuts)  # [B, n]

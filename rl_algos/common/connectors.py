@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from ray.rllib.connectors.connector_v2 import ConnectorV2
+from ray.rllib.core import Columns
 
 ROLLOUT_CUTS = "rollout_cuts"
 
@@ -23,3 +25,9 @@ class AddRolloutCutsToBatch(ConnectorV2):
                 batch, ROLLOUT_CUTS, items_to_add=cuts, num_items=len(episode), single_agent_episode=episode
             )
         return batch
+
+
+def bootstrap_cuts(batch: dict[str, Any]) -> torch.Tensor:
+    """`[T]` 1.0 where a rollout of an on-policy batch stops after step t and its return must bootstrap from the
+    critic: the rollout's last sampled step (`ROLLOUT_CUTS`) or a truncation; else 0.0."""
+    return torch.maximum(batch[ROLLOUT_CUTS].float(), batch[Columns.TRUNCATEDS].float())

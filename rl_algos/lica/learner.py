@@ -10,7 +10,7 @@ from ray.rllib.core import Columns
 from torch.nn import functional as F
 
 from rl_algos.common.actor_critic_losses import masked_entropy, next_joint_actions, td_lambda_targets
-from rl_algos.common.connectors import ROLLOUT_CUTS
+from rl_algos.common.connectors import bootstrap_cuts
 from rl_algos.common.learner_utils import frozen
 from rl_algos.common.on_policy_learner import OnPolicyTeamLearner
 
@@ -31,7 +31,7 @@ class LICALearner(OnPolicyTeamLearner):
         module = self.module[module_id].unwrapped()
         obs, next_obs, actions = batch[Columns.OBS], batch[Columns.NEXT_OBS], batch[Columns.ACTIONS]
         mask, logits = obs["mask"], fwd_out["logits"]  # [B, n], [B, n, A]
-        cuts = (batch[ROLLOUT_CUTS].float() + batch[Columns.TRUNCATEDS].float()).clamp(max=1.0)
+        cuts = bootstrap_cuts(batch)  # [B]
 
         with torch.no_grad():
             next_actions = next_joint_actions(fwd_out["next_logits"], actions, cuts)  # [B, n]
