@@ -10,11 +10,12 @@ import numpy as np
 
 
 def write_rows(rows: Sequence[dict], path: str | Path) -> Path:
-    """Write `rows` (dicts with the same keys) to the CSV file `path`, creating its folder."""
+    """Write `rows` to the CSV file `path`, creating its folder: one column per key of any row, in the order they first
+    appear (a row without a key, such as a run without `q_bias_mean`, leaves its cell empty)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(key for row in rows for key in row)))
         writer.writeheader()
         writer.writerows(rows)
     return path

@@ -99,3 +99,4 @@ def test_central_v_sac_with_greedy_unmixing_trains_checkpoints_and_evaluates_at_
     larger = {**env_config, "n_agents": env_config["n_max"]}
     played = evaluate(checkpoint, larger, episodes=1, seed=0)
     assert played["n_agents"] == env_config["n_max"] and np.isfinite(played["return_mean"])
+    assert len(played["q_bias_ind"]) == 1 and np.isfinite(played["q_bias_mean"])

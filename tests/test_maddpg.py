@@ -112,6 +112,7 @@ def test_maddpg_trains_checkpoints_and_evaluates_at_a_larger_team(env_config, em
     larger = {**env_config, "n_agents": env_config["n_max"]}
     played = evaluate(checkpoint, larger, episodes=1, seed=0)
     assert played["n_agents"] == env_config["n_max"] and np.isfinite(played["return_mean"])
+    assert np.isfinite(played["q_bias_mean"]) and "q_bias_ind" not in played, "no independent critic without unmix"
 
 
 def _unmixed_critic_loss(unmix: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -194,5 +195,6 @@ def test_maddpg_with_greedy_unmixing_trains_checkpoints_and_evaluates_at_a_large
     larger = {**env_config, "n_agents": env_config["n_max"]}
     played = evaluate(checkpoint, larger, episodes=1, seed=0)
     assert played["n_agents"] == env_config["n_max"] and np.isfinite(played["return_mean"])
+    assert np.isfinite(played["q_bias_mean"]) and np.isfinite(played["q_bias_ind_mean"])
     with pytest.raises(ValueError, match="unmix='mean' is unknown"):
         rl_algos.get_config("maddpg").training(unmix="mean").validate()

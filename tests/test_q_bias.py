@@ -1,11 +1,20 @@
 """The lower-bound check: returns-to-go, predicted team values and q_bias against hand-computed values."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
-from rl_algos.common.q_bias import discounted_returns_to_go, episode_q_bias, predicted_team_values
+import rl_algos
+from policies.maddpg_module import TeamMADDPGModule
+from policies.sac_module import TeamSACModule
+from rl_algos.common.q_bias import (
+    discounted_returns_to_go,
+    episode_q_bias,
+    predicted_critic_values,
+    predicted_team_values,
+)
 
 
 class FixedQModule(torch.nn.Module):
@@ -45,4 +54,40 @@ def test_episode_q_bias_is_the_mean_gap_between_predicted_value_and_return_to_go
         observations=obs, actions=list(ACTIONS.numpy()), rewards=[1.0, 2.0], len_lookback_buffer=0, truncated=True
     ).to_numpy()  # as the env runner returns its episodes
     # returns-to-go with gamma 0.5: [1 + 0.5 * 2, 2] = [2, 2]; mixed values [7, 11] -> gaps [5, 9], mean 7
-    assert episode_q_bias(FixedQModule(Q, mixer=True), episode, gamma=0.5) == pytest.approx(7.0)
+    assert episode_q_bias(FixedQModule(Q, mixer=True), episode, gamma=0.5) == {"q_bias": pytest.approx(7.0)}
+
+
+def _critic_module(module_class: type, algo: str, unmix: str | None) -> torch.nn.Module:
+    """A discrete-action team module of `algo` over n_max = 3 slots and 2 actions, with `unmix`."""
+    spaces = gym.spaces.Dict(
+        obs=gym.spaces.Box(-np.inf, np.inf, (3, 1), np.float32),
+        mask=gym.spaces.Box(0, 1, (3,), np.float32),
+        state=gym.spaces.Box(-np.inf, np.inf, (3,), np.float32),
+    )
+    config = rl_algos.get_config(algo).training(unmix=unmix).model_config
+    return module_class(observation_space=spaces, action_space=gym.spaces.MultiDiscrete([2, 2, 2]), model_config=config)
+
+
+def test_maddpg_critic_values_are_the_twin_minimum_and_the_own_critic_over_present_agents():
+    module = _critic_module(TeamMADDPGModule, "maddpg", unmix="inverse")
+    q1 = torch.tensor([[1.0, 4.0, 9.0], [2.0, 2.0, 9.0]])  # Q_a(s, u) [T=2, n_max=3] at the joint action taken
+    q2 = torch.tensor([[3.0, 0.0, 9.0], [1.0, 5.0, 9.0]])
+    module.twin_q = lambda obs, vectors: (q1, q2)
+    module.independent_q = lambda obs, vectors: torch.tensor([[2.0, 2.0, 7.0], [4.0, 0.0, 7.0]])
+    values = predicted_critic_values(module, {"mask": MASK}, ACTIONS)
+    # min of the twins [[1, 0], [1, 2]] over the two present agents: [0.5, 1.5]; own critics [2, 2]
+    np.testing.assert_allclose(values["q_bias"].numpy(), [0.5, 1.5])
+    np.testing.assert_allclose(values["q_bias_ind"].numpy(), [2.0, 2.0])
+    plain = _critic_module(TeamMADDPGModule, "maddpg", unmix=None)
+    plain.twin_q = module.twin_q
+    assert set(predicted_critic_values(plain, {"mask": MASK}, ACTIONS)) == {"q_bias"}, "no own critic without unmix"
+
+
+def test_discrete_sac_critic_values_take_each_agent_s_own_action():
+    module = _critic_module(TeamSACModule, "central_v_sac", unmix="direct")
+    module.twin_q = lambda obs, actions: (Q, Q + 1.0)  # Q(s, (u^-a, .)) [T, n_max, A]
+    module.independent_q = lambda obs, actions: Q - 1.0
+    values = predicted_critic_values(module, {"mask": MASK}, ACTIONS)
+    # own actions [[1, 0], [0, 1]]: Q [[5, 2], [3, 8]] -> means [3.5, 5.5]; the own critics 1 lower
+    np.testing.assert_allclose(values["q_bias"].numpy(), [3.5, 5.5])
+    np.testing.assert_allclose(values["q_bias_ind"].numpy(), [2.5, 4.5])

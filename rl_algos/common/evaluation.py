@@ -16,8 +16,7 @@ from ray.rllib.utils.checkpoints import Checkpointable
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 import envs
-from policies.team_q_module import TeamQModule
-from rl_algos.common.q_bias import episode_q_bias
+from rl_algos.common.q_bias import episode_q_bias, has_q_bias
 
 MODULE_COMPONENT = f"{COMPONENT_LEARNER_GROUP}/{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"
 
@@ -52,8 +51,10 @@ def evaluate(
     episodes, seeded with `seed`. Returns `return_mean`, `return_std`, `episodes`, `episode_len_mean`,
     `n_agents`, the per-episode `returns`, and `task_metrics`: each of the scenario's task metrics per episode
     (`{"occupied_landmarks": [...], ...}`, read from the last step's infos). Value learners (`TeamQModule`: IQL, VDN,
-    QMIX, gum) also give `q_bias` per episode: the mean over its steps of the predicted team value of the actions
-    taken minus the discounted return that followed (`rl_algos.common.q_bias`), and `q_bias_mean`.
+    QMIX, gum) and the replay actor-critics (MADDPG, Central-V SAC) also give `q_bias` per episode: the mean over its
+    steps of the predicted team value of the actions taken minus the discounted return that followed
+    (`rl_algos.common.q_bias`), and `q_bias_mean`; with `unmix`, the actor-critics also give `q_bias_ind` and
+    `q_bias_ind_mean`, the same of each agent's own critic.
     """
     config = checkpoint_config(checkpoint_path)
     trained = envs.parse_env_config(**config.env_config)
@@ -82,9 +83,10 @@ def evaluate(
         played = algo.env_runner.sample(num_episodes=episodes, explore=False)
         learner_module = algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped()
         q_bias = {}
-        if isinstance(learner_module, TeamQModule):
+        if has_q_bias(learner_module):
             biases = [episode_q_bias(learner_module, episode, config.gamma) for episode in played]
-            q_bias = {"q_bias": biases, "q_bias_mean": float(np.mean(biases))}
+            for key in biases[0]:
+                q_bias |= {key: [b[key] for b in biases], f"{key}_mean": float(np.mean([b[key] for b in biases]))}
     finally:
         algo.stop()
     returns = np.array([episode.get_return() for episode in played], dtype=np.float64)

@@ -30,12 +30,11 @@ class TrainingRun:
     evaluations: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self, index: int = 0) -> dict[str, float]:
-        """The `index`-th evaluation's greedy `return_mean`, `return_std` (and, for value learners, `q_bias_mean`)
-        with the run's `wall_s` and `steps_per_s`: a benchmark row's figures."""
+        """The `index`-th evaluation's greedy `return_mean`, `return_std` (and, where the learner has them,
+        `q_bias_mean` and `q_bias_ind_mean`) with the run's `wall_s` and `steps_per_s`: a benchmark row's figures."""
         played = self.evaluations[index]
         figures = {"return_mean": played["return_mean"], "return_std": played["return_std"]}
-        if "q_bias_mean" in played:
-            figures["q_bias_mean"] = played["q_bias_mean"]
+        figures |= {key: played[key] for key in ("q_bias_mean", "q_bias_ind_mean") if key in played}
         return {**figures, "wall_s": self.wall_s, "steps_per_s": self.steps_per_s}
 
 
