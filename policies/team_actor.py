@@ -76,7 +76,6 @@ class TeamActor(nn.Module):
     ):
         super().__init__()
         self.n_max = n_max
-        self.recurrent = recurrent
         self.discrete = isinstance(action_space, gym.spaces.MultiDiscrete)
         if self.discrete:
             self.n_actions = int(action_space.nvec[0])
