@@ -16,6 +16,7 @@ from ray import tune
 from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from experiments.transfer_settings import TransferSettings, algo_config, finetune_algo_config, train_config
+from rl_algos.common.divergence import ValueDivergenceError
 from rl_algos.common.finetune import loads_pretrained_replay
 
 
@@ -50,8 +51,9 @@ def non_finite_losses(result: dict[str, Any]) -> dict[str, float]:
 
 class TeamTrial(tune.Trainable):
     """Trains `config["trial"]`'s algorithm for `timesteps` env steps, from scratch or, fine-tuning, from another
-    checkpoint (`restore_from`: `Algorithm.load_pretrained`, with its replay where the strategy uses it), and stops with `FloatingPointError` naming the trial as soon as a
-    loss is NaN or infinite, before any result of it is used."""
+    checkpoint (`restore_from`: `Algorithm.load_pretrained`, with its replay where the strategy uses it), and stops
+    with `FloatingPointError` naming the trial as soon as a loss is NaN or infinite, or the algorithm's divergence
+    guard finds its value estimates out of range (`ValueDivergenceError`), before any result of it is used."""
 
     @classmethod
     def default_resource_request(cls, config: dict[str, Any]):
@@ -69,7 +71,10 @@ class TeamTrial(tune.Trainable):
                 self.algo.load_pretrained(source, replay=loads_pretrained_replay(strategy))
 
     def step(self) -> dict[str, Any]:
-        result = self.algo.train()
+        try:
+            result = self.algo.train()
+        except ValueDivergenceError as error:  # the algorithm's divergence guard: say which trial
+            raise ValueDivergenceError(f"trial {trial_name(self.spec)}: {error}") from None
         bad = non_finite_losses(result)
         if bad:
             raise FloatingPointError(

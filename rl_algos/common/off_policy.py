@@ -133,6 +133,8 @@ class OffPolicyTeamAlgorithm(TeamAlgorithm):
     def _add(self, chunks: list[EpisodeChunk]) -> None:
         with self.metrics.log_time((TIMERS, REPLAY_ADD_TIMER)):
             self.replay.add(chunks)
+        for chunk in chunks:
+            self.observe_rewards(chunk.rewards)
 
     def _updates_due(self) -> int:
         return max(0, self._updates_owed(self.replay.env_steps_added) - self.num_updates_done)

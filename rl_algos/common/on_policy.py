@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
@@ -31,6 +32,8 @@ class OnPolicyTeamAlgorithm(TeamAlgorithm):
                 _return_metrics=True,
             )
         self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
+        for episode in episodes:
+            self.observe_rewards(np.asarray(episode.get_rewards()))
         with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
             results = self.learner_group.update(
                 episodes=episodes,

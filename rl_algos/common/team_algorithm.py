@@ -3,15 +3,41 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from policies.pretrained_reference import PretrainedReferenceAPI
+from rl_algos.common.divergence import check_value_estimates
 from rl_algos.common.evaluation import MODULE_COMPONENT
 
 
 class TeamAlgorithm(Algorithm):
-    """Base of the team algorithms' loops: starting a run from a pre-trained checkpoint (fine-tuning)."""
+    """Base of the team algorithms' loops: starting a run from a pre-trained checkpoint (fine-tuning), and the
+    divergence guard (`rl_algos.common.divergence`): each loop passes the team rewards it samples to
+    `observe_rewards`, and every iteration whose learner values leave `value_bound_factor * max|r| / (1 - gamma)`
+    raises `ValueDivergenceError` before its result is returned."""
+
+    max_abs_reward = 0.0  # the largest |team reward| sampled so far (per run; not checkpointed)
+
+    def observe_rewards(self, rewards: np.ndarray) -> None:
+        """Widen the divergence guard's reward bound to the team rewards of a sampled batch."""
+        if len(rewards):
+            self.max_abs_reward = max(self.max_abs_reward, float(np.abs(rewards).max()))
+
+    def step(self) -> dict[str, Any]:
+        results = super().step()
+        env_steps = results.get(ENV_RUNNER_RESULTS, {}).get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0)
+        check_value_estimates(
+            results.get(LEARNER_RESULTS, {}),
+            self.max_abs_reward,
+            self.config.gamma,
+            self.config.value_bound_factor,
+            int(env_steps),
+        )
+        return results
 
     def load_pretrained(self, checkpoint: str | Path, replay: bool = False) -> bool:
         """Start from the algorithm checkpoint `checkpoint`, trained at any team size with the same `n_max`: its

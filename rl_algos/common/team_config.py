@@ -26,7 +26,11 @@ class TeamAlgorithmConfig(AlgorithmConfig):
       (`"self"`), or, for agents in slots `>= finetune_trained_slots` (ids the pre-trained team never had), with
       the id of a present agent in a trained slot (`"others"`); agents in trained slots are then not pulled;
     - `finetune_kl_tau` (1.0): the temperature of the value learners' softmax policies;
-    - `finetune_trained_slots` (None): for `"others"`, how many leading slots the pre-training team sat in.
+    - `finetune_trained_slots` (None): for `"others"`, how many leading slots the pre-training team sat in;
+
+    and the divergence guard (`rl_algos.common.divergence`): `value_bound_factor` (10.0; 0 turns it off) stops a run
+    with `ValueDivergenceError` once a learner's value estimates exceed `value_bound_factor * max|r| / (1 - gamma)`
+    in magnitude, `max|r|` the largest team reward sampled so far.
     """
 
     def __init__(self, algo_class=None):
@@ -54,6 +58,7 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         self.finetune_kl_against = "self"
         self.finetune_kl_tau = 1.0
         self.finetune_trained_slots: int | None = None
+        self.value_bound_factor = 10.0
 
     def training(
         self,
@@ -63,6 +68,7 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         finetune_kl_against: str = NotProvided,
         finetune_kl_tau: float = NotProvided,
         finetune_trained_slots: int | None = NotProvided,
+        value_bound_factor: float = NotProvided,
         **kwargs,
     ) -> TeamAlgorithmConfig:
         super().training(**kwargs)
@@ -79,6 +85,11 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         log_once(f"{self.algo_name}_on_new_api_stack")
         super().validate()
         self._validate_finetune_kl()
+        factor = self.value_bound_factor
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor >= 0:
+            raise ValueError(
+                f"value_bound_factor must be a number >= 0 (the divergence guard's margin; 0 = off), got {factor!r}"
+            )
 
     def _validate_finetune_kl(self) -> None:
         if isinstance(self.finetune_kl, bool) or not isinstance(self.finetune_kl, (int, float)) or self.finetune_kl < 0:
