@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from pettingzoo import ParallelEnv
 
+from envs.heuristics import spread_heuristic
 from envs.matrix_games import GAMES, MatrixGameEnv
 from envs.task_metrics import MatrixMetrics, MultiwalkerMetrics, PursuitMetrics, SpreadMetrics
 
@@ -31,7 +32,8 @@ class Scenario:
     `options` maps every option the scenario accepts to its default. `state` builds the global state;
     `None` means the concatenated padded observations. `check_options` raises `ValueError` for bad option
     values before any env is built. `metrics` is the task-metric tracker class (`envs.task_metrics`), built at every
-    reset. A `vectorised` scenario (VMAS, `envs.vmas_tasks`) builds a simulator of many worlds instead of a
+    reset. `heuristic` is the scripted reference policy (`envs.heuristics`: env -> `{agent: action}`, discrete
+    actions), None where there is none. A `vectorised` scenario (VMAS, `envs.vmas_tasks`) builds a simulator of many worlds instead of a
     ParallelEnv: `build(n_agents, continuous_actions, num_envs=..., **options)`.
     """
 
@@ -45,6 +47,7 @@ class Scenario:
     state: StateFn | None = None
     check_options: Callable[[Mapping[str, Any]], None] = field(default=lambda options: None)
     metrics: type | None = None
+    heuristic: Callable[[ParallelEnv], dict[str, Any]] | None = None
     vectorised: bool = False
 
     @property
@@ -142,6 +145,7 @@ SCENARIOS: dict[str, Scenario] = {
         obs_size="18 with `neighbors=(2, 3)`; 6 * n_max with `neighbors=None`",
         check_options=_check_spread,
         metrics=SpreadMetrics,
+        heuristic=spread_heuristic,
     ),
     "pursuit": Scenario(
         name="pursuit",

@@ -15,15 +15,18 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 OCCUPIED_DISTANCE = 0.1  # MPE's benchmark: a landmark is occupied when an agent is within 0.1 of it
+# Wider radii, as TransfQMix reports occupancy (0.1-0.5) beside MPE's: metric name -> radius
+OCCUPIED_RADII = {"occupied_landmarks": OCCUPIED_DISTANCE, "occupied_landmarks_r02": 0.2, "occupied_landmarks_r03": 0.3}
 
 
 class SpreadMetrics:
     """Spread (MPE `simple_spread`): `occupied_landmarks`, the fraction of landmarks with an agent within 0.1 at the
-    last step (MPE's `benchmark_data`); `min_dist_sum`, the sum over landmarks of the nearest agent's distance at the
+    last step (MPE's `benchmark_data`), and the same within 0.2 and 0.3 (`occupied_landmarks_r02`, `_r03`: TransfQMix
+    counts radii 0.1-0.5 without saying which its table uses); `min_dist_sum`, the sum over landmarks of the nearest agent's distance at the
     last step; `collisions`, the pairs of agents overlapping (distance below the sum of their sizes), summed over
     the episode's steps."""
 
-    names = ("occupied_landmarks", "min_dist_sum", "collisions")
+    names = (*OCCUPIED_RADII, "min_dist_sum", "collisions")
 
     def __init__(self, env: ParallelEnv):
         self.collisions = 0
@@ -42,7 +45,7 @@ class SpreadMetrics:
         landmarks = np.array([landmark.state.p_pos for landmark in world.landmarks])  # [L, 2]
         nearest = np.linalg.norm(landmarks[:, None] - agents[None], axis=-1).min(axis=1)  # [L]
         return {
-            "occupied_landmarks": float((nearest < OCCUPIED_DISTANCE).mean()),
+            **{name: float((nearest < radius).mean()) for name, radius in OCCUPIED_RADII.items()},
             "min_dist_sum": float(nearest.sum()),
             "collisions": float(self.collisions),
         }

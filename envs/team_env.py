@@ -61,6 +61,11 @@ def scenario_names() -> list[str]:
     return [*sorted(SCENARIOS), *(VMAS_PREFIX + task for task in VMAS_TASKS)]
 
 
+def heuristic_scenario_names() -> list[str]:
+    """The scenarios with a scripted reference policy (`envs.heuristics`; discrete actions)."""
+    return sorted(name for name, scenario in SCENARIOS.items() if scenario.heuristic is not None)
+
+
 def parse_env_config(
     scenario: str, n_agents: int | Sequence[int], n_max: int | None = None, **options: Any
 ) -> TeamEnvConfig:
@@ -265,6 +270,23 @@ class TeamEnv(gym.Env):
             if ended:
                 info["task_metrics"] = self._metrics.result(self._env)
         return self._observation(agent_obs), team_reward, ended and not truncated, ended and truncated, info
+
+    def heuristic_action(self) -> np.ndarray:
+        """The scenario's scripted reference policy's joint action for the current state, in the team's slots
+        (absent slots 0); `ValueError` where the scenario has none or acts with continuous actions."""
+        heuristic = self.config.scenario.heuristic
+        if heuristic is None or self.config.continuous_actions:
+            raise ValueError(
+                f"scenario {self.config.scenario.name!r}"
+                + (" with continuous actions" if heuristic is not None else "")
+                + f" has no scripted heuristic; scenarios with one (discrete actions): {', '.join(heuristic_scenario_names())}"
+            )
+        moves = heuristic(self._env)
+        action = np.zeros(self.n_max, np.int64)
+        for i, agent in enumerate(self._agents):
+            if self._alive[i]:
+                action[self._slots[i]] = moves[agent]
+        return action
 
     def _record_last_action(self, action: np.ndarray, present: list[bool]) -> None:
         self._last_action[:] = 0.0

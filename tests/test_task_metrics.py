@@ -23,6 +23,20 @@ def test_spread_agents_on_the_landmarks_occupy_all_of_them():
     assert tracker.result(env._env)["occupied_landmarks"] == pytest.approx(2 / 3)
 
 
+def test_spread_occupancy_counts_each_radius_on_its_own():
+    env = envs.make_team_env("spread", 3, 6)
+    env.reset(seed=0)
+    world = env._env.unwrapped.world
+    offsets = (0.05, 0.15, 0.25)  # each agent this far (along x) from its own landmark
+    for agent, landmark, offset in zip(world.agents, world.landmarks, offsets, strict=True):
+        landmark.state.p_pos = np.array([10.0 * offset, 0.0])  # landmarks far apart: nearest agent is its own
+        agent.state.p_pos = landmark.state.p_pos + np.array([offset, 0.0])
+    result = SpreadMetrics(env._env).result(env._env)
+    assert result["occupied_landmarks"] == pytest.approx(1 / 3)
+    assert result["occupied_landmarks_r02"] == pytest.approx(2 / 3)
+    assert result["occupied_landmarks_r03"] == 1.0
+
+
 def test_spread_collisions_count_overlapping_pairs_at_every_step():
     env = envs.make_team_env("spread", 3, 6)
     env.reset(seed=0)

@@ -1,5 +1,6 @@
-"""Greedy evaluation of a checkpoint at another team size, and the uniformly random policy's returns, each with the
-scenario's task metrics per episode (`envs.task_metrics`)."""
+"""Greedy evaluation of a checkpoint at another team size, and the scripted teams' returns (uniformly random, and
+the scenario's heuristic where it has one), each with the scenario's task metrics per episode
+(`envs.task_metrics`)."""
 
 from __future__ import annotations
 
@@ -110,22 +111,47 @@ def _summary(returns: np.ndarray, last_infos: list[dict]) -> dict[str, Any]:
     }
 
 
-def random_policy_evaluation(env_config: Mapping[str, Any], episodes: int, seed: int) -> dict[str, Any]:
-    """`episodes` of uniformly random joint actions in the team env `env_config`, seeded with `seed`: `return_mean`,
-    `return_std`, `episodes`, the per-episode `returns` and `task_metrics`, as `evaluate` gives them."""
+SCRIPTED_POLICIES = ("random", "heuristic")
+
+
+def scripted_policy_evaluation(
+    env_config: Mapping[str, Any], episodes: int, seed: int, policy: str = "random"
+) -> dict[str, Any]:
+    """`episodes` of a scripted team in the team env `env_config`, seeded with `seed`: uniformly random joint
+    actions (`policy="random"`), or the scenario's scripted reference policy (`"heuristic"`, `envs.heuristics`).
+    Gives `return_mean`, `return_std`, `episodes`, the per-episode `returns` and `task_metrics`, as `evaluate`."""
+    if policy not in SCRIPTED_POLICIES:
+        raise ValueError(f"unknown scripted policy {policy!r}; known: {', '.join(SCRIPTED_POLICIES)}")
+    if policy == "heuristic" and not has_heuristic(env_config):
+        raise ValueError(
+            f"scenario {env_config['scenario']!r} (as configured) has no scripted heuristic; scenarios with one "
+            f"(discrete actions): {', '.join(envs.heuristic_scenario_names())}"
+        )
     env = envs.make_team_env(**env_config)
     env.action_space.seed(seed)
+    act = env.heuristic_action if policy == "heuristic" else env.action_space.sample
     returns, last_infos = [], []
     for episode in range(episodes):
         env.reset(seed=seed + episode)
         total, done = 0.0, False
         while not done:
-            _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+            _, reward, terminated, truncated, info = env.step(act())
             total, done = total + reward, terminated or truncated
         returns.append(total)
         last_infos.append(info)
     env.close()
     return _summary(np.array(returns, dtype=np.float64), last_infos)
+
+
+def random_policy_evaluation(env_config: Mapping[str, Any], episodes: int, seed: int) -> dict[str, Any]:
+    """`scripted_policy_evaluation` of uniformly random joint actions."""
+    return scripted_policy_evaluation(env_config, episodes, seed, "random")
+
+
+def has_heuristic(env_config: Mapping[str, Any]) -> bool:
+    """Whether the team env `env_config` has a scripted reference policy (`envs.heuristics`)."""
+    parsed = envs.parse_env_config(**env_config)
+    return parsed.scenario.heuristic is not None and not parsed.continuous_actions
 
 
 def random_policy_returns(env_config: Mapping[str, Any], episodes: int, seed: int) -> np.ndarray:
