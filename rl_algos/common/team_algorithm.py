@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +18,27 @@ from rl_algos.common.evaluation import MODULE_COMPONENT
 class TeamAlgorithm(Algorithm):
     """Base of the team algorithms' loops: starting a run from a pre-trained checkpoint (fine-tuning), and the
     divergence guard (`rl_algos.common.divergence`): each loop passes the team rewards it samples to
-    `observe_rewards`, and every iteration whose learner values leave `value_bound_factor * max|r| / (1 - gamma)`
-    raises `ValueDivergenceError` before its result is returned."""
+    `observe_rewards`, and every iteration whose learner values leave the returns' range (widened by
+    `value_bound_margin`) raises `ValueDivergenceError` before its result is returned."""
 
-    max_abs_reward = 0.0  # the largest |team reward| sampled so far (per run; not checkpointed)
+    # the team rewards' range sampled so far (per run, not checkpointed); empty (min > max) until the first sample
+    reward_min, reward_max = math.inf, -math.inf
 
     def observe_rewards(self, rewards: np.ndarray) -> None:
-        """Widen the divergence guard's reward bound to the team rewards of a sampled batch."""
+        """Widen the divergence guard's reward range to the team rewards of a sampled batch."""
         if len(rewards):
-            self.max_abs_reward = max(self.max_abs_reward, float(np.abs(rewards).max()))
+            self.reward_min = min(self.reward_min, float(np.min(rewards)))
+            self.reward_max = max(self.reward_max, float(np.max(rewards)))
 
     def step(self) -> dict[str, Any]:
         results = super().step()
         env_steps = results.get(ENV_RUNNER_RESULTS, {}).get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0)
         check_value_estimates(
             results.get(LEARNER_RESULTS, {}),
-            self.max_abs_reward,
+            self.reward_min,
+            self.reward_max,
             self.config.gamma,
-            self.config.value_bound_factor,
+            self.config.value_bound_margin,
             int(env_steps),
         )
         return results

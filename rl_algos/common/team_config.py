@@ -28,9 +28,9 @@ class TeamAlgorithmConfig(AlgorithmConfig):
     - `finetune_kl_tau` (1.0): the temperature of the value learners' softmax policies;
     - `finetune_trained_slots` (None): for `"others"`, how many leading slots the pre-training team sat in;
 
-    and the divergence guard (`rl_algos.common.divergence`): `value_bound_factor` (10.0; 0 turns it off) stops a run
-    with `ValueDivergenceError` once a learner's value estimates exceed `value_bound_factor * max|r| / (1 - gamma)`
-    in magnitude, `max|r|` the largest team reward sampled so far.
+    and the divergence guard (`rl_algos.common.divergence`): `value_bound_margin` (0.5; 0 turns it off) stops a run
+    with `ValueDivergenceError` once a learner's value estimates leave the range of returns the team rewards sampled
+    so far allow, `[min(r_min, 0), max(r_max, 0)] / (1 - gamma)`, by more than that many times its width.
     """
 
     def __init__(self, algo_class=None):
@@ -58,7 +58,7 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         self.finetune_kl_against = "self"
         self.finetune_kl_tau = 1.0
         self.finetune_trained_slots: int | None = None
-        self.value_bound_factor = 10.0
+        self.value_bound_margin = 0.5
 
     def training(
         self,
@@ -68,7 +68,7 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         finetune_kl_against: str = NotProvided,
         finetune_kl_tau: float = NotProvided,
         finetune_trained_slots: int | None = NotProvided,
-        value_bound_factor: float = NotProvided,
+        value_bound_margin: float = NotProvided,
         **kwargs,
     ) -> TeamAlgorithmConfig:
         super().training(**kwargs)
@@ -85,10 +85,10 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         log_once(f"{self.algo_name}_on_new_api_stack")
         super().validate()
         self._validate_finetune_kl()
-        factor = self.value_bound_factor
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor >= 0:
+        margin = self.value_bound_margin
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
             raise ValueError(
-                f"value_bound_factor must be a number >= 0 (the divergence guard's margin; 0 = off), got {factor!r}"
+                f"value_bound_margin must be a number >= 0 (the divergence guard's margin; 0 = off), got {margin!r}"
             )
 
     def _validate_finetune_kl(self) -> None:
