@@ -80,7 +80,11 @@ def test_kl_against_others_pulls_only_untrained_slots_toward_a_trained_agents_po
 
 def test_strategies_are_training_options():
     pretrained = rl_algos.get_config("qmix").environment("team", env_config=SMALL).training(lr=1e-3)
-    config = rl_algos.get_config("qmix").environment("team", env_config=LARGE).training(lr=1e-3)
+    config = (
+        rl_algos.get_config("qmix")
+        .environment("team", env_config=LARGE)
+        .training(lr=1e-3, train_batch_size_per_learner=64)  # 4 batches (256) below the default learning_starts
+    )
     naive = finetune_config(config, "naive", pretrained=pretrained, pretrained_env_steps=25_000)
     assert (naive.lr, naive.epsilon, naive.learning_starts, naive.finetune_kl) == (1e-3, config.epsilon, 1000, 0.0)
     conservative = finetune_config(
@@ -88,7 +92,7 @@ def test_strategies_are_training_options():
     )
     assert conservative.lr == pytest.approx(5e-4)
     assert conservative.epsilon == [[0, pytest.approx(1.0 - 0.95 * 0.5)], [25_000, 0.05]]
-    assert conservative.learning_starts == 4 * config.train_batch_size_per_learner and conservative.finetune_kl == 0
+    assert conservative.learning_starts == 4 * 64 and conservative.finetune_kl == 0
     kl = finetune_config(config, "kl", pretrained=pretrained, pretrained_env_steps=0, kl=0.3, kl_steps=500)
     assert (kl.finetune_kl, kl.finetune_kl_steps, kl.finetune_kl_against) == (0.3, 500, "self")
     others = finetune_config(config, "others", pretrained=pretrained, pretrained_env_steps=0)

@@ -16,7 +16,8 @@ def quick_config(algo, env_config, **training):
         rl_algos.get_config(algo)
         .environment("team", env_config=env_config)
         .env_runners(num_env_runners=0, num_envs_per_env_runner=1, rollout_fragment_length=20)
-        .training(learning_starts=20, train_batch_size_per_learner=16, **training)
+        # small, frequent updates (5 in a 40-step iteration), so one iteration trains: these tests check mechanics
+        .training(**{"learning_starts": 20, "train_batch_size_per_learner": 16, "train_ratio": 0.25, **training})
         .reporting(min_sample_timesteps_per_iteration=40)
         .debugging(seed=0)
     )
