@@ -22,6 +22,7 @@ Exit codes: 0 done, 1 some trial failed (the others are reported), 2 bad setting
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sys
@@ -41,6 +42,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM
 
 import envs  # noqa: E402
 from experiments import transfer_tensorboard, transfer_wandb  # noqa: E402
+from experiments.transfer_curves import curve_rows, curves_csv, curves_plot  # noqa: E402
 from experiments.transfer_plots import write_figures  # noqa: E402
 from experiments.transfer_report import (  # noqa: E402
     EpisodeLedger,
@@ -58,9 +60,10 @@ from experiments.transfer_settings import (  # noqa: E402
     parse_settings,
 )
 from experiments.transfer_trial import TeamTrial, trial_name  # noqa: E402
-from rl_algos.common.evaluation import evaluate, random_policy_evaluation  # noqa: E402
+from rl_algos.common.evaluation import evaluate, has_heuristic, scripted_policy_evaluation  # noqa: E402
 
 SETTINGS_FILE = "settings.yaml"
+SCRIPTED_SEEDS = {"random": 20_000, "heuristic": 40_000}  # evaluation seeds of the scripted teams, plus the run's seed
 BOOTSTRAP_CONFIG = Path("~/ray_bootstrap_config.yaml").expanduser()  # written by `ray up` on the head node
 
 
@@ -313,25 +316,29 @@ def evaluate_results(
         )
 
 
-def random_rows(settings: TransferSettings, ledger: TransferLedger, episodes: EpisodeLedger) -> None:
-    """The uniformly random policy at every size, per seed: the floor of the transfer ratio."""
+def scripted_rows(settings: TransferSettings, ledger: TransferLedger, episodes: EpisodeLedger) -> None:
+    """The scripted teams at every size, per seed: the uniformly random policy (the floor of the transfer ratio and
+    of the normalised score) and, where the scenario has one, its heuristic (`envs.heuristics`: the score's 1)."""
     rows = []
-    for n in sorted(set(settings.eval_agents + settings.train_agents)):
+    policies = ["random", *(["heuristic"] if has_heuristic(settings.env_config(settings.train_agents)) else [])]
+    for policy, n in itertools.product(policies, sorted(set(settings.eval_agents + settings.train_agents))):
         for seed in settings.seeds:
             row = {
-                "algo": "random",
+                "algo": policy,
                 "embedding": "-",
                 "scenario": settings.scenario,
                 "train_agents": "-",
                 "eval_agents": n,
-                "phase": "random",
+                "phase": policy,
                 "seed": seed,
                 "timesteps": 0,
             }
             if row_key(row) in ledger:
                 continue
             start = time.perf_counter()
-            evaluation = random_policy_evaluation(settings.env_config(n), settings.eval_episodes, seed=20_000 + seed)
+            evaluation = scripted_policy_evaluation(
+                settings.env_config(n), settings.eval_episodes, seed=SCRIPTED_SEEDS[policy] + seed, policy=policy
+            )
             rows.append({**row, **evaluation_columns(evaluation), "wall_s": round(time.perf_counter() - start, 1)})
             episodes.add(row, evaluation)
     ledger.add(rows)
@@ -364,7 +371,7 @@ def run(settings: TransferSettings) -> int:
     callbacks = [transfer_wandb.TeamWandbCallback(settings, local_dir(settings))] if settings.wandb else []
     start = time.perf_counter()
 
-    random_rows(settings, ledger, episodes)
+    scripted_rows(settings, ledger, episodes)
     train_specs = [
         trial_spec(settings, "train", algo, emb, settings.train_agents, seed, settings.timesteps)
         for algo, emb, seed in grid(settings)
@@ -409,14 +416,19 @@ def run(settings: TransferSettings) -> int:
     summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names)
     files.write_bytes("summary.md", summary.encode())
     write_figures(files, ledger.rows, episodes.rows, title, metric_names)
+    curves = curve_rows(all_results)
+    if curves:
+        files.write_bytes("curves.csv", curves_csv(curves))
+        if (figure := curves_plot(curves, ledger.rows, title)) is not None:
+            files.write_bytes("transfer_curves.png", figure)
     if settings.wandb:
         transfer_wandb.log_evaluations(settings, ledger.rows, local_dir(settings))
         if os.environ.get("WANDB_MODE") == "offline":
             print(transfer_wandb.offline_notice(local_dir(settings)))
     problems = failures(all_results)
     print(
-        f"\noutputs: {files.uri}/ (transfer.csv, transfer_episodes.csv, summary.md, transfer.png, "
-        "transfer_embeddings.png; Tune folders train/, finetune/; "
+        f"\noutputs: {files.uri}/ (transfer.csv, transfer_episodes.csv, curves.csv, summary.md, transfer.png, "
+        "transfer_embeddings.png, transfer_curves.png; Tune folders train/, finetune/; "
         f"TensorBoard: tensorboard --logdir {files.uri})"
     )
     print(f"wall time {time.perf_counter() - start:.0f} s\n")

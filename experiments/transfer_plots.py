@@ -1,8 +1,10 @@
 """Figures of a transfer experiment, with 95% bootstrap bands (`experiments.transfer_stats`):
 
 - `transfer.png`: against eval team size, one column per phase, one line per algorithm x embedding; first row the
-  normalised return `(x - random) / (scratch - random)` at each size (the same algorithm and embedding trained from
-  scratch there with the training budget; the raw return when there is no scratch run), then one row per task metric;
+  normalised return `(x - random) / (reference - random)` at each size, the reference being the scenario's scripted
+  heuristic where the experiment has `heuristic` rows (defined even where from-scratch runs are weak), else the same
+  algorithm and embedding trained from scratch there with the training budget (the raw return when there is
+  neither), then one row per task metric;
 - `transfer_embeddings.png`: the normalised return aggregated over algorithms, one line per embedding, one panel per
   phase: does `graph` (or `mean`) transfer better than `concat`?
 """
@@ -22,9 +24,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 RANDOM = ("random", "-")
+HEURISTIC = ("heuristic", "-")
+SCRIPTED = (RANDOM, HEURISTIC)
 
 
-def _png(figure) -> bytes:
+def reference_samples(returns: dict[tuple, list[np.ndarray]], run: tuple[str, str], n: int) -> list[np.ndarray] | None:
+    """What 1.0 means in the normalised return at `n` agents: the heuristic's returns there, else `run`'s scratch's."""
+    return returns.get((*HEURISTIC, n, "heuristic")) or returns.get((*run, n, "scratch"))
+
+
+def reference_label(returns: dict[tuple, list[np.ndarray]]) -> str:
+    return "heuristic" if any(key[:2] == HEURISTIC for key in returns) else "from scratch"
+
+
+def png_bytes(figure) -> bytes:
+    """The figure as PNG bytes (closed afterwards)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120)
     plt.close(figure)
@@ -43,13 +57,13 @@ def _band(ax, points: list[tuple[int, Estimate]], label: str) -> None:
 def normalised_estimates(
     returns: dict[tuple, list[np.ndarray]], run: tuple[str, str], phase: str
 ) -> dict[int, Estimate]:
-    """Per eval size: the normalised return of `run` (algo, embedding) in `phase`, where that run's scratch and the
-    random policy were evaluated there."""
+    """Per eval size: the normalised return of `run` (algo, embedding) in `phase`, where its reference
+    (`reference_samples`) and the random policy were evaluated there."""
     estimates = {}
     for (algo, embedding, n, cell_phase), samples in returns.items():
-        scratch, random = returns.get((*run, n, "scratch")), returns.get((*RANDOM, n, "random"))
-        if (algo, embedding) == run and cell_phase == phase and scratch and random:
-            estimates[n] = ratio_estimate(samples, scratch, random)
+        reference, random = reference_samples(returns, run, n), returns.get((*RANDOM, n, "random"))
+        if (algo, embedding) == run and cell_phase == phase and reference and random:
+            estimates[n] = ratio_estimate(samples, reference, random)
     return estimates
 
 
@@ -59,9 +73,9 @@ def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_nam
     phases = [p for p in PHASE_TITLES if any(key[3] == p for key in returns)]
     if not phases:
         return None
-    runs = sorted({key[:2] for key in returns if key[:2] != RANDOM})
+    runs = sorted({key[:2] for key in returns if key[:2] not in SCRIPTED})
     sizes = sorted({key[2] for key in returns})
-    normalised = any(key[3] == "scratch" for key in returns) and any(key[:2] == RANDOM for key in returns)
+    normalised = any(key[3] in ("scratch", "heuristic") for key in returns) and any(key[:2] == RANDOM for key in returns)
     quantities = ["normalised return" if normalised else "greedy return", *metric_names]
     figure, axes = plt.subplots(
         len(quantities), len(phases), figsize=(4.5 * len(phases), 3.5 * len(quantities)), squeeze=False, sharex=True
@@ -88,7 +102,7 @@ def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_nam
                     )
             else:
                 ax.axhline(0.0, linestyle="--", color="grey", label="random")
-                ax.axhline(1.0, linestyle=":", color="black", label="from scratch")
+                ax.axhline(1.0, linestyle=":", color="black", label=reference_label(returns))
             ax.set_title(f"{PHASE_TITLES[phase]}: {quantity}")
             ax.set_xticks(sizes)
             ax.grid(alpha=0.3)
@@ -98,24 +112,24 @@ def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_nam
     axes[0][-1].legend(fontsize="small")
     figure.suptitle(title)
     figure.tight_layout()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def embeddings_plot(rows: list[dict], episodes: list[dict], title: str) -> bytes | None:
     """`transfer_embeddings.png`: per embedding, the normalised return pooled over algorithms and seeds (each
-    (algorithm, seed) one unit: its return normalised by that algorithm's scratch and random means), with a 95% band,
-    against eval team size; one panel per phase. None without scratch or random runs."""
+    (algorithm, seed) one unit: its return normalised by its reference (`reference_samples`) and random means), with
+    a 95% band, against eval team size; one panel per phase. None without a reference or random runs."""
     returns = per_seed_samples(rows, episodes, "return")
     phases = [p for p in ("zero_shot", "finetune") if any(key[3] == p for key in returns)]
-    embeddings = sorted({key[1] for key in returns if key[:2] != RANDOM})
+    embeddings = sorted({key[1] for key in returns if key[:2] not in SCRIPTED})
     sizes = sorted({key[2] for key in returns})
     pooled: dict[tuple[str, str, int], list[np.ndarray]] = {}
     for (algo, embedding, n, phase), samples in returns.items():
-        scratch, random = returns.get((algo, embedding, n, "scratch")), returns.get((*RANDOM, n, "random"))
-        if phase not in phases or not scratch or not random:
+        reference, random = reference_samples(returns, (algo, embedding), n), returns.get((*RANDOM, n, "random"))
+        if phase not in phases or not reference or not random:
             continue
         random_mean = np.mean([s.mean() for s in random])
-        scale = np.mean([s.mean() for s in scratch]) - random_mean
+        scale = np.mean([s.mean() for s in reference]) - random_mean
         units = pooled.setdefault((embedding, phase, n), [])
         units += [np.array([(s.mean() - random_mean) / scale]) for s in samples]
     if not pooled:
@@ -129,7 +143,7 @@ def embeddings_plot(rows: list[dict], episodes: list[dict], title: str) -> bytes
             if points:
                 _band(ax, points, embedding)
         ax.axhline(0.0, linestyle="--", color="grey", label="random")
-        ax.axhline(1.0, linestyle=":", color="black", label="from scratch")
+        ax.axhline(1.0, linestyle=":", color="black", label=reference_label(returns))
         ax.set_title(f"{PHASE_TITLES[phase]}, over algorithms")
         ax.set_xlabel("eval team size")
         ax.set_xticks(sizes)
@@ -138,7 +152,7 @@ def embeddings_plot(rows: list[dict], episodes: list[dict], title: str) -> bytes
     axes[0][-1].legend(fontsize="small")
     figure.suptitle(title)
     figure.tight_layout()
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def write_figures(

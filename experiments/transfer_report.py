@@ -19,6 +19,12 @@ KEY_COLUMNS = ("algo", "embedding", "scenario", "train_agents", "eval_agents", "
 VALUE_COLUMNS = ("timesteps", "return_mean", "return_std", "episodes", "wall_s")
 COLUMNS = KEY_COLUMNS + VALUE_COLUMNS
 PHASE_TITLES = {"zero_shot": "zero-shot", "finetune": "fine-tuned", "scratch": "from scratch"}
+SCRIPTED_PHASES = ("random", "heuristic")  # rows of scripted teams (`algo` and `phase` the policy, embedding "-")
+
+
+def heuristic_cell(n: int) -> tuple[str, str, int, str]:
+    """The summary cell (algo, embedding, eval agents, phase) of the scripted heuristic at `n` agents."""
+    return ("heuristic", "-", n, "heuristic")
 
 
 def metric_columns(metric_names: Iterable[str]) -> tuple[str, ...]:
@@ -179,9 +185,9 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
     for one seed; and the interquartile mean with 5 or more seeds), the random policy, the transfer ratio with its
     interval, whether fine-tuned beat zero-shot; then one such table per task metric."""
     returns = per_seed_samples(rows, episodes, "return")
-    runs = sorted({(r["algo"], r["embedding"]) for r in rows if r["phase"] != "random"})
+    runs = sorted({(r["algo"], r["embedding"]) for r in rows if r["phase"] not in SCRIPTED_PHASES})
     sizes = sorted({int(r["eval_agents"]) for r in rows})
-    seeds = sorted({int(r["seed"]) for r in rows if r["phase"] != "random"})
+    seeds = sorted({int(r["seed"]) for r in rows if r["phase"] not in SCRIPTED_PHASES})
     unit = "seeds" if len(seeds) > 1 else "episodes of the one seed"
     lines = [
         f"# {title}",
@@ -195,10 +201,10 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
         ),
         "",
         (
-            "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch | random | transfer ratio "
-            "| fine-tuned vs zero-shot |"
+            "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch | random | heuristic "
+            "| transfer ratio | fine-tuned vs zero-shot |"
         ),
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for algo, embedding in runs:
         for n in sizes:
@@ -206,10 +212,27 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             random = returns.get(("random", "-", n, "random"))
             lines.append(
                 f"| {algo} | {embedding} | {n} | {_cell(cells['zero_shot'])} | {_cell(cells['finetune'])} "
-                f"| {_cell(cells['scratch'])} | {_cell(random)} "
+                f"| {_cell(cells['scratch'])} | {_cell(random)} | {_cell(returns.get(heuristic_cell(n)))} "
                 f"| {_ratio(cells['zero_shot'], cells['scratch'], random)} "
                 f"| {finetune_verdict(cells['finetune'], cells['zero_shot'])} |"
             )
+    if any(key[3] == "heuristic" for key in returns):
+        lines += [
+            "",
+            "Heuristic-normalised score `(x - random) / (heuristic - random)` (1 = the scripted heuristic, 0 = random), "
+            "mean [95% interval]:",
+            "",
+            "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch |",
+            "| --- | --- | ---: | ---: | ---: | ---: |",
+        ]
+        for algo, embedding in runs:
+            for n in sizes:
+                heuristic, random = returns.get(heuristic_cell(n)), returns.get(("random", "-", n, "random"))
+                cells = [
+                    str(ratio_estimate(samples, heuristic, random)) if samples and heuristic and random else "-"
+                    for samples in (returns.get((algo, embedding, n, phase)) for phase in PHASE_TITLES)
+                ]
+                lines.append(f"| {algo} | {embedding} | {n} | {' | '.join(cells)} |")
     if any("n/a*" in line for line in lines):
         footnote = (
             "*n/a: from scratch is not better than random (their intervals overlap), so the ratio would be noise; "
@@ -225,14 +248,14 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             "",
             f"`{metric}`, mean [95% interval]:",
             "",
-            "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch | random |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+            "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch | random | heuristic |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for algo, embedding in runs:
             for n in sizes:
                 cells = [_cell(samples.get((algo, embedding, n, phase))) for phase in PHASE_TITLES]
                 lines.append(
                     f"| {algo} | {embedding} | {n} | {' | '.join(cells)} "
-                    f"| {_cell(samples.get(('random', '-', n, 'random')))} |"
+                    f"| {_cell(samples.get(('random', '-', n, 'random')))} | {_cell(samples.get(heuristic_cell(n)))} |"
                 )
     return "\n".join(lines) + "\n"

@@ -19,13 +19,17 @@ from envs.team_env import SLOT_MODES
 from policies.networks.team_embedding import EMBEDDINGS
 from rl_algos.common.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay
 from rl_algos.common.replay_config import ReplayConfig
+from rl_algos.common.value_config import TeamQConfig
 
 PHASES = ("zero_shot", "finetune", "scratch")
 
 # `--smoke`: a budget that exercises every phase (checkpoints, fine-tuning, scratch, evaluation) in about a minute;
 # the replay learners start updating after SMOKE_LEARNING_STARTS env steps, so that their fine-tuning updates too.
-SMOKE = {"timesteps": 1500, "finetune_timesteps": 500, "eval_episodes": 2, "iteration_timesteps": 250}
+SMOKE = {"timesteps": 1500, "finetune_timesteps": 500, "eval_episodes": 2, "iteration_timesteps": 250, "eval_every": 750}
 SMOKE_LEARNING_STARTS = 250
+# The value learners' epsilon falls from 1 to 0.05 over this fraction of the training budget (`--timesteps`), unless
+# `--training` sets `epsilon`: a fixed 50,000 env steps explores through half of a 100k run but 5% of a 1M one.
+EXPLORATION_FRACTION = 0.1
 
 # Worlds per env runner on a VMAS scenario unless --envs-per-runner says otherwise: one VMAS call steps them all, so
 # sampling runs several times faster than at the algorithms' own 8 envs (see README, "Vectorised scenarios").
@@ -61,6 +65,7 @@ class TransferSettings:
     slots: str = "first"
     scratch: bool = True
     eval_episodes: int = 20
+    eval_every: int | None = None
     training: dict[str, dict[str, Any]] = field(default_factory=dict)
     iteration_timesteps: int | None = None
     checkpoint_every: int = 5
@@ -195,6 +200,12 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
     )
     add("--eval-episodes", type=int, help=f"greedy episodes per evaluation (default: {d.eval_episodes})")
     add(
+        "--eval-every",
+        type=int,
+        help="env steps between the greedy evaluations of each trial's learning curve (curves.csv, "
+        "transfer_curves.png; default: a tenth of the trial's budget; 0: no curves)",
+    )
+    add(
         "--training",
         type=_json_dict,
         help='JSON dict of .training() options per algorithm, "all" for every one, '
@@ -323,6 +334,8 @@ def validate(settings: TransferSettings) -> None:
             raise SettingsError(f"{label} must be at least {low}, got {value}")
     if s.iteration_timesteps is not None and s.iteration_timesteps < 1:
         raise SettingsError(f"--iteration-timesteps must be at least 1, got {s.iteration_timesteps}")
+    if s.eval_every is not None and s.eval_every < 0:
+        raise SettingsError(f"--eval-every must be at least 0 (0: no learning curves), got {s.eval_every}")
     if s.gpus_per_trial is not None and s.gpus_per_trial < 0:
         raise SettingsError(f"--gpus-per-trial must be >= 0, got {s.gpus_per_trial}")
     if s.finetune not in FINETUNE_STRATEGIES:
@@ -406,7 +419,15 @@ def algo_config(settings: TransferSettings, algo: str, embedding: str, n_agents:
         config.reporting(min_sample_timesteps_per_iteration=settings.iteration_timesteps)
     if settings.smoke and config.learning_warmup() > SMOKE_LEARNING_STARTS:
         config.training(learning_starts=SMOKE_LEARNING_STARTS)
+    if isinstance(config, TeamQConfig) and "epsilon" not in settings.training_options(algo):
+        config.training(epsilon=budget_epsilon(settings.timesteps))
     return config
+
+
+def budget_epsilon(timesteps: int) -> list[list[float]]:
+    """The value learners' epsilon schedule for a `timesteps` training budget: 1.0 -> 0.05 over
+    `EXPLORATION_FRACTION` of it."""
+    return [[0, 1.0], [max(1, int(EXPLORATION_FRACTION * timesteps)), 0.05]]
 
 
 def train_config(settings: TransferSettings, algo: str, embedding: str, seed: int):

@@ -18,6 +18,7 @@ from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFET
 from experiments.transfer_settings import TransferSettings, algo_config, finetune_algo_config, train_config
 from rl_algos.common.divergence import ValueDivergenceError
 from rl_algos.common.finetune import loads_pretrained_replay
+from rl_algos.common.learning_curve import LearningCurve, default_eval_every
 
 
 def trial_name(spec: dict[str, Any]) -> str:
@@ -37,6 +38,36 @@ def spec_algo_config(spec: dict[str, Any]):
     return algo_config(settings, algo, embedding, spec["n_agents"], seed)
 
 
+def curve_sizes(spec: dict[str, Any]) -> list[int]:
+    """The team sizes of a trial's learning curve: a train trial's training and eval sizes (its zero-shot curves),
+    any other trial's own size."""
+    if spec["phase"] != "train":
+        return list(spec["n_agents"])
+    settings = spec["settings"]
+    return sorted(set(settings["train_agents"] + settings["eval_agents"]))
+
+
+def trial_curve(spec: dict[str, Any]) -> LearningCurve | None:
+    """The trial's learning curve (`--eval-every`; a tenth of its budget by default), or None when switched off."""
+    settings = TransferSettings(**spec["settings"])
+    every = default_eval_every(spec["timesteps"]) if settings.eval_every is None else settings.eval_every
+    if every == 0:
+        return None
+    configs = [settings.env_config(n) for n in curve_sizes(spec)]
+    return LearningCurve(configs, every, settings.eval_episodes, seed=10_000 + spec["seed"])
+
+
+def curve_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """A trial result's curve entries, `curve/<eval agents>/<name>` (TensorBoard and wandb plot them against the
+    iteration's env steps)."""
+    return {
+        f"curve/{row['eval_agents']}/{key}": value
+        for row in rows
+        for key, value in row.items()
+        if key not in ("env_steps", "eval_agents")
+    }
+
+
 def non_finite_losses(result: dict[str, Any]) -> dict[str, float]:
     """Learner metrics named `*loss*` whose value is NaN or infinite, by `module/metric`."""
     bad = {}
@@ -53,7 +84,8 @@ class TeamTrial(tune.Trainable):
     """Trains `config["trial"]`'s algorithm for `timesteps` env steps, from scratch or, fine-tuning, from another
     checkpoint (`restore_from`: `Algorithm.load_pretrained`, with its replay where the strategy uses it), and stops
     with `FloatingPointError` naming the trial as soon as a loss is NaN or infinite, or the algorithm's divergence
-    guard finds its value estimates out of range (`ValueDivergenceError`), before any result of it is used."""
+    guard finds its value estimates out of range (`ValueDivergenceError`), before any result of it is used. Its
+    learning curve (`trial_curve`) goes into the results of the iterations that reach each point, and of the last."""
 
     @classmethod
     def default_resource_request(cls, config: dict[str, Any]):
@@ -65,6 +97,7 @@ class TeamTrial(tune.Trainable):
         algo_config_ = spec_algo_config(self.spec)
         torch.set_num_threads(max(1, int(algo_config_.num_cpus_for_main_process)))
         self.algo = algo_config_.build_algo()
+        self.curve = trial_curve(self.spec)
         if self.spec.get("restore_from"):
             strategy = self.spec["settings"]["finetune"]
             with tune.Checkpoint(self.spec["restore_from"]).as_directory() as source:
@@ -82,7 +115,10 @@ class TeamTrial(tune.Trainable):
                 f"{result.get(NUM_ENV_STEPS_SAMPLED_LIFETIME)}; stopped before writing results (try a lower lr or "
                 "grad_clip, and check the rewards)"
             )
-        result["done"] = result[NUM_ENV_STEPS_SAMPLED_LIFETIME] >= self.spec["timesteps"]
+        env_steps = result[NUM_ENV_STEPS_SAMPLED_LIFETIME]
+        result["done"] = env_steps >= self.spec["timesteps"]
+        if self.curve is not None and (self.curve.due(env_steps) or result["done"]):
+            result.update(curve_metrics(self.curve.evaluate(self.algo, env_steps)))
         return result
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:

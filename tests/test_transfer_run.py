@@ -30,7 +30,7 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     folder = tmp_path / "smoke"
     rows = _read_rows(folder / "transfer.csv")
 
-    expected = {("random", "-", n, "random", "0") for n in ("3", "6")}
+    expected = {(policy, "-", n, policy, "0") for n in ("3", "6") for policy in ("random", "heuristic")}
     for embedding in ("concat", "graph"):
         for n in ("3", "6"):
             for phase in ("zero_shot", "finetune", "scratch"):
@@ -47,7 +47,12 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     trained = [r for r in rows if r["phase"] in ("zero_shot", "scratch")]
     assert all(int(r["timesteps"]) >= 1500 for r in trained)
 
-    for figure in ("transfer.png", "transfer_embeddings.png"):
+    curves = _read_rows(folder / "curves.csv")
+    for trial in ("concat", "graph"):
+        points = {(r["point"], r["eval_agents"]) for r in curves if r["phase"] == "train" and r["embedding"] == trial}
+        assert points == {(p, n) for p in ("0", "1") for n in ("3", "6")}, "train curves at 750 and 1500 env steps"
+    assert all(math.isfinite(float(r["return_mean"])) and r["occupied_landmarks_r02_mean"] != "" for r in curves)
+    for figure in ("transfer.png", "transfer_embeddings.png", "transfer_curves.png"):
         with Image.open(folder / figure) as image:
             image.verify()
     summary = (folder / "summary.md").read_text()
@@ -96,6 +101,8 @@ def test_summary_on_a_small_synthetic_experiment():
         row("qmix", "graph", 6, "scratch", 1, -40.0),
         row("qmix", "graph", 6, "finetune", 0, -40.0),
         row("qmix", "graph", 6, "finetune", 1, -30.0),
+        row("heuristic", "-", 6, "heuristic", 0, -20.0),
+        row("heuristic", "-", 6, "heuristic", 1, -20.0),
     ]
     episodes = [
         {**{k: r[k] for k in ("algo", "embedding", "eval_agents", "phase", "seed")}, "return": value, "episode": i}
@@ -108,8 +115,12 @@ def test_summary_on_a_small_synthetic_experiment():
     # fine-tuned minus zero-shot resamples to 10 .. 40, above 0
     assert (
         "| qmix | graph | 6 | -60.00 [-70.00, -50.00] | -35.00 [-40.00, -30.00] | -40.00 [-40.00, -40.00] "
-        "| -100.00 [-100.00, -100.00] | 0.67 [0.50, 0.83] | better (+25.00) |" in summary
+        "| -100.00 [-100.00, -100.00] | -20.00 [-20.00, -20.00] | 0.67 [0.50, 0.83] | better (+25.00) |" in summary
     )
+    # heuristic-normalised: zero-shot (-60 + 100) / (-20 + 100) = 0.5, its seeds 30 / 80 and 50 / 80;
+    # fine-tuned (-35 + 100) / 80; from scratch 60 / 80; no heuristic at 3 agents
+    assert "| qmix | graph | 6 | 0.50 [0.38, 0.62] | 0.81 [0.75, 0.88] | 0.75 [0.75, 0.75] |" in summary
+    assert "| qmix | graph | 3 | - | - | - |" in summary
     # one seed: intervals over its episodes; from scratch (-98) overlaps random (-100): no ratio, a footnote;
     # fine-tuned 1 below zero-shot, well inside the noise
     zero_shot = mean_estimate([np.array([-100.0, -80.0, -95.0, -85.0])])
@@ -128,12 +139,14 @@ def test_non_finite_losses_are_found_and_stop_the_trial_naming_it():
 
     spec = {"phase": "train", "algo": "qmix", "embedding": "graph", "n_agents": [3], "seed": 1, "timesteps": 10}
     trial = SimpleNamespace(
-        spec=spec, algo=SimpleNamespace(train=lambda: {**result, "num_env_steps_sampled_lifetime": 5})
+        spec=spec, curve=None, algo=SimpleNamespace(train=lambda: {**result, "num_env_steps_sampled_lifetime": 5})
     )
     with pytest.raises(FloatingPointError, match="trial train_qmix_graph_n3_seed1: default_policy/total_loss=nan"):
         TeamTrial.step(trial)
     healthy = SimpleNamespace(
-        spec=spec, algo=SimpleNamespace(train=lambda: {"learners": {}, "num_env_steps_sampled_lifetime": 10})
+        spec=spec,
+        curve=None,
+        algo=SimpleNamespace(train=lambda: {"learners": {}, "num_env_steps_sampled_lifetime": 10}),
     )
     assert TeamTrial.step(healthy)["done"], "a trial ends once its env-step budget is spent"
 
@@ -190,7 +203,9 @@ def test_a_two_node_cluster_runs_the_grid_and_survives_a_dead_env_runner_and_a_l
         cluster.shutdown()
     assert driver.returncode == 0, out[-3000:]
     rows = _read_rows(tmp_path / "multi" / "transfer.csv")
-    assert len(_keys(rows)) == len(set(_keys(rows))) == 2 + 2 * 2, "random at 3 and 6, both embeddings' zero-shot"
+    assert len(_keys(rows)) == len(set(_keys(rows))) == 4 + 2 * 2, (
+        "random and heuristic at 3 and 6, both embeddings' zero-shot"
+    )
     assert all(int(r["timesteps"]) >= 6000 for r in rows if r["phase"] == "zero_shot")
     errors = [path.read_text() for path in (tmp_path / "multi" / "train").glob("*/error.txt")]
     assert len(errors) == 1 and "its node has died" in errors[0], "one trial ran on the worker node and was retried"

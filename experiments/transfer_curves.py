@@ -1,0 +1,121 @@
+"""Learning curves of a transfer experiment: `curves.csv` and `transfer_curves.png`.
+
+Each trial evaluates itself greedily every `--eval-every` env steps (`TeamTrial`, `rl_algos.common.learning_curve`) and
+reports the points as `curve/<eval agents>/<name>` entries of its results; here they are gathered from the trials'
+result histories into one row per (trial, point, eval size), and drawn: one panel per eval size of the train phase,
+one line per algorithm x embedding, the mean over seeds of the k-th point with its 95% bootstrap band, as the
+heuristic-normalised score `(x - random) / (heuristic - random)` where the experiment has both scripted teams at
+that size, else the raw return.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from experiments.transfer_plots import plt, png_bytes
+from experiments.transfer_stats import mean_estimate
+
+CURVE_PREFIX = "curve/"
+KEYS = ("algo", "embedding", "phase", "seed", "train_agents", "point", "env_steps", "eval_agents")
+
+
+def curve_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
+    """The curve points in Tune results (their `metrics_dataframe`s): one row per (trial, point, eval size), with
+    `point` the point's rank in its trial."""
+    rows = []
+    for result in results:
+        frame = getattr(result, "metrics_dataframe", None)
+        if frame is None or frame.empty:
+            continue
+        spec = result.config["trial"]
+        columns = [c for c in frame.columns if c.startswith(CURVE_PREFIX)]
+        sizes = sorted({int(c.split("/")[1]) for c in columns})
+        points = 0
+        for _, record in frame.iterrows():
+            measured = [n for n in sizes if _number(record.get(f"{CURVE_PREFIX}{n}/return_mean"))]
+            for n in measured:
+                row = {
+                    "algo": spec["algo"],
+                    "embedding": spec["embedding"],
+                    "phase": spec["phase"],
+                    "seed": spec["seed"],
+                    "train_agents": "-".join(str(k) for k in spec["n_agents"]),
+                    "point": points,
+                    "env_steps": int(record["num_env_steps_sampled_lifetime"]),
+                    "eval_agents": n,
+                }
+                prefix = f"{CURVE_PREFIX}{n}/"
+                row |= {c[len(prefix) :]: record[c] for c in columns if c.startswith(prefix) and _number(record[c])}
+                rows.append(row)
+            points += bool(measured)
+    return rows
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def curves_csv(rows: list[dict[str, Any]]) -> bytes:
+    """`curves.csv`: the key columns, then every measured column in the order first seen."""
+    columns = list(dict.fromkeys([*KEYS, *(key for row in rows for key in row)]))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue().encode()
+
+
+def scripted_means(ledger_rows: list[dict]) -> dict[tuple[str, int], float]:
+    """(policy, eval agents) -> mean return over seeds of the random and heuristic rows of `transfer.csv`."""
+    values: dict[tuple[str, int], list[float]] = {}
+    for row in ledger_rows:
+        if row["phase"] in ("random", "heuristic"):
+            values.setdefault((row["phase"], int(row["eval_agents"])), []).append(float(row["return_mean"]))
+    return {key: float(np.mean(v)) for key, v in values.items()}
+
+
+def curves_plot(rows: list[dict[str, Any]], ledger_rows: list[dict], title: str) -> bytes | None:
+    """`transfer_curves.png` of the train phase's curves (see the module docstring); None without any."""
+    train = [row for row in rows if row["phase"] == "train"]
+    if not train:
+        return None
+    scripted = scripted_means(ledger_rows)
+    sizes = sorted({int(row["eval_agents"]) for row in train})
+    runs = sorted({(row["algo"], row["embedding"]) for row in train})
+    figure, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 3.8), squeeze=False)
+    for ax, n in zip(axes[0], sizes, strict=True):
+        random, heuristic = scripted.get(("random", n)), scripted.get(("heuristic", n))
+        normalised = random is not None and heuristic is not None and heuristic != random
+        for run in runs:
+            by_point: dict[int, list[tuple[float, float]]] = {}
+            for row in train:
+                if (row["algo"], row["embedding"]) == run and int(row["eval_agents"]) == n:
+                    value = float(row["return_mean"])
+                    value = (value - random) / (heuristic - random) if normalised else value
+                    by_point.setdefault(int(row["point"]), []).append((float(row["env_steps"]), value))
+            points = sorted(by_point)
+            if not points:
+                continue
+            steps = [np.mean([s for s, _ in by_point[p]]) for p in points]
+            estimates = [mean_estimate([np.array([v]) for _, v in by_point[p]]) for p in points]
+            line = ax.plot(steps, [e.point for e in estimates], marker=".", label=f"{run[0]} / {run[1]}")
+            ax.fill_between(
+                steps, [e.low for e in estimates], [e.high for e in estimates], alpha=0.15, color=line[0].get_color()
+            )
+        if normalised:
+            ax.axhline(1.0, linestyle=":", color="black", label="heuristic")
+            ax.axhline(0.0, linestyle="--", color="grey", label="random")
+        ax.set_title(f"evaluated at {n} agents")
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("(return - random) / (heuristic - random)" if normalised else "greedy return")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize="small")
+    figure.suptitle(f"learning curves: {title}")
+    figure.tight_layout()
+    return png_bytes(figure)
