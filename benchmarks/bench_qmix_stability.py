@@ -33,7 +33,11 @@ from rl_algos.common.divergence import ValueDivergenceError  # noqa: E402
 REGIMES = {
     "default": {},
     "small_batch": {"train_batch_size_per_learner": 64, "train_ratio": 0.25},
-    "small_batch_slow_target": {"train_batch_size_per_learner": 64, "train_ratio": 0.25, "target_update_interval": 1250},
+    "small_batch_slow_target": {
+        "train_batch_size_per_learner": 64,
+        "train_ratio": 0.25,
+        "target_update_interval": 1250,
+    },
 }
 
 

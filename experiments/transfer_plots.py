@@ -75,7 +75,9 @@ def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_nam
         return None
     runs = sorted({key[:2] for key in returns if key[:2] not in SCRIPTED})
     sizes = sorted({key[2] for key in returns})
-    normalised = any(key[3] in ("scratch", "heuristic") for key in returns) and any(key[:2] == RANDOM for key in returns)
+    normalised = any(key[3] in ("scratch", "heuristic") for key in returns) and any(
+        key[:2] == RANDOM for key in returns
+    )
     quantities = ["normalised return" if normalised else "greedy return", *metric_names]
     figure, axes = plt.subplots(
         len(quantities), len(phases), figsize=(4.5 * len(phases), 3.5 * len(quantities)), squeeze=False, sharex=True

@@ -219,8 +219,10 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
     if any(key[3] == "heuristic" for key in returns):
         lines += [
             "",
-            "Heuristic-normalised score `(x - random) / (heuristic - random)` (1 = the scripted heuristic, 0 = random), "
-            "mean [95% interval]:",
+            (
+                "Heuristic-normalised score `(x - random) / (heuristic - random)` (1 = the scripted heuristic, "
+                "0 = random), mean [95% interval]:"
+            ),
             "",
             "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch |",
             "| --- | --- | ---: | ---: | ---: | ---: |",

@@ -25,7 +25,13 @@ PHASES = ("zero_shot", "finetune", "scratch")
 
 # `--smoke`: a budget that exercises every phase (checkpoints, fine-tuning, scratch, evaluation) in about a minute;
 # the replay learners start updating after SMOKE_LEARNING_STARTS env steps, so that their fine-tuning updates too.
-SMOKE = {"timesteps": 1500, "finetune_timesteps": 500, "eval_episodes": 2, "iteration_timesteps": 250, "eval_every": 750}
+SMOKE = {
+    "timesteps": 1500,
+    "finetune_timesteps": 500,
+    "eval_episodes": 2,
+    "iteration_timesteps": 250,
+    "eval_every": 750,
+}
 SMOKE_LEARNING_STARTS = 250
 # The value learners' epsilon falls from 1 to 0.05 over this fraction of the training budget (`--timesteps`), unless
 # `--training` sets `epsilon`: a fixed 50,000 env steps explores through half of a 100k run but 5% of a 1M one.

@@ -26,13 +26,14 @@ def default_eval_every(timesteps: int) -> int:
 
 
 def curve_row(evaluation: Mapping[str, Any], env_steps: int) -> dict[str, Any]:
-    """One curve point of an `evaluate()` result: `env_steps`, `eval_agents`, `return_mean`, `return_std`, each task
-    metric's mean (`<metric>_mean`) and the `q_bias` means where present."""
+    """One curve point of an `evaluate()` result: `env_steps`, `eval_agents`, `return_mean`, `return_std`, `episodes`,
+    each task metric's mean (`<metric>_mean`) and the `q_bias` means where present."""
     row = {
         "env_steps": env_steps,
         "eval_agents": evaluation["n_agents"],
         "return_mean": evaluation["return_mean"],
         "return_std": evaluation["return_std"],
+        "episodes": evaluation["episodes"],
     }
     row |= {f"{name}_mean": float(np.mean(values)) for name, values in evaluation["task_metrics"].items()}
     row |= {key: evaluation[key] for key in ("q_bias_mean", "q_bias_ind_mean") if key in evaluation}

@@ -1,0 +1,263 @@
+"""Convergence: every learner's greedy learning curve on spread at a real budget, against the scripted heuristic.
+
+Each run trains at 3 agents (`n_max` 6) for `--timesteps` env steps (default 1,000,000; synchronous, seeded, the
+value learners' epsilon annealed over the first tenth, as the transfer experiment does) and is evaluated greedily
+every `--eval-every` env steps at 3 and, zero-shot, at 6 agents (`rl_algos.common.learning_curve`). Scores are
+normalised by the scripted heuristic (`envs.heuristics`): `(x - random) / (heuristic - random)`, 1 = the heuristic.
+
+Long: on the 2-core machine a 1M-step run takes 20-60 min. Runs are independent jobs that append their curve to
+`<out>/curves/<run>_seed<k>.csv` as each point is measured and write `<run>_seed<k>.done.json` when finished (or
+stopped by the divergence guard); a restarted script skips finished jobs and restarts unfinished ones from scratch.
+Run two processes side by side on different `--runs`, then `--report` (CSV -> table and figure, no training):
+
+    nohup python benchmarks/bench_convergence.py --runs qmix-concat,vdn > conv1.log &
+    nohup python benchmarks/bench_convergence.py --runs qmix-graph,iql > conv2.log &
+    python benchmarks/bench_convergence.py --report
+
+Writes `<out>/reference.csv` (heuristic and random at each size), `<out>/convergence.md` (the table) and
+`<out>/curves.png` (mean and 95% bootstrap interval over seeds of the normalised score against env steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+import ray  # noqa: E402
+
+from experiments.results_io import write_rows  # noqa: E402
+from experiments.transfer_settings import budget_epsilon  # noqa: E402
+from experiments.transfer_stats import Estimate, mean_estimate  # noqa: E402
+from rl_algos.common.divergence import ValueDivergenceError  # noqa: E402
+from rl_algos.common.evaluation import scripted_policy_evaluation  # noqa: E402
+from rl_algos.common.learning_curve import LearningCurve  # noqa: E402
+from rl_algos.common.training import budget_config  # noqa: E402
+from rl_algos.common.value_config import TeamQConfig  # noqa: E402
+
+# run name -> (algorithm, team embedding); the order is the order they run in
+RUNS = {
+    "qmix-concat": ("qmix", "concat"),
+    "qmix-graph": ("qmix", "graph"),
+    "vdn": ("vdn", "concat"),
+    "iql": ("iql", "concat"),
+    "central_v-graph": ("central_v", "graph"),
+    "iac": ("iac", "concat"),
+    "gum": ("gum", "concat"),
+    "maddpg-graph": ("maddpg", "graph"),
+    "central_v_sac-graph": ("central_v_sac", "graph"),
+    "iac_awac": ("iac_awac", "concat"),
+    "coma-graph": ("coma", "graph"),
+    "lica-concat": ("lica", "concat"),
+}
+TRAIN_AGENTS, N_MAX = 3, 6
+REFERENCE_EPISODES = 100
+DEFAULT_EPISODES = 20  # evaluation episodes per curve point in CSVs written before they recorded it
+
+
+def env_config(n_agents: int) -> dict:
+    return {"scenario": "spread", "n_agents": n_agents, "n_max": N_MAX}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated, of: {', '.join(RUNS)}")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--timesteps", type=int, default=1_000_000)
+    parser.add_argument("--eval-every", type=int, default=100_000, help="env steps between curve points")
+    parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--eval-agents", default="3,6")
+    parser.add_argument("--training", default="{}", help="JSON .training(...) options added to every run")
+    parser.add_argument("--out", default="results/convergence")
+    parser.add_argument("--report", action="store_true", help="only rebuild the table and figure from the CSVs")
+    args = parser.parse_args()
+    unknown = sorted(set(args.runs.split(",")) - set(RUNS))
+    if unknown:
+        parser.error(f"unknown runs {', '.join(unknown)}; known: {', '.join(RUNS)}")
+    return args
+
+
+def reference_rows(out: Path, sizes: list[int]) -> list[dict]:
+    """Heuristic and random returns and occupancy at each size, measured once and kept in `reference.csv`."""
+    path = out / "reference.csv"
+    rows = read_rows(path)
+    if {int(row["eval_agents"]) for row in rows} >= set(sizes):
+        return rows
+    rows = []
+    for n in sizes:
+        for policy in ("heuristic", "random"):
+            result = scripted_policy_evaluation(env_config(n), REFERENCE_EPISODES, seed=30_000, policy=policy)
+            metrics = {f"{k}_mean": float(np.mean(v)) for k, v in result["task_metrics"].items()}
+            rows.append({"policy": policy, "eval_agents": n, "return_mean": result["return_mean"], **metrics})
+    write_rows(rows, path)
+    return rows
+
+
+def read_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:
+    """Train one (run, seed) to the budget, appending a curve point every `--eval-every` env steps."""
+    algo_name, embedding = RUNS[run]
+    stem = out / "curves" / f"{run}_seed{seed}"
+    training = {"team_embedding": embedding, **json.loads(args.training)}
+    config = budget_config(algo_name, env_config(TRAIN_AGENTS), args.timesteps, seed, **training)
+    if isinstance(config, TeamQConfig) and "epsilon" not in training:
+        config.training(epsilon=budget_epsilon(args.timesteps), learning_starts=1000)
+    curve = LearningCurve(
+        [env_config(int(n)) for n in args.eval_agents.split(",")], args.eval_every, args.eval_episodes, 10_000 + seed
+    )
+    rows, status = [], {"run": run, "seed": seed, "diverged": False}
+    algo = config.build_algo()
+    start, training_s, env_steps = time.perf_counter(), 0.0, 0
+    try:
+        while env_steps < args.timesteps:
+            tick = time.perf_counter()
+            result = algo.train()
+            training_s += time.perf_counter() - tick
+            env_steps = int(result["num_env_steps_sampled_lifetime"])
+            if curve.due(env_steps) or env_steps >= args.timesteps:
+                train_return = result["env_runners"].get("episode_return_mean", float("nan"))
+                for row in curve.evaluate(algo, env_steps):
+                    point = {"run": run, "seed": seed, "point": env_steps // args.eval_every}
+                    rows.append({**point, **row, "train_return": train_return, "steps_per_s": env_steps / training_s})
+                write_rows(rows, stem.with_suffix(".csv"))
+                print(
+                    f"{run} seed {seed}: {env_steps} env steps, greedy return at {TRAIN_AGENTS}: "
+                    f"{rows[-len(curve.env_configs)]['return_mean']:.2f}",
+                    flush=True,
+                )
+    except ValueDivergenceError as error:
+        status |= {"diverged": True, "message": str(error)}
+        print(f"{run} seed {seed}: {error}", flush=True)
+    finally:
+        algo.stop()
+    status |= {"env_steps": env_steps, "wall_s": time.perf_counter() - start, "steps_per_s": env_steps / training_s}
+    stem.with_suffix(".done.json").write_text(json.dumps(status))
+
+
+def normalised(value: float, heuristic: float, random: float) -> float:
+    return (value - random) / (heuristic - random)
+
+
+def report(out: Path, sizes: list[int]) -> str:
+    """The table (`convergence.md`) and figure (`curves.png`) of every curve under `out`."""
+    reference = {(row["policy"], int(row["eval_agents"])): row for row in read_rows(out / "reference.csv")}
+    curves: dict[str, list[dict]] = {}
+    for path in sorted((out / "curves").glob("*.csv")):
+        for row in read_rows(path):
+            curves.setdefault(row["run"], []).append(row)
+    lines = [
+        (
+            "| run | seeds (done) | env steps | greedy return at 3 [95%] | best point at 3 | end within best's interval |"
+            " normalised at 3 | normalised at 6 (zero-shot) | occupied within 0.2 at 3 | env steps/s | diverged |"
+        ),
+        "| --- | --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for run in [r for r in RUNS if r in curves]:
+        rows = curves[run]
+        done = [json.loads(p.read_text()) for p in (out / "curves").glob(f"{run}_seed*.done.json")]
+        at = {n: [r for r in rows if int(r["eval_agents"]) == n] for n in sizes}
+        # the last curve point every seed reached, and each point's per-seed returns
+        by_step = {}
+        for row in at[TRAIN_AGENTS]:
+            by_step.setdefault(int(row["point"]), {})[row["seed"]] = float(row["return_mean"])
+        seeds = {r["seed"] for r in rows}
+        full = [step for step, per_seed in sorted(by_step.items()) if len(per_seed) == len(seeds)]
+        if not full:
+            continue
+        estimates = {step: mean_estimate([np.array([v]) for v in by_step[step].values()]) for step in full}
+        final, best_step = estimates[full[-1]], max(full, key=lambda s: estimates[s].point)
+        best = estimates[best_step]
+        if len(seeds) == 1:  # one seed: the best point's interval from its evaluation episodes (normal approximation)
+            row = next(r for r in at[TRAIN_AGENTS] if int(r["point"]) == best_step)
+            half = 1.96 * float(row["return_std"]) / np.sqrt(float(row.get("episodes") or DEFAULT_EPISODES))
+            best = Estimate(best.point, best.point - half, best.point + half)
+        cells = []
+        for n in (TRAIN_AGENTS, max(sizes)):
+            last = [float(r["return_mean"]) for r in at[n] if int(r["point"]) == full[-1]]
+            h, rnd = float(reference[("heuristic", n)]["return_mean"]), float(reference[("random", n)]["return_mean"])
+            cells.append(f"{normalised(float(np.mean(last)), h, rnd):.2f}" if last else "-")
+        last_rows = [r for r in at[TRAIN_AGENTS] if int(r["point"]) == full[-1]]
+        occupancy = [float(r["occupied_landmarks_r02_mean"]) for r in last_rows]
+        end_steps = int(np.mean([int(r["env_steps"]) for r in last_rows]))
+        speed = np.mean([float(r["steps_per_s"]) for r in rows])
+        lines.append(
+            f"| {run} | {len(seeds)} ({len(done)}) | {end_steps} | {final.point:.1f} [{final.low:.1f}, "
+            f"{final.high:.1f}] | {best.point:.1f} at point {best_step} | "
+            f"{'yes' if final.point >= best.low else 'no'} | {cells[0]} | {cells[1]} | {np.mean(occupancy):.2f} | "
+            f"{speed:.0f} | {sum(d['diverged'] for d in done)} |"
+        )
+    for policy in ("heuristic", "random"):
+        cells = " / ".join(f"{float(reference[(policy, n)]['return_mean']):.1f}" for n in sizes)
+        lines.append(
+            f"\n{policy}: return {cells} at {' / '.join(map(str, sizes))} agents ({REFERENCE_EPISODES} episodes)"
+        )
+    table = "\n".join(lines) + "\n"
+    (out / "convergence.md").write_text(table)
+    plot_curves(curves, reference, sizes, out / "curves.png")
+    return table
+
+
+def plot_curves(curves: dict[str, list[dict]], reference: dict, sizes: list[int], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4.5), squeeze=False)
+    for ax, n in zip(axes[0], sizes, strict=True):
+        h, rnd = float(reference[("heuristic", n)]["return_mean"]), float(reference[("random", n)]["return_mean"])
+        for run, rows in curves.items():
+            by_point: dict[int, list[tuple[int, float]]] = {}
+            for row in rows:
+                if int(row["eval_agents"]) == n:
+                    score = normalised(float(row["return_mean"]), h, rnd)
+                    by_point.setdefault(int(row["point"]), []).append((int(row["env_steps"]), score))
+            points = sorted(by_point)
+            steps = [np.mean([s for s, _ in by_point[p]]) for p in points]
+            estimates = [mean_estimate([np.array([v]) for _, v in by_point[p]]) for p in points]
+            ax.plot(steps, [e.point for e in estimates], label=run)
+            ax.fill_between(steps, [e.low for e in estimates], [e.high for e in estimates], alpha=0.2)
+        ax.axhline(1.0, color="k", linestyle="--", linewidth=0.8)
+        ax.axhline(0.0, color="grey", linestyle=":", linewidth=0.8)
+        ax.set_title(
+            f"spread, trained at {TRAIN_AGENTS}, evaluated at {n}" + (" (zero-shot)" if n != TRAIN_AGENTS else "")
+        )
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("(return - random) / (heuristic - random)")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    args = parse_args()
+    out = Path(args.out)
+    (out / "curves").mkdir(parents=True, exist_ok=True)
+    sizes = [int(n) for n in args.eval_agents.split(",")]
+    reference_rows(out, sizes)
+    if not args.report:
+        ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
+        for run in args.runs.split(","):
+            for seed in (int(s) for s in args.seeds.split(",")):
+                if not (out / "curves" / f"{run}_seed{seed}.done.json").exists():
+                    run_job(run, seed, args, out)
+        ray.shutdown()
+    print(report(out, sizes))
+
+
+if __name__ == "__main__":
+    main()
