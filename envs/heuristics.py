@@ -8,6 +8,10 @@ without one say so (`Scenario.heuristic` is None).
   (the Hungarian method, `scipy.optimize.linear_sum_assignment`), and each picks the move whose one-step outcome
   best reduces a PD error toward its landmark, `|p' - goal + kd v'|`, on MPE's own integrator (position from the
   current velocity, then damping and the move's acceleration). No collision avoidance.
+- pursuit (SISL, grid moves): a coordinated chase. An evader is caught when pursuers hold every open cell next to
+  it, so the team picks one evader (the one nearest to the pursuers in total), its open neighbouring cells become
+  targets, the pursuers take the target assignment of least total Manhattan distance (pursuers left over chase
+  their nearest evader), and each steps toward its target along the axis with the larger gap.
 """
 
 from __future__ import annotations
@@ -51,3 +55,49 @@ def spread_heuristic(env: ParallelEnv) -> dict[str, int]:
         agent.name: spread_move(agent.state.p_pos, agent.state.p_vel, landmarks[goal], world.dt, world.damping)
         for agent, goal in zip(agents, goals, strict=True)
     }
+
+
+# SISL pursuit's moves (`DiscreteAgent.motion_range`): -x, +x, +y, -y, stay
+PURSUIT_MOVES = np.array([[-1, 0], [1, 0], [0, 1], [0, -1], [0, 0]])
+
+
+def pursuit_move(position: np.ndarray, target: np.ndarray) -> int:
+    """The grid move from `position` toward `target` ([2] each) along the axis with the larger gap (x on a tie);
+    stay when there."""
+    gap = np.asarray(target) - np.asarray(position)
+    axis = int(abs(gap[1]) > abs(gap[0]))
+    if gap[axis] == 0:
+        return len(PURSUIT_MOVES) - 1
+    step = np.zeros(2, dtype=int)
+    step[axis] = np.sign(gap[axis])
+    return int(np.flatnonzero((PURSUIT_MOVES == step).all(axis=1))[0])
+
+
+def pursuit_targets(pursuers: np.ndarray, evaders: np.ndarray, open_cell) -> np.ndarray:
+    """Each pursuer's target cell ([P, 2] -> [P, 2]): the open neighbours of the evader nearest to the pursuers in
+    total (Manhattan), assigned with least total distance; pursuers left over target their nearest evader; with no
+    evader left, their own cell. `open_cell(x, y)` says whether a cell is inside the grid and free of walls."""
+    if len(evaders) == 0:
+        return pursuers.copy()
+    distances = np.abs(pursuers[:, None] - evaders[None]).sum(-1)  # [P, E]
+    chosen = evaders[distances.sum(axis=0).argmin()]
+    cells = np.array([c for c in chosen + PURSUIT_MOVES[:4] if open_cell(*c)]).reshape(-1, 2)
+    targets = evaders[distances.argmin(axis=1)]
+    if len(cells):
+        rows, cols = linear_sum_assignment(np.abs(pursuers[:, None] - cells[None]).sum(-1))
+        targets[rows] = cells[cols]
+    return targets
+
+
+def pursuit_heuristic(env: ParallelEnv) -> dict[str, int]:
+    """Each pursuer's step toward its target of the coordinated chase (`pursuit_targets`)."""
+    base = env.unwrapped.env
+    layer, evader_layer, walls = base.pursuer_layer, base.evader_layer, base.map_matrix
+    pursuers = np.array([layer.get_position(i) for i in range(layer.n_agents())]).reshape(-1, 2)
+    evaders = np.array([evader_layer.get_position(i) for i in range(evader_layer.n_agents())]).reshape(-1, 2)
+
+    def open_cell(x: int, y: int) -> bool:
+        return 0 <= x < walls.shape[0] and 0 <= y < walls.shape[1] and walls[x, y] != -1
+
+    targets = pursuit_targets(pursuers, evaders, open_cell)
+    return {agent: pursuit_move(pursuers[i], targets[i]) for i, agent in enumerate(env.unwrapped.possible_agents)}

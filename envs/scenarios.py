@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from envs.heuristics import spread_heuristic
+from envs.heuristics import pursuit_heuristic, spread_heuristic
 from envs.matrix_games import GAMES, MatrixGameEnv
 from envs.task_metrics import MatrixMetrics, MultiwalkerMetrics, PursuitMetrics, SpreadMetrics
 
@@ -175,6 +175,7 @@ SCENARIOS: dict[str, Scenario] = {
             {"n_evaders": 1, "max_cycles": 1, "x_size": 2, "y_size": 2, "obs_range": 1, "n_catch": 1},
         ),
         metrics=PursuitMetrics,
+        heuristic=pursuit_heuristic,
     ),
     "multiwalker": Scenario(
         name="multiwalker",

@@ -1,13 +1,14 @@
-"""Scripted reference policies: the spread heuristic's assignment and moves on hand-placed states, and its score."""
+"""Scripted reference policies: spread's and pursuit's heuristics on hand-placed states, and their scores."""
 
 import numpy as np
 import pytest
 
 import envs
-from envs.heuristics import SPREAD_MOVES, spread_assignment, spread_move
+from envs.heuristics import SPREAD_MOVES, pursuit_move, pursuit_targets, spread_assignment, spread_move
 from rl_algos.common.evaluation import scripted_policy_evaluation
 
 NOOP, LEFT, RIGHT, DOWN, UP = range(5)
+PURSUIT_PLUS_X, PURSUIT_STAY = 1, 4  # SISL pursuit's moves: -x, +x, +y, -y, stay
 
 
 def test_the_assignment_minimises_the_total_distance_not_each_agent_greedily():
@@ -44,7 +45,7 @@ def test_the_team_env_puts_each_agents_move_in_its_slot():
     assert action[slots[0]] == RIGHT and action[slots[1]] == LEFT
     assert np.count_nonzero(action) == 2, "absent slots get action 0"
     with pytest.raises(ValueError, match="has no scripted heuristic; scenarios with one"):
-        envs.make_team_env("pursuit", 2, 3).heuristic_action()
+        envs.make_team_env("multiwalker", 2, 3).heuristic_action()
 
 
 @pytest.mark.parametrize("n_agents", [3, 6])
@@ -55,3 +56,29 @@ def test_the_spread_heuristic_scores_far_above_random_and_occupies_the_landmarks
     # measured over 100 episodes: -22.7 / -77.0 (heuristic) against about -80 / -240 (random) at 3 / 6 agents
     assert heuristic["return_mean"] > random["return_mean"] + 40 * n_agents / 3
     assert np.mean(heuristic["task_metrics"]["occupied_landmarks_r02"]) >= 0.9
+
+
+def open_grid(size: int = 16):
+    return lambda x, y: 0 <= x < size and 0 <= y < size
+
+
+def test_pursuers_take_the_open_cells_around_one_evader_and_step_toward_them():
+    pursuers = np.array([[0, 2], [4, 2]])
+    evaders = np.array([[2, 2], [12, 12]])  # the far one is left alone
+    targets = pursuit_targets(pursuers, evaders, open_grid())
+    np.testing.assert_array_equal(targets, [[1, 2], [3, 2]])
+    assert pursuit_move(pursuers[0], targets[0]) == PURSUIT_PLUS_X and pursuit_move(pursuers[1], targets[1]) == 0
+    assert pursuit_move(np.array([3, 2]), np.array([3, 2])) == PURSUIT_STAY
+    # at the grid's edge an evader has 3 open neighbours: the fourth pursuer chases its nearest evader instead
+    four = np.array([[0, 0], [1, 5], [0, 5], [6, 6]])
+    targets = pursuit_targets(four, np.array([[0, 3]]), open_grid())
+    assert {tuple(t) for t in targets[:3]} == {(1, 3), (0, 4), (0, 2)} and tuple(targets[3]) == (0, 3)
+
+
+def test_the_pursuit_heuristic_catches_the_evaders_random_play_does_not():
+    env_config = {"scenario": "pursuit", "n_agents": 4, "n_max": 4}
+    heuristic = scripted_policy_evaluation(env_config, episodes=3, seed=0, policy="heuristic")
+    random = scripted_policy_evaluation(env_config, episodes=3, seed=0, policy="random")
+    # measured over 10 episodes: all but 1% of the evaders caught in 159 steps on average, return +187 (random -194)
+    assert np.mean(heuristic["task_metrics"]["evaders_caught"]) >= 0.9
+    assert heuristic["return_mean"] > random["return_mean"] + 200
