@@ -33,6 +33,7 @@ from rl_algos.common.divergence import ValueDivergenceError  # noqa: E402
 REGIMES = {
     "default": {},
     "small_batch": {"train_batch_size_per_learner": 64, "train_ratio": 0.25},
+    "large_batch_frequent": {"train_ratio": 0.25},  # 800 per step at the former rate: noise or update rate?
     "small_batch_slow_target": {
         "train_batch_size_per_learner": 64,
         "train_ratio": 0.25,
