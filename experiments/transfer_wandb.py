@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ray.air.integrations.wandb import WandbLoggerCallback
 
+from experiments.transfer_report import SCRIPTED_PHASES
 from experiments.transfer_settings import TransferSettings
 
 
@@ -78,7 +79,7 @@ def log_evaluations(settings: TransferSettings, rows: list[dict], local_dir: Pat
 
     runs: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
-        if row["phase"] != "random":
+        if row["phase"] not in SCRIPTED_PHASES:
             runs[(row["algo"], row["embedding"], row["phase"], row["seed"])].append(row)
     for (algo, embedding, phase, seed), run_rows in runs.items():
         run = wandb.init(
