@@ -17,9 +17,11 @@ from rl_algos.coma import COMAConfig
 from rl_algos.gum import GUMConfig
 from rl_algos.iac import IACConfig
 from rl_algos.iac_awac import IACAWACConfig
+from rl_algos.ippo import IPPOConfig
 from rl_algos.iql import IQLConfig
 from rl_algos.lica import LICAConfig
 from rl_algos.maddpg import MADDPGConfig
+from rl_algos.mappo import MAPPOConfig
 from rl_algos.qmix import QMIXConfig
 from rl_algos.vdn import VDNConfig
 
@@ -32,6 +34,8 @@ ALGORITHMS: dict[str, type[AlgorithmConfig]] = {
     "iac_awac": IACAWACConfig,
     "central_v": CentralVConfig,
     "central_v_sac": CentralVSACConfig,
+    "ippo": IPPOConfig,
+    "mappo": MAPPOConfig,
     "coma": COMAConfig,
     "lica": LICAConfig,
     "maddpg": MADDPGConfig,

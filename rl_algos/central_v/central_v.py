@@ -15,7 +15,7 @@ class CentralVConfig(TeamActorCriticConfig):
     """
 
     critic = "team"
-    moved_bases = {"sac": "central_v_sac"}  # noqa: RUF012 (read-only)
+    moved_bases = {"sac": "central_v_sac", "ppo": "mappo"}  # noqa: RUF012 (read-only)
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or CentralV)

@@ -10,6 +10,9 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from policies.actor_critic_module import TeamActorCriticModule
 from rl_algos.common.actor_critic_networks_config import ActorCriticNetworksConfig
 
+# The learners that act in Box action spaces, named in the error of those that do not.
+CONTINUOUS_ACTION_ALGORITHMS = "iac, central_v, ippo, mappo, central_v_sac or maddpg"
+
 
 class TeamActorCriticConfig(ActorCriticNetworksConfig):
     """Configuration of an on-policy actor-critic team learner on RLlib's new API stack.
@@ -100,7 +103,7 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
                 "time, which a recurrent actor cannot do; use recurrent=False with it, or shared_experience=0"
             )
         if not self.supports_continuous_actions():
-            self.require_discrete_actions("iac, central_v, central_v_sac or maddpg for continuous actions")
+            self.require_discrete_actions(f"{CONTINUOUS_ACTION_ALGORITHMS} for continuous actions")
         if self.entropy_coeff < 0 or self.vf_coeff <= 0:
             raise ValueError(
                 f"entropy_coeff must be >= 0 and vf_coeff > 0, got entropy_coeff={self.entropy_coeff}, "

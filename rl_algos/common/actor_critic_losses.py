@@ -1,4 +1,4 @@
-"""Actor-critic targets and losses for the actor-critic learners (IAC, Central-V, COMA, MADDPG; plain torch).
+"""Actor-critic targets and losses for the actor-critic learners (IAC, Central-V, COMA, MADDPG, IPPO/MAPPO; plain torch).
 
 Shapes: T time steps of one rollout, B batch, n = n_max agent slots, A actions. `mask` [.., n] is 1.0 for present
 agents: every per-agent quantity is masked, so padded agents give and take no credit.
@@ -35,6 +35,32 @@ def rollout_returns(
         )
         returns[t] = rewards[t] + gamma * (1.0 - terminateds[t]) * following
     return returns
+
+
+# GAE (Schulman et al. 2016) over rollouts laid end to end in one batch, with
+# delta_t = r_t + gamma * (1 - d_t) * V(s_{t+1}) - V(s_t):
+# A_t = delta_t + gamma * lambda * (1 - d_t) * (0 if the rollout is cut after t else A_{t+1}); value target A_t + V(s_t).
+def gae_advantages(
+    rewards: torch.Tensor,
+    terminateds: torch.Tensor,
+    cuts: torch.Tensor,
+    values: torch.Tensor,
+    next_values: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> torch.Tensor:
+    """rewards, terminateds, cuts [T] (as in `rollout_returns`); values, next_values [T] or [T, n]: V(s_t) and
+    V(s_{t+1}) -> advantages like values. lambda = 1 gives `rollout_returns - values`, 0 the one-step TD error."""
+    rewards, terminateds, cuts = (_per_row(x, values) for x in (rewards, terminateds, cuts))
+    continues = 1.0 - terminateds
+    deltas = rewards + gamma * continues * next_values - values
+    carried = gamma * lam * continues * (1.0 - cuts)  # how much of A_{t+1} flows back into A_t
+    advantages = torch.empty_like(values)
+    following = torch.zeros_like(values[0])
+    for t in range(values.shape[0] - 1, -1, -1):
+        following = deltas[t] + carried[t] * following
+        advantages[t] = following
+    return advantages
 
 
 # TD(lambda) target over rollouts laid end to end in one batch:

@@ -20,7 +20,8 @@ from rl_algos.common.team_algorithm import TeamAlgorithm
 class OnPolicyTeamAlgorithm(TeamAlgorithm):
     """The on-policy training loop of the actor-critic team learners: each `training_step` samples
     `train_batch_size_per_learner` env steps from the env runners with the current policy, runs one learner
-    update on them, and syncs the actor to the runners."""
+    update on them (`num_epochs` passes of `minibatch_size` minibatches: one whole-batch step for the A2C learners,
+    several for PPO), and syncs the actor to the runners."""
 
     def training_step(self) -> None:
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
@@ -37,6 +38,9 @@ class OnPolicyTeamAlgorithm(TeamAlgorithm):
         with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
             results = self.learner_group.update(
                 episodes=episodes,
+                num_epochs=self.config.num_epochs,
+                minibatch_size=self.config.minibatch_size,
+                shuffle_batch_per_epoch=self.config.shuffle_batch_per_epoch,
                 timesteps={
                     NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
                         (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0

@@ -11,7 +11,7 @@ class IACConfig(TeamActorCriticConfig):
     continuous ones (multiwalker) with the squashed-Gaussian actor. The off-policy IAC on AWAC is `iac_awac`."""
 
     critic = "agent"
-    moved_bases = {"awac": "iac_awac"}  # noqa: RUF012 (read-only)
+    moved_bases = {"awac": "iac_awac", "ppo": "ippo"}  # noqa: RUF012 (read-only)
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or IAC)

@@ -9,6 +9,7 @@ from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from policies.actor_critic_module import TeamActorCriticModule
+from rl_algos.common.actor_critic_config import CONTINUOUS_ACTION_ALGORITHMS
 from rl_algos.common.actor_critic_networks_config import ActorCriticNetworksConfig
 from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.common.replay_config import ReplayConfig
@@ -54,7 +55,7 @@ class IACAWACConfig(ReplayConfig, ActorCriticNetworksConfig):
 
     def validate(self) -> None:
         super().validate()
-        self.require_discrete_actions("iac, central_v, central_v_sac or maddpg for continuous actions")
+        self.require_discrete_actions(f"{CONTINUOUS_ACTION_ALGORITHMS} for continuous actions")
         if not self.awac_lambda > 0 or not self.awac_max_weight > 0:
             raise ValueError(
                 f"awac_lambda ({self.awac_lambda}) and awac_max_weight ({self.awac_max_weight}) must be positive"
