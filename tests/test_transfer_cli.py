@@ -90,6 +90,8 @@ def test_training_options_merge_all_then_the_algorithm_s_own():
         (["--config", "no/such/file.yaml"], "--config no/such/file.yaml: no such file"),
         (["--training", '{"ppo": {}}'], "--training has entries for ppo"),
         (["--training", '{"qmix": {"no_such_option": 1}}'], "qmix with the concat embedding on spread"),
+        (["--training", '{"qmix": {"lr": -1}}'], "lr must be a number > 0"),
+        (["--algos", "mappo", "--training", '{"all": {"gamma": 1.5}}'], "gamma must be a number in [0, 1)"),
         (["--resume"], "--resume needs --name"),
         (
             ["--finetune-timesteps", "800", "--finetune", "naive"],

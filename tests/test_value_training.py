@@ -133,6 +133,10 @@ def test_individual_rewards_reach_the_iql_learner(ray_session):
         ("qmix", SPREAD, {"recurrent": True, "n_step": 3}, "recurrent=True needs n_step=1"),
         ("iql", SPREAD, {"obs_last_action": True}, "obs_last_action=True needs the env option last_action=True"),
         ("qmix", {**SPREAD, "n_agents": 9}, {}, "n_agents=9 is above n_max=8"),
+        ("qmix", SPREAD, {"lr": -1.0}, "lr must be a number > 0 (or an RLlib schedule"),
+        ("vdn", SPREAD, {"gamma": 1.5}, "gamma must be a number in [0, 1), got 1.5"),
+        ("iql", SPREAD, {"train_batch_size_per_learner": 0}, "train_batch_size_per_learner must be an int >= 1"),
+        ("qmix", SPREAD, {"grad_clip": float("nan")}, "grad_clip must be a number > 0 or None"),
     ],
 )
 def test_bad_configs_raise(algo, env_config, training, message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
@@ -84,12 +85,30 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         # <algo> on the new API stack" warning, which otherwise precedes even a one-line error.
         log_once(f"{self.algo_name}_on_new_api_stack")
         super().validate()
+        self._validate_rllib_training_options()
         self._validate_finetune_kl()
         margin = self.value_bound_margin
         if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
             raise ValueError(
                 f"value_bound_margin must be a number >= 0 (the divergence guard's margin; 0 = off), got {margin!r}"
             )
+
+    def _validate_rllib_training_options(self) -> None:
+        """RLlib's own training options every team learner uses, by type and range (RLlib accepts a negative `lr`,
+        which trains by gradient ascent, and a `gamma` above 1)."""
+        lr = self.lr
+        if not isinstance(lr, (list, tuple)) and not _is_number(lr, low=0.0, strict=True):
+            raise ValueError(f"lr must be a number > 0 (or an RLlib schedule [[step, lr], ...]), got {lr!r}")
+        if not _is_number(self.gamma, low=0.0) or not self.gamma < 1:
+            raise ValueError(
+                f"gamma must be a number in [0, 1), got {self.gamma!r} (the divergence guard bounds returns by "
+                "r / (1 - gamma))"
+            )
+        if self.grad_clip is not None and not _is_number(self.grad_clip, low=0.0, strict=True):
+            raise ValueError(f"grad_clip must be a number > 0 or None (no clipping), got {self.grad_clip!r}")
+        batch = self.train_batch_size_per_learner
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"train_batch_size_per_learner must be an int >= 1, got {batch!r}")
 
     def _validate_finetune_kl(self) -> None:
         if isinstance(self.finetune_kl, bool) or not isinstance(self.finetune_kl, (int, float)) or self.finetune_kl < 0:
@@ -175,3 +194,10 @@ class TeamAlgorithmConfig(AlgorithmConfig):
                 "with continuous actions; use a discrete scenario (spread, pursuit, matrix) or continuous_actions=False"
                 + (f", or {alternative}" if alternative else "")
             )
+
+
+def _is_number(value: Any, low: float, strict: bool = False) -> bool:
+    """Whether `value` is a finite int or float (not a bool) above `low` (`strict`) or at least `low`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    return value > low if strict else value >= low
