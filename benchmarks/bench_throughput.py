@@ -4,17 +4,16 @@ For spread at each team size N (`--agents`, default 3 and 6; `n_max` = N):
 
 1. the raw PettingZoo env with random actions (the ceiling), and sampling alone (RLlib's env runner with the
    exploring agent network, `num_envs_per_env_runner` 8);
-2. each replay learner's whole training loop at its defaults (qmix concat and graph, iql, gum, central_v with
-   `base="sac"`, maddpg), synchronous (`num_env_runners=0`) and asynchronous (`num_env_runners=1`), and QMIX at
-   PyMARL's compute per env step (one 800-transition batch per 25 env steps: `train_batch_size_per_learner=800`,
-   `train_ratio=0.04`); env steps/s after the replay warm-up, as a ratio to the raw env, with the measured
-   gradient updates per env step;
+2. each replay learner's whole training loop at its defaults (qmix concat and graph, iql, gum, central_v_sac,
+   maddpg), synchronous (`num_env_runners=0`) and asynchronous (`num_env_runners=1`), and QMIX at the value
+   learners' former defaults (a 64-transition batch at 0.25 updates per env step, where the defaults are now
+   PyMARL's compute, one 800-transition batch per 25 env steps); env steps/s after the replay warm-up, as a ratio to
+   the raw env, with the measured gradient updates per env step;
 3. (N=3) the time to sample a batch of 64, 256 and 800 transitions from a 50,000-step replay, and QMIX's learner
    time per gradient step at those batch sizes (as the loop pays it: stacked minibatches in one update call);
 4. VMAS (`--vmas-task`, N=3, at each of `--vmas-worlds` worlds per env runner): the raw VMAS env, sampling alone,
-   QMIX's synchronous loop at its defaults (learner-bound: `train_ratio` 0.25 updates of 64 transitions per env
-   step) and at a quarter of that, and Central-V's on-policy loop (10-step fragments per world), against spread
-   N=3's raw env measured in the same run.
+   QMIX's synchronous loop at its defaults and at 0.0625 updates per env step, and the on-policy loops of Central-V
+   (A2C) and MAPPO (10-step fragments per world), against spread N=3's raw env measured in the same run.
 
 Writes `--csv` (default `results/bench_throughput.csv`) and prints markdown tables.
 
@@ -43,16 +42,16 @@ from rl_algos.common.episode_chunks import episode_chunks  # noqa: E402
 from rl_algos.common.ready_batch import ready_batch  # noqa: E402
 from rl_algos.common.team_replay import TeamReplayBuffer  # noqa: E402
 
-PYMARL_COMPUTE = {"train_batch_size_per_learner": 800, "train_ratio": 0.04}
+FORMER_VALUE_DEFAULTS = {"train_batch_size_per_learner": 64, "train_ratio": 0.25}
 # (label, algorithm, .training() options): each measured synchronously and asynchronously
 LOOPS = [
     ("qmix-concat", "qmix", {}),
     ("qmix-graph", "qmix", {"team_embedding": "graph"}),
     ("iql", "iql", {}),
     ("gum", "gum", {}),
-    ("central_v-sac", "central_v", {"base": "sac"}),
+    ("central_v_sac", "central_v_sac", {}),
     ("maddpg", "maddpg", {}),
-    ("qmix-concat-pymarl", "qmix", PYMARL_COMPUTE),
+    ("qmix-concat-former-defaults", "qmix", FORMER_VALUE_DEFAULTS),
 ]
 BATCH_SIZES = (64, 256, 800)
 # VMAS loops: (label, algorithm, .training() options); "fragment" is env steps per world per on-policy batch
@@ -60,7 +59,9 @@ VMAS_LOOPS = [
     ("qmix-concat", "qmix", {}),
     ("qmix-concat, train_ratio 0.0625", "qmix", {"train_ratio": 0.0625}),
     ("central_v-a2c", "central_v", {"fragment": 10}),
+    ("mappo-concat", "mappo", {"fragment": 10}),
 ]
+ON_POLICY = ("central_v", "mappo")
 
 
 def build(algo: str, n_agents: int, runners: int = 0, scenario: str = "spread", worlds: int | None = None, **training):
@@ -145,7 +146,7 @@ def vmas_rows(task: str, worlds_list: list[int], steps: int) -> list[dict]:
             ("sampling alone (env runner)", sampling_steps_per_s(3, steps, scenario, worlds)),
         ]
         for label, algo_name, training in VMAS_LOOPS:
-            if algo_name == "central_v":
+            if algo_name in ON_POLICY:
                 rate = on_policy_steps_per_s(algo_name, 3, steps, scenario, worlds, **training)
                 measured.append((f"{label} loop", rate))
             else:
