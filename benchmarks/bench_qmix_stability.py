@@ -3,18 +3,22 @@
 Every `--every` env steps it samples 1,024 replayed transitions and measures, with the learner's own networks:
 `q_taken` (the logged mean of Q_tot at the actions taken), `gain` (the mean over present agents of dQ_tot / dQ_a, by
 autograd), `agent_q` (the agents' Qs of the actions taken), `w2_sum` (sum of the second mixing layer's weights),
-`saturated` (the share of first-layer mixing units below -3, where ELU is flat) and the training return. A run
+`saturated` (the share of first-layer mixing units below -3, where ELU is flat), `features_norm` (the mean L2 norm of
+the team embedding before the hypernetworks' input normalisation) and the training return. A run
 stops early when the divergence guard fires. How the regimes compare, and why, is in `rl_algos/common/value_config.py`.
 
     python benchmarks/bench_qmix_stability.py --regime default --timesteps 120000
     python benchmarks/bench_qmix_stability.py --regime small_batch --timesteps 120000   # 64 per step, 0.25 per env step
+    python benchmarks/bench_qmix_stability.py --regime small_batch --training '{"hypernet_input_norm": false}' \
+        --tag raw_input
 
-Writes `<out>/qmix_stability_<regime>_seed<k>.csv`.
+Writes `<out>/qmix_stability_<regime>_<embedding>[_<tag>]_seed<k>.csv`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -53,7 +57,8 @@ def mixer_diagnostics(module, batch: dict) -> dict[str, float]:
     gain = torch.autograd.grad(module.mix(taken, obs).sum(), taken)[0]  # [B, n_max]
     mixer = module.mixer
     with torch.no_grad():
-        embedding = mixer.embed(obs["obs"], mask, obs["state"])
+        features = mixer.team_features(obs["obs"], mask, obs["state"])
+        embedding = mixer.input_norm(features)
         w1 = mixer.hyper_w1(embedding).abs().view(-1, mixer.n_max, mixer.mixing_embed_dim)
         hidden_in = torch.einsum("bn,bnm->bm", agent_q, w1) + mixer.hyper_b1(embedding)
         w2 = mixer.hyper_w2(embedding).abs()
@@ -64,6 +69,7 @@ def mixer_diagnostics(module, batch: dict) -> dict[str, float]:
         "w2_sum": float(w2.sum(-1).mean()),
         "saturated": float((hidden_in < -3).float().mean()),
         "elu_mean": float(F.elu(hidden_in).mean()),
+        "features_norm": float(features.norm(dim=-1).mean()),
     }
 
 
@@ -74,20 +80,23 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=120_000)
     parser.add_argument("--every", type=int, default=4_800, help="env steps between measurements")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--training", type=json.loads, default={}, help="JSON .training(...) options on top")
+    parser.add_argument("--tag", default="", help="added to the CSV's name, for runs with --training options")
     parser.add_argument("--out", default="results/convergence/qmix_stability")
     args = parser.parse_args()
     config = (
         rl_algos.get_config("qmix")
         .environment("team", env_config={"scenario": "spread", "n_agents": 3, "n_max": 6})
         .env_runners(num_env_runners=0)
-        .training(team_embedding=args.embedding, **REGIMES[args.regime])
+        .training(team_embedding=args.embedding, **REGIMES[args.regime], **args.training)
         .debugging(seed=args.seed)
     )
     ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     algo = config.build_algo()
     module = algo.learner_group._learner.module["default_policy"].unwrapped()
     rows, measured_at, env_steps = [], 0, 0
-    path = Path(args.out) / f"qmix_stability_{args.regime}_{args.embedding}_seed{args.seed}.csv"
+    tag = f"_{args.tag}" if args.tag else ""
+    path = Path(args.out) / f"qmix_stability_{args.regime}_{args.embedding}{tag}_seed{args.seed}.csv"
     try:
         while env_steps < args.timesteps:
             result = algo.train()

@@ -62,6 +62,8 @@ class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, Infer
                 mixer_input=config["mixer_input"],
                 mixing_embed_dim=config["mixing_embed_dim"],
                 hypernet_embed=config["hypernet_embed"],
+                # absent from checkpoints written before the option existed: they were trained without it
+                hypernet_input_norm=config.get("hypernet_input_norm", False),
             )
         self.make_pretrained_reference()
 

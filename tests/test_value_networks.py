@@ -56,6 +56,24 @@ def test_qmix_is_monotonic_in_every_agent_q(embedding):
     assert (grad[mask.bool()] > 0).any()
 
 
+@pytest.mark.parametrize("normalised", [True, False])
+def test_qmix_hypernetworks_see_the_state_scale_only_without_input_norm(normalised):
+    # mixer_input="state" feeds the state itself: with the input layer-normalised, Q_tot depends on the state's
+    # direction only, so scaling every state by 10 changes nothing; without it, the mixing weights scale too
+    torch.manual_seed(0)
+    mixer = QMixer(N_MAX, OBS_DIM, STATE_DIM, mixer_input="state", hypernet_input_norm=normalised)
+    qs, mask, obs, state = team_batch(16)
+    embedded = mixer.embed(obs, mask, state)
+    if normalised:
+        torch.testing.assert_close(embedded.mean(-1), torch.zeros(16), atol=1e-5, rtol=0)
+        torch.testing.assert_close(embedded.std(-1, unbiased=False), torch.ones(16), atol=1e-3, rtol=0)
+    else:
+        torch.testing.assert_close(embedded, state)
+    q_tot, q_tot_scaled = mixer(qs, mask, obs, state), mixer(qs, mask, obs, 10 * state)
+    assert torch.allclose(q_tot, q_tot_scaled, atol=1e-4) == normalised
+    assert not list(mixer.input_norm.parameters())  # nothing learned: checkpoints load with or without it
+
+
 @pytest.mark.parametrize("embedding", EMBEDDINGS, ids=str)
 def test_padded_agents_change_neither_q_tot_nor_any_gradient(embedding):
     torch.manual_seed(0)
@@ -223,6 +241,21 @@ def test_epsilon_schedule_and_absent_agents_never_act():
         differs = (actions != greedy)[present].float().mean().item()
         # a random action differs from the greedy one with probability epsilon * (1 - 1 / A)
         assert differs == pytest.approx(epsilon * (1 - 1 / N_ACTIONS), abs=0.05)
+
+
+def test_hypernet_input_norm_reaches_the_mixer_and_old_checkpoints_keep_theirs():
+    normalised = make_module(mixer="qmix")
+    raw = make_module(mixer="qmix", hypernet_input_norm=False)
+    old_model_config = dict(rl_algos.get_config("qmix").model_config)
+    del old_model_config["hypernet_input_norm"]  # a checkpoint written before the option existed
+    old = TeamQModule(
+        observation_space=normalised.observation_space,
+        action_space=normalised.action_space,
+        model_config=old_model_config,
+    )
+    assert isinstance(normalised.mixer.input_norm, torch.nn.LayerNorm)
+    assert isinstance(raw.mixer.input_norm, torch.nn.Identity)
+    assert isinstance(old.mixer.input_norm, torch.nn.Identity)
 
 
 def test_env_runner_module_holds_the_agent_network_only():

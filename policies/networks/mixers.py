@@ -34,8 +34,9 @@ class VDNMixer(nn.Module):
 class QMixer(nn.Module):
     """QMIX: `Q_tot = w2(e) . elu(W1(e)^T q + b1(e)) + V(e)` with `W1, w2 >= 0` (absolute values), where
     `e` is the team embedding of the agents' observations (`mixer_input="obs"`) or the global state itself
-    (`mixer_input="state"`, as PyMARL). Absent agents' Qs are zeroed before mixing, so they change neither
-    `Q_tot` nor any gradient."""
+    (`mixer_input="state"`, as PyMARL), layer-normalised (`hypernet_input_norm`, no learned scale or shift) before
+    the hypernetworks see it. Absent agents' Qs are zeroed before mixing, so they change neither `Q_tot` nor any
+    gradient."""
 
     def __init__(
         self,
@@ -46,6 +47,7 @@ class QMixer(nn.Module):
         mixer_input: str = "obs",
         mixing_embed_dim: int = 32,
         hypernet_embed: int = 64,
+        hypernet_input_norm: bool = True,
     ):
         super().__init__()
         self.mixer_input = mixer_input
@@ -55,14 +57,28 @@ class QMixer(nn.Module):
         else:
             self.embedding = nn.Identity()
             embed_dim = state_dim
+        # Why the hypernetworks' input is normalised (spread, 3 agents, 64 transitions per step at 0.25 per env step,
+        # `benchmarks/bench_qmix_stability.py --regime small_batch`; results/convergence/qmix_stability/README.md):
+        # the mixing weights are a product of the embedding's layers and the hypernetworks' layers, all trained by
+        # the same bootstrapped TD loss, so the gain dQ_tot/dQ_a at a state grows with the raw embedding's scale
+        # there. Unnormalised, the Q of the actions taken turned positive (every reward is negative) at ~75k env
+        # steps; fed a constant instead (a state-free mixer) or the embedding normalised per sample, the mixer held
+        # to the end of the run, the normalised one learning better. Normalising keeps the embedding's direction,
+        # what tells states apart, and takes away the scale through which a state-dependent weighting runs away.
+        self.input_norm = nn.LayerNorm(embed_dim, elementwise_affine=False) if hypernet_input_norm else nn.Identity()
         self.n_max, self.mixing_embed_dim = n_max, mixing_embed_dim
         self.hyper_w1 = mlp(embed_dim, [hypernet_embed], n_max * mixing_embed_dim)
         self.hyper_b1 = nn.Linear(embed_dim, mixing_embed_dim)
         self.hyper_w2 = mlp(embed_dim, [hypernet_embed], mixing_embed_dim)
         self.value = mlp(embed_dim, [mixing_embed_dim], 1)
 
-    def embed(self, obs: torch.Tensor, mask: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    def team_features(self, obs: torch.Tensor, mask: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """The team embedding of the observations, or the state, before normalisation: `[B, embed]`."""
         return self.embedding(obs, mask) if self.mixer_input == "obs" else self.embedding(state)
+
+    def embed(self, obs: torch.Tensor, mask: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """What the hypernetworks see: the team features, normalised per sample unless disabled. `[B, embed]`"""
+        return self.input_norm(self.team_features(obs, mask, state))
 
     def forward(
         self, agent_qs: torch.Tensor, mask: torch.Tensor, obs: torch.Tensor, state: torch.Tensor

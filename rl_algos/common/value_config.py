@@ -27,7 +27,8 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
     - `team_embedding`: the mixer's view of the team, `"concat"` | `"mean"` | `"graph"` or a dict such as
       `{"type": "graph", "conv": "gat", "layers": 2, "pool": "attention", "hidden": 64}`;
     - `mixer_input`: `"obs"` (the embedding of the agents' observations) or `"state"` (the global state, concat
-      only); `mixing_embed_dim` (32), `hypernet_embed` (64): QMIX sizes;
+      only); `mixing_embed_dim` (32), `hypernet_embed` (64): QMIX sizes; `hypernet_input_norm` (True): layer-normalise
+      what the hypernetworks see (without it QMIX diverged on spread; `policies/networks/mixers.py`);
     - `hidden` ((64, 64)), `obs_agent_id` (True): the shared agent network; `recurrent` (False): a GRU agent
       of width `hidden[-1]`, trained on replayed sequences of `max_seq_len` (20) steps from the recurrent state
       stored with their first step, `train_batch_size_per_learner // max_seq_len` of them (at least one) per
@@ -53,6 +54,7 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
         self.mixer_input = "obs"
         self.mixing_embed_dim = 32
         self.hypernet_embed = 64
+        self.hypernet_input_norm = True
         self.hidden: Sequence[int] = (64, 64)
         self.obs_agent_id = True
         self.obs_last_action = False
@@ -82,6 +84,7 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
         mixer_input: str = NotProvided,
         mixing_embed_dim: int = NotProvided,
         hypernet_embed: int = NotProvided,
+        hypernet_input_norm: bool = NotProvided,
         hidden: Sequence[int] = NotProvided,
         obs_agent_id: bool = NotProvided,
         obs_last_action: bool = NotProvided,
@@ -119,6 +122,7 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
             "mixer_input": self.mixer_input,
             "mixing_embed_dim": self.mixing_embed_dim,
             "hypernet_embed": self.hypernet_embed,
+            "hypernet_input_norm": self.hypernet_input_norm,
             "target_q_at_obs": self.munchausen_params is not None,
         }
 
