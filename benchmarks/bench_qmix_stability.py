@@ -4,7 +4,9 @@ Every `--every` env steps it samples 1,024 replayed transitions and measures, wi
 `q_taken` (the logged mean of Q_tot at the actions taken), `gain` (the mean over present agents of dQ_tot / dQ_a, by
 autograd), `agent_q` (the agents' Qs of the actions taken), `w2_sum` (sum of the second mixing layer's weights),
 `saturated` (the share of first-layer mixing units below -3, where ELU is flat), `features_norm` (the mean L2 norm of
-the team embedding before the hypernetworks' input normalisation) and the training return. A run
+the team embedding before the hypernetworks' input normalisation), `gain_norm_corr` (the correlation over the
+transitions of each one's gain with its embedding's norm: how much the weighting follows the raw scale) and the
+training return. A run
 stops early when the divergence guard fires. How the regimes compare, and why, is in `rl_algos/common/value_config.py`.
 
     python benchmarks/bench_qmix_stability.py --regime default --timesteps 120000
@@ -63,6 +65,8 @@ def mixer_diagnostics(module, batch: dict) -> dict[str, float]:
         hidden_in = torch.einsum("bn,bnm->bm", agent_q, w1) + mixer.hyper_b1(embedding)
         w2 = mixer.hyper_w2(embedding).abs()
     present = mask.sum()
+    gain_per_sample = (gain * mask).sum(-1) / mask.sum(-1)  # [B]
+    gain_norm_corr = torch.corrcoef(torch.stack([gain_per_sample, features.norm(dim=-1)]))[0, 1]
     return {
         "gain": float((gain * mask).sum() / present),
         "agent_q": float(agent_q.sum() / present),
@@ -70,6 +74,7 @@ def mixer_diagnostics(module, batch: dict) -> dict[str, float]:
         "saturated": float((hidden_in < -3).float().mean()),
         "elu_mean": float(F.elu(hidden_in).mean()),
         "features_norm": float(features.norm(dim=-1).mean()),
+        "gain_norm_corr": float(gain_norm_corr),
     }
 
 
