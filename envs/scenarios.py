@@ -33,8 +33,11 @@ class Scenario:
     `None` means the concatenated padded observations. `check_options` raises `ValueError` for bad option
     values before any env is built. `metrics` is the task-metric tracker class (`envs.task_metrics`), built at every
     reset. `heuristic` is the scripted reference policy (`envs.heuristics`: env -> `{agent: action}`, discrete
-    actions), None where there is none. A `vectorised` scenario (VMAS, `envs.vmas_tasks`) builds a simulator of many worlds instead of a
-    ParallelEnv: `build(n_agents, continuous_actions, num_envs=..., **options)`.
+    actions), None where there is none. A `vectorised` scenario (VMAS, `envs.vmas_tasks`) builds a simulator of many
+    worlds instead of a ParallelEnv: `build(n_agents, continuous_actions, num_envs=..., **options)`, and its
+    heuristic takes that simulator and returns every world's moves, `[E, N]`. `twin` names a scenario of the same task
+    with the same observation layout and discrete actions (`spread` and `vmas:spread`): a discrete-action policy
+    trained on one is evaluated on the other.
     """
 
     name: str
@@ -49,6 +52,7 @@ class Scenario:
     metrics: type | None = None
     heuristic: Callable[[ParallelEnv], dict[str, Any]] | None = None
     vectorised: bool = False
+    twin: str | None = None
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -146,6 +150,7 @@ SCENARIOS: dict[str, Scenario] = {
         check_options=_check_spread,
         metrics=SpreadMetrics,
         heuristic=spread_heuristic,
+        twin="vmas:spread",
     ),
     "pursuit": Scenario(
         name="pursuit",

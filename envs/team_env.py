@@ -11,7 +11,7 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from envs.scenarios import CONTINUOUS, DISCRETE, SCENARIOS, Scenario
-from envs.vmas_tasks import VMAS_PREFIX, VMAS_TASKS, vmas_scenario
+from envs.vmas_tasks import VMAS_PREFIX, vmas_scenario, vmas_task_names
 
 REWARD_MODES = ("sum", "mean")
 SLOT_MODES = ("first", "random")
@@ -58,12 +58,12 @@ def find_scenario(name: str) -> Scenario:
 
 def scenario_names() -> list[str]:
     """Every scenario name `make_team_env` takes."""
-    return [*sorted(SCENARIOS), *(VMAS_PREFIX + task for task in VMAS_TASKS)]
+    return [*sorted(SCENARIOS), *(VMAS_PREFIX + task for task in vmas_task_names())]
 
 
 def heuristic_scenario_names() -> list[str]:
     """The scenarios with a scripted reference policy (`envs.heuristics`; discrete actions)."""
-    return sorted(name for name, scenario in SCENARIOS.items() if scenario.heuristic is not None)
+    return sorted(name for name in scenario_names() if find_scenario(name).heuristic is not None)
 
 
 def parse_env_config(

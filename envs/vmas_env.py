@@ -142,6 +142,25 @@ class VmasTeamVectorEnv(gym.vector.VectorEnv):
             infos,
         )
 
+    def heuristic_actions(self) -> np.ndarray:
+        """Every world's joint action of the scenario's scripted reference policy, in the agents' slots (absent
+        slots 0), `[E, n_max]`; `ValueError` where the scenario has none or acts with continuous actions."""
+        heuristic = self.config.scenario.heuristic
+        if heuristic is None or self.config.continuous_actions:
+            from envs.team_env import heuristic_scenario_names
+
+            raise ValueError(
+                f"scenario {self.config.scenario.name!r}"
+                + (" with continuous actions" if heuristic is not None else "")
+                + f" has no scripted heuristic; scenarios with one (discrete actions): {', '.join(heuristic_scenario_names())}"
+            )
+        actions = np.zeros((self.num_envs, self.n_max), np.int64)
+        offset = 0
+        for group in self._groups:
+            actions[offset : offset + group.count][group.rows, group.slots] = heuristic(group.env)
+            offset += group.count
+        return actions
+
     def _step_group(self, group: _Worlds, world_actions: np.ndarray) -> _GroupStep:
         """Step one VMAS env; worlds that ended at the previous step are reset instead (next-step autoreset)."""
         acting = torch.as_tensor(world_actions[group.rows, group.slots], device=group.device)  # [E, n] or [E, n, a]
@@ -235,6 +254,10 @@ class VmasTeamEnv(gym.Env):
         self.n_agents = sizes[0] if len(sizes) == 1 else int(self.np_random.choice(sizes))
         obs, infos = self._worlds[self.n_agents].reset(seed=int(self.np_random.integers(2**31 - 1)))
         return {key: value[0] for key, value in obs.items()}, {**infos[0], "n_agents": self.n_agents}
+
+    def heuristic_action(self) -> np.ndarray:
+        """The scenario's scripted reference policy's joint action in the team's slots (`VmasTeamVectorEnv`'s)."""
+        return self._worlds[self.n_agents].env.heuristic_actions()[0]
 
     def step(self, action: np.ndarray):
         obs, reward, terminated, truncated, infos = self._worlds[self.n_agents].step(np.asarray(action)[None])

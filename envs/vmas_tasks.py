@@ -1,9 +1,11 @@
 """VMAS tasks as team scenarios: `vmas:<task>`, the VMAS tasks whose per-agent observation keeps its size as the
-team grows, so that a policy trained at one team size reads the same observation at another.
+team grows, so that a policy trained at one team size reads the same observation at another, and `vmas:spread`, the
+PettingZoo `spread` rebuilt on VMAS (`envs.vmas_spread`).
 
-Each task's options are VMAS's own (`make_world`'s keyword arguments, read from the installed task's source, with
-their defaults), plus `max_steps` (the horizon; VMAS's own default is none) and `device` (where the worlds are
-simulated: "cpu", or "cuda" on a GPU runner).
+Each VMAS task's options are VMAS's own (`make_world`'s keyword arguments, read from the installed task's source,
+with their defaults), plus `max_steps` (the horizon; VMAS's own default is none) and `device` (where the worlds are
+simulated: "cpu", or "cuda" on a GPU runner). `vmas:spread` takes `spread`'s `neighbors` and `local_ratio`, with
+`max_steps` 25 (`spread`'s `max_cycles`) and `device`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ VMAS_TASKS: dict[str, int] = {
     "reverse_transport": 10,
     "dropout": 7,
 }
+# tasks built in this project on VMAS's simulator -> their per-agent observation size with default options
+BUILT_TASKS: dict[str, int] = {"spread": 18}
 VMAS_OPTIONS: dict[str, Any] = {"max_steps": 100, "device": "cpu"}
 TASK_METRICS = {"navigation": NavigationMetrics}
 
@@ -66,11 +70,20 @@ def vmas_task_options(task: str) -> dict[str, Any]:
     return options
 
 
-def _check_vmas_options(task: str, options: Mapping[str, Any]) -> None:
+def vmas_task_names() -> list[str]:
+    """Every task `vmas:<task>` names: VMAS's own, then those built here."""
+    return [*VMAS_TASKS, *BUILT_TASKS]
+
+
+def _check_horizon_and_device(task: str, options: Mapping[str, Any]) -> None:
     steps = options["max_steps"]
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"vmas:{task} option max_steps={steps!r} must be an int >= 1 (the episode's horizon)")
     _check_device(task, options["device"])
+
+
+def _check_vmas_options(task: str, options: Mapping[str, Any]) -> None:
+    _check_horizon_and_device(task, options)
     for name, default in vmas_task_options(task).items():
         value = options[name]
         if isinstance(default, bool) and not isinstance(value, bool):
@@ -113,12 +126,14 @@ def _builder(task: str):
 def vmas_scenario(name: str) -> Scenario:
     """The `Scenario` for `vmas:<task>`; raises `ValueError` naming the tasks offered for an unknown one."""
     task = name.removeprefix(VMAS_PREFIX)
-    if not name.startswith(VMAS_PREFIX) or task not in VMAS_TASKS:
-        offered = ", ".join(VMAS_PREFIX + t for t in VMAS_TASKS)
+    if not name.startswith(VMAS_PREFIX) or task not in vmas_task_names():
+        offered = ", ".join(VMAS_PREFIX + t for t in vmas_task_names())
         raise ValueError(
             f"unknown VMAS scenario {name!r}; offered: {offered} (VMAS tasks whose per-agent observation keeps its "
             "size as the team grows)"
         )
+    if task == "spread":
+        return _spread_scenario()
     return Scenario(
         name=name,
         build=_builder(task),
@@ -129,4 +144,26 @@ def vmas_scenario(name: str) -> Scenario:
         check_options=lambda options: _check_vmas_options(task, options),
         metrics=TASK_METRICS.get(task),
         vectorised=True,
+    )
+
+
+def _spread_scenario() -> Scenario:
+    from envs import vmas_spread  # imports VMAS's simulator (seconds): only when asked for
+
+    def check_options(options: Mapping[str, Any]) -> None:
+        _check_horizon_and_device("spread", options)
+        vmas_spread.check_vmas_spread_options(options)
+
+    return Scenario(
+        name=VMAS_PREFIX + "spread",
+        build=vmas_spread.build_vmas_spread,
+        options={"max_steps": 25, "device": "cpu", "neighbors": (2, 3), "local_ratio": 0.5},
+        action_types=(DISCRETE, CONTINUOUS),
+        grows_with_n="agents and landmarks",
+        obs_size=f"{BUILT_TASKS['spread']} with `neighbors=(2, 3)`, as `spread`'s",
+        check_options=check_options,
+        metrics=vmas_spread.VmasSpreadMetrics,
+        heuristic=vmas_spread.vmas_spread_heuristic,
+        vectorised=True,
+        twin="spread",
     )

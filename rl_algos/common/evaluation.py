@@ -48,7 +48,7 @@ def evaluate(
     """Run `episodes` greedy episodes of a checkpoint's policy in the team env `env_config`.
 
     The algorithm is rebuilt from the checkpoint's config with `env_config` as its env (any `n_agents`, the
-    same `n_max`), the checkpoint's module weights are restored into it, and its local env runner plays the
+    same `n_max`; the same scenario or its twin, `spread` <-> `vmas:spread`, with discrete actions), the checkpoint's module weights are restored into it, and its local env runner plays the
     episodes, seeded with `seed`. Returns `return_mean`, `return_std`, `episodes`, `episode_len_mean`,
     `n_agents`, the per-episode `returns`, and `task_metrics`: each of the scenario's task metrics per episode
     (`{"occupied_landmarks": [...], ...}`, read from the last step's infos). Value learners (`TeamQModule`: IQL, VDN,
@@ -65,15 +65,19 @@ def evaluate(
             f"the checkpoint's networks are built for n_max={trained.n_max}, but env_config has n_max={wanted.n_max}; "
             f"evaluate with n_max={trained.n_max} (any n_agents up to it)"
         )
-    if wanted.scenario.name != trained.scenario.name:
+    twins = wanted.scenario.name == trained.scenario.twin and not (
+        wanted.continuous_actions or trained.continuous_actions
+    )
+    if wanted.scenario.name != trained.scenario.name and not twins:
+        twin = f" (or its twin {trained.scenario.twin!r}, with discrete actions)" if trained.scenario.twin else ""
         raise ValueError(
             f"the checkpoint was trained on scenario {trained.scenario.name!r}, env_config asks for "
-            f"{wanted.scenario.name!r}; evaluate on {trained.scenario.name!r}"
+            f"{wanted.scenario.name!r}; evaluate on {trained.scenario.name!r}{twin}"
         )
+    config = config.copy(copy_frozen=False)
+    config.env_config = dict(env_config)  # replaced: `.environment(env_config=...)` would merge in the training env's
     config = (
-        config.copy(copy_frozen=False)
-        .environment(env_config=dict(env_config))
-        .env_runners(num_env_runners=0, num_envs_per_env_runner=1, create_env_on_local_worker=True)
+        config.env_runners(num_env_runners=0, num_envs_per_env_runner=1, create_env_on_local_worker=True)
         .learners(num_learners=0, num_gpus_per_learner=0)  # a GPU-trained checkpoint plays on CPU
         .evaluation(evaluation_interval=None, evaluation_num_env_runners=0)
         .debugging(seed=seed)
