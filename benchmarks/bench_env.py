@@ -53,24 +53,17 @@ def team_steps_per_s(scenario: str, n_agents: int, actions: np.ndarray) -> float
 
 
 def raw_vmas_steps_per_s(task: str, n_agents: int, worlds: int, steps: int, device: str = "cpu") -> float:
-    """World steps/s of the raw VMAS env with random discrete actions, each world that ended reset on the next step
-    (the whole batch in one call when all ended), as `VmasTeamVectorEnv` does."""
-    import vmas
-
-    env = vmas.make_env(
-        task,
-        num_envs=worlds,
-        device=device,
-        continuous_actions=False,
-        max_steps=100,
-        seed=0,
-        terminated_truncated=True,
-        n_agents=n_agents,
-    )
+    """World steps/s of the raw VMAS env (`vmas:<task>`'s simulator with its default options) with random discrete
+    actions, each world that ended reset on the next step (the whole batch in one call when all ended), as
+    `VmasTeamVectorEnv` does."""
+    config = envs.parse_env_config(f"vmas:{task}", n_agents, continuous_actions=False, device=device)
+    env = config.scenario(n_agents, False, num_envs=worlds, **config.scenario_options)
+    env.seed(0)
     env.reset()
     generator = torch.Generator().manual_seed(0)
     rounds = max(1, steps // worlds)
-    actions = torch.randint(0, 9, (rounds, n_agents, worlds), generator=generator).to(device)
+    n_actions = env.action_space[0].n
+    actions = torch.randint(0, n_actions, (rounds, n_agents, worlds), generator=generator).to(device)
     ended = torch.zeros(worlds, dtype=torch.bool, device=device)
     start = time.perf_counter()
     for joint in actions:
@@ -90,7 +83,8 @@ def team_vector_steps_per_s(task: str, n_agents: int, worlds: int, steps: int, d
     env = envs.make_team_vector_env(f"vmas:{task}", n_agents, n_agents, num_envs=worlds, device=device)
     env.reset(seed=0)
     rounds = max(1, steps // worlds)
-    actions = np.random.default_rng(0).integers(0, 9, size=(rounds, worlds, n_agents))
+    n_actions = int(env.single_action_space.nvec[0])
+    actions = np.random.default_rng(0).integers(0, n_actions, size=(rounds, worlds, n_agents))
     start = time.perf_counter()
     for joint in actions:
         env.step(joint)

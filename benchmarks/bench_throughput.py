@@ -13,7 +13,9 @@ For spread at each team size N (`--agents`, default 3 and 6; `n_max` = N):
    time per gradient step at those batch sizes (as the loop pays it: stacked minibatches in one update call);
 4. VMAS (`--vmas-task`, N=3, at each of `--vmas-worlds` worlds per env runner): the raw VMAS env, sampling alone,
    QMIX's synchronous loop at its defaults and at 0.0625 updates per env step, and the on-policy loops of Central-V
-   (A2C) and MAPPO (10-step fragments per world), against spread N=3's raw env measured in the same run.
+   (A2C) and MAPPO (10-step fragments per world), against spread N=3's raw env and MAPPO's loop on it (8 envs,
+   1,000-step batches) measured in the same run. `--vmas-task spread` times `vmas:spread`, the same task as the
+   PettingZoo rows.
 
 Writes `--csv` (default `results/bench_throughput.csv`) and prints markdown tables.
 
@@ -62,6 +64,7 @@ VMAS_LOOPS = [
     ("mappo-concat", "mappo", {"fragment": 10}),
 ]
 ON_POLICY = ("central_v", "mappo")
+PETTINGZOO_ON_POLICY_STEPS = 10_000  # MAPPO's loop on PettingZoo spread, the on-policy rows' reference
 
 
 def build(algo: str, n_agents: int, runners: int = 0, scenario: str = "spread", worlds: int | None = None, **training):
@@ -138,7 +141,11 @@ def on_policy_steps_per_s(algo_name: str, n_agents: int, steps: int, scenario: s
 def vmas_rows(task: str, worlds_list: list[int], steps: int) -> list[dict]:
     """Section 4: VMAS at N=3, raw and under RLlib, with spread N=3's raw env from the same run as the reference."""
     spread = raw_steps_per_s("spread", 3, np.random.default_rng(0).integers(0, 5, size=(4000, 3)))
-    rows = [{"what": "raw PettingZoo spread (random actions)", "worlds": 1, "env_steps_per_s": spread}]
+    mappo_spread = on_policy_steps_per_s("mappo", 3, PETTINGZOO_ON_POLICY_STEPS, "spread", 8)
+    rows = [
+        {"what": "raw PettingZoo spread (random actions)", "worlds": 1, "env_steps_per_s": spread},
+        {"what": "mappo-concat loop on PettingZoo spread (its defaults)", "worlds": 8, "env_steps_per_s": mappo_spread},
+    ]
     scenario = f"vmas:{task}"
     for worlds in worlds_list:
         measured = [
@@ -194,7 +201,7 @@ def main() -> None:
     parser.add_argument("--agents", default="3,6", help="team sizes of spread to measure")
     parser.add_argument("--loops", default=",".join(label for label, _, _ in LOOPS), help="which loops to time")
     parser.add_argument("--csv", default="results/bench_throughput.csv", help="where to write the rows")
-    parser.add_argument("--vmas-task", default="navigation", help="VMAS task of section 4")
+    parser.add_argument("--vmas-task", default="spread", help="VMAS task of section 4 (vmas:<task>)")
     parser.add_argument("--vmas-worlds", default="64,256", help="worlds per env runner in section 4 ('' skips it)")
     parser.add_argument("--vmas-steps", type=int, default=40_000, help="env steps timed per VMAS measurement")
     parser.add_argument("--skip-spread", action="store_true", help="run section 4 only")
