@@ -7,8 +7,8 @@ without one say so (`Scenario.heuristic` is None).
 - spread (MPE `simple_spread`, discrete moves): the agents take the landmark assignment of least total distance
   (the Hungarian method, `scipy.optimize.linear_sum_assignment`), and each picks the move whose one-step outcome
   best reduces a PD error toward its landmark, `|p' - goal + kd v'|`, on MPE's own integrator (position from the
-  current velocity, then damping and the move's acceleration; `vmas:spread`: VMAS's, position from the new
-  velocity). No collision avoidance.
+  current velocity, then damping and the move's acceleration; `vmas:spread` integrates the same way). No collision
+  avoidance.
 - pursuit (SISL, grid moves): a coordinated chase. An evader is caught when pursuers hold every open cell next to
   it, so the team picks one evader (the one nearest to the pursuers in total), its open neighbouring cells become
   targets, the pursuers take the target assignment of least total Manhattan distance (pursuers left over chase
@@ -37,13 +37,10 @@ def spread_assignment(agent_positions: np.ndarray, landmark_positions: np.ndarra
     return goals
 
 
-def spread_move(
-    position: np.ndarray, velocity: np.ndarray, goal: np.ndarray, dt: float, damping: float, semi_implicit: bool = False
-) -> int:
-    """The discrete move minimising `|p' - goal + kd v'|` after one step from (p, v): MPE's integrator moves with the
-    current velocity first; VMAS's (`semi_implicit`) with the step's new velocity."""
+def spread_move(position: np.ndarray, velocity: np.ndarray, goal: np.ndarray, dt: float, damping: float) -> int:
+    """The discrete move minimising `|p' - goal + kd v'|` after one step of MPE's integrator from (p, v)."""
+    next_position = position + velocity * dt  # MPE moves with the current velocity first
     next_velocity = velocity * (1.0 - damping) + SPREAD_MOVES * SPREAD_ACCEL * dt  # [5, 2]
-    next_position = position + (next_velocity if semi_implicit else velocity) * dt  # [5, 2] or [2]
     errors = np.linalg.norm(next_position - goal + SPREAD_KD * next_velocity, axis=-1)  # [5]
     return int(errors.argmin())
 

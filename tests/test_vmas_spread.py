@@ -162,3 +162,24 @@ def test_a_policy_trained_on_vmas_spread_evaluates_on_spread_and_nowhere_else(ra
     assert on_spread["episode_len_mean"] == 10.0 and len(on_spread["task_metrics"]["occupied_landmarks"]) == 2
     with pytest.raises(ValueError, match="or its twin 'spread'"):
         evaluate(checkpoint, {"scenario": "vmas:navigation", "n_agents": 2, "n_max": 4}, episodes=1)
+
+
+def test_from_the_same_state_under_the_same_moves_the_agents_follow_mpe2s_trajectories():
+    # 4 agents starting in a huddle, 25 steps of random moves: contact forces at work; mpe2 in float64, VMAS float32
+    vector_env, vmas_env, _ = vmas_worlds(4, num_envs=1)
+    for agent, position in zip(
+        vmas_env.scenario.world.agents, [[0, 0], [0.25, 0], [0, 0.25], [0.25, 0.25]], strict=True
+    ):
+        agent.set_pos(torch.tensor([position], dtype=torch.float32), batch_index=None)
+    mpe = mpe2_copy(vmas_env, 0, 4)
+    rng = np.random.default_rng(3)
+    for _ in range(25):
+        moves = rng.integers(0, 5, 4)
+        vector_env.step(np.concatenate([moves, [0, 0]])[None])
+        for agent, move in zip(mpe.world.agents, moves, strict=True):
+            mpe._set_action([int(move)], agent, mpe.action_spaces[agent.name])
+        mpe.world.step()
+        for mpe_agent, agent in zip(mpe.world.agents, vmas_env.scenario.world.agents, strict=True):
+            np.testing.assert_allclose(agent.state.pos[0].numpy(), mpe_agent.state.p_pos, atol=1e-4)
+            np.testing.assert_allclose(agent.state.vel[0].numpy(), mpe_agent.state.p_vel, atol=1e-4)
+    assert vmas_env.scenario.episode_collisions[0] > 0
