@@ -5,8 +5,9 @@ Every `--every` env steps it samples 1,024 replayed transitions and measures, wi
 autograd), `agent_q` (the agents' Qs of the actions taken), `w2_sum` (sum of the second mixing layer's weights),
 `saturated` (the share of first-layer mixing units below -3, where ELU is flat), `features_norm` (the mean L2 norm of
 the team embedding before the hypernetworks' input normalisation), `gain_norm_corr` (the correlation over the
-transitions of each one's gain with its embedding's norm: how much the weighting follows the raw scale) and the
-training return. A run
+transitions of each one's gain with its embedding's norm: how much the weighting follows the raw scale),
+`q_tot_at_zero` (the mixer's output with every agent's Q set to 0: its state-dependent bias path, `w2(e) .
+elu(b1(e)) + V(e)`) and the training return. A run
 stops early when the divergence guard fires. How the regimes compare, and why, is in `rl_algos/common/value_config.py`.
 
     python benchmarks/bench_qmix_stability.py --regime default --timesteps 120000
@@ -57,6 +58,8 @@ def mixer_diagnostics(module, batch: dict) -> dict[str, float]:
         agent_q = module.agent(module.agent_inputs(obs)).gather(-1, actions.unsqueeze(-1)).squeeze(-1) * mask
     taken = agent_q.clone().requires_grad_(True)
     gain = torch.autograd.grad(module.mix(taken, obs).sum(), taken)[0]  # [B, n_max]
+    with torch.no_grad():
+        q_tot_at_zero = module.mix(torch.zeros_like(agent_q), obs)  # [B]
     mixer = module.mixer
     with torch.no_grad():
         features = mixer.team_features(obs["obs"], mask, obs["state"])
@@ -75,6 +78,7 @@ def mixer_diagnostics(module, batch: dict) -> dict[str, float]:
         "elu_mean": float(F.elu(hidden_in).mean()),
         "features_norm": float(features.norm(dim=-1).mean()),
         "gain_norm_corr": float(gain_norm_corr),
+        "q_tot_at_zero": float(q_tot_at_zero.mean()),
     }
 
 
