@@ -4,6 +4,8 @@ Each run trains at 3 agents (`n_max` 6) for `--timesteps` env steps (default 1,0
 value learners' epsilon annealed over the first tenth, as the transfer experiment does) and is evaluated greedily
 every `--eval-every` env steps at 3 and, zero-shot, at 6 agents (`rl_algos.common.learning_curve`). Scores are
 normalised by the scripted heuristic (`envs.heuristics`): `(x - random) / (heuristic - random)`, 1 = the heuristic.
+`--scenario vmas:spread` trains on spread's VMAS twin instead, `--worlds` worlds per env runner (give it its own
+`--out`: the reference rows are measured on the scenario the folder was started with).
 
 Long: on the 2-core machine a 1M-step run takes 20-60 min. Runs are independent jobs that append their curve to
 `<out>/curves/<run>_seed<k>.csv` as each point is measured and write `<run>_seed<k>.done.json` when finished (or
@@ -13,6 +15,8 @@ Run two processes side by side on different `--runs`, then `--report` (CSV -> ta
     nohup python benchmarks/bench_convergence.py --runs qmix-concat,vdn > conv1.log &
     nohup python benchmarks/bench_convergence.py --runs qmix-graph,iql > conv2.log &
     python benchmarks/bench_convergence.py --report
+    nohup python benchmarks/bench_convergence.py --scenario vmas:spread --runs mappo-graph \
+        --out results/convergence/vmas_spread > conv3.log &
 
 Writes `<out>/reference.csv` (heuristic and random at each size), `<out>/convergence.md` (the table) and
 `<out>/curves.png` (mean and 95% bootstrap interval over seeds of the normalised score against env steps).
@@ -34,7 +38,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import ray  # noqa: E402
 
 from experiments.results_io import write_rows  # noqa: E402
-from experiments.transfer_settings import budget_epsilon  # noqa: E402
+from experiments.transfer_settings import VMAS_WORLDS, budget_epsilon  # noqa: E402
 from experiments.transfer_stats import Estimate, mean_estimate  # noqa: E402
 from rl_algos.common.divergence import ValueDivergenceError  # noqa: E402
 from rl_algos.common.evaluation import scripted_policy_evaluation  # noqa: E402
@@ -65,8 +69,8 @@ REFERENCE_EPISODES = 100
 DEFAULT_EPISODES = 20  # evaluation episodes per curve point in CSVs written before they recorded it
 
 
-def env_config(n_agents: int) -> dict:
-    return {"scenario": "spread", "n_agents": n_agents, "n_max": N_MAX}
+def env_config(n_agents: int, scenario: str = "spread") -> dict:
+    return {"scenario": scenario, "n_agents": n_agents, "n_max": N_MAX}
 
 
 def parse_args() -> argparse.Namespace:
@@ -78,6 +82,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--eval-agents", default="3,6")
     parser.add_argument("--training", default="{}", help="JSON .training(...) options added to every run")
+    parser.add_argument("--scenario", default="spread", choices=("spread", "vmas:spread"))
+    parser.add_argument("--worlds", type=int, default=VMAS_WORLDS, help="VMAS worlds per env runner (vmas:spread)")
     parser.add_argument("--out", default="results/convergence")
     parser.add_argument("--report", action="store_true", help="only rebuild the table and figure from the CSVs")
     args = parser.parse_args()
@@ -87,7 +93,7 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def reference_rows(out: Path, sizes: list[int]) -> list[dict]:
+def reference_rows(out: Path, sizes: list[int], scenario: str) -> list[dict]:
     """Heuristic and random returns and occupancy at each size, measured once and kept in `reference.csv`."""
     path = out / "reference.csv"
     rows = read_rows(path)
@@ -96,7 +102,7 @@ def reference_rows(out: Path, sizes: list[int]) -> list[dict]:
     rows = []
     for n in sizes:
         for policy in ("heuristic", "random"):
-            result = scripted_policy_evaluation(env_config(n), REFERENCE_EPISODES, seed=30_000, policy=policy)
+            result = scripted_policy_evaluation(env_config(n, scenario), REFERENCE_EPISODES, seed=30_000, policy=policy)
             metrics = {f"{k}_mean": float(np.mean(v)) for k, v in result["task_metrics"].items()}
             rows.append({"policy": policy, "eval_agents": n, "return_mean": result["return_mean"], **metrics})
     write_rows(rows, path)
@@ -115,11 +121,16 @@ def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:
     algo_name, embedding = RUNS[run]
     stem = out / "curves" / f"{run}_seed{seed}"
     training = {"team_embedding": embedding, **json.loads(args.training)}
-    config = budget_config(algo_name, env_config(TRAIN_AGENTS), args.timesteps, seed, **training)
+    config = budget_config(algo_name, env_config(TRAIN_AGENTS, args.scenario), args.timesteps, seed, **training)
+    if args.scenario.startswith("vmas:"):
+        config.env_runners(num_envs_per_env_runner=args.worlds)
     if isinstance(config, TeamQConfig) and "epsilon" not in training:
         config.training(epsilon=budget_epsilon(args.timesteps), learning_starts=1000)
     curve = LearningCurve(
-        [env_config(int(n)) for n in args.eval_agents.split(",")], args.eval_every, args.eval_episodes, 10_000 + seed
+        [env_config(int(n), args.scenario) for n in args.eval_agents.split(",")],
+        args.eval_every,
+        args.eval_episodes,
+        10_000 + seed,
     )
     rows, status = [], {"run": run, "seed": seed, "diverged": False}
     algo = config.build_algo()
@@ -154,7 +165,7 @@ def normalised(value: float, heuristic: float, random: float) -> float:
     return (value - random) / (heuristic - random)
 
 
-def report(out: Path, sizes: list[int]) -> str:
+def report(out: Path, sizes: list[int], scenario: str) -> str:
     """The table (`convergence.md`) and figure (`curves.png`) of every curve under `out`."""
     reference = {(row["policy"], int(row["eval_agents"])): row for row in read_rows(out / "reference.csv")}
     curves: dict[str, list[dict]] = {}
@@ -209,11 +220,11 @@ def report(out: Path, sizes: list[int]) -> str:
         )
     table = "\n".join(lines) + "\n"
     (out / "convergence.md").write_text(table)
-    plot_curves(curves, reference, sizes, out / "curves.png")
+    plot_curves(curves, reference, sizes, scenario, out / "curves.png")
     return table
 
 
-def plot_curves(curves: dict[str, list[dict]], reference: dict, sizes: list[int], path: Path) -> None:
+def plot_curves(curves: dict[str, list[dict]], reference: dict, sizes: list[int], scenario: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -236,7 +247,7 @@ def plot_curves(curves: dict[str, list[dict]], reference: dict, sizes: list[int]
         ax.axhline(1.0, color="k", linestyle="--", linewidth=0.8)
         ax.axhline(0.0, color="grey", linestyle=":", linewidth=0.8)
         ax.set_title(
-            f"spread, trained at {TRAIN_AGENTS}, evaluated at {n}" + (" (zero-shot)" if n != TRAIN_AGENTS else "")
+            f"{scenario}, trained at {TRAIN_AGENTS}, evaluated at {n}" + (" (zero-shot)" if n != TRAIN_AGENTS else "")
         )
         ax.set_xlabel("env steps")
         ax.set_ylabel("(return - random) / (heuristic - random)")
@@ -251,7 +262,7 @@ def main() -> None:
     out = Path(args.out)
     (out / "curves").mkdir(parents=True, exist_ok=True)
     sizes = [int(n) for n in args.eval_agents.split(",")]
-    reference_rows(out, sizes)
+    reference_rows(out, sizes, args.scenario)
     if not args.report:
         ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
         for run in args.runs.split(","):
@@ -259,7 +270,7 @@ def main() -> None:
                 if not (out / "curves" / f"{run}_seed{seed}.done.json").exists():
                     run_job(run, seed, args, out)
         ray.shutdown()
-    print(report(out, sizes))
+    print(report(out, sizes, args.scenario))
 
 
 if __name__ == "__main__":
