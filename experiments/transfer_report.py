@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -52,10 +53,12 @@ def row_key(row: dict) -> tuple[str, ...]:
 
 
 class ExperimentFiles:
-    """Reads and writes the experiment's own files under `<storage>/<name>/`, local or remote."""
+    """Reads and writes the experiment's own files under `<storage>/<name>/`, local or remote (a folder relative to
+    the working directory is made absolute: pyarrow takes absolute paths or URIs only)."""
 
     def __init__(self, uri: str):
-        self.uri = uri.rstrip("/")
+        uri = str(uri)
+        self.uri = (uri if "://" in uri else os.path.abspath(uri)).rstrip("/")
         self.filesystem, self.root = pyarrow.fs.FileSystem.from_uri(self.uri)
 
     def path(self, name: str) -> str:

@@ -100,3 +100,10 @@ def test_a_run_whose_every_trial_failed_still_gets_a_summary_and_no_figure(tmp_p
     assert "| algo | embedding |" in summary_markdown(random_only, [], "t", ["occupied_landmarks"])
     write_figures(ExperimentFiles(str(tmp_path)), random_only, [], "t", ["occupied_landmarks"])
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_a_folder_relative_to_the_working_directory_is_read(tmp_path, monkeypatch):
+    write_experiment(tmp_path / "results" / "a", "spread", "qmix", [-60.0, -40.0])
+    monkeypatch.chdir(tmp_path)
+    assert main(["results/a"]) == 0
+    assert "| qmix | graph | 6 | -50.00 [-60.00, -40.00] |" in (tmp_path / "results" / "a" / "summary.md").read_text()
