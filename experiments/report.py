@@ -37,7 +37,20 @@ class ReportError(ValueError):
 
 
 def _read_rows(files: ExperimentFiles, name: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(files.read_text(name)))) if files.exists(name) else []
+    """The rows of the CSV file `name`; `ReportError` naming the file and line of a row with missing or extra fields
+    (a file cut mid-line, e.g. by a full disk or a killed run), rather than reporting without it."""
+    if not files.exists(name):
+        return []
+    reader = csv.DictReader(io.StringIO(files.read_text(name)))
+    rows = []
+    for row in reader:
+        if None in row or None in row.values():
+            raise ReportError(
+                f"{files.path(name)} line {reader.line_num}: {sum(v is not None for v in row.values())} fields where "
+                f"the header has {len(reader.fieldnames)}; the file was cut or edited: repair or delete that line"
+            )
+        rows.append(row)
+    return rows
 
 
 def load(folders: list[str]) -> tuple[str, list[dict], list[dict], list[str]]:

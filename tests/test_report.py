@@ -107,3 +107,13 @@ def test_a_folder_relative_to_the_working_directory_is_read(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     assert main(["results/a"]) == 0
     assert "| qmix | graph | 6 | -50.00 [-60.00, -40.00] |" in (tmp_path / "results" / "a" / "summary.md").read_text()
+
+
+def test_a_transfer_csv_cut_mid_line_is_refused_with_its_file_and_line(tmp_path, capsys):
+    write_experiment(tmp_path / "a", "spread", "qmix", [-60.0, -40.0])
+    ledger = tmp_path / "a" / "transfer.csv"
+    text = ledger.read_text()
+    ledger.write_text(text[: text.rindex(",-90")])  # the last row loses its last fields
+    assert main([str(tmp_path / "a")]) == 2
+    error = capsys.readouterr().err
+    assert f"{ledger} line 5:" in error and "the file was cut or edited" in error
