@@ -2,6 +2,7 @@
 config's checks, and short training runs."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from ray.rllib.evaluation.postprocessing import Postprocessing
 
 import rl_algos
 from rl_algos.common import evaluate
+from rl_algos.common.evaluation import MODULE_COMPONENT, CheckpointError
 from rl_algos.common.actor_critic_losses import gae_advantages, rollout_returns
 from rl_algos.mappo.learner import (
     OLD_LOG_PROBS,
@@ -176,3 +178,7 @@ def test_ppo_trains_on_spread_with_minibatches_and_evaluates_at_a_larger_team(al
     trainer.stop()
     played = evaluate(checkpoint, {**env_config, "n_agents": 4}, episodes=2, seed=0)
     assert played["n_agents"] == 4 and played["episode_len_mean"] == 10.0
+    weights = Path(checkpoint) / MODULE_COMPONENT / "default_policy" / "module_state.pkl"
+    weights.write_bytes(weights.read_bytes()[:100])  # cut short, as by a full disk
+    with pytest.raises(CheckpointError, match=r"is damaged: .*default_policy/module_state.pkl"):
+        evaluate(checkpoint, env_config, episodes=1)

@@ -22,18 +22,39 @@ from rl_algos.common.q_bias import episode_q_bias, has_q_bias
 MODULE_COMPONENT = f"{COMPONENT_LEARNER_GROUP}/{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"
 
 
+class CheckpointError(ValueError):
+    """A checkpoint folder that cannot be read: the message names the folder and the file, and what to do."""
+
+
+def load_checkpoint_file(checkpoint_path: str | Path, relative: str | Path) -> Any:
+    """The pickled object at `relative` inside a checkpoint folder; `CheckpointError` when it is missing or damaged
+    (cut short by a full disk or a killed run), instead of pickle's own errors."""
+    try:
+        with open(Path(checkpoint_path) / relative, "rb") as f:
+            return pickle.load(f)
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"checkpoint {checkpoint_path} has no {relative}: give the folder of an RLlib algorithm checkpoint "
+            "(a trial's checkpoint_000000, ...)"
+        ) from None
+    except (pickle.UnpicklingError, EOFError, ValueError) as error:
+        raise CheckpointError(
+            f"checkpoint {checkpoint_path} is damaged: {relative} ({error}); evaluate another of the trial's "
+            "checkpoints, or train again"
+        ) from None
+
+
 def checkpoint_config(checkpoint_path: str | Path) -> AlgorithmConfig:
     """The AlgorithmConfig an RLlib algorithm checkpoint was trained with."""
-    with open(Path(checkpoint_path) / Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME, "rb") as f:
-        (config_state,), _ = pickle.load(f)["ctor_args_and_kwargs"]
+    ctor = load_checkpoint_file(checkpoint_path, Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME)
+    (config_state,), _ = ctor["ctor_args_and_kwargs"]
     return AlgorithmConfig.from_state(config_state)
 
 
 def checkpoint_state(checkpoint_path: str | Path) -> dict[str, Any]:
     """The algorithm's own state in an RLlib algorithm checkpoint (its metrics, counters, the team replay when
     checkpointed; not its components')."""
-    with open(Path(checkpoint_path) / f"{Algorithm.STATE_FILE_NAME}.pkl", "rb") as f:
-        return pickle.load(f)
+    return load_checkpoint_file(checkpoint_path, f"{Algorithm.STATE_FILE_NAME}.pkl")
 
 
 def checkpoint_env_steps(checkpoint_path: str | Path) -> int:
@@ -58,6 +79,8 @@ def evaluate(
     `q_bias_ind_mean`, the same of each agent's own critic.
     """
     config = checkpoint_config(checkpoint_path)
+    for module_file in sorted((Path(checkpoint_path) / MODULE_COMPONENT).rglob("*.pkl")):  # before Ray restores it
+        load_checkpoint_file(checkpoint_path, module_file.relative_to(checkpoint_path))
     trained = envs.parse_env_config(**config.env_config)
     wanted = envs.parse_env_config(**env_config)
     if wanted.n_max != trained.n_max:
