@@ -12,8 +12,8 @@ from ray.rllib.evaluation.postprocessing import Postprocessing
 
 import rl_algos
 from rl_algos.common import evaluate
-from rl_algos.common.evaluation import MODULE_COMPONENT, CheckpointError
 from rl_algos.common.actor_critic_losses import gae_advantages, rollout_returns
+from rl_algos.common.evaluation import MODULE_COMPONENT, CheckpointError
 from rl_algos.mappo.learner import (
     OLD_LOG_PROBS,
     OLD_VALUES,
