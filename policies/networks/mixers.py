@@ -57,14 +57,18 @@ class QMixer(nn.Module):
         else:
             self.embedding = nn.Identity()
             embed_dim = state_dim
-        # Why the hypernetworks' input is normalised (spread, 3 agents, 64 transitions per step at 0.25 per env step,
-        # `benchmarks/bench_qmix_stability.py --regime small_batch`; results/convergence/qmix_stability/README.md):
-        # the mixing weights are a product of the embedding's layers and the hypernetworks' layers, all trained by
-        # the same bootstrapped TD loss, so the gain dQ_tot/dQ_a at a state grows with the raw embedding's scale
-        # there. Unnormalised, the Q of the actions taken turned positive (every reward is negative) at ~75k env
-        # steps; fed a constant instead (a state-free mixer) or the embedding normalised per sample, the mixer held
-        # to the end of the run, the normalised one learning better. Normalising keeps the embedding's direction,
-        # what tells states apart, and takes away the scale through which a state-dependent weighting runs away.
+        # Why the hypernetworks' input is normalised. Measured on spread (3 agents, concat, 64 transitions per step at
+        # 0.25 per env step: `benchmarks/bench_qmix_stability.py --regime small_batch`; CSVs and readings in
+        # results/convergence/qmix_stability/): unnormalised, Q_tot of the actions taken turned positive (every reward
+        # is negative) at ~75k env steps and ran to +630 by 115k, while the agents' Qs stayed between -2 and 0. The
+        # runaway was in the mixer's state-dependent part: its first-layer units left ELU's floor (mean -0.6 -> +1.3,
+        # through b1(e)) and w2(e) grew (sum 117 -> 310), with the embedding's own norm flat (5-6) until the runaway
+        # was under way. Normalised, the same regime held to 250k in 3 seeds with as large a gain dQ_tot/dQ_a (50-66),
+        # and QMIX concat in the default regime learned to 1M (README, "Convergence"). The reading, as for LayerNorm
+        # in TD critics (Ball et al. 2023, RLPD; Gallici et al. 2024, PQN): a network fed unbounded, unnormalised
+        # inputs extrapolates linearly to states unlike those it was fitted on, and the bootstrapped target evaluates
+        # the mixer at such next states; layer-normalised, every hypernetwork output is bounded by its weights' norms
+        # whatever the state, so the target cannot feed back an extrapolated weighting.
         self.input_norm = nn.LayerNorm(embed_dim, elementwise_affine=False) if hypernet_input_norm else nn.Identity()
         self.n_max, self.mixing_embed_dim = n_max, mixing_embed_dim
         self.hyper_w1 = mlp(embed_dim, [hypernet_embed], n_max * mixing_embed_dim)

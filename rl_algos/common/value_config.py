@@ -73,7 +73,8 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
         # 7 -> 140 while the agents' Qs stay near -1.5), so its gain dQ_tot/dQ_a grows, and the max in the
         # bootstrapped target turns agent-Q noise into an overestimation that compounds. 800-transition steps at 0.25
         # per env step diverged sooner still (+409 at 72k): the steps per env step drive it, not gradient noise.
-        # This regime delays the divergence (one run stable to 1M, one diverging from ~250k); it does not remove it.
+        # This regime delays the divergence (one run stable to 1M, one diverging from ~250k); it does not remove it:
+        # normalising the hypernetworks' input does (`hypernet_input_norm`, policies/networks/mixers.py).
         self.train_batch_size_per_learner = 800
         self.train_ratio = 0.04
 
