@@ -59,16 +59,14 @@ class QMixer(nn.Module):
             embed_dim = state_dim
         # Why the hypernetworks' input is normalised. Measured on spread (3 agents, concat, 64 transitions per step at
         # 0.25 per env step: `benchmarks/bench_qmix_stability.py --regime small_batch`; CSVs and readings in
-        # results/convergence/qmix_stability/): unnormalised, Q_tot of the actions taken turned positive (every reward
-        # is negative) at ~75k env steps and ran to +630 by 115k, while the agents' Qs stayed between -2 and 0. The
-        # runaway was in the mixer's state-dependent part: its first-layer units left ELU's floor (mean -0.6 -> +1.3,
-        # through b1(e)) and w2(e) grew (sum 117 -> 310), with the embedding's own norm flat (5-6) until the runaway
-        # was under way. Normalised, the same regime held to 250k in 3 seeds with as large a gain dQ_tot/dQ_a (50-66),
-        # and QMIX concat in the default regime learned to 1M (README, "Convergence"). The reading, as for LayerNorm
-        # in TD critics (Ball et al. 2023, RLPD; Gallici et al. 2024, PQN): a network fed unbounded, unnormalised
-        # inputs extrapolates linearly to states unlike those it was fitted on, and the bootstrapped target evaluates
-        # the mixer at such next states; layer-normalised, every hypernetwork output is bounded by its weights' norms
-        # whatever the state, so the target cannot feed back an extrapolated weighting.
+        # results/convergence/qmix_stability/): with the raw input, Q_tot of the actions taken turned positive (every
+        # reward is negative) at ~45k-77k env steps in two seeds, carried by the mixer's state-dependent part (Q_tot
+        # with every agent Q at 0: +5 -> +564 in seed 1) while the agents' Qs stayed near 0, and the hypernetworks'
+        # outputs followed the input's magnitude (correlation of a state's gain with its embedding's norm +0.23 ->
+        # +0.74): worse play from overestimated values made the observations larger (norm 5.0 -> 7.1), which scaled
+        # the mixing up again. Normalised, in three seeds, it held to 250k at as large gains, the correlation at -0.3
+        # to -0.6, and QMIX concat learned to 1M in the default regime (README, "Convergence": "The fix"). As LayerNorm
+        # in TD critics (RLPD, PQN): every hypernetwork output is bounded by its weights' norms whatever the state.
         self.input_norm = nn.LayerNorm(embed_dim, elementwise_affine=False) if hypernet_input_norm else nn.Identity()
         self.n_max, self.mixing_embed_dim = n_max, mixing_embed_dim
         self.hyper_w1 = mlp(embed_dim, [hypernet_embed], n_max * mixing_embed_dim)
