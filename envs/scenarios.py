@@ -73,22 +73,29 @@ def _require_ints_at_least(scenario: str, options: Mapping[str, Any], lows: Mapp
             raise ValueError(f"{scenario} option {name}={value!r} must be an int >= {low}")
 
 
-def _check_spread(options: Mapping[str, Any]) -> None:
-    _require_ints_at_least("spread", options, {"max_cycles": 1})
-    if not 0.0 <= options["local_ratio"] <= 1.0:
-        raise ValueError(f"spread option local_ratio={options['local_ratio']!r} must be in [0, 1]")
-    neighbors = options["neighbors"]
-    if neighbors is None:
+def check_neighbors(scenario: str, neighbors: Any, full_observation: bool) -> None:
+    """spread's `neighbors` option: two positive ints (agent neighbours, landmark neighbours), or, where the scenario
+    offers the full observation (`full_observation`), None."""
+    if neighbors is None and full_observation:
         return
     if (
         not isinstance(neighbors, (list, tuple))
         or len(neighbors) != 2
         or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in neighbors)
     ):
+        full = "None (full observation, padded to n_max) or " if full_observation else ""
+        fixed = "" if full_observation else ": the observation keeps its size at every team size"
         raise ValueError(
-            f"spread option neighbors={neighbors!r} must be None (full observation, padded to n_max) or two "
-            "positive ints (agent neighbours, landmark neighbours), e.g. [2, 3]"
+            f"{scenario} option neighbors={neighbors!r} must be {full}two positive ints (agent neighbours, landmark "
+            f"neighbours), e.g. [2, 3]{fixed}"
         )
+
+
+def _check_spread(options: Mapping[str, Any]) -> None:
+    _require_ints_at_least("spread", options, {"max_cycles": 1})
+    if not 0.0 <= options["local_ratio"] <= 1.0:
+        raise ValueError(f"spread option local_ratio={options['local_ratio']!r} must be in [0, 1]")
+    check_neighbors("spread", options["neighbors"], full_observation=True)
 
 
 def _build_spread(n_agents: int, continuous_actions: bool, neighbors, **options: Any) -> ParallelEnv:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,19 @@ def scenario_names() -> list[str]:
 def heuristic_scenario_names() -> list[str]:
     """The scenarios with a scripted reference policy (`envs.heuristics`; discrete actions)."""
     return sorted(name for name in scenario_names() if find_scenario(name).heuristic is not None)
+
+
+def scripted_heuristic(config: TeamEnvConfig) -> Callable:
+    """The scenario's scripted reference policy (`Scenario.heuristic`); `ValueError` where the scenario has none or
+    is configured with continuous actions (the heuristics move with the discrete actions)."""
+    heuristic = config.scenario.heuristic
+    if heuristic is None or config.continuous_actions:
+        raise ValueError(
+            f"scenario {config.scenario.name!r}"
+            + (" with continuous actions" if heuristic is not None else "")
+            + f" has no scripted heuristic; scenarios with one (discrete actions): {', '.join(heuristic_scenario_names())}"
+        )
+    return heuristic
 
 
 def parse_env_config(
@@ -274,14 +287,7 @@ class TeamEnv(gym.Env):
     def heuristic_action(self) -> np.ndarray:
         """The scenario's scripted reference policy's joint action for the current state, in the team's slots
         (absent slots 0); `ValueError` where the scenario has none or acts with continuous actions."""
-        heuristic = self.config.scenario.heuristic
-        if heuristic is None or self.config.continuous_actions:
-            raise ValueError(
-                f"scenario {self.config.scenario.name!r}"
-                + (" with continuous actions" if heuristic is not None else "")
-                + f" has no scripted heuristic; scenarios with one (discrete actions): {', '.join(heuristic_scenario_names())}"
-            )
-        moves = heuristic(self._env)
+        moves = scripted_heuristic(self.config)(self._env)
         action = np.zeros(self.n_max, np.int64)
         for i, agent in enumerate(self._agents):
             if self._alive[i]:

@@ -12,7 +12,7 @@ import torch
 from gymnasium.vector.utils import batch_space
 from gymnasium.wrappers.vector import DictInfoToList
 
-from envs.team_env import TeamEnvConfig, team_spaces
+from envs.team_env import TeamEnvConfig, scripted_heuristic, team_spaces
 
 
 class _GroupStep(NamedTuple):
@@ -145,15 +145,7 @@ class VmasTeamVectorEnv(gym.vector.VectorEnv):
     def heuristic_actions(self) -> np.ndarray:
         """Every world's joint action of the scenario's scripted reference policy, in the agents' slots (absent
         slots 0), `[E, n_max]`; `ValueError` where the scenario has none or acts with continuous actions."""
-        heuristic = self.config.scenario.heuristic
-        if heuristic is None or self.config.continuous_actions:
-            from envs.team_env import heuristic_scenario_names
-
-            raise ValueError(
-                f"scenario {self.config.scenario.name!r}"
-                + (" with continuous actions" if heuristic is not None else "")
-                + f" has no scripted heuristic; scenarios with one (discrete actions): {', '.join(heuristic_scenario_names())}"
-            )
+        heuristic = scripted_heuristic(self.config)
         actions = np.zeros((self.num_envs, self.n_max), np.int64)
         offset = 0
         for group in self._groups:

@@ -28,7 +28,9 @@ from vmas.simulator.dynamics.common import Dynamics
 from vmas.simulator.scenario import BaseScenario
 
 from envs.heuristics import SPREAD_ACCEL, SPREAD_MOVES, spread_assignment, spread_move
+from envs.scenarios import check_neighbors
 from envs.task_metrics import OCCUPIED_RADII
+from envs.vmas_tasks import make_vmas_env
 
 AGENT_RADIUS = 0.15  # mpe2's agent.size
 MPE_DT, MPE_DAMPING = 0.1, 0.25  # mpe2's world.dt and world.damping (VMAS's defaults too, set here explicitly)
@@ -182,16 +184,7 @@ def vmas_spread_heuristic(env) -> np.ndarray:
 def check_vmas_spread_options(options: Mapping[str, Any]) -> None:
     """`ValueError` for bad `vmas:spread` options (`neighbors`, `local_ratio`; `max_steps` and `device` are checked
     as for every VMAS task)."""
-    neighbors = options["neighbors"]
-    if (
-        not isinstance(neighbors, (list, tuple))
-        or len(neighbors) != 2
-        or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in neighbors)
-    ):
-        raise ValueError(
-            f"vmas:spread option neighbors={neighbors!r} must be two positive ints (agent neighbours, landmark "
-            "neighbours), e.g. [2, 3]: the observation keeps its size at every team size"
-        )
+    check_neighbors("vmas:spread", options["neighbors"], full_observation=False)
     ratio = options["local_ratio"]
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.0 <= ratio <= 1.0:
         raise ValueError(f"vmas:spread option local_ratio={ratio!r} must be a number in [0, 1]")
@@ -208,17 +201,14 @@ def build_vmas_spread(
     local_ratio: float,
 ):
     """`num_envs` worlds of `vmas:spread` with `n_agents` agents, as one VMAS env."""
-    import vmas
-
     agent_neighbors, landmark_neighbors = neighbors
-    return vmas.make_env(
+    return make_vmas_env(
         SpreadScenario(),
+        n_agents,
+        continuous_actions,
         num_envs=num_envs,
-        device=device,
-        continuous_actions=continuous_actions,
         max_steps=max_steps,
-        terminated_truncated=True,
-        n_agents=n_agents,
+        device=device,
         agent_neighbors=agent_neighbors,
         landmark_neighbors=landmark_neighbors,
         local_ratio=local_ratio,

@@ -15,7 +15,7 @@ import importlib
 import importlib.util
 import math
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -104,22 +104,30 @@ def _check_device(task: str, device: Any) -> None:
         raise ValueError(f"vmas:{task} option device={device!r}, but torch sees no CUDA GPU here; use device='cpu'")
 
 
-def _builder(task: str):
-    def build(n_agents: int, continuous_actions: bool, *, num_envs: int, max_steps: int, device: str, **options: Any):
-        import vmas
+def make_vmas_env(
+    scenario: Any,
+    n_agents: int,
+    continuous_actions: bool,
+    *,
+    num_envs: int,
+    max_steps: int,
+    device: str,
+    **options: Any,
+):
+    """`num_envs` worlds of a VMAS scenario (a task's name or a `BaseScenario`) with `n_agents` agents, as one VMAS
+    env, episodes truncated at `max_steps`; `options` go to the scenario's `make_world`."""
+    import vmas
 
-        return vmas.make_env(
-            task,
-            num_envs=num_envs,
-            device=device,
-            continuous_actions=continuous_actions,
-            max_steps=max_steps,
-            terminated_truncated=True,
-            n_agents=n_agents,
-            **options,
-        )
-
-    return build
+    return vmas.make_env(
+        scenario,
+        num_envs=num_envs,
+        device=device,
+        continuous_actions=continuous_actions,
+        max_steps=max_steps,
+        terminated_truncated=True,
+        n_agents=n_agents,
+        **options,
+    )
 
 
 @cache
@@ -136,7 +144,7 @@ def vmas_scenario(name: str) -> Scenario:
         return _spread_scenario()
     return Scenario(
         name=name,
-        build=_builder(task),
+        build=partial(make_vmas_env, task),
         options={**VMAS_OPTIONS, **vmas_task_options(task)},
         action_types=(DISCRETE, CONTINUOUS),
         grows_with_n="agents (and what the task scales with them)",
