@@ -174,14 +174,17 @@ def report(out: Path, sizes: list[int], scenario: str) -> str:
             curves.setdefault(row["run"], []).append(row)
     lines = [
         (
-            "| run | seeds (done) | env steps | greedy return at 3 [95%] | best point at 3 | end within best's interval |"
+            "| run | seeds (done; the table uses the done ones) | env steps | greedy return at 3 [95%] | best point at 3 | end within best's interval |"
             " normalised at 3 | normalised at 6 (zero-shot) | occupied within 0.2 at 3 | env steps/s | diverged |"
         ),
         "| --- | --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for run in [r for r in RUNS if r in curves]:
-        rows = curves[run]
         done = [json.loads(p.read_text()) for p in (out / "curves").glob(f"{run}_seed*.done.json")]
+        started = len({r["seed"] for r in curves[run]})
+        finished = {str(d["seed"]) for d in done}
+        # the finished seeds once there are some: a run still in progress would cut every seed's curve short
+        rows = [r for r in curves[run] if r["seed"] in finished] if finished else curves[run]
         at = {n: [r for r in rows if int(r["eval_agents"]) == n] for n in sizes}
         # the last curve point every seed reached, and each point's per-seed returns
         by_step = {}
@@ -208,7 +211,7 @@ def report(out: Path, sizes: list[int], scenario: str) -> str:
         end_steps = int(np.mean([int(r["env_steps"]) for r in last_rows]))
         speed = np.mean([float(r["steps_per_s"]) for r in rows])
         lines.append(
-            f"| {run} | {len(seeds)} ({len(done)}) | {end_steps} | {final.point:.1f} [{final.low:.1f}, "
+            f"| {run} | {started} ({len(done)}) | {end_steps} | {final.point:.1f} [{final.low:.1f}, "
             f"{final.high:.1f}] | {best.point:.1f} at point {best_step} | "
             f"{'yes' if final.point >= best.low else 'no'} | {cells[0]} | {cells[1]} | {np.mean(occupancy):.2f} | "
             f"{speed:.0f} | {sum(d['diverged'] for d in done)} |"
