@@ -17,14 +17,19 @@ Outputs: transfer.csv (one row per algo, embedding, scenario, train_agents, eval
 (mean ± std over seeds, the transfer ratio (zero_shot - random) / (scratch - random), and whether fine-tuned beat
 zero-shot), transfer.png,
 and Tune's folders (TensorBoard logs, checkpoints). From scratch at the training size is the train run itself.
-Exit codes: 0 done, 1 some trial failed (the others are reported), 2 bad settings.
+A run owns its folder while it runs (a second one with the same --name is refused), runs on its own embedded Ray
+unless RAY_ADDRESS or `ray start` names a cluster, and stops cleanly on Ctrl-C or a full disk, resumable.
+Exit codes: 0 done, 1 some trial failed (the others are reported) or the storage filled up, 2 bad settings,
+130 interrupted (continue with --resume).
 """
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import re
+import socket
 import sys
 import tempfile
 import time
@@ -43,6 +48,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM
 import envs  # noqa: E402
 from experiments import transfer_tensorboard, transfer_wandb  # noqa: E402
 from experiments.transfer_curves import curve_rows, curves_csv, curves_plot  # noqa: E402
+from experiments.transfer_lock import ExperimentLock  # noqa: E402
 from experiments.transfer_plots import write_figures  # noqa: E402
 from experiments.transfer_report import (  # noqa: E402
     EpisodeLedger,
@@ -58,7 +64,10 @@ from experiments.transfer_settings import (  # noqa: E402
     SettingsError,
     TransferSettings,
     parse_settings,
+    settings_values,
+    validate,
 )
+from experiments.transfer_storage_guard import StorageGuard, readable_state, storage_full  # noqa: E402
 from experiments.transfer_trial import TeamTrial, trial_name  # noqa: E402
 from rl_algos.common.evaluation import evaluate, has_heuristic, scripted_policy_evaluation  # noqa: E402
 
@@ -117,7 +126,7 @@ def resolve_resume(settings: TransferSettings, explicit: set[str]) -> TransferSe
         raise SettingsError("--resume needs --name: the experiment folder under --storage to continue")
     if not files.exists(SETTINGS_FILE):
         raise SettingsError(f"--resume: no experiment at {files.uri} (no {SETTINGS_FILE}); check --storage and --name")
-    stored = TransferSettings(**yaml.safe_load(files.read_text(SETTINGS_FILE)))
+    stored = stored_settings(files)
     for key in sorted(explicit - RESUMABLE_OVERRIDES):
         if getattr(stored, key) != getattr(settings, key):
             raise SettingsError(
@@ -130,24 +139,84 @@ def resolve_resume(settings: TransferSettings, explicit: set[str]) -> TransferSe
     return stored
 
 
+def stored_settings(files: ExperimentFiles) -> TransferSettings:
+    """The settings a resumed run continues with, checked as a new run's are (types, then `validate`)."""
+    source = f"--resume: {files.path(SETTINGS_FILE)}"
+    try:
+        content = yaml.safe_load(files.read_text(SETTINGS_FILE))
+    except yaml.YAMLError:
+        raise SettingsError(f"{source} is not valid YAML; restore it, or start a new --name") from None
+    if not content:
+        raise SettingsError(f"{source} is empty; restore it, or start a new --name")
+    settings = TransferSettings(**settings_values(content, source))
+    validate(settings)
+    return settings
+
+
+# Where `ray start` records the cluster it started on this machine (ray.init's documented lookup, its step 2).
+RAY_START_ADDRESS_FILE = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+
+
+def cluster_to_join() -> tuple[str, str] | None:
+    """The Ray cluster this run joins, and why: `RAY_ADDRESS` (unless `local`), else the cluster `ray start` last
+    started on this machine (as on `ray submit`'s head node). Never another run's embedded Ray: `ray.init`'s
+    `address="auto"` would join any Ray process it finds running, a concurrent `transfer.py`'s included."""
+    address = os.environ.get("RAY_ADDRESS", "").strip()
+    if address:
+        return None if address == "local" else (address, "RAY_ADDRESS")
+    if RAY_START_ADDRESS_FILE.is_file() and (recorded := RAY_START_ADDRESS_FILE.read_text().strip()):
+        return recorded, f"started by `ray start`, recorded in {RAY_START_ADDRESS_FILE}"
+    return None
+
+
+def answers(address: str, timeout_s: float = 5.0) -> bool:
+    """Whether something accepts connections at a `host:port` Ray address (`ray.init` itself waits minutes on one
+    where nothing listens). Other forms (`ray://`, `auto`) are left to `ray.init`."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not port.isdigit():
+        return True
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
+
+
 def start_ray() -> bool:
-    """Connect to a running Ray cluster (`ray submit`, `RAY_ADDRESS`), else start an embedded local one. Returns
-    whether a cluster was joined."""
+    """Join the cluster `cluster_to_join` names, else start a private embedded Ray for this run alone. Says which;
+    returns whether a cluster was joined."""
     if ray.is_initialized():
         return False
-    try:
-        ray.init(address="auto", log_to_driver=False)
-        print(f"joined the Ray cluster at {ray.get_runtime_context().gcs_address}")
-        return True
-    except ConnectionError:
-        ray.init(
-            num_cpus=os.cpu_count(),
-            include_dashboard=False,
-            log_to_driver=False,
-            object_store_memory=512 * 1024**2,
-            _temp_dir=f"/tmp/ray-{os.getuid()}",
-        )
-        return False
+    target = cluster_to_join()
+    if target is not None:
+        address, source = target
+        try:
+            if not answers(address):
+                raise ConnectionError(address)
+            ray.init(address=address, log_to_driver=False)
+        except ConnectionError:
+            if source == "RAY_ADDRESS":
+                raise SettingsError(
+                    f"RAY_ADDRESS={address}: no Ray cluster answers there; start it (`ray start --head`), or unset "
+                    "RAY_ADDRESS (RAY_ADDRESS=local) to run on a private embedded Ray"
+                ) from None
+            print(f"the cluster `ray start` recorded at {address} is not running; starting a private one")
+        else:
+            print(f"joined the Ray cluster at {ray.get_runtime_context().gcs_address} ({source})")
+            return True
+    ray.init(
+        address="local",
+        num_cpus=os.cpu_count(),
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=512 * 1024**2,
+        _temp_dir=f"/tmp/ray-{os.getuid()}",
+    )
+    print(
+        f"started a private embedded Ray for this run ({os.cpu_count()} CPUs); to share a cluster, `ray start --head` "
+        "or set RAY_ADDRESS"
+    )
+    return False
 
 
 def cluster_can_have_gpus() -> bool:
@@ -221,8 +290,19 @@ def grid(settings: TransferSettings):
 def run_phase(settings: TransferSettings, name: str, specs: list[dict], callbacks: list) -> list[tune.Result]:
     """One Tune experiment over `specs` (restored, when resuming, without re-running finished trials)."""
     path = f"{experiment_uri(settings)}/{name}"
+    local = not is_uri(settings.storage)
+    if local:
+        callbacks = [*callbacks, StorageGuard(Path(path))]
+    if settings.resume and local and tune.Tuner.can_restore(path) and not readable_state(Path(path)):
+        aside = f"{path}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.rename(path, aside)
+        print(
+            f"the {name} phase's Tune state at {path} is cut short (a full disk?): moved to {aside}; the phase starts "
+            "over, and the evaluations already in transfer.csv are kept"
+        )
     if settings.resume and tune.Tuner.can_restore(path):
-        tuner = tune.Tuner.restore(path, trainable=TeamTrial)
+        retry = local and StorageGuard.clear_full_disk_failures(Path(path))  # others failed on their own: kept
+        tuner = tune.Tuner.restore(path, trainable=TeamTrial, resume_errored=retry)
     else:
         tuner = tune.Tuner(
             TeamTrial,
@@ -248,7 +328,38 @@ def run_phase(settings: TransferSettings, name: str, specs: list[dict], callback
                 ),
             ),
         )
-    return list(tuner.fit())
+    try:
+        results = list(tuner.fit())
+    except Exception:  # Tune reading back what a full disk cut short (an empty error.pkl: EOFError)
+        if local and StorageGuard.tripped(Path(path)):
+            raise OSError(errno.ENOSPC, f"No space left on device: the {name} phase stopped") from None
+        raise
+    if local and StorageGuard.tripped(Path(path)):
+        raise OSError(errno.ENOSPC, f"No space left on device: the {name} phase stopped")
+    stopped = unfinished_trials(results)
+    if stopped:
+        raise RunInterrupted(f"the {name} phase stopped before {', '.join(stopped)} finished")
+    return results
+
+
+class RunInterrupted(Exception):
+    """The run was stopped (Ctrl-C, SIGINT) before its trials finished; what was saved is resumable."""
+
+
+def unfinished_trials(results: list[tune.Result]) -> list[str]:
+    """Trials that neither reached their budget nor failed: Tune stops them so when it is interrupted (its first
+    SIGINT saves the experiment's state and returns), and a half-trained checkpoint must not be evaluated as if it
+    had finished."""
+    return [
+        trial_name(result.config["trial"])
+        for result in results
+        if result.error is None and not (result.metrics or {}).get("done")
+    ]
+
+
+def resume_command(settings: TransferSettings) -> str:
+    storage = "" if settings.storage == TransferSettings.storage else f" --storage {settings.storage}"
+    return f"python experiments/transfer.py --resume --name {settings.name}{storage}"
 
 
 def _trial_name(trial) -> str:
@@ -448,10 +559,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"transfer.py: error: {error}", file=sys.stderr)
         return 2
     if settings.wandb:
-        transfer_wandb.choose_mode()
+        transfer_wandb.choose_mode(local_dir(settings))
     started_here = not ray.is_initialized()
-    joined_cluster = start_ray()
+    lock = None
     try:
+        if not is_uri(settings.storage):
+            lock = ExperimentLock(Path(experiment_uri(settings))).acquire()
+        joined_cluster = start_ray()
         check_shared_storage(settings, joined_cluster)
         if settings.gpus_per_trial is None:
             settings.gpus_per_trial = 1.0 if cluster_can_have_gpus() else 0.0
@@ -460,7 +574,26 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"transfer.py: error: {error}", file=sys.stderr)
         return 2
+    except (RunInterrupted, KeyboardInterrupt) as error:
+        reason = f" ({error})" if str(error) else ""
+        print(
+            f"transfer.py: interrupted{reason}; unfinished trials were not evaluated and the summary was not "
+            f"written; continue with: {resume_command(settings)}",
+            file=sys.stderr,
+        )
+        return 130
+    except OSError as error:
+        if not storage_full(error):
+            raise
+        print(
+            f"transfer.py: error: storage full at {experiment_uri(settings)}; what was written is kept: free space, "
+            f"then continue with: {resume_command(settings)}",
+            file=sys.stderr,
+        )
+        return 1
     finally:
+        if lock is not None:
+            lock.release()
         if started_here:
             ray.shutdown()
 

@@ -60,6 +60,7 @@ class ExperimentFiles:
         uri = str(uri)
         self.uri = (uri if "://" in uri else os.path.abspath(uri)).rstrip("/")
         self.filesystem, self.root = pyarrow.fs.FileSystem.from_uri(self.uri)
+        self.local = isinstance(self.filesystem, pyarrow.fs.LocalFileSystem)
 
     def path(self, name: str) -> str:
         return f"{self.uri}/{name}"
@@ -72,9 +73,20 @@ class ExperimentFiles:
             return stream.read().decode()
 
     def write_bytes(self, name: str, content: bytes) -> None:
+        """Replace `name` with `content` whole or not at all, so a write that fails (a full disk) leaves the previous
+        version, e.g. every row of `transfer.csv` so far, intact: on a local disk written beside it, then moved over
+        it; an object store (S3, GCS) makes an object visible only when its upload completes."""
         self.filesystem.create_dir(self.root, recursive=True)
-        with self.filesystem.open_output_stream(f"{self.root}/{name}") as stream:
-            stream.write(content)
+        partial = f"{self.root}/{name}.partial" if self.local else f"{self.root}/{name}"
+        try:
+            with self.filesystem.open_output_stream(partial) as stream:
+                stream.write(content)
+            if self.local:
+                self.filesystem.move(partial, f"{self.root}/{name}")
+        except BaseException:
+            if self.local and self.filesystem.get_file_info(partial).type != pyarrow.fs.FileType.NotFound:
+                self.filesystem.delete_file(partial)
+            raise
 
 
 class TransferLedger:

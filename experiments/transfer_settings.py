@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import json
 import time
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,7 @@ class TransferSettings:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TransferSettings)}
+FIELD_TYPES = typing.get_type_hints(TransferSettings)
 
 
 def _int_list(text: str) -> list[int]:
@@ -264,20 +266,58 @@ def _from_file(path: str) -> dict[str, Any]:
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or "not valid YAML"
         raise SettingsError(f"--config {path}:{where}: {problem}; fix the YAML") from None
+    return settings_values(content, f"--config {path}", excluded=("config", "resume"))
+
+
+def settings_values(content: Any, source: str, excluded: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The settings a YAML mapping gives (a `--config` file, a resumed run's `settings.yaml`), each checked against
+    its field's type (`a,b` strings accepted for the lists); `source` names the mapping in the one-line errors."""
     if not isinstance(content, dict):
-        raise SettingsError(f"--config {path}: expected a mapping of settings, got {type(content).__name__}")
+        raise SettingsError(f"{source}: expected a mapping of settings, got {type(content).__name__}")
+    known = [name for name in FIELDS if name not in excluded]
     values = {}
     for key, value in content.items():
         name = str(key).replace("-", "_")
-        if name not in FIELDS or name in ("config", "resume"):
-            known = ", ".join(n for n in FIELDS if n not in ("config", "resume"))
-            raise SettingsError(f"--config {path}: unknown key {key!r}; known keys: {known}")
-        if name in ("algos", "embeddings") and isinstance(value, str):
-            value = _name_list(value)
-        if name in ("train_agents", "eval_agents", "seeds") and not isinstance(value, list):
-            value = _int_list(value)
-        values[name] = value
+        if name not in known:
+            raise SettingsError(f"{source}: unknown key {key!r}; known keys: {', '.join(known)}")
+        values[name] = _typed(name, value, source)
     return values
+
+
+def _typed(name: str, value: Any, source: str) -> Any:
+    """`value` as the type of the setting `name`, or a SettingsError naming the key and the type expected."""
+    hint = FIELD_TYPES[name]
+    optional = type(None) in typing.get_args(hint)
+    kind = next((arg for arg in typing.get_args(hint) if arg is not type(None)), hint) if optional else hint
+    if value is None and optional:
+        return None
+    given = value
+    if kind in (list[int], list[str]) and isinstance(value, (str, int)) and not isinstance(value, bool):
+        value = [part.strip() for part in str(value).split(",") if part.strip()]
+        if kind == list[int] and all(part.lstrip("-").isdigit() for part in value):
+            value = [int(part) for part in value]
+    expected = {
+        bool: ("true or false", lambda v: isinstance(v, bool)),
+        int: ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+        float: ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+        str: ("a string", lambda v: isinstance(v, str)),
+        list[int]: ("a list of integers such as [3, 6] or 3,6", _all_of(int)),
+        list[str]: ("a list of names such as [qmix, vdn] or qmix,vdn", _all_of(str)),
+        dict[str, Any]: ("a mapping", lambda v: isinstance(v, dict)),
+        dict[str, dict[str, Any]]: (
+            "a mapping of algorithm names (or all) to option mappings",
+            lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
+        ),
+    }[kind]
+    description, fits = expected
+    if not fits(value):
+        null = " (or null)" if optional else ""
+        raise SettingsError(f"{source}: {name} must be {description}{null}, got {given!r}")
+    return float(value) if kind is float else value
+
+
+def _all_of(kind: type):
+    return lambda v: isinstance(v, list) and all(isinstance(x, kind) and not isinstance(x, bool) for x in v)
 
 
 def parse_settings(argv: list[str] | None = None, description: str | None = None) -> tuple[TransferSettings, set[str]]:

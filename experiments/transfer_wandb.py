@@ -1,11 +1,14 @@
 """Weights & Biases logging of a transfer experiment: Tune's `WandbLoggerCallback` for training curves, one run
 per evaluated checkpoint for the greedy returns, all in the project `--name`, grouped by (algo, embedding) and
-tagged with the scenario and team sizes. Without an API key everything runs offline."""
+tagged with the scenario and team sizes. Without an API key, or without a way to the wandb server, everything runs
+offline."""
 
 from __future__ import annotations
 
 import netrc
 import os
+import socket
+import urllib.parse
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,12 +28,35 @@ def has_api_key() -> bool:
         return False
 
 
-def choose_mode() -> str:
-    """`WANDB_MODE`: as set, else online with an API key, else offline (no login prompt, no hang). Must run before
-    `ray.init`, because the logger runs in a Ray actor that inherits the environment."""
+def server_address() -> tuple[str, int]:
+    """(host, port) of the wandb server: `WANDB_BASE_URL`, else api.wandb.ai over HTTPS."""
+    url = urllib.parse.urlsplit(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
+    return url.hostname or "api.wandb.ai", url.port or (80 if url.scheme == "http" else 443)
+
+
+def reachable(timeout_s: float = 5.0) -> str | None:
+    """None if the wandb server accepts a connection within `timeout_s`, else why not (wandb itself retries for
+    minutes before it gives up). Behind an HTTPS proxy the connection is wandb's to make: not probed."""
+    if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
+        return None
+    host, port = server_address()
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as error:
+        return f"{host}:{port}: {error.strerror or error}"
+    return None
+
+
+def choose_mode(local_dir: Path) -> str:
+    """`WANDB_MODE`: as set, else online with an API key, else offline (no login prompt, no hang); online but the
+    server out of reach within seconds: offline, said in one line. Must run before `ray.init`, because the logger
+    runs in a Ray actor that inherits the environment."""
     if "WANDB_MODE" not in os.environ:
         os.environ["WANDB_MODE"] = "online" if has_api_key() else "offline"
     os.environ.setdefault("WANDB_DISABLE_GIT", "true")
+    if os.environ["WANDB_MODE"] == "online" and (problem := reachable()) is not None:
+        os.environ["WANDB_MODE"] = "offline"
+        print(f"wandb unreachable ({problem}): logging offline to {local_dir / 'wandb'}")
     return os.environ["WANDB_MODE"]
 
 
@@ -118,6 +144,6 @@ def log_evaluations(settings: TransferSettings, rows: list[dict], local_dir: Pat
 
 def offline_notice(local_dir: Path) -> str:
     return (
-        f"wandb ran offline (no API key): its runs are in {local_dir / 'wandb'}; upload them with "
+        f"wandb ran offline: its runs are in {local_dir / 'wandb'}; upload them with "
         f"`wandb login` then `wandb sync {local_dir / 'wandb'}/offline-run-*`"
     )

@@ -92,6 +92,10 @@ def test_training_options_merge_all_then_the_algorithm_s_own():
         (["--training", '{"qmix": {"no_such_option": 1}}'], "qmix with the concat embedding on spread"),
         (["--training", '{"qmix": {"lr": -1}}'], "lr must be a number > 0"),
         (["--algos", "mappo", "--training", '{"all": {"gamma": 1.5}}'], "gamma must be a number in [0, 1)"),
+        (
+            ["--training", '{"qmix": {"train_batch_size_per_learner": 0}}'],
+            "train_batch_size_per_learner must be an int >= 1, got 0",
+        ),
         (["--resume"], "--resume needs --name"),
         (
             ["--finetune-timesteps", "800", "--finetune", "naive"],
@@ -153,7 +157,7 @@ def test_unwritable_storage_and_broken_yaml_are_one_line_and_exit_code_2(capsys,
 def run_script(script, *args: str, cwd=None, this_checkout: bool = True) -> subprocess.CompletedProcess:
     """Run a copy of the transfer script as a user would, never joining a running Ray cluster; with `this_checkout`
     its imports come from this checkout, else from the installed project."""
-    env = {**os.environ, "RAY_ADDRESS": "none", **({"PYTHONPATH": str(ROOT)} if this_checkout else {})}
+    env = {**os.environ, "RAY_ADDRESS": "local", **({"PYTHONPATH": str(ROOT)} if this_checkout else {})}
     return subprocess.run(
         [sys.executable, str(script), *args], capture_output=True, text=True, timeout=120, check=False, cwd=cwd, env=env
     )
