@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import time
 import typing
 from dataclasses import dataclass, field
@@ -378,6 +379,18 @@ def validate(settings: TransferSettings) -> None:
     ):
         if value < low:
             raise SettingsError(f"{label} must be at least {low}, got {value}")
+    if s.n_max is not None and s.n_max < 1:
+        raise SettingsError(f"--n-max must be at least 1 (or left out: the largest size named), got {s.n_max}")
+    negative = [seed for seed in s.seeds if not 0 <= seed < 2**32]
+    if negative:
+        raise SettingsError(f"--seeds must be integers in [0, 2**32) (numpy's seeds), got {negative[0]}")
+    for label, number in (
+        ("--finetune-lr-scale", s.finetune_lr_scale),
+        ("--finetune-kl", s.finetune_kl),
+        ("--gpus-per-trial", 0.0 if s.gpus_per_trial is None else s.gpus_per_trial),
+    ):
+        if not math.isfinite(number):
+            raise SettingsError(f"{label} must be a finite number, got {number}")
     if s.iteration_timesteps is not None and s.iteration_timesteps < 1:
         raise SettingsError(f"--iteration-timesteps must be at least 1, got {s.iteration_timesteps}")
     if s.eval_every is not None and s.eval_every < 0:
