@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from policies.networks.agent_network import AgentQNetwork
 from policies.networks.team_critics import CounterfactualCritic, JointActionCritic, MixingCritic, TeamValueCritic
+from policies.networks.value_normalizer import ValueNormalizer
 from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
 from policies.sequences import unpadded_steps
 from policies.team_actor import TeamActor
@@ -45,6 +46,9 @@ class TeamActorCriticModule(
     `max_seq_len` steps, and `_forward_train` unrolls the actor over them and returns its outputs at the rollouts'
     steps, laid end to end as a stateless module's (`unpadded_steps`); the critics stay MLPs over each step.
 
+    With `model_config["value_normalization"]` (PPO's option) a value critic's head learns normalised values and
+    `values` returns them in return units through the learner's running target statistics (`ValueNormalizer`).
+
     With `model_config["pretrained_reference"]` the learner also holds a frozen copy of the actor's network
     (`PretrainedReferenceAPI`), fine-tuning's trust-region reference.
     """
@@ -60,11 +64,15 @@ class TeamActorCriticModule(
         self.discrete = self.actor.discrete
         self.n_actions = self.actor.n_actions  # 0 for continuous actions
         self.action_dim = self.actor.action_dim  # A (discrete) or k (continuous)
-        self.critic = None
+        self.critic = self.value_normalizer = None
         if self.inference_only:
             self.eval()
         else:
             self.critic = self.make_critic()
+            if config.get("value_normalization", False):
+                if self.has_q_critic:
+                    raise ValueError(f"value_normalization applies to value critics, not critic={config['critic']!r}")
+                self.value_normalizer = ValueNormalizer()
         self.make_pretrained_reference()
 
     def make_critic(self) -> torch.nn.Module:
@@ -94,7 +102,7 @@ class TeamActorCriticModule(
 
     # InferenceOnlyAPI: env runners hold the actor alone.
     def get_non_inference_attributes(self) -> list[str]:
-        return ["critic", "_target_critic", PRETRAINED_REFERENCE]
+        return ["critic", "_target_critic", "value_normalizer", PRETRAINED_REFERENCE]
 
     # PretrainedReferenceAPI
     def policy_network(self) -> torch.nn.Module:
@@ -167,10 +175,18 @@ class TeamActorCriticModule(
 
     def values(self, obs: dict[str, torch.Tensor], ids: torch.Tensor | None = None) -> torch.Tensor:
         """Per-agent values `[B, n_max]` (0 for absent agents; `ids` replaces the slots' own agent ids) or the team
-        value `[B]`."""
+        value `[B]`, in return units."""
         if isinstance(self.critic, TeamValueCritic):
-            return self.critic(obs["obs"], obs["mask"])
-        return self.critic(obs["obs"], ids).squeeze(-1) * obs["mask"]
+            return self.in_return_units(self.critic(obs["obs"], obs["mask"]))
+        return self.in_return_units(self.critic(obs["obs"], ids).squeeze(-1)) * obs["mask"]
+
+    def in_return_units(self, head: torch.Tensor) -> torch.Tensor:
+        """A value critic's head output, denormalised when the critic learns normalised values."""
+        return head if self.value_normalizer is None else self.value_normalizer.denormalize(head)
+
+    def value_scale(self) -> torch.Tensor | float:
+        """The unit of the critic's value error: the targets' running std with value normalisation, else 1."""
+        return 1.0 if self.value_normalizer is None else self.value_normalizer.scale()
 
     def _action_dist_inputs(self, batch: dict[str, Any]) -> dict[str, Any]:
         if not self.recurrent:
@@ -194,7 +210,7 @@ class TeamActorCriticModule(
         `logits` (distribution inputs); for Q critics, `next_logits` at the next observations (without gradient:
         the learners bootstrap and draw next actions from them, and evaluate the critics themselves, as those need
         the joint actions); for value critics, the values at the observations and (without gradient) at the next
-        observations."""
+        observations, where the batch has them."""
         steps = unpadded_steps(batch)
         hiddens = None
         if self.recurrent:
@@ -204,11 +220,14 @@ class TeamActorCriticModule(
         else:
             logits = self.logits(steps[Columns.OBS])
         out = {Columns.ACTION_DIST_INPUTS: self.actor.action_dist_inputs(logits), "logits": logits}
-        with torch.no_grad():
-            if self.has_q_critic:
+        if self.has_q_critic:
+            with torch.no_grad():
                 return out | {"next_logits": self.next_logits(steps[Columns.NEXT_OBS], hiddens)}
-            next_values = self.values(steps[Columns.NEXT_OBS])
-        return out | {"values": self.values(steps[Columns.OBS]), "next_values": next_values}
+        out["values"] = self.values(steps[Columns.OBS])
+        if Columns.NEXT_OBS in steps:  # PPO's minibatches drop them once the batch's advantages are computed
+            with torch.no_grad():
+                out["next_values"] = self.values(steps[Columns.NEXT_OBS])
+        return out
 
     def get_inference_action_dist_cls(self):
         return self.actor.dist_cls()

@@ -24,3 +24,15 @@ def unpadded_steps(batch: dict[str, Any]) -> dict[str, Any]:
         return x[steps] if isinstance(x, torch.Tensor) else x
 
     return {key: tree.map_structure(select, value) for key, value in batch.items() if key not in SEQUENCE_COLUMNS}
+
+
+def padded_like(batch: dict[str, Any], steps: torch.Tensor) -> torch.Tensor:
+    """The inverse of `unpadded_steps` for one new column: per-step values `[N, ...]` of `batch`'s rollouts, laid out
+    as its zero-padded sequences `[B, T, ...]` (zeros at the padding), so that RLlib's minibatches, which slice and
+    shuffle whole sequences, carry them with their steps. A batch without a loss mask takes the steps as they are."""
+    if Columns.LOSS_MASK not in batch:
+        return steps
+    data = batch[Columns.LOSS_MASK] > 0.5  # [B, T]
+    padded = steps.new_zeros((*data.shape, *steps.shape[1:]))
+    padded[data] = steps
+    return padded

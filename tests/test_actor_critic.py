@@ -184,12 +184,16 @@ def test_shared_experience_is_for_per_agent_critics_only():
 
 def test_coma_rejects_continuous_actions_and_the_a2c_learners_take_them():
     multiwalker = {"scenario": "multiwalker", "n_agents": 2}
-    with pytest.raises(ValueError, match="COMA needs discrete actions.*or iac, central_v, ippo, mappo, central_v_sac or maddpg"):
+    with pytest.raises(
+        ValueError, match="COMA needs discrete actions.*or iac, central_v, ippo, mappo, central_v_sac or maddpg"
+    ):
         rl_algos.get_config("coma").environment("team", env_config=multiwalker).validate()
     for algo in ("iac", "central_v"):
         rl_algos.get_config(algo).environment("team", env_config=multiwalker).validate()
     for algo, ppo in (("central_v", "mappo"), ("iac", "ippo")):
-        with pytest.raises(ValueError, match=f"ppo base is now its own algorithm: use rl_algos.get_config\\('{ppo}'\\)"):
+        with pytest.raises(
+            ValueError, match=f"ppo base is now its own algorithm: use rl_algos.get_config\\('{ppo}'\\)"
+        ):
             rl_algos.get_config(algo).training(base="ppo").validate()
     with pytest.raises(ValueError, match="base='trpo' is unknown; CentralV trains on-policy with A2C"):
         rl_algos.get_config("central_v").training(base="trpo").validate()

@@ -1,5 +1,5 @@
-"""IPPO and MAPPO: GAE and the clipped losses against hand-computed values, the advantage connector on a batch, the
-config's checks, and short training runs."""
+"""IPPO and MAPPO: GAE, the clipped losses and the value normalisation against hand-computed values, the advantage
+connector on a batch, the config's checks, and short training runs."""
 
 import math
 from pathlib import Path
@@ -11,6 +11,7 @@ from ray.rllib.core import Columns
 from ray.rllib.evaluation.postprocessing import Postprocessing
 
 import rl_algos
+from policies.networks.value_normalizer import ValueNormalizer
 from rl_algos.common import evaluate
 from rl_algos.common.actor_critic_losses import gae_advantages, rollout_returns
 from rl_algos.common.evaluation import MODULE_COMPONENT, CheckpointError
@@ -79,14 +80,39 @@ def test_clipped_value_loss_by_hand():
     assert clipped_value_loss(values, old_values, targets, torch.ones(3), clip=None).item() == pytest.approx(38 / 3)
     per_agent = clipped_value_loss(values[None], old_values[None], targets[None], torch.tensor([[1.0, 1.0, 0.0]]), 2.0)
     assert per_agent.item() == pytest.approx(73 / 2)
+    # with value normalisation the errors are in units of sigma: (77 / 3) / 2^2
+    scaled = clipped_value_loss(values, old_values, targets, torch.ones(3), clip=2.0, scale=torch.tensor(2.0))
+    assert scaled.item() == pytest.approx(77 / 12)
+
+
+def test_value_normalizer_by_hand():
+    normalizer = ValueNormalizer(beta=0.5)
+    head = torch.tensor([0.0, 1.0, -2.0])
+    assert torch.equal(normalizer.denormalize(head), head), "before any target it passes values through"
+    # agents present 1, 1, 0: the absent one's 100 is not a target
+    normalizer.update(torch.tensor([[2.0, 6.0, 100.0]]), torch.tensor([[1.0, 1.0, 0.0]]))
+    mean, std = normalizer.mean_and_std()
+    assert (mean.item(), std.item()) == pytest.approx((4.0, 2.0)), "debiased: the first batch's own mean and std"
+    assert torch.allclose(normalizer.denormalize(head), torch.tensor([4.0, 6.0, 0.0]))
+    # second batch, all 10: mean (0.25 * 4 + 0.5 * 10) / 0.75 = 8, mean square (0.25 * 20 + 0.5 * 100) / 0.75 = 73.33
+    normalizer.update(torch.full((2,), 10.0))
+    mean, std = normalizer.mean_and_std()
+    assert (mean.item(), std.item()) == pytest.approx((8.0, math.sqrt(220 / 3 - 64)))
+    normalizer.update(torch.zeros(0))
+    assert normalizer.mean_and_std()[0].item() == pytest.approx(8.0), "no targets: no move"
+    equal = ValueNormalizer()
+    equal.update(torch.full((4,), 3.0))
+    assert equal.scale().item() == pytest.approx(0.1), "equal targets: the variance floor 0.01"
+    assert set(equal.state_dict()) == {"mean_sum", "square_sum", "debiasing"}, "kept in checkpoints"
 
 
 class _StubModule:
     """A team module whose actor is uniform over 3 actions and whose critic values every step at 1.0."""
 
-    def __init__(self, team: bool):
+    def __init__(self, team: bool, value_normalizer: ValueNormalizer | None = None):
         self.team = team
         self.actor = type("Actor", (), {"discrete": True})()
+        self.value_normalizer = value_normalizer
 
     def unwrapped(self):
         return self
@@ -97,8 +123,9 @@ class _StubModule:
         return {"logits": torch.zeros(steps, n, 3), "values": values, "next_values": values.clone()}
 
 
+@pytest.mark.parametrize("normalize_values", [False, True], ids=["raw", "value_normalization"])
 @pytest.mark.parametrize("team", [True, False], ids=["mappo", "ippo"])
-def test_the_advantage_connector_credits_present_agents_only(team):
+def test_the_advantage_connector_credits_present_agents_only(team, normalize_values):
     mask = torch.tensor([[1.0, 1.0, 0.0]] * 4)
     batch = {
         "p": {
@@ -111,15 +138,22 @@ def test_the_advantage_connector_credits_present_agents_only(team):
         }
     }
     connector = AddTeamAdvantagesToBatch(gamma=1.0, lambda_=1.0, normalize_advantages=False)
-    out = connector(rl_module={"p": _StubModule(team)}, batch=batch, episodes=[])["p"]
+    normalizer = ValueNormalizer() if normalize_values else None
+    out = connector(rl_module={"p": _StubModule(team, normalizer)}, batch=batch, episodes=[])["p"]
     # V = 1 everywhere, gamma = lambda = 1: rollout 1 returns 1 + 1 (bootstrap) at both steps; rollout 2 returns 2
     expected = torch.tensor([1.0, 1.0, 1.0, 1.0])
     advantages = out[Postprocessing.ADVANTAGES]
     assert advantages.shape == (4, 3) and torch.equal(advantages[:, 2], torch.zeros(4))
     assert torch.allclose(advantages[:, 0], expected) and torch.allclose(advantages[:, 1], expected)
     assert out[Postprocessing.VALUE_TARGETS].shape == ((4,) if team else (4, 3))
-    assert torch.equal(out[OLD_VALUES], _StubModule(team).forward_train(batch["p"])["values"])
     assert torch.allclose(out[OLD_LOG_PROBS], torch.full((4, 3), -math.log(3.0)))
+    sampled_values = _StubModule(team).forward_train(batch["p"])["values"]
+    if not normalize_values:
+        assert torch.equal(out[OLD_VALUES], sampled_values)
+    else:  # every present agent's (or the team's) target is 2: the statistics move to mean 2, std 0.1 (the floor),
+        # and the old values are the critic's head output 1.0 as it now reads: 0.1 * 1 + 2
+        assert normalizer.mean_and_std()[0].item() == pytest.approx(2.0)
+        assert torch.allclose(out[OLD_VALUES], 2.1 * sampled_values)
 
 
 @pytest.mark.parametrize(
@@ -130,7 +164,6 @@ def test_the_advantage_connector_credits_present_agents_only(team):
         ({"lambda_": 1.5}, "lambda_=1.5 must be in \\[0, 1\\]"),
         ({"num_epochs": 0}, "num_epochs=0 must be an int >= 1"),
         ({"minibatch_size": 5000}, "minibatch_size=5000 must be None .* train_batch_size_per_learner=1000"),
-        ({"recurrent": True}, "MAPPO trains feedforward actors only"),
     ],
 )
 def test_bad_ppo_configs_raise(training, message):
@@ -156,14 +189,15 @@ def test_ppo_learns_the_penalty_game(ray_session, algo):
     assert np.mean(returns[-3:]) > 9.0, f"PPO did not settle on an optimal joint action: {returns}"
 
 
-@pytest.mark.parametrize("algo", ["mappo", "ippo"])
-def test_ppo_trains_on_spread_with_minibatches_and_evaluates_at_a_larger_team(algo, ray_session, tmp_path):
+@pytest.mark.parametrize("algo, recurrent", [("mappo", False), ("ippo", False), ("mappo", True)])
+def test_ppo_trains_on_spread_with_minibatches_and_evaluates_at_a_larger_team(algo, recurrent, ray_session, tmp_path):
     env_config = {"scenario": "spread", "n_agents": 2, "n_max": 4, "max_cycles": 10}
     config = (
         rl_algos.get_config(algo)
         .environment("team", env_config=env_config)
         .env_runners(num_env_runners=0, num_envs_per_env_runner=2)
         .training(team_embedding="graph", train_batch_size_per_learner=100, minibatch_size=25, num_epochs=3)
+        .training(recurrent=recurrent, max_seq_len=4)
         .reporting(min_sample_timesteps_per_iteration=100)
         .debugging(seed=0)
     )

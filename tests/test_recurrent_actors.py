@@ -1,16 +1,20 @@
-"""Recurrent (GRU) actors for the on-policy actor-critics (IAC, Central-V, COMA, LICA): the module's sequence path,
-the unpadded batch the losses see, the learner against the env runner's own log-probabilities, and short runs."""
+"""Recurrent (GRU) actors for the on-policy actor-critics (IAC, Central-V, IPPO, MAPPO, COMA, LICA): the module's
+sequence path, the unpadded batch the losses see, the learner against the env runner's own log-probabilities, PPO's
+shuffled minibatches of whole sequences, and short runs."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID, Columns
+from ray.rllib.evaluation.postprocessing import Postprocessing
+from ray.rllib.policy.sample_batch import SampleBatch
 
 import rl_algos
 from policies.actor_critic_module import TeamActorCriticModule
-from policies.sequences import unpadded_steps
+from policies.sequences import padded_like, unpadded_steps
 from rl_algos.common import evaluate
+from rl_algos.mappo.learner import OLD_LOG_PROBS, OLD_VALUES
 
 N_MAX, OBS_DIM, N_ACTIONS, HIDDEN = 4, 3, 3, 8
 
@@ -52,6 +56,11 @@ def test_unpadded_steps_keep_the_data_steps_in_sampling_order_and_drop_the_seque
     assert torch.equal(steps[Columns.OBS]["obs"][:, 0], torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]))
     flat = {Columns.REWARDS: torch.tensor([1.0, 2.0])}
     assert unpadded_steps(flat) is flat, "a stateless module's batch passes through"
+    per_agent = torch.arange(10.0).reshape(5, 2)  # a new per-step column [N, n]
+    padded = padded_like(batch, per_agent)
+    assert padded.shape == (2, 3, 2) and torch.equal(padded[1, 2], torch.zeros(2)), "zeros at the padding"
+    assert torch.equal(unpadded_steps({**batch, "new": padded})["new"], per_agent), "the inverse of unpadded_steps"
+    assert padded_like(flat, per_agent) is per_agent
 
 
 @pytest.mark.parametrize("critic", ["team", "coma"])
@@ -101,7 +110,9 @@ def test_recurrent_options_are_validated():
     with pytest.raises(ValueError, match="max_seq_len must be an int >= 1, got 0"):
         rl_algos.get_config("coma").training(recurrent=True, max_seq_len=0).validate()
     for algo, name in [("iac_awac", "IACAWAC"), ("central_v_sac", "CentralVSAC"), ("maddpg", "MADDPG")]:
-        with pytest.raises(ValueError, match=f"{name} does not support recurrent agents .* iac, central_v, coma"):
+        with pytest.raises(
+            ValueError, match=f"{name} does not support recurrent agents .* iac, central_v, ippo, mappo, coma"
+        ):
             rl_algos.get_config(algo).training(recurrent=True).validate()
     with pytest.raises(ValueError, match="finetune_kl is not available for recurrent agents"):
         rl_algos.get_config("central_v").training(recurrent=True, finetune_kl=1.0).validate()
@@ -148,7 +159,39 @@ def test_learner_recomputes_the_env_runner_s_log_probs_on_rollouts_cut_mid_episo
     trainer.stop()
 
 
-@pytest.mark.parametrize("algo", ["iac", "central_v", "coma", "lica"])
+def test_ppo_shuffled_minibatches_keep_each_sequence_with_its_state_and_its_ppo_columns(ray_session):
+    """MAPPO's advantage connector lays its columns out as RLlib's zero-padded sequences, so a minibatch RLlib
+    shuffles and slices by whole sequences (as `Learner.update` does) still lines each step's old log-prob, value
+    and advantage up with the step: the learner's actor, unrolled over the minibatch's sequences from their stored
+    states, gives the stored old log-probs back."""
+    env_config = {"scenario": "spread", "n_agents": 3, "n_max": 4, "max_cycles": 25}
+    trainer = _recurrent_config("mappo", env_config, team_embedding="mean").build_algo()
+    trainer.train()
+    episodes = trainer.env_runner_group.local_env_runner.sample(num_timesteps=60)
+    learner = trainer.learner_group._learner
+    shared_data: dict = {}
+    batch = learner._learner_connector(rl_module=learner.module, batch={}, episodes=episodes, shared_data=shared_data)
+    assert shared_data[f"_zero_padded_for_mid={DEFAULT_MODULE_ID}"], "RLlib marks the batch as padded sequences"
+    padded = SampleBatch(batch[DEFAULT_MODULE_ID], _zero_padded=True)
+    assert padded[OLD_LOG_PROBS].shape[:2] == padded[Columns.LOSS_MASK].shape, "laid out as the sequences"
+    np.random.seed(0)
+    padded.shuffle()
+    padded._slice_seq_lens_in_B = True
+    minibatch = padded[0 : len(padded[Columns.SEQ_LENS]) // 2]
+    module = learner.module[DEFAULT_MODULE_ID].unwrapped()
+    with torch.no_grad():
+        out = module.forward_train(minibatch)
+    steps = unpadded_steps(minibatch)
+    mask = steps[Columns.OBS]["mask"]
+    log_probs = torch.log_softmax(out["logits"], -1).gather(-1, steps[Columns.ACTIONS].long().unsqueeze(-1))
+    torch.testing.assert_close(log_probs.squeeze(-1) * mask, steps[OLD_LOG_PROBS] * mask, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out["values"], steps[OLD_VALUES], atol=1e-5, rtol=1e-5)
+    advantages = steps[Postprocessing.ADVANTAGES]
+    assert torch.equal(advantages * (1 - mask), torch.zeros_like(advantages)), "absent agents have no advantage"
+    trainer.stop()
+
+
+@pytest.mark.parametrize("algo", ["iac", "central_v", "coma", "lica", "mappo"])
 def test_recurrent_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, ray_session, tmp_path):
     env_config = {"scenario": "spread", "n_agents": 2, "n_max": 4, "max_cycles": 10}
     trainer = _recurrent_config(algo, env_config, team_embedding="graph").build_algo()

@@ -120,6 +120,23 @@ def test_pooled_embeddings_are_invariant_to_permuting_present_agents(embedding):
     torch.testing.assert_close(net(obs, mask), net(moved, torch.tensor([[1.0, 1.0, 1.0, 1.0, 0.0]])))
 
 
+@pytest.mark.parametrize("embedding", POOLED, ids=str)
+def test_pooled_embeddings_give_each_team_the_same_output_whatever_the_batch_s_widest_team(embedding):
+    """The graph embedding works on the slots up to the last one any team of the batch fills: a team's embedding
+    is the same in a batch of small teams as beside a team that fills every slot, and as in a wider padding."""
+    torch.manual_seed(0)
+    net = make_team_embedding(embedding, OBS_DIM, N_MAX)
+    small = torch.tensor([[1.0, 1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0, 0.0]])
+    full = torch.ones(1, N_MAX)
+    obs = torch.randn(3, N_MAX, OBS_DIM) * torch.cat([small, full]).unsqueeze(-1)
+    alone = net(obs[:2], small)
+    torch.testing.assert_close(alone, net(obs, torch.cat([small, full]))[:2])
+    wider = torch.cat([obs[:2], torch.zeros(2, 3, OBS_DIM)], dim=1)
+    torch.testing.assert_close(alone, net(wider, torch.cat([small, torch.zeros(2, 3)], dim=1)))
+    torch.testing.assert_close(net(obs[:1, :2], small[:1, :2]), alone[:1])
+    assert torch.isfinite(net(obs[:1], torch.zeros(1, N_MAX))).all(), "a batch with no agent at all"
+
+
 def test_concat_embedding_zeroes_absent_slots():
     net = make_team_embedding("concat", OBS_DIM, N_MAX)
     _, mask, obs, _ = team_batch(3)

@@ -8,7 +8,7 @@ from ray.rllib.algorithms.algorithm_config import NotProvided
 
 from rl_algos.common.team_config import TeamAlgorithmConfig
 
-RECURRENT_ALGORITHMS = "iql, vdn, qmix, iac, central_v, coma or lica"
+RECURRENT_ALGORITHMS = "iql, vdn, qmix, iac, central_v, ippo, mappo, coma or lica"
 
 
 class RecurrentAgentConfig(TeamAlgorithmConfig):

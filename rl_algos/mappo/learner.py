@@ -11,6 +11,7 @@ from ray.rllib.core import Columns
 from ray.rllib.evaluation.postprocessing import Postprocessing
 
 from policies.networks.masked import masked_mean
+from policies.sequences import padded_like, unpadded_steps
 from rl_algos.common.actor_critic_losses import gae_advantages, log_probs_and_entropy, normalized
 from rl_algos.common.connectors import bootstrap_cuts
 from rl_algos.common.on_policy_learner import OnPolicyTeamLearner
@@ -43,28 +44,40 @@ class AddTeamAdvantagesToBatch(ConnectorV2):
     def __call__(self, *, rl_module, batch: dict[str, Any], episodes, explore=None, shared_data=None, **kwargs):
         for module_id, module_batch in batch.items():
             module = rl_module[module_id].unwrapped()
-            out = module.forward_train(module_batch)
-            mask = module_batch[Columns.OBS]["mask"]  # [N, n]
+            out = module.forward_train(module_batch)  # at the rollouts' steps, laid end to end
+            steps = unpadded_steps(module_batch)  # a recurrent actor's zero-padded sequences, as steps
+            mask = steps[Columns.OBS]["mask"]  # [N, n]
             values = out["values"]  # [N] (team) or [N, n] (per agent)
             advantages = gae_advantages(
-                module_batch[Columns.REWARDS].float(),
-                module_batch[Columns.TERMINATEDS].float(),
-                bootstrap_cuts(module_batch),
+                steps[Columns.REWARDS].float(),
+                steps[Columns.TERMINATEDS].float(),
+                bootstrap_cuts(steps),
                 values,
                 out["next_values"],
                 self.gamma,
                 self.lambda_,
             )
-            module_batch[Postprocessing.VALUE_TARGETS] = advantages + values
-            module_batch[OLD_VALUES] = values
+            value_targets = advantages + values
+            if module.value_normalizer is not None:
+                # the statistics move to this batch's targets; the old values are the critic's outputs as it now
+                # reads them, so value clipping starts where the critic is (MAPPO clips the stored head outputs)
+                heads = module.value_normalizer.normalize(values)
+                module.value_normalizer.update(value_targets, None if values.dim() == 1 else mask)
+                values = module.value_normalizer.denormalize(heads) * (1.0 if values.dim() == 1 else mask)
             if advantages.dim() == 1:  # the team advantage, credited to every present agent
                 advantages = advantages.unsqueeze(-1) * mask
-            module_batch[Postprocessing.ADVANTAGES] = (
-                normalized(advantages, mask) if self.normalize_advantages else advantages * mask
-            )
-            module_batch[OLD_LOG_PROBS], _ = log_probs_and_entropy(
-                module.actor, out["logits"], module_batch[Columns.ACTIONS], mask
-            )
+            advantages = normalized(advantages, mask) if self.normalize_advantages else advantages * mask
+            old_log_probs, _ = log_probs_and_entropy(module.actor, out["logits"], steps[Columns.ACTIONS], mask)
+            columns = {
+                Postprocessing.VALUE_TARGETS: value_targets,
+                OLD_VALUES: values,
+                Postprocessing.ADVANTAGES: advantages,
+                OLD_LOG_PROBS: old_log_probs,
+            }
+            # laid out as the batch (a recurrent actor's sequences), so RLlib's minibatches keep them with their steps
+            module_batch.update({key: padded_like(module_batch, value) for key, value in columns.items()})
+            # the epochs need no next observations: without them the module skips the critic's bootstrap pass
+            module_batch.pop(Columns.NEXT_OBS, None)
         return batch
 
 
@@ -79,17 +92,23 @@ def clipped_surrogate_loss(
     return -masked_mean(surrogate, mask)
 
 
-# PPO2 / MAPPO value clipping: L_V = mean max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2); c = None: (V - R)^2.
+# PPO2 / MAPPO value clipping, in units of sigma (the targets' running std with value normalisation, else 1):
+# L_V = mean max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2) / sigma^2; c = None: (V - R)^2 / sigma^2.
 def clipped_value_loss(
-    values: torch.Tensor, old_values: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, clip: float | None
+    values: torch.Tensor,
+    old_values: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor,
+    clip: float | None,
+    scale: torch.Tensor | float = 1.0,
 ) -> torch.Tensor:
-    """values (with gradient), old_values, targets, weights: [B] (a team critic) or [B, n] (per agent, weights the
-    mask) -> scalar."""
+    """values (with gradient), old_values, targets (return units), weights: [B] (a team critic) or [B, n] (per
+    agent, weights the mask); scale: sigma -> scalar."""
     loss = (values - targets) ** 2
     if clip is not None:
         clipped = old_values + (values - old_values).clamp(-clip, clip)
         loss = torch.maximum(loss, (clipped - targets) ** 2)
-    return masked_mean(loss, weights)
+    return masked_mean(loss, weights) / scale**2
 
 
 class PPOTeamLearner(OnPolicyTeamLearner):
@@ -122,7 +141,12 @@ class PPOTeamLearner(OnPolicyTeamLearner):
         values = fwd_out["values"]
         weights = torch.ones_like(values) if values.dim() == 1 else mask
         value_loss = clipped_value_loss(
-            values, batch[OLD_VALUES], batch[Postprocessing.VALUE_TARGETS], weights, config.vf_clip_param
+            values,
+            batch[OLD_VALUES],
+            batch[Postprocessing.VALUE_TARGETS],
+            weights,
+            config.vf_clip_param,
+            module.value_scale(),
         )
         total = actor_loss + config.vf_coeff * value_loss - config.entropy_coeff * entropy
         total = total + self.pretrained_kl_penalty(module_id, module, batch[Columns.OBS], fwd_out["logits"])

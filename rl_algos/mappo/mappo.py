@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ray.rllib.algorithms.algorithm_config import NotProvided
 
 from rl_algos.common.actor_critic_config import TeamActorCriticConfig
@@ -19,11 +21,14 @@ class TeamPPOConfig(TeamActorCriticConfig):
     - `clip_param` (0.2): the surrogate's ratio clip epsilon;
     - `vf_clip_param` (10.0, None: off): how far, in return units, a value may move from the sampling critic's
       before its loss stops improving (PPO2's and MAPPO's value clipping);
-    - `lambda_` (0.95): GAE's lambda.
+    - `lambda_` (0.95): GAE's lambda;
+    - `value_normalization` (True): the critic learns its targets standardised by their running mean and std
+      (`ValueNormalizer`, MAPPO's default), so a value of -120 return units is an output of order one.
 
     The fine-tuning trust region (`finetune_kl`) adds the KL to the pre-trained policy as for the A2C learners.
-    Feedforward actors only: a recurrent actor's rollouts would have to stay whole sequences through the shuffled
-    minibatches.
+    With `recurrent=True` (a GRU actor) the batch is RLlib's zero-padded sequences of up to `max_seq_len` steps and
+    a minibatch is the whole sequences that hold about `minibatch_size` steps, shuffled, each unrolled from the
+    state it was sampled with (as RLlib's recurrent PPO).
     """
 
     def __init__(self, algo_class=None):
@@ -31,6 +36,7 @@ class TeamPPOConfig(TeamActorCriticConfig):
         self.clip_param = 0.2
         self.vf_clip_param: float | None = 10.0
         self.lambda_ = 0.95
+        self.value_normalization = True
         # MAPPO on MPE (Yu et al. 2022, appendix): 10 epochs of one minibatch per batch, lr 7e-4; 1,000-step batches
         # (40 spread episodes) keep the update rate close to the A2C learners' on two cores.
         self.lr = 5e-4
@@ -44,11 +50,16 @@ class TeamPPOConfig(TeamActorCriticConfig):
         clip_param: float = NotProvided,
         vf_clip_param: float | None = NotProvided,
         lambda_: float = NotProvided,
+        value_normalization: bool = NotProvided,
         **kwargs,
     ) -> TeamPPOConfig:
         super().training(**kwargs)
         self._set_provided(locals())
         return self
+
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        return super()._model_config_auto_includes | {"value_normalization": self.value_normalization}
 
     def get_default_learner_class(self):
         return PPOTeamLearner
@@ -67,11 +78,6 @@ class TeamPPOConfig(TeamActorCriticConfig):
             raise ValueError(
                 f"minibatch_size={self.minibatch_size} must be None (the whole batch) or in [1, "
                 f"train_batch_size_per_learner={self.train_batch_size_per_learner}]"
-            )
-        if self.recurrent:
-            raise ValueError(
-                f"{self.algo_name} trains feedforward actors only (recurrent=True is not supported: its shuffled "
-                "minibatches would cut the GRU's sequences); use recurrent=False, or iac / central_v for a GRU actor"
             )
 
 
