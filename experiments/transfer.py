@@ -50,6 +50,7 @@ from experiments import transfer_tensorboard, transfer_wandb  # noqa: E402
 from experiments.transfer_curves import curve_rows, curves_csv, curves_plot  # noqa: E402
 from experiments.transfer_lock import ExperimentLock  # noqa: E402
 from experiments.transfer_plots import write_figures  # noqa: E402
+from experiments.transfer_progress import ExperimentProgress, ProgressCallback  # noqa: E402
 from experiments.transfer_report import (  # noqa: E402
     EpisodeLedger,
     ExperimentFiles,
@@ -182,9 +183,10 @@ def answers(address: str, timeout_s: float = 5.0) -> bool:
     return True
 
 
-def start_ray() -> bool:
-    """Join the cluster `cluster_to_join` names, else start a private embedded Ray for this run alone. Says which;
-    returns whether a cluster was joined."""
+def start_ray(dashboard: bool = True) -> bool:
+    """Join the cluster `cluster_to_join` names, else start a private embedded Ray for this run alone (with its
+    dashboard on localhost, `dashboard`). Says which, and where the dashboard is; returns whether a cluster was
+    joined."""
     if ray.is_initialized():
         return False
     target = cluster_to_join()
@@ -193,7 +195,7 @@ def start_ray() -> bool:
         try:
             if not answers(address):
                 raise ConnectionError(address)
-            ray.init(address=address, log_to_driver=False)
+            context = ray.init(address=address, log_to_driver=False)
         except ConnectionError:
             if source == "RAY_ADDRESS":
                 raise SettingsError(
@@ -203,11 +205,13 @@ def start_ray() -> bool:
             print(f"the cluster `ray start` recorded at {address} is not running; starting a private one")
         else:
             print(f"joined the Ray cluster at {ray.get_runtime_context().gcs_address} ({source})")
+            print_dashboard(context.dashboard_url)
             return True
-    ray.init(
+    context = ray.init(
         address="local",
         num_cpus=os.cpu_count(),
-        include_dashboard=False,
+        include_dashboard=dashboard,
+        dashboard_host="127.0.0.1",
         log_to_driver=False,
         object_store_memory=512 * 1024**2,
         _temp_dir=f"/tmp/ray-{os.getuid()}",
@@ -216,7 +220,15 @@ def start_ray() -> bool:
         f"started a private embedded Ray for this run ({os.cpu_count()} CPUs); to share a cluster, `ray start --head` "
         "or set RAY_ADDRESS"
     )
+    if dashboard:
+        print_dashboard(context.dashboard_url)
     return False
+
+
+def print_dashboard(address: str | None) -> None:
+    """The dashboard's URL, where Ray runs one (`ray.init`'s `dashboard_url`, host:port)."""
+    if address:
+        print(f"Ray dashboard: http://{address} (Jobs: this run; Actors: one per trial, with its logs; Metrics)")
 
 
 def cluster_can_have_gpus() -> bool:
@@ -480,13 +492,12 @@ def run(settings: TransferSettings) -> int:
     ledger = TransferLedger(files, metric_names)
     episodes = EpisodeLedger(files, metric_names)
     callbacks = [transfer_wandb.TeamWandbCallback(settings, local_dir(settings))] if settings.wandb else []
-    start = time.perf_counter()
 
-    scripted_rows(settings, ledger, episodes)
     train_specs = [
         trial_spec(settings, "train", algo, emb, settings.train_agents, seed, settings.timesteps)
         for algo, emb, seed in grid(settings)
     ]
+    finetune_total = len(train_specs) * len(settings.eval_agents) * settings.finetune_timesteps
     if settings.scratch:
         train_specs += [
             trial_spec(settings, "scratch", algo, emb, [n], seed, settings.timesteps)
@@ -494,8 +505,18 @@ def run(settings: TransferSettings) -> int:
             for n in settings.eval_agents
             if [n] != settings.train_agents
         ]
-    train_results = run_phase(settings, "train", train_specs, callbacks)
-    evaluate_results(settings, train_results, ledger, episodes)
+    train_total = sum(spec["timesteps"] for spec in train_specs)
+    progress = ExperimentProgress(train_total + finetune_total)
+
+    with progress.phase("scripted policies"):
+        scripted_rows(settings, ledger, episodes)
+    with progress.phase("train"):
+        train_results = run_phase(
+            settings, "train", train_specs, [*callbacks, ProgressCallback(progress, "train", train_total)]
+        )
+    progress.finish_phase_steps(train_total)
+    with progress.phase("train evaluation"):
+        evaluate_results(settings, train_results, ledger, episodes)
     all_results = list(train_results)
 
     if settings.finetune_timesteps > 0:
@@ -515,11 +536,45 @@ def run(settings: TransferSettings) -> int:
             if (spec := result.config["trial"])["phase"] == "train" and result.error is None and result.checkpoint
             for n in settings.eval_agents
         ]
+        progress.total_env_steps -= finetune_total - len(finetune_specs) * settings.finetune_timesteps  # failed
         if finetune_specs:
-            finetune_results = run_phase(settings, "finetune", finetune_specs, callbacks)
-            evaluate_results(settings, finetune_results, ledger, episodes)
+            phase_total = len(finetune_specs) * settings.finetune_timesteps
+            with progress.phase("finetune"):
+                finetune_results = run_phase(
+                    settings,
+                    "finetune",
+                    finetune_specs,
+                    [*callbacks, ProgressCallback(progress, "finetune", phase_total)],
+                )
+            progress.finish_phase_steps(phase_total)
+            with progress.phase("finetune evaluation"):
+                evaluate_results(settings, finetune_results, ledger, episodes)
             all_results += finetune_results
 
+    with progress.phase("report"):
+        summary = write_report(settings, files, ledger, episodes, metric_names, all_results)
+    problems = failures(all_results)
+    print(
+        f"\noutputs: {files.uri}/ (transfer.csv, transfer_episodes.csv, curves.csv, summary.md, transfer.png, "
+        "transfer_embeddings.png, transfer_curves.png; Tune folders train/, finetune/)\n"
+    )
+    print(summary)
+    print(progress.summary())
+    print(f"TensorBoard (every trial's training and evaluation curves): tensorboard --logdir {files.uri}")
+    for line in problems:
+        print(line, file=sys.stderr)
+    return 1 if problems else 0
+
+
+def write_report(
+    settings: TransferSettings,
+    files: ExperimentFiles,
+    ledger: TransferLedger,
+    episodes: EpisodeLedger,
+    metric_names: tuple[str, ...],
+    results: list[tune.Result],
+) -> str:
+    """Write `summary.md`, the figures, the learning curves and (with `--wandb`) the evaluations; returns the summary."""
     title = (
         f"{settings.scenario}: trained at {settings.train_label} agents, {settings.timesteps} env steps, "
         f"fine-tuned {settings.finetune_timesteps} ({settings.finetune}), slots {settings.slots} ({settings.name})"
@@ -527,7 +582,7 @@ def run(settings: TransferSettings) -> int:
     summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names)
     files.write_bytes("summary.md", summary.encode())
     write_figures(files, ledger.rows, episodes.rows, title, metric_names)
-    curves = curve_rows(all_results)
+    curves = curve_rows(results)
     if curves:
         files.write_bytes("curves.csv", curves_csv(curves))
         if (figure := curves_plot(curves, ledger.rows, title)) is not None:
@@ -536,17 +591,7 @@ def run(settings: TransferSettings) -> int:
         transfer_wandb.log_evaluations(settings, ledger.rows, local_dir(settings))
         if os.environ.get("WANDB_MODE") == "offline":
             print(transfer_wandb.offline_notice(local_dir(settings)))
-    problems = failures(all_results)
-    print(
-        f"\noutputs: {files.uri}/ (transfer.csv, transfer_episodes.csv, curves.csv, summary.md, transfer.png, "
-        "transfer_embeddings.png, transfer_curves.png; Tune folders train/, finetune/; "
-        f"TensorBoard: tensorboard --logdir {files.uri})"
-    )
-    print(f"wall time {time.perf_counter() - start:.0f} s\n")
-    print(summary)
-    for line in problems:
-        print(line, file=sys.stderr)
-    return 1 if problems else 0
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -565,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not is_uri(settings.storage):
             lock = ExperimentLock(Path(experiment_uri(settings))).acquire()
-        joined_cluster = start_ray()
+        joined_cluster = start_ray(settings.dashboard)
         check_shared_storage(settings, joined_cluster)
         if settings.gpus_per_trial is None:
             settings.gpus_per_trial = 1.0 if cluster_can_have_gpus() else 0.0

@@ -45,7 +45,7 @@ VMAS_WORLDS = 64
 
 # Settings that may be given again when an experiment is resumed. Everything else, resources included, is fixed by
 # the stored settings: restored Tune trials keep the config they were created with.
-RESUMABLE_OVERRIDES = {"wandb", "resume", "storage", "name", "config"}
+RESUMABLE_OVERRIDES = {"wandb", "dashboard", "resume", "storage", "name", "config"}
 
 
 class SettingsError(ValueError):
@@ -84,6 +84,7 @@ class TransferSettings:
     name: str | None = None
     resume: bool = False
     wandb: bool = False
+    dashboard: bool = True
     smoke: bool = False
 
     @property
@@ -247,6 +248,11 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
         "--wandb",
         action=argparse.BooleanOptionalAction,
         help="log to Weights & Biases, offline without an API key (default: off)",
+    )
+    add(
+        "--dashboard",
+        action=argparse.BooleanOptionalAction,
+        help="start the embedded Ray's dashboard and print its URL (default: on; a joined cluster keeps its own)",
     )
     add(
         "--smoke",

@@ -28,21 +28,17 @@ def ray_session():
 
 @pytest.fixture
 def tensorboard_scalars():
-    """A reader: {(tag, step): value} of every TensorBoard event file in a folder."""
-    import struct
-
-    from tensorboardX.proto import event_pb2
+    """A reader: {(tag, step): value} of every TensorBoard event file in a folder, through TensorBoard's own loader
+    (what `tensorboard --logdir` shows)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     def read(folder):
         scalars = {}
-        for path in folder.glob("events.out.tfevents.*"):
-            data, offset = path.read_bytes(), 0
-            while offset < len(data):  # TFRecord: length (8 bytes), its crc (4), the event, its crc (4)
-                (length,) = struct.unpack("<Q", data[offset : offset + 8])
-                event = event_pb2.Event.FromString(data[offset + 12 : offset + 12 + length])
-                offset += 12 + length + 4
-                for value in event.summary.value:
-                    scalars[(value.tag, event.step)] = value.simple_value
+        for path in sorted(folder.glob("events.out.tfevents.*")):
+            events = EventAccumulator(str(path), size_guidance={"scalars": 0})
+            events.Reload()
+            for tag in events.Tags()["scalars"]:
+                scalars.update({(tag, event.step): event.value for event in events.Scalars(tag)})
         return scalars
 
     return read

@@ -16,7 +16,7 @@ from experiments.transfer_settings import SMOKE_LEARNING_STARTS, algo_config, pa
 ROOT = Path(__file__).parents[1]
 
 
-def _ray_must_not_start():
+def _ray_must_not_start(*_):
     raise AssertionError("bad settings must be rejected before Ray starts")
 
 

@@ -57,7 +57,14 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
             image.verify()
     summary = (folder / "summary.md").read_text()
     assert "| qmix | graph | 6 |" in summary
-    assert capsys.readouterr().out.rstrip().endswith(summary.rstrip()), "the console ends with summary.md"
+    console = capsys.readouterr().out
+    *_, last_summary_line, wall_time, tensorboard = console.rstrip().splitlines()
+    assert summary.rstrip().endswith(last_summary_line), "the console ends with summary.md, then two lines"
+    assert wall_time.startswith("wall time per phase: scripted policies ") and "train evaluation" in wall_time
+    assert tensorboard.endswith(f"tensorboard --logdir {folder}")
+    progress = [line for line in console.splitlines() if line.startswith("progress: ")]
+    assert any("train phase, trials 4/4 finished, env steps 6,000/6,000" in line for line in progress), progress
+    assert any("experiment 8,000/8,000 env steps (100%)" in line for line in progress), progress
     assert (folder / "train" / "train_qmix_graph_n3_seed0").is_dir()
     zero_shot_at_6 = next(
         r for r in rows if (r["embedding"], r["phase"], r["eval_agents"]) == ("graph", "zero_shot", "6")
