@@ -361,9 +361,9 @@ class RunInterrupted(Exception):
 def unfinished_trials(results: list[tune.Result]) -> list[str]:
     """Trials that neither reached their budget nor failed: Tune stops them so when it is interrupted (its first
     SIGINT saves the experiment's state and returns), and a half-trained checkpoint must not be evaluated as if it
-    had finished."""
+    had finished. A trial interrupted before its first result has no config: it is named by its folder."""
     return [
-        trial_name(result.config["trial"])
+        result.path.rstrip("/").rsplit("/", 1)[-1] if result.config is None else trial_name(result.config["trial"])
         for result in results
         if result.error is None and not (result.metrics or {}).get("done")
     ]

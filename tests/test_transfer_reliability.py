@@ -165,6 +165,10 @@ def test_trials_stopped_before_their_budget_are_unfinished_failed_ones_are_not()
         "train_qmix_graph_n3_seed0",
         "train_qmix_graph_n3_seed0",
     ]
+    never_started = SimpleNamespace(
+        config=None, metrics=None, error=None, path="/s/x/train/scratch_qmix_graph_n6_seed0"
+    )
+    assert transfer.unfinished_trials([never_started]) == ["scratch_qmix_graph_n6_seed0"], "Ctrl-C while PENDING"
 
 
 @pytest.mark.parametrize("interrupt", [transfer.RunInterrupted("the train phase stopped"), KeyboardInterrupt()])
@@ -174,7 +178,7 @@ def test_an_interrupt_exits_130_with_the_resume_command_and_releases_the_folder(
     def interrupted_run(settings):
         raise interrupt
 
-    monkeypatch.setattr(transfer, "start_ray", lambda: False)
+    monkeypatch.setattr(transfer, "start_ray", lambda dashboard=True: False)
     monkeypatch.setattr(transfer, "check_resources", lambda settings: None)
     monkeypatch.setattr(transfer, "run", interrupted_run)
     assert main(["--name", "stopped", "--storage", str(tmp_path), "--gpus-per-trial", "0"]) == 130
@@ -263,7 +267,7 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_the_resume(tmp_path, caps
     def run_out_of_space(settings):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(transfer, "start_ray", lambda: False)
+    monkeypatch.setattr(transfer, "start_ray", lambda dashboard=True: False)
     monkeypatch.setattr(transfer, "check_resources", lambda settings: None)
     monkeypatch.setattr(transfer, "run", run_out_of_space)
     assert main(["--name", "full", "--storage", str(tmp_path), "--gpus-per-trial", "0"]) == 1
