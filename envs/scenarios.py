@@ -17,7 +17,9 @@ from pettingzoo import ParallelEnv
 
 from envs.heuristics import pursuit_heuristic, spread_heuristic
 from envs.matrix_games import GAMES, MatrixGameEnv
-from envs.task_metrics import MatrixMetrics, MultiwalkerMetrics, PursuitMetrics, SpreadMetrics
+from envs.rware_env import SIZES as RWARE_SIZES
+from envs.rware_env import RwareEnv
+from envs.task_metrics import MatrixMetrics, MultiwalkerMetrics, PursuitMetrics, RwareMetrics, SpreadMetrics
 
 # (env, padded observations [n_max, obs_dim]) -> flat global state of a size that does not depend on N.
 StateFn = Callable[[ParallelEnv, np.ndarray], np.ndarray]
@@ -146,6 +148,18 @@ def _build_matrix(n_agents: int, continuous_actions: bool, **options: Any) -> Pa
     return MatrixGameEnv(n_agents, **options)
 
 
+def _check_rware(options: Mapping[str, Any]) -> None:
+    if options["size"] not in RWARE_SIZES:
+        raise ValueError(f"rware option size={options['size']!r} is unknown; known sizes: {', '.join(RWARE_SIZES)}")
+    _require_ints_at_least(
+        "rware", options, {"request_queue": 1, "sensor_range": 1, "max_cycles": 1, "max_inactivity_steps": 1}
+    )
+
+
+def _build_rware(n_agents: int, continuous_actions: bool, **options: Any) -> ParallelEnv:
+    return RwareEnv(n_agents, **options)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "spread": Scenario(
         name="spread",
@@ -212,6 +226,22 @@ SCENARIOS: dict[str, Scenario] = {
             "multiwalker", options, {"max_cycles": 1, "terrain_length": 1}
         ),
         metrics=MultiwalkerMetrics,
+    ),
+    "rware": Scenario(
+        name="rware",
+        build=_build_rware,
+        options={
+            "size": "tiny",
+            "request_queue": None,
+            "sensor_range": 1,
+            "max_cycles": 500,
+            "max_inactivity_steps": None,
+        },
+        action_types=(DISCRETE,),
+        grows_with_n="robots, and the requested shelves (`request_queue` None: one per robot); not the warehouse",
+        obs_size="71 with `sensor_range` 1 (`8 + 7 * (2 * sensor_range + 1) ** 2`)",
+        check_options=_check_rware,
+        metrics=RwareMetrics,
     ),
     "matrix": Scenario(
         name="matrix",

@@ -124,3 +124,20 @@ class NavigationMetrics:
             [torch.linalg.vector_norm(a.state.pos - a.goal.state.pos, dim=-1) < a.goal.shape.radius for a in agents], -1
         )  # [E, N]
         return {"agents_on_goal": on_goal.float().mean(-1).cpu().numpy()}
+
+
+class RwareMetrics:
+    """RWARE: `deliveries`, the requested shelves delivered in the episode (`RwareEnv.deliveries`), and
+    `deliveries_per_agent`, the same per robot, the measure that stays comparable across team sizes."""
+
+    names = ("deliveries", "deliveries_per_agent")
+
+    def __init__(self, env: ParallelEnv):
+        pass
+
+    def step(self, env: ParallelEnv) -> None:
+        pass
+
+    def result(self, env: ParallelEnv) -> dict[str, float]:
+        base = env.unwrapped
+        return {"deliveries": float(base.deliveries), "deliveries_per_agent": base.deliveries / base.max_num_agents}

@@ -263,7 +263,7 @@ def test_multiwalker_walkers_that_fall_leave_and_the_others_go_on():
     [
         (
             {"scenario": "spreadd", "n_agents": 3, "n_max": 5},
-            "unknown scenario 'spreadd'; known scenarios: matrix, multiwalker, pursuit, spread, vmas:navigation",
+            "unknown scenario 'spreadd'; known scenarios: matrix, multiwalker, pursuit, rware, spread, vmas:navigation",
         ),
         ({"scenario": "spread", "n_agents": 6, "n_max": 4}, "n_agents=6 is above n_max=4"),
         ({"scenario": "spread", "n_agents": [2, 9], "n_max": 8}, "n_agents=9 is above n_max=8"),

@@ -81,7 +81,7 @@ def test_training_options_merge_all_then_the_algorithm_s_own():
         (["--embeddings", "graph,transformer"], "unknown embedding 'transformer'; known: concat, mean, graph"),
         (
             ["--scenario", "smac"],
-            "unknown scenario 'smac'; known scenarios: matrix, multiwalker, pursuit, spread, vmas:",
+            "unknown scenario 'smac'; known scenarios: matrix, multiwalker, pursuit, rware, spread, vmas:",
         ),
         (["--scenario", "vmas:simple_spread"], "unknown VMAS scenario 'vmas:simple_spread'; offered: vmas:navigation"),
         (["--envs-per-runner", "0"], "--envs-per-runner must be at least 1, got 0"),
