@@ -146,12 +146,17 @@ def test_actor_critic_trains_checkpoints_and_evaluates_at_a_larger_team(algo, op
         .debugging(seed=0)
     )
     trainer = config.build_algo()
+    module = trainer.learner_group._learner.module["default_policy"]
+    before = {name: [p.detach().clone() for p in getattr(module, name).parameters()] for name in ("actor", "critic")}
     losses = []
     for _ in range(3):
         result = trainer.train()
         losses.append(result["learners"]["default_policy"]["total_loss"])
     assert np.isfinite(losses).all()
     assert result["num_env_steps_sampled_lifetime"] >= 300
+    for name, old in before.items():
+        new = getattr(module, name).parameters()
+        assert any(not torch.equal(a, b) for a, b in zip(old, new, strict=True)), f"the {name} did not train"
     checkpoint = trainer.save_to_path(str(tmp_path / algo))
     trainer.stop()
     played = evaluate(checkpoint, {**env_config, "n_agents": 4}, episodes=2, seed=0)

@@ -103,10 +103,16 @@ def test_maddpg_trains_checkpoints_and_evaluates_at_a_larger_team(env_config, em
         .debugging(seed=0)
     )
     trainer = config.build_algo()
+    module = trainer.learner_group._learner.module["default_policy"]
+    networks = ("actor", "critic", "critic_2")
+    before = {name: [p.detach().clone() for p in getattr(module, name).parameters()] for name in networks}
     for _ in range(3):
         result = trainer.train()
     learner = result["learners"]["default_policy"]
     assert np.isfinite(learner["vf_loss"]) and np.isfinite(learner["policy_loss"])
+    for name, old in before.items():  # concat: the absent slots' critics get no gradient, the present ones' do
+        new = getattr(module, name).parameters()
+        assert any(not torch.equal(a, b) for a, b in zip(old, new, strict=True)), f"the {name} did not train"
     checkpoint = trainer.save_to_path(str(tmp_path / "maddpg"))
     trainer.stop()
     larger = {**env_config, "n_agents": env_config["n_max"]}

@@ -156,10 +156,17 @@ def test_unknown_algorithm_lists_the_known_ones():
 def test_every_graph_embedding_transfers_to_a_larger_team(ray_session, tmp_path, conv, pool):
     embedding = {"type": "graph", "conv": conv, "pool": pool, "layers": 2}
     trainer = quick_config("qmix", SPREAD, team_embedding=embedding).build_algo()
+    before = {k: v.clone() for k, v in learner_module(trainer).state_dict().items()}
     trainer.train()
+    trained = learner_module(trainer).state_dict()
+    graph = [k for k in trained if k.startswith("mixer.") and ".convs." in k]
+    assert graph and all(not torch.equal(trained[k], before[k]) for k in graph if k.endswith("weight")), "GNN trains"
+    if pool == "attention":
+        assert any(not torch.equal(trained[k], before[k]) for k in trained if ".pool." in k), "the gate trains"
     checkpoint = trainer.save_to_path(str(tmp_path / "checkpoint"))
     trainer.stop()
-    assert np.isfinite(evaluate(checkpoint, {**SPREAD, "n_agents": 6}, episodes=1)["return_mean"])
+    larger = evaluate(checkpoint, {**SPREAD, "n_agents": 6}, episodes=1)
+    assert larger["n_agents"] == 6 and np.isfinite(larger["return_mean"]) and np.isfinite(larger["q_bias_mean"])
 
 
 @pytest.mark.slow
