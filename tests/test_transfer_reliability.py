@@ -25,7 +25,7 @@ from experiments.transfer_storage_guard import storage_full
 ROOT = Path(__file__).parents[1]
 
 
-def _ray_must_not_start():
+def _ray_must_not_start(*_):
     raise AssertionError("bad settings must be rejected before Ray starts")
 
 
