@@ -52,14 +52,14 @@ def test_pooled_critic_is_shared_and_permutation_equivariant_over_present_agents
 
 
 def _spaces(action_space):
-    return dict(
-        observation_space=gym.spaces.Dict(
+    return {
+        "observation_space": gym.spaces.Dict(
             obs=gym.spaces.Box(-np.inf, np.inf, (N_MAX, OBS_DIM), np.float32),
             mask=gym.spaces.Box(0, 1, (N_MAX,), np.float32),
             state=gym.spaces.Box(-np.inf, np.inf, (N_MAX * OBS_DIM,), np.float32),
         ),
-        action_space=action_space,
-    )
+        "action_space": action_space,
+    }
 
 
 def test_module_actions_leave_absent_agents_idle_and_stay_in_bounds():
@@ -204,3 +204,65 @@ def test_maddpg_with_greedy_unmixing_trains_checkpoints_and_evaluates_at_a_large
     assert np.isfinite(played["q_bias_mean"]) and np.isfinite(played["q_bias_ind_mean"])
     with pytest.raises(ValueError, match="unmix='mean' is unknown"):
         rl_algos.get_config("maddpg").training(unmix="mean").validate()
+
+
+class _LinearOwnActionCritic(torch.nn.Module):
+    """A stand-in joint-action critic whose value of agent a's own action u_a is w * u_a."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor(2.0))
+
+    def own_action_values(self, obs, replayed, own, mask):
+        return self.w * own.squeeze(-1)
+
+
+def test_maddpg_loss_matches_a_hand_computed_batch():
+    # One transition, two agents with one continuous action each; agent 1 has left by the next step.
+    critic = _LinearOwnActionCritic()
+    q1, q2 = torch.tensor([[2.0, 0.0]], requires_grad=True), torch.tensor([[3.0, 1.0]], requires_grad=True)
+
+    def twin_q(obs, actions, target=False):
+        if target:  # Q'_1 = 10 u', Q'_2 = 12 u' at the target actor's (clipped) actions
+            return 10 * actions.squeeze(-1), 12 * actions.squeeze(-1)
+        return q1, q2
+
+    module = SimpleNamespace(
+        discrete=False,
+        low=torch.tensor([-1.0]),
+        high=torch.tensor([1.0]),
+        critic=critic,
+        action_vectors=lambda actions: actions,
+        actor_output=lambda obs, target=False: torch.tensor([[[0.5], [1.5]]]),
+        twin_q=twin_q,
+    )
+    learner = SimpleNamespace(
+        config=SimpleNamespace(target_noise=0.0, target_noise_clip=0.5, gumbel_temperature=1.0),
+        module={"m": SimpleNamespace(unwrapped=lambda: module)},
+        num_gradient_steps=0,
+        pretrained_kl_penalty=lambda *args: 0.0,
+        log_step_metrics=lambda *args: None,
+    )
+    learner._target_action_vectors = lambda m, next_obs: TeamMADDPGLearner._target_action_vectors(learner, m, next_obs)
+    learner.actor_loss = lambda *args: TeamMADDPGLearner.actor_loss(learner, *args)
+    batch = {
+        Columns.OBS: {"obs": torch.zeros(1, 2, 1), "mask": torch.ones(1, 2)},
+        Columns.NEXT_OBS: {"obs": torch.zeros(1, 2, 1), "mask": torch.tensor([[1.0, 0.0]])},
+        Columns.ACTIONS: torch.tensor([[[0.2], [-0.4]]]),
+        Columns.REWARDS: torch.tensor([1.0]),
+        Columns.TERMINATEDS: torch.tensor([0.0]),
+        "n_step": torch.tensor([1]),
+    }
+    actor_out = torch.tensor([[[0.3], [0.6]]], requires_grad=True)
+    config = SimpleNamespace(gamma=0.5, policy_delay=1, unmix=None)
+    total = TeamMADDPGLearner.compute_loss_for_module(
+        learner, module_id="m", config=config, batch=batch, fwd_out={"actor": actor_out}
+    )
+    # Target actions clip(0.5, 1.5) = (0.5, 1.0); min(Q'_1, Q'_2) = (5, 10). Targets: 1 + 0.5 * 5 = 3.5 for agent 0,
+    # the reward alone, 1, for agent 1 (left). Critics: ((2 - 3.5)^2 + (0 - 1)^2) / 2 + ((3 - 3.5)^2 + 0) / 2 = 1.75.
+    # Actor: -mean_a w * mu(o_a) = -(0.6 + 1.2) / 2 = -0.9.
+    assert total.item() == pytest.approx(1.75 - 0.9, rel=1e-6)
+    total.backward()
+    assert actor_out.grad.flatten().tolist() == pytest.approx([-1.0, -1.0])
+    assert critic.w.grad is None, "the actor's loss does not train the critic"
+    assert q1.grad.flatten().tolist() == pytest.approx([2 - 3.5, 0 - 1])
