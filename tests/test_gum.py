@@ -1,8 +1,11 @@
 """Greedy unmixing: gaps, estimator weights, Lagrange multipliers, reference ids, and a short RLlib run."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
+from ray.rllib.core import Columns
 from torch.nn import functional as F
 
 import rl_algos
@@ -10,6 +13,7 @@ from policies.networks.mixers import QMixer
 from rl_algos.common import evaluate
 from rl_algos.common.losses import kl_to_reference, other_agent_ids
 from rl_algos.common.unmixing import direct_weights, inverse_gap_weights, lagrange_multiplier_loss, lagrange_weights
+from rl_algos.gum.learner import GUMLearner
 from rl_algos.gum.losses import clipped_team_next_value, independent_gap, mixed_gap
 
 B, N_MAX, N_ACTIONS, OBS_DIM = 8, 4, 3, 5
@@ -165,3 +169,67 @@ def test_bad_gum_configs_raise(training, message):
     with pytest.raises(ValueError) as error:
         gum_config(**training).validate()
     assert message in str(error.value)
+
+
+def test_gum_loss_matches_a_hand_computed_batch():
+    # One transition, two agents, two actions; a stand-in mixer Q_mix = 2 * (masked sum of the agents' Qs) for the
+    # online and the target mixer, a stand-in behaviour model with fixed probabilities and samples.
+    q = torch.tensor([[[1.0, 3.0], [2.0, 0.0]]], requires_grad=True)
+    log_lambdas = torch.zeros(2, requires_grad=True)
+    behaviour = SimpleNamespace(
+        loss=lambda obs, actions, mask: (torch.tensor(0.7), torch.tensor(0.5)),
+        action_probs=lambda obs, samples: torch.tensor([[[0.5, 0.5], [1.0, 0.0]]]),
+        sample=lambda obs, samples: torch.tensor([[[1, 0]]]),  # [S=1, B, n]
+    )
+    module = SimpleNamespace(
+        behaviour=behaviour,
+        log_lambdas=log_lambdas,
+        mix=lambda per_agent_q, obs, target=False: 2 * (per_agent_q * obs["mask"]).sum(-1),
+    )
+    config = SimpleNamespace(
+        gamma=0.5,
+        double_q=True,
+        munchausen_tau=None,
+        munchausen_params=None,
+        regulariser="none",
+        regularise_against="self",
+        unmix="inverse",
+        cql_alpha=1.0,
+        cql_mu="greedy",
+        unmix_eps=1e-3,
+        target_gap=1.0,
+        beta_samples=1,
+        finetune_kl_tau=1.0,
+    )
+    logged = {}
+    learner = SimpleNamespace(
+        config=config,
+        module={"m": SimpleNamespace(unwrapped=lambda: module)},
+        pretrained_kl_penalty=lambda *args: 0.0,
+        log_step_metrics=lambda module_id, metrics: logged.update(metrics),
+    )
+    learner.reference_q = lambda *args: GUMLearner.reference_q(learner, *args)
+    batch = {
+        Columns.OBS: {"obs": torch.zeros(1, 2, 1), "mask": torch.ones(1, 2)},
+        Columns.NEXT_OBS: {"obs": torch.zeros(1, 2, 1), "mask": torch.ones(1, 2)},
+        Columns.ACTIONS: torch.tensor([[0, 0]]),
+        Columns.REWARDS: torch.tensor([1.0]),
+        Columns.TERMINATEDS: torch.tensor([0.0]),
+        "n_step": torch.tensor([1]),
+    }
+    fwd_out = {
+        "q": q,
+        "q_target": q.detach(),
+        "q_next": torch.tensor([[[0.0, 1.0], [1.0, 0.0]]]),  # the online network picks (1, 0) ...
+        "q_next_target": torch.tensor([[[4.0, 6.0], [8.0, 2.0]]]),  # ... the target network values them 6 and 8
+    }
+    total = GUMLearner.compute_loss_for_module(learner, module_id="m", config=None, batch=batch, fwd_out=fwd_out)
+    # Q taken (1, 2). Independent: targets 1 + 0.5 * (6, 8) = (4, 5), TD_ind = (3^2 + 3^2) / 2 = 9. Mixed: Q_mix =
+    # 2 * 3 = 6, target 1 + 0.5 * 2 * 14 = 15, TD_mix = 81. Gaps (mu = max): independent mean(3 - 2, 2 - 2) = 0.5;
+    # mixed Q_mix(greedy (1, 0)) - Q_mix(beta's sample (1, 0)) = 0. Inverse weights 1 / (gap + 1e-3), normalised.
+    inverse = torch.tensor([1 / 0.501, 1 / 0.001])
+    w_ind, w_mix = (inverse / inverse.sum()).tolist()
+    expected = w_ind * (9 + 0.5) + w_mix * (81 + 0.0) + 0.7  # + the behaviour model's loss
+    assert total.item() == pytest.approx(expected, rel=1e-5)
+    assert logged["gap_ind"].item() == pytest.approx(0.5) and logged["gap_mix"].item() == pytest.approx(0.0)
+    assert logged["w_mix"].item() == pytest.approx(w_mix, rel=1e-5)
