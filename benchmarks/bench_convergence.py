@@ -36,6 +36,7 @@ import numpy as np
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig  # noqa: E402
 
 from experiments.results_io import write_rows  # noqa: E402
 from experiments.transfer_settings import VMAS_WORLDS, budget_epsilon  # noqa: E402
@@ -116,22 +117,31 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def convergence_config(
+    algo_name: str, scenario: str, timesteps: int, seed: int, training: dict, worlds: int = VMAS_WORLDS
+) -> AlgorithmConfig:
+    """A convergence run's config: `budget_config` at the training size with `training` over it, VMAS's `worlds`
+    per env runner, and for the value learners epsilon annealed as the transfer experiment anneals it."""
+    config = budget_config(algo_name, env_config(TRAIN_AGENTS, scenario), timesteps, seed, **training)
+    if scenario.startswith("vmas:"):
+        config.env_runners(num_envs_per_env_runner=worlds)
+    if isinstance(config, TeamQConfig) and "epsilon" not in training:
+        config.training(epsilon=budget_epsilon(timesteps), learning_starts=1000)
+    return config
+
+
+def convergence_curve(scenario: str, eval_agents: str, every: int, episodes: int, seed: int) -> LearningCurve:
+    """The greedy curve of a convergence run: every `every` env steps at each of the comma-separated `eval_agents`."""
+    return LearningCurve([env_config(int(n), scenario) for n in eval_agents.split(",")], every, episodes, 10_000 + seed)
+
+
 def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:
     """Train one (run, seed) to the budget, appending a curve point every `--eval-every` env steps."""
     algo_name, embedding = RUNS[run]
     stem = out / "curves" / f"{run}_seed{seed}"
     training = {"team_embedding": embedding, **json.loads(args.training)}
-    config = budget_config(algo_name, env_config(TRAIN_AGENTS, args.scenario), args.timesteps, seed, **training)
-    if args.scenario.startswith("vmas:"):
-        config.env_runners(num_envs_per_env_runner=args.worlds)
-    if isinstance(config, TeamQConfig) and "epsilon" not in training:
-        config.training(epsilon=budget_epsilon(args.timesteps), learning_starts=1000)
-    curve = LearningCurve(
-        [env_config(int(n), args.scenario) for n in args.eval_agents.split(",")],
-        args.eval_every,
-        args.eval_episodes,
-        10_000 + seed,
-    )
+    config = convergence_config(algo_name, args.scenario, args.timesteps, seed, training, args.worlds)
+    curve = convergence_curve(args.scenario, args.eval_agents, args.eval_every, args.eval_episodes, seed)
     rows, status = [], {"run": run, "seed": seed, "diverged": False}
     algo = config.build_algo()
     start, training_s, env_steps = time.perf_counter(), 0.0, 0

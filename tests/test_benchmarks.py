@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = sorted(path.stem for path in (ROOT / "benchmarks").glob("bench_*.py"))
+BENCHMARKS = sorted(path.stem for path in (ROOT / "benchmarks").glob("*.py") if path.stem != "__init__")
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
@@ -69,3 +70,56 @@ def test_spread_twins_evaluates_each_policy_on_both(tmp_path):
     rows = read_csv(tmp_path / "spread_twins.csv")
     trained = {(row["trained_on"], row["evaluated_on"]) for row in rows if row["policy"].startswith("mappo")}
     assert trained == {(a, b) for a in ("spread", "vmas:spread") for b in ("spread", "vmas:spread")}
+
+
+def sweep_rows(cell: str, seed: int, returns_at_3: list[float], diverged: bool = False) -> list[dict]:
+    rows = [
+        {"cell": cell, "seed": str(seed), "env_steps": str(100 * (i + 1)), "diverged": "False",
+         "return_mean_at_3": str(r), "return_mean_at_6": str(r * 3)}
+        for i, r in enumerate(returns_at_3)
+    ]  # fmt: skip
+    if diverged:
+        rows.append({"cell": cell, "seed": str(seed), "env_steps": "400", "diverged": "True"})
+    return rows
+
+
+def test_sweep_ranks_cells_by_their_last_points_and_flags_collapses_and_divergence():
+    from benchmarks.sweep_defaults import ranking
+
+    # heuristic -20 / -60 and random -80 / -240 at 3 / 6 agents: a return of -50 at 3 normalises to 0.5
+    reference = {("heuristic", 3): {"return_mean": "-20"}, ("random", 3): {"return_mean": "-80"},
+                 ("heuristic", 6): {"return_mean": "-60"}, ("random", 6): {"return_mean": "-240"}}  # fmt: skip
+    rows = (
+        sweep_rows("steady", 0, [-80, -50, -50, -50])  # last three points 0.5
+        + sweep_rows("steady", 1, [-80, -38, -38, -38])  # 0.7
+        + sweep_rows("peaked", 0, [-80, -20, -50, -80])  # best 1.0, ends at 0: a collapse; last three 0.5
+        + sweep_rows("diverged", 0, [-80, -20], diverged=True)
+    )
+    entries = ranking(rows, reference, last=3)
+    assert [entry["cell"] for entry in entries] == ["steady", "peaked", "diverged"]
+    steady, peaked, diverged = entries
+    assert steady["score"].point == pytest.approx(0.6) and steady["seeds"] == 2 and steady["collapsed"] == 0
+    assert steady["zero_shot"] == pytest.approx(np.mean([(-150 + 240) / 180, (-114 + 240) / 180]))
+    assert peaked["score"].point == pytest.approx(0.5) and peaked["collapsed"] == 1
+    assert diverged["diverged"] == 1 and np.isnan(diverged["score"].point)
+
+
+@pytest.mark.slow
+def test_sweep_runs_a_tune_grid_and_names_a_winner(tmp_path):
+    run_benchmark("sweep_defaults", "--algo", "vdn", "--grid", '{"lr": [0.0005, 0.001]}', "--timesteps", "1200",
+                  "--eval-every", "600", "--eval-episodes", "2", "--out", str(tmp_path))  # fmt: skip
+    rows = read_csv(tmp_path / "sweep.csv")
+    assert {row["cell"] for row in rows} == {'{"lr": 0.0005}', '{"lr": 0.001}'}
+    assert {row["env_steps"] for row in rows} >= {"600", "1200"}
+    assert 'winner: `{"lr": 0.00' in (tmp_path / "sweep.md").read_text()
+
+
+def test_sweep_refuses_a_bad_grid(capsys):
+    from benchmarks.sweep_defaults import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--grid", '{"lr": 0.001}'])
+    assert "non-empty lists" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--grid", '{"lr": [0.001]}', "--training", '{"lr": 0.002}'])
+    assert "both swept and fixed: lr" in capsys.readouterr().err
