@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from policies.networks.agent_network import AgentQNetwork
+from policies.networks.masked import mean_over_present
 from policies.networks.team_critics import JointActionCritic
 from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
 from policies.team_actor import absent_agent_logits, box_bounds
@@ -136,6 +137,18 @@ class TeamMADDPGModule(
         target copy's with `target`)."""
         critic = self._target_critic_ind if target else self.critic_ind
         return critic(torch.cat([obs["obs"], action_vectors], dim=-1)).squeeze(-1)
+
+    @torch.no_grad()
+    def team_value(self, obs: dict[str, torch.Tensor], actions: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The critics' values of the joint actions taken along one episode, `[T]` each, as means over present agents:
+        `"team"` from the twin critics' minimum `min_i Q_i(s, u)_a` (what their targets bootstrap from) and, with
+        `unmix`, `"independent"` from each agent's own critic `Q_ind(o_a, id_a, u_a)`."""
+        vectors = self.action_vectors(actions)
+        q1, q2 = self.twin_q(obs, vectors)  # [T, n_max]
+        values = {"team": mean_over_present(torch.minimum(q1, q2), obs["mask"])}
+        if self.critic_ind is not None:
+            values["independent"] = mean_over_present(self.independent_q(obs, vectors), obs["mask"])
+        return values
 
     def _act(self, batch: dict[str, Any], explore: bool) -> dict[str, torch.Tensor]:
         obs = batch[Columns.OBS]

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 
 from policies.actor_critic_module import TeamActorCriticModule
 from policies.networks.agent_network import AgentQNetwork
+from policies.networks.masked import chosen_action_values, mean_over_present
 
 
 class TeamSACModule(TeamActorCriticModule):
@@ -89,6 +90,22 @@ class TeamSACModule(TeamActorCriticModule):
         discrete actions `[B, n_max]`, `Q_a(o, u)` `[B, n_max]` for continuous ones `[B, n_max, k]`."""
         vectors = F.one_hot(actions.long(), self.n_actions).float() if self.discrete else actions
         return tuple(critic(obs["obs"], vectors, obs["mask"]) for critic in self.twin_critics(target))
+
+    @torch.no_grad()
+    def team_value(self, obs: dict[str, torch.Tensor], actions: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The critics' values of the joint actions taken along one episode, `[T]` each, as means over present agents
+        (each agent's own action read off the discrete critics' per-action outputs): `"team"` from the twin
+        critics' minimum and, with `unmix`, `"independent"` from each agent's own critic. The critics learn the soft
+        return, the policy's entropy bonus included."""
+        q1, q2 = self.twin_q(obs, actions)  # [T, n_max, A] (discrete) or [T, n_max]
+        independent = self.independent_q(obs, actions) if self.critic_ind is not None else None
+        if self.discrete:
+            q1, q2 = chosen_action_values(q1, actions), chosen_action_values(q2, actions)
+            independent = None if independent is None else chosen_action_values(independent, actions)
+        values = {"team": mean_over_present(torch.minimum(q1, q2), obs["mask"])}
+        if independent is not None:
+            values["independent"] = mean_over_present(independent, obs["mask"])
+        return values
 
     def forward_target(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         """The min of the target critics at `batch[Columns.OBS]` and `batch[Columns.ACTIONS]`: `{"q": ...}`."""

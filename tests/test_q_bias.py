@@ -9,16 +9,14 @@ from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 import rl_algos
 from policies.maddpg_module import TeamMADDPGModule
 from policies.sac_module import TeamSACModule
-from rl_algos.common.q_bias import (
-    discounted_returns_to_go,
-    episode_q_bias,
-    predicted_critic_values,
-    predicted_team_values,
-)
+from policies.team_q_module import TeamQModule
+from rl_algos.common.q_bias import discounted_returns_to_go, episode_q_bias, has_q_bias
 
 
 class FixedQModule(torch.nn.Module):
-    """Stands in for `TeamQModule`: fixed agent Qs `[T, n_max, A]`, a summing mixer or none."""
+    """`TeamQModule`'s team value over fixed agent Qs `[T, n_max, A]`, with a summing mixer or none."""
+
+    team_value = TeamQModule.team_value
 
     def __init__(self, q: torch.Tensor, mixer: bool):
         super().__init__()
@@ -35,6 +33,11 @@ class FixedQModule(torch.nn.Module):
 
 Q = torch.tensor([[[1.0, 5.0], [2.0, 6.0], [9.0, 9.0]], [[3.0, 7.0], [4.0, 8.0], [9.0, 9.0]]])  # [T=2, n_max=3, A=2]
 ACTIONS = torch.tensor([[1, 0, 0], [0, 1, 0]])
+SPACES = gym.spaces.Dict(  # a team of n_max = 3 slots with one observation feature each
+    obs=gym.spaces.Box(-np.inf, np.inf, (3, 1), np.float32),
+    mask=gym.spaces.Box(0, 1, (3,), np.float32),
+    state=gym.spaces.Box(-np.inf, np.inf, (3,), np.float32),
+)
 MASK = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]])  # the third slot is absent
 
 
@@ -44,8 +47,8 @@ def test_discounted_returns_to_go():
 
 @pytest.mark.parametrize("mixer, expected", [(True, [5.0 + 2.0, 3.0 + 8.0]), (False, [3.5, 5.5])])
 def test_predicted_team_value_is_the_mixed_value_or_the_mean_over_present_agents(mixer, expected):
-    values = predicted_team_values(FixedQModule(Q, mixer), {"mask": MASK}, ACTIONS)
-    np.testing.assert_allclose(values.numpy(), expected)
+    values = FixedQModule(Q, mixer).team_value({"mask": MASK}, ACTIONS)
+    np.testing.assert_allclose(values["team"].numpy(), expected)
 
 
 def test_episode_q_bias_is_the_mean_gap_between_predicted_value_and_return_to_go():
@@ -59,13 +62,8 @@ def test_episode_q_bias_is_the_mean_gap_between_predicted_value_and_return_to_go
 
 def _critic_module(module_class: type, algo: str, unmix: str | None) -> torch.nn.Module:
     """A discrete-action team module of `algo` over n_max = 3 slots and 2 actions, with `unmix`."""
-    spaces = gym.spaces.Dict(
-        obs=gym.spaces.Box(-np.inf, np.inf, (3, 1), np.float32),
-        mask=gym.spaces.Box(0, 1, (3,), np.float32),
-        state=gym.spaces.Box(-np.inf, np.inf, (3,), np.float32),
-    )
     config = rl_algos.get_config(algo).training(unmix=unmix).model_config
-    return module_class(observation_space=spaces, action_space=gym.spaces.MultiDiscrete([2, 2, 2]), model_config=config)
+    return module_class(observation_space=SPACES, action_space=gym.spaces.MultiDiscrete([2, 2, 2]), model_config=config)
 
 
 def test_maddpg_critic_values_are_the_twin_minimum_and_the_own_critic_over_present_agents():
@@ -74,20 +72,34 @@ def test_maddpg_critic_values_are_the_twin_minimum_and_the_own_critic_over_prese
     q2 = torch.tensor([[3.0, 0.0, 9.0], [1.0, 5.0, 9.0]])
     module.twin_q = lambda obs, vectors: (q1, q2)
     module.independent_q = lambda obs, vectors: torch.tensor([[2.0, 2.0, 7.0], [4.0, 0.0, 7.0]])
-    values = predicted_critic_values(module, {"mask": MASK}, ACTIONS)
+    values = module.team_value({"mask": MASK}, ACTIONS)
     # min of the twins [[1, 0], [1, 2]] over the two present agents: [0.5, 1.5]; own critics [2, 2]
-    np.testing.assert_allclose(values["q_bias"].numpy(), [0.5, 1.5])
-    np.testing.assert_allclose(values["q_bias_ind"].numpy(), [2.0, 2.0])
+    np.testing.assert_allclose(values["team"].numpy(), [0.5, 1.5])
+    np.testing.assert_allclose(values["independent"].numpy(), [2.0, 2.0])
     plain = _critic_module(TeamMADDPGModule, "maddpg", unmix=None)
     plain.twin_q = module.twin_q
-    assert set(predicted_critic_values(plain, {"mask": MASK}, ACTIONS)) == {"q_bias"}, "no own critic without unmix"
+    assert set(plain.team_value({"mask": MASK}, ACTIONS)) == {"team"}, "no own critic without unmix"
 
 
 def test_discrete_sac_critic_values_take_each_agent_s_own_action():
     module = _critic_module(TeamSACModule, "central_v_sac", unmix="direct")
     module.twin_q = lambda obs, actions: (Q, Q + 1.0)  # Q(s, (u^-a, .)) [T, n_max, A]
     module.independent_q = lambda obs, actions: Q - 1.0
-    values = predicted_critic_values(module, {"mask": MASK}, ACTIONS)
+    values = module.team_value({"mask": MASK}, ACTIONS)
     # own actions [[1, 0], [0, 1]]: Q [[5, 2], [3, 8]] -> means [3.5, 5.5]; the own critics 1 lower
-    np.testing.assert_allclose(values["q_bias"].numpy(), [3.5, 5.5])
-    np.testing.assert_allclose(values["q_bias_ind"].numpy(), [2.5, 4.5])
+    np.testing.assert_allclose(values["team"].numpy(), [3.5, 5.5])
+    np.testing.assert_allclose(values["independent"].numpy(), [2.5, 4.5])
+
+
+@pytest.mark.parametrize(
+    "algo, expected",
+    [("qmix", True), ("iql", True), ("gum", True), ("maddpg", True), ("central_v_sac", True),
+     ("central_v", False), ("mappo", False), ("coma", False)],
+)  # fmt: skip
+def test_the_learners_that_value_actions_have_a_q_bias(algo, expected):
+    spec = rl_algos.get_config(algo).get_default_rl_module_spec()
+    config = rl_algos.get_config(algo).model_config
+    module = spec.module_class(
+        observation_space=SPACES, action_space=gym.spaces.MultiDiscrete([2, 2, 2]), model_config=config
+    )
+    assert has_q_bias(module) is expected

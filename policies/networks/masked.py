@@ -1,4 +1,4 @@
-"""Means over present agents: the one reduction every masked loss and metric uses."""
+"""Means over present agents (the one reduction every masked loss and metric uses) and the Qs of the actions taken."""
 
 from __future__ import annotations
 
@@ -8,3 +8,13 @@ import torch
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """`sum(values * mask) / sum(mask)` (0 when nothing is present); `mask` broadcasts against `values`."""
     return (values * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def mean_over_present(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per row, the mean over present agents: values, mask [..., n_max] -> [...] (0 where nothing is present)."""
+    return (values * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)
+
+
+def chosen_action_values(q: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """`Q(o_a, u_a)` for the taken actions: q [..., n, A], actions [..., n] -> [..., n]."""
+    return q.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)

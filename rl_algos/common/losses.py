@@ -8,12 +8,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from policies.networks.masked import masked_mean
-
-
-def chosen_action_values(q: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """`Q(o_a, u_a)` for the taken actions: q [B, n, A], actions [B, n] -> [B, n]."""
-    return q.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+from policies.networks.masked import chosen_action_values, masked_mean
 
 
 # Double Q-learning: the online network picks a' = argmax_u Q(o', u), the target network evaluates it.
