@@ -1,1 +1,1 @@
-"""Benchmarks: speed and learning measurements of the framework (see benchmarks/README.md)."""
+"""Benchmarks: speed and learning measurements of the framework (see docs/benchmarks.md)."""

@@ -40,7 +40,7 @@ SMOKE_LEARNING_STARTS = 250
 EXPLORATION_FRACTION = 0.1
 
 # Worlds per env runner on a VMAS scenario unless --envs-per-runner says otherwise: one VMAS call steps them all, so
-# sampling runs several times faster than at the algorithms' own 8 envs (see README, "Vectorised scenarios").
+# sampling runs several times faster than at the algorithms' own 8 envs (see docs/environments.md, "Vectorised scenarios").
 VMAS_WORLDS = 64
 
 # Settings that may be given again when an experiment is resumed. Everything else, resources included, is fixed by
@@ -183,7 +183,7 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
     )
     add(
         "--finetune",
-        help=f"fine-tuning strategy, from {', '.join(FINETUNE_STRATEGIES)} (default: {d.finetune}; see README)",
+        help=f"fine-tuning strategy, from {', '.join(FINETUNE_STRATEGIES)} (default: {d.finetune}; see docs/transfer.md)",
     )
     add(
         "--finetune-lr-scale",

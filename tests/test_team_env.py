@@ -310,14 +310,14 @@ def test_n_max_defaults_to_the_largest_team_size():
     assert envs.make_team_env("spread", [2, 5]).n_max == 5
 
 
-def test_readme_documents_every_scenario_and_option():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+def test_the_docs_document_every_scenario_and_option():
+    page = (Path(__file__).parents[1] / "docs" / "environments.md").read_text()
     for name, scenario in SCENARIOS.items():
-        assert f"`{name}`" in readme
+        assert f"`{name}`" in page
         for option in scenario.options:
-            assert f"`{option}`" in readme, f"README does not document {name} option {option!r}"
+            assert f"`{option}`" in page, f"docs/environments.md does not document {name} option {option!r}"
     for option in TEAM_OPTIONS:
-        assert f"`{option}`" in readme
+        assert f"`{option}`" in page
 
 
 def test_last_action_option_adds_the_previous_joint_action():

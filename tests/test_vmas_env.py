@@ -196,9 +196,9 @@ def test_cuda_device_without_a_gpu_is_refused():
         envs.make_team_env("vmas:navigation", 3, device="cuda")
 
 
-def test_readme_documents_every_offered_task_and_the_vmas_options():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+def test_the_docs_document_every_offered_task_and_the_vmas_options():
+    page = (Path(__file__).parents[1] / "docs" / "environments.md").read_text()
     for task in VMAS_TASKS:
-        assert f"`vmas:{task}`" in readme
+        assert f"`vmas:{task}`" in page
     for option in VMAS_OPTIONS:
-        assert f"`{option}`" in readme
+        assert f"`{option}`" in page

@@ -65,7 +65,7 @@ class QMixer(nn.Module):
         # outputs followed the input's magnitude (correlation of a state's gain with its embedding's norm +0.23 ->
         # +0.74): worse play from overestimated values made the observations larger (norm 5.0 -> 7.1), which scaled
         # the mixing up again. Normalised, in three seeds, it held to 250k at as large gains, the correlation at -0.3
-        # to -0.6, and QMIX concat learned to 1M in the default regime (README, "Convergence": "The fix"). As LayerNorm
+        # to -0.6, and QMIX concat learned to 1M in the default regime (docs/convergence.md, "The fix"). As LayerNorm
         # in TD critics (RLPD, PQN): every hypernetwork output is bounded by its weights' norms whatever the state.
         self.input_norm = nn.LayerNorm(embed_dim, elementwise_affine=False) if hypernet_input_norm else nn.Identity()
         self.n_max, self.mixing_embed_dim = n_max, mixing_embed_dim

@@ -39,7 +39,7 @@ class CentralVSACConfig(UnmixingConfig, ReplayConfig, ActorCriticNetworksConfig)
         super().__init__(algo_class=algo_class or CentralVSAC)
         self.initial_alpha = 0.2
         self.target_entropy_scale = 0.89
-        # The settings this learner was measured with (README's actor-critic table), from when it was Central-V's
+        # The settings this learner was measured with (docs/actor_critic.md's table), from when it was Central-V's
         # `sac` base and took the on-policy Central-V's.
         self.lr = 2e-3
         self.train_batch_size_per_learner = 100

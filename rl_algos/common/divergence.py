@@ -67,6 +67,6 @@ def check_value_estimates(
         raise ValueDivergenceError(
             f"value estimates diverged at env step {env_steps}: {values}, outside [{low:.4g}, {high:.4g}] (team "
             f"rewards so far in [{reward_min:.4g}, {reward_max:.4g}], gamma {gamma:g}, margin {margin:g} x the "
-            "returns' range); stopped before writing results (README, 'Convergence'; value_bound_margin=0 turns "
+            "returns' range); stopped before writing results (docs/convergence.md; value_bound_margin=0 turns "
             "this check off)"
         )

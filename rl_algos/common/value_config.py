@@ -67,7 +67,7 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
         self.optimizer = "adam"
         # EPyMARL's update regime: 800 transitions (its 32 episodes of 25 steps) per gradient step, one step per 25
         # env steps, a hard target copy every 200 steps (5,000 env steps). Measured on spread N=3 (QMIX concat, seed
-        # 0, synchronous; README, "Convergence"): with 64-transition steps at 0.25 per env step QMIX's Q of the
+        # 0, synchronous; docs/convergence.md): with 64-transition steps at 0.25 per env step QMIX's Q of the
         # actions taken turned positive by ~75k env steps (every reward is negative), still by ~140k with target
         # copies as rare as here. The mixer carries the growing value scale in its hypernetworks' weights (sum |w2|
         # 7 -> 140 while the agents' Qs stay near -1.5), so its gain dQ_tot/dQ_a grows, and the max in the
