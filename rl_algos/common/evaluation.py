@@ -5,7 +5,8 @@ the scenario's heuristic where it has one), each with the scenario's task metric
 from __future__ import annotations
 
 import pickle
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,21 +64,12 @@ def checkpoint_env_steps(checkpoint_path: str | Path) -> int:
     return int(stats[f"{ENV_RUNNER_RESULTS}--{NUM_ENV_STEPS_SAMPLED_LIFETIME}"]["lifetime_sum"])
 
 
-def evaluate(
-    checkpoint_path: str | Path, env_config: Mapping[str, Any], episodes: int = 10, seed: int = 0
-) -> dict[str, Any]:
-    """Run `episodes` greedy episodes of a checkpoint's policy in the team env `env_config`.
-
-    The algorithm is rebuilt from the checkpoint's config with `env_config` as its env (any `n_agents`, the
-    same `n_max`; the same scenario or its twin, `spread` <-> `vmas:spread`, with discrete actions), the checkpoint's module weights are restored into it, and its local env runner plays the
-    episodes, seeded with `seed`. Returns `return_mean`, `return_std`, `episodes`, `episode_len_mean`,
-    `n_agents`, the per-episode `returns`, and `task_metrics`: each of the scenario's task metrics per episode
-    (`{"occupied_landmarks": [...], ...}`, read from the last step's infos). Value learners (`TeamQModule`: IQL, VDN,
-    QMIX, gum) and the replay actor-critics (MADDPG, Central-V SAC) also give `q_bias` per episode: the mean over its
-    steps of the predicted team value of the actions taken minus the discounted return that followed
-    (`rl_algos.common.q_bias`), and `q_bias_mean`; with `unmix`, the actor-critics also give `q_bias_ind` and
-    `q_bias_ind_mean`, the same of each agent's own critic.
-    """
+@contextmanager
+def playing_algorithm(checkpoint_path: str | Path, env_config: Mapping[str, Any], seed: int = 0) -> Iterator[Algorithm]:
+    """The algorithm rebuilt from a checkpoint's config with `env_config` as its env (any `n_agents`, the same
+    `n_max`; the same scenario or its twin, `spread` <-> `vmas:spread`, with discrete actions), one local env runner
+    seeded with `seed`, no remote workers, on CPU, with the checkpoint's module weights restored; stopped on exit.
+    `ValueError` names what does not match the checkpoint."""
     config = checkpoint_config(checkpoint_path)
     for module_file in sorted((Path(checkpoint_path) / MODULE_COMPONENT).rglob("*.pkl")):  # before Ray restores it
         load_checkpoint_file(checkpoint_path, module_file.relative_to(checkpoint_path))
@@ -108,15 +100,34 @@ def evaluate(
     algo = config.build_algo()
     try:
         algo.restore_from_path(Path(checkpoint_path) / MODULE_COMPONENT, component=MODULE_COMPONENT)
+        yield algo
+    finally:
+        algo.stop()
+
+
+def evaluate(
+    checkpoint_path: str | Path, env_config: Mapping[str, Any], episodes: int = 10, seed: int = 0
+) -> dict[str, Any]:
+    """Run `episodes` greedy episodes of a checkpoint's policy in the team env `env_config`.
+
+    `playing_algorithm` rebuilds the algorithm for `env_config` with the checkpoint's weights; its local env runner
+    plays the episodes, seeded with `seed`. Returns `return_mean`, `return_std`, `episodes`, `episode_len_mean`,
+    `n_agents`, the per-episode `returns`, and `task_metrics`: each of the scenario's task metrics per episode
+    (`{"occupied_landmarks": [...], ...}`, read from the last step's infos). Value learners (`TeamQModule`: IQL, VDN,
+    QMIX, gum) and the replay actor-critics (MADDPG, Central-V SAC) also give `q_bias` per episode: the mean over its
+    steps of the predicted team value of the actions taken minus the discounted return that followed
+    (`rl_algos.common.q_bias`), and `q_bias_mean`; with `unmix`, the actor-critics also give `q_bias_ind` and
+    `q_bias_ind_mean`, the same of each agent's own critic.
+    """
+    wanted = envs.parse_env_config(**env_config)
+    with playing_algorithm(checkpoint_path, env_config, seed) as algo:
         played = algo.env_runner.sample(num_episodes=episodes, explore=False)
         learner_module = algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped()
         q_bias = {}
         if has_q_bias(learner_module):
-            biases = [episode_q_bias(learner_module, episode, config.gamma) for episode in played]
+            biases = [episode_q_bias(learner_module, episode, algo.config.gamma) for episode in played]
             for key in biases[0]:
                 q_bias |= {key: [b[key] for b in biases], f"{key}_mean": float(np.mean([b[key] for b in biases]))}
-    finally:
-        algo.stop()
     returns = np.array([episode.get_return() for episode in played], dtype=np.float64)
     return {
         **_summary(returns, [episode.get_infos(-1) for episode in played]),
