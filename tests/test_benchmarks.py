@@ -123,3 +123,13 @@ def test_sweep_refuses_a_bad_grid(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--grid", '{"lr": [0.001]}', "--training", '{"lr": 0.002}'])
     assert "both swept and fixed: lr" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_q_bias_horizon_sets_the_value_against_both_returns(tmp_path):
+    run_benchmark("bench_q_bias_horizon", "--algos", "vdn", "--timesteps", "1200", "--episodes", "1",
+                  "--horizon", "40", "--out", str(tmp_path))  # fmt: skip
+    (row,) = read_csv(tmp_path / "q_bias_horizon_seed0.csv")
+    # the longer return-to-go adds the (negative) rewards of steps 25-39: the same values sit higher above it
+    assert float(row["q_bias_to_horizon"]) > float(row["q_bias_to_limit"])
+    assert float(row["return_to_horizon_at_start"]) < float(row["return_to_limit_at_start"])
