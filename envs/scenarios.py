@@ -61,6 +61,12 @@ class Scenario:
         """The names of the task metrics its episodes report (none without a tracker)."""
         return self.metrics.names if self.metrics is not None else ()
 
+    @property
+    def time_limit_option(self) -> str | None:
+        """The option that sets the episode's time limit, a truncation (`max_cycles` for PettingZoo, `max_steps` for
+        VMAS); None for a scenario without one."""
+        return next((name for name in ("max_cycles", "max_steps") if name in self.options), None)
+
     def __call__(self, n_agents: int, continuous_actions: bool, **options: Any) -> ParallelEnv:
         return self.build(n_agents, continuous_actions, **options)
 

@@ -6,11 +6,12 @@ import pytest
 import torch
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
+import envs
 import rl_algos
 from policies.maddpg_module import TeamMADDPGModule
 from policies.sac_module import TeamSACModule
 from policies.team_q_module import TeamQModule
-from rl_algos.common.q_bias import discounted_returns_to_go, episode_q_bias, has_q_bias
+from rl_algos.common.q_bias import carried_on_steps, discounted_returns_to_go, episode_q_bias, has_q_bias
 
 
 class FixedQModule(torch.nn.Module):
@@ -103,3 +104,27 @@ def test_the_learners_that_value_actions_have_a_q_bias(algo, expected):
         observation_space=SPACES, action_space=gym.spaces.MultiDiscrete([2, 2, 2]), model_config=config
     )
     assert has_q_bias(module) is expected
+
+
+def test_q_bias_over_the_first_steps_takes_the_return_to_the_end_of_the_carried_on_episode():
+    obs = [{"obs": np.zeros((3, 1), np.float32), "mask": MASK[0].numpy(), "state": np.zeros(3, np.float32)}] * 4
+    actions = [*ACTIONS.numpy(), ACTIONS.numpy()[0]]
+    episode = SingleAgentEpisode(
+        observations=obs, actions=actions, rewards=[1.0, 2.0, 4.0], len_lookback_buffer=0, truncated=True
+    ).to_numpy()
+    # the task's time limit is 2 steps; the episode carried on to 3. Returns-to-go with gamma 0.5 over all three
+    # rewards: [1 + 0.5 * 2 + 0.25 * 4, 2 + 0.5 * 4] = [3, 4]; mixed values [7, 11] -> gaps [4, 7], mean 5.5
+    module = FixedQModule(Q, mixer=True)  # the values of the first two states
+    assert episode_q_bias(module, episode, gamma=0.5, steps=2) == {"q_bias": pytest.approx(5.5)}
+
+
+def test_carried_on_episodes_leave_out_at_most_the_tolerance_of_the_discounted_return():
+    assert carried_on_steps(25, 0.99) == 25 + 459  # 0.99 ** 459 = 0.0099 <= 0.01 < 0.99 ** 458
+    assert 0.99 ** (carried_on_steps(25, 0.99) - 25) <= 0.01 < 0.99 ** (carried_on_steps(25, 0.99) - 26)
+    assert carried_on_steps(25, 1.0) == 25
+
+
+def test_every_scenario_but_the_matrix_games_names_its_time_limit():
+    limits = {name: envs.find_scenario(name).time_limit_option for name in ("spread", "pursuit", "rware", "matrix")}
+    assert limits == {"spread": "max_cycles", "pursuit": "max_cycles", "rware": "max_cycles", "matrix": None}
+    assert envs.find_scenario("vmas:spread").time_limit_option == "max_steps"

@@ -18,9 +18,10 @@ from ray.rllib.utils.checkpoints import Checkpointable
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 import envs
-from rl_algos.common.q_bias import episode_q_bias, has_q_bias
+from rl_algos.common.q_bias import carried_on_steps, episode_q_bias, has_q_bias
 
 MODULE_COMPONENT = f"{COMPONENT_LEARNER_GROUP}/{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"
+Q_BIAS_EPISODES = 5  # greedy episodes, played on past the time limit, that q_bias is measured on
 
 
 class CheckpointError(ValueError):
@@ -114,20 +115,20 @@ def evaluate(
     plays the episodes, seeded with `seed`. Returns `return_mean`, `return_std`, `episodes`, `episode_len_mean`,
     `n_agents`, the per-episode `returns`, and `task_metrics`: each of the scenario's task metrics per episode
     (`{"occupied_landmarks": [...], ...}`, read from the last step's infos). Value learners (`TeamQModule`: IQL, VDN,
-    QMIX, gum) and the replay actor-critics (MADDPG, Central-V SAC) also give `q_bias` per episode: the mean over its
-    steps of the predicted team value of the actions taken minus the discounted return that followed
+    QMIX, gum) and the replay actor-critics (MADDPG, Central-V SAC) also give `q_bias` per episode, measured on up to
+    `Q_BIAS_EPISODES` more greedy episodes played on past the time limit (`carried_on_q_bias`): the mean over the
+    task's steps of the predicted team value of the actions taken minus the discounted return that followed
     (`rl_algos.common.q_bias`), and `q_bias_mean`; with `unmix`, the actor-critics also give `q_bias_ind` and
     `q_bias_ind_mean`, the same of each agent's own critic.
     """
     wanted = envs.parse_env_config(**env_config)
     with playing_algorithm(checkpoint_path, env_config, seed) as algo:
         played = algo.env_runner.sample(num_episodes=episodes, explore=False)
-        learner_module = algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped()
-        q_bias = {}
-        if has_q_bias(learner_module):
-            biases = [episode_q_bias(learner_module, episode, algo.config.gamma) for episode in played]
-            for key in biases[0]:
-                q_bias |= {key: [b[key] for b in biases], f"{key}_mean": float(np.mean([b[key] for b in biases]))}
+        values_actions = has_q_bias(algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped())
+        gamma = algo.config.gamma
+    q_bias = {}
+    if values_actions:
+        q_bias = carried_on_q_bias(checkpoint_path, env_config, gamma, min(episodes, Q_BIAS_EPISODES), seed)
     returns = np.array([episode.get_return() for episode in played], dtype=np.float64)
     return {
         **_summary(returns, [episode.get_infos(-1) for episode in played]),
@@ -135,6 +136,27 @@ def evaluate(
         "n_agents": wanted.team_sizes[0] if len(wanted.team_sizes) == 1 else list(wanted.team_sizes),
         **q_bias,
     }
+
+
+def carried_on_q_bias(
+    checkpoint_path: str | Path, env_config: Mapping[str, Any], gamma: float, episodes: int, seed: int
+) -> dict[str, Any]:
+    """`q_bias` (and, for unmixed actor-critics, `q_bias_ind`) per episode and their means, over the states of the
+    task's time limit of greedy episodes played on past it (`rl_algos.common.q_bias.carried_on_steps`), since the
+    learners bootstrap there."""
+    spec = envs.parse_env_config(**env_config)
+    option = spec.scenario.time_limit_option
+    limit = spec.scenario_options[option] if option else None
+    carried_on = {**env_config, option: carried_on_steps(limit, gamma)} if limit else dict(env_config)
+    with playing_algorithm(checkpoint_path, carried_on, seed) as algo:
+        played = algo.env_runner.sample(num_episodes=episodes, explore=False)
+        module = algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped()
+        biases = [episode_q_bias(module, episode, gamma, steps=limit) for episode in played]
+    figures: dict[str, Any] = {}
+    for key in biases[0]:
+        per_episode = [bias[key] for bias in biases]
+        figures |= {key: per_episode, f"{key}_mean": float(np.mean(per_episode))}
+    return figures
 
 
 def _summary(returns: np.ndarray, last_infos: list[dict]) -> dict[str, Any]:
