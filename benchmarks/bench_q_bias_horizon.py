@@ -41,7 +41,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--steps", type=int, default=25, help="the task's time limit (spread's max_cycles)")
     parser.add_argument("--horizon", type=int, default=500, help="the time limit of the long episodes")
-    parser.add_argument("--out", default="results/q_bias_horizon")
+    parser.add_argument("--out", default="results/convergence/q_bias_horizon")
     return parser.parse_args()
 
 
