@@ -4,7 +4,7 @@ convergence run (spread, trained at 3 agents with `n_max` 6, a greedy curve poin
 
     python benchmarks/sweep_defaults.py --algo gum --grid '{"cql_alpha": [0.0, 0.1, 1.0]}' --timesteps 300000
     python benchmarks/sweep_defaults.py --algo qmix --embedding graph --grid '{"lr": [5e-4, 1e-3]}' --seeds 0,1
-    python benchmarks/sweep_defaults.py --out results/sweeps/gum --report        # the table again, from sweep.csv
+    python benchmarks/sweep_defaults.py --out results/sweeps/gum --report        # the table so far, at any time
     python benchmarks/sweep_defaults.py ... --resume                              # continue an interrupted sweep
 
 Trials (every grid cell x seed) run in parallel as far as `--cpus` allows, one CPU each, under
@@ -134,17 +134,22 @@ def run_sweep(args: argparse.Namespace) -> None:
             },
             run_config=tune.RunConfig(storage_path=str(args.out.resolve()), name="tune", verbose=1),
         )
-    results = tuner.fit()
+    tuner.fit()
     ray.shutdown()
+
+
+def trial_rows(tune_dir: Path) -> list[dict]:
+    """Every curve point reported so far by the sweep's trials (finished, running or stopped), read from their
+    folders: a `sweep.csv` row each (the cell as sorted JSON, the seed, env steps, the divergence flag and each
+    `<metric>_at_<agents>`)."""
     rows = []
-    for result in results:
-        if result.metrics_dataframe is None:
-            continue
-        cell = json.dumps(result.config["cell"], sort_keys=True)
-        for point in result.metrics_dataframe.to_dict("records"):
-            kept = {k: v for k, v in point.items() if k == "env_steps" or k == "diverged" or "_at_" in k}
-            rows.append({"cell": cell, "seed": result.config["seed"], **kept})
-    write_rows(rows, args.out / "sweep.csv")
+    for folder in sorted(path for path in tune_dir.iterdir() if (path / "progress.csv").exists()):
+        params = json.loads((folder / "params.json").read_text())
+        cell = json.dumps(params["cell"], sort_keys=True)
+        for point in read_rows(folder / "progress.csv"):
+            kept = {key: value for key, value in point.items() if key in ("env_steps", "diverged") or "_at_" in key}
+            rows.append({"cell": cell, "seed": params["seed"], **kept})
+    return rows
 
 
 def normalised_curve(points: list[dict], n: int, reference: dict) -> list[float]:
@@ -189,7 +194,10 @@ def ranking(rows: list[dict], reference: dict, last: int) -> list[dict]:
 
 
 def report(args: argparse.Namespace) -> str:
-    """`sweep.md`: the grid, the ranked cells and the winner, from `sweep.csv`."""
+    """`sweep.md`: the grid, the ranked cells and the winner, from `sweep.csv` (rebuilt first from the trials'
+    folders where they are, so an unfinished sweep reports its points so far)."""
+    if (args.out / "tune").is_dir():  # the trials' folders are here: the table as far as they have come
+        write_rows(trial_rows(args.out / "tune"), args.out / "sweep.csv")
     reference = {(row["policy"], int(row["eval_agents"])): row for row in read_rows(args.out / "reference.csv")}
     entries = ranking(read_rows(args.out / "sweep.csv"), reference, args.last_points)
     title = f"# {args.algo} ({args.embedding}) on {args.scenario}: grid {json.dumps(args.grid)}"
@@ -211,8 +219,15 @@ def report(args: argparse.Namespace) -> str:
             f"| `{entry['cell']}` | {entry['seeds']} | {entry['env_steps']} | {s.point:.2f} [{s.low:.2f}, {s.high:.2f}] "
             f"| {entry['zero_shot']:.2f} | {entry['collapsed']} | {entry['diverged']} |"
         )
-    if entries:
-        lines += ["", f"winner: `{entries[0]['cell']}`"]
+    furthest = max((entry["env_steps"] for entry in entries), default=0)
+    finished = [entry for entry in entries if entry["env_steps"] == furthest]  # cells still running do not win
+    if finished:
+        unfinished = len(entries) - len(finished)
+        lines += [
+            "",
+            f"winner: `{finished[0]['cell']}`"
+            + (f" ({unfinished} cells still short of the furthest one)" if unfinished else ""),
+        ]
     table = "\n".join(lines) + "\n"
     (args.out / "sweep.md").write_text(table)
     return table

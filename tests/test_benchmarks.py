@@ -3,6 +3,7 @@ budget, so that a refactor cannot leave a benchmark broken until someone next ru
 
 import csv
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -133,3 +134,24 @@ def test_q_bias_horizon_sets_the_value_against_both_returns(tmp_path):
     # the longer return-to-go adds the (negative) rewards of steps 25-39: the same values sit higher above it
     assert float(row["q_bias_to_horizon"]) > float(row["q_bias_to_limit"])
     assert float(row["return_to_horizon_at_start"]) < float(row["return_to_limit_at_start"])
+
+
+def test_sweep_reads_its_trials_points_so_far_from_their_folders(tmp_path):
+    from benchmarks.sweep_defaults import trial_rows
+
+    for index, (cell, points) in enumerate([({"lr": 0.001}, 2), ({"lr": 0.01}, 1)]):
+        folder = tmp_path / f"trial_{index}"
+        folder.mkdir()
+        (folder / "params.json").write_text(json.dumps({"cell": cell, "seed": 0, "spec": {}}))
+        lines = ["env_steps,diverged,return_mean_at_3,time_total_s"] + [
+            f"{100 * (i + 1)},False,-50,1.0" for i in range(points)
+        ]
+        (folder / "progress.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "trial_2").mkdir()  # a trial that has not reported yet
+    rows = trial_rows(tmp_path)
+    assert [(row["cell"], row["env_steps"]) for row in rows] == [
+        ('{"lr": 0.001}', "100"),
+        ('{"lr": 0.001}', "200"),
+        ('{"lr": 0.01}', "100"),
+    ]
+    assert "time_total_s" not in rows[0], "only the sweep's own figures"
