@@ -32,7 +32,7 @@ class GUMConfig(UnmixingConfig, TeamQConfig):
     - `mixer`: "qmix" | "vdn", the mixed estimator `Q_mix = mixer(Q_1..Q_N, s)` (over `team_embedding`);
     - `behaviour_model`: "bc" | "vae", the cloned behaviour policy `beta(u | o_a, id_a)`;
     - `cql_mu`: "logsumexp" | "greedy", the `mu(Q_a)` of the independent gap; `beta_samples` (4): joint
-      actions drawn from beta for the mixed gap; `cql_alpha` (1.0; 0 turns conservatism off);
+      actions drawn from beta for the mixed gap; `cql_alpha` (0.1, in reward units; 0 turns conservatism off);
     - `unmix` ("inverse" here; `UnmixingConfig`): "inverse" | "direct" | "lagrange", how the estimators are
       weighted; `unmix_eps` (1e-3) in the inverse weights; `target_gap` (1.0) for lagrange;
     - `regulariser`: "munchausen" | "kl" | "none", against `regularise_against`: "others" | "self";
@@ -48,6 +48,13 @@ class GUMConfig(UnmixingConfig, TeamQConfig):
         self.cql_mu = "logsumexp"
         self.beta_samples = 4
         self.unmix = "inverse"
+        # The conservative penalty is in reward units: `TD + cql_alpha * gap` is least where the greedy action's Q sits
+        # cql_alpha / 2 below its target and the behaviour's cql_alpha / 2 above, so an action keeps its rank only if
+        # it beats the behaviour's by more than cql_alpha. On spread that margin is 0.2-0.8 (the mixed gap with
+        # cql_alpha 0): the unmixing configs' 1.0 flattened the per-agent Qs (gap_ind at log A exactly) and gum's
+        # greedy return fell from -52.7 (100k) to -60.7 (400k); every cell at 0.1 or 0 of the 500k sweep kept
+        # learning (docs/gum.md, "At a real budget: what held gum back").
+        self.cql_alpha = 0.1
         self.regulariser = "munchausen"
         self.regularise_against = "others"
         self.kl_coef = 0.1
