@@ -44,8 +44,8 @@ def carried_on_steps(time_limit: int, gamma: float, tolerance: float = TAIL_TOLE
 # q_bias = mean_t [ Q(s_t, u_t) - G_t ] over the first `steps` steps of one episode: > 0 overestimates the return.
 # The learners bootstrap at the time limit (a truncation), so their Qs value carrying on past it: G_t is taken over
 # an episode played on past the limit (`carried_on_steps`), not cut at it, which reads a large overestimation as an
-# underestimation (QMIX at 100k env steps on spread: -10 against the return to the limit, +73 against the return
-# carried on; benchmarks/bench_q_bias_horizon.py).
+# underestimation (QMIX at 100k env steps on spread: -8.7 against the return to the limit, +113.2 against the return
+# carried on; benchmarks/bench_q_bias_horizon.py, results/convergence/q_bias_horizon/).
 def episode_q_bias(
     module: RLModule, episode: SingleAgentEpisode, gamma: float, steps: int | None = None
 ) -> dict[str, float]:
