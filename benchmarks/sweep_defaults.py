@@ -61,7 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cpus", type=int, default=2, help="trials side by side (one CPU each)")
     parser.add_argument("--out", default=None, help="default: results/sweeps/<algo>-<embedding>")
     parser.add_argument("--resume", action="store_true", help="continue the sweep under <out>/tune")
-    parser.add_argument("--report", action="store_true", help="only rebuild sweep.md from sweep.csv")
+    parser.add_argument(
+        "--report", action="store_true", help="only rebuild sweep.csv (from the trials' folders) and sweep.md"
+    )
     args = parser.parse_args(argv)
     grid, fixed = json.loads(args.grid), json.loads(args.training)
     if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
@@ -140,14 +142,18 @@ def run_sweep(args: argparse.Namespace) -> None:
 
 def trial_rows(tune_dir: Path) -> list[dict]:
     """Every curve point reported so far by the sweep's trials (finished, running or stopped), read from their
-    folders: a `sweep.csv` row each (the cell as sorted JSON, the seed, env steps, the divergence flag and each
-    `<metric>_at_<agents>`)."""
+    folders: a `sweep.csv` row each (the cell as sorted JSON, the seed, env steps, the divergence flag and the
+    guard's message, and each `<metric>_at_<agents>`)."""
     rows = []
     for folder in sorted(path for path in tune_dir.iterdir() if (path / "progress.csv").exists()):
         params = json.loads((folder / "params.json").read_text())
         cell = json.dumps(params["cell"], sort_keys=True)
         for point in read_rows(folder / "progress.csv"):
-            kept = {key: value for key, value in point.items() if key in ("env_steps", "diverged") or "_at_" in key}
+            kept = {
+                key: value
+                for key, value in point.items()
+                if key in ("env_steps", "diverged", "message") or "_at_" in key
+            }
             rows.append({"cell": cell, "seed": params["seed"], **kept})
     return rows
 
