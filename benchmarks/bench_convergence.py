@@ -4,8 +4,10 @@ Each run trains at 3 agents (`n_max` 6) for `--timesteps` env steps (default 1,0
 value learners' epsilon annealed over the first tenth, as the transfer experiment does) and is evaluated greedily
 every `--eval-every` env steps at 3 and, zero-shot, at 6 agents (`rl_algos.common.learning_curve`). Scores are
 normalised by the scripted heuristic (`envs.heuristics`): `(x - random) / (heuristic - random)`, 1 = the heuristic.
-`--scenario vmas:spread` trains on spread's VMAS twin instead, `--worlds` worlds per env runner (give it its own
-`--out`: the reference rows are measured on the scenario the folder was started with).
+`--scenario vmas:spread` trains on spread's VMAS twin instead, `--worlds` worlds per env runner; `--env-options`
+sets team env options (e.g. `{"slots": "random"}`) of the runs, their curves and the reference rows (give either its own
+`--out`: the reference rows are measured on the scenario the folder was started with). `--keep-checkpoint` saves
+each run's final algorithm under `<out>/checkpoints/` (ignored by git) for analysis after the run.
 
 Long: on the 2-core machine a 1M-step run takes 20-60 min. Runs are independent jobs that append their curve to
 `<out>/curves/<run>_seed<k>.csv` as each point is measured and write `<run>_seed<k>.done.json` when finished (or
@@ -70,8 +72,9 @@ REFERENCE_EPISODES = 100
 DEFAULT_EPISODES = 20  # evaluation episodes per curve point in CSVs written before they recorded it
 
 
-def env_config(n_agents: int, scenario: str = "spread") -> dict:
-    return {"scenario": scenario, "n_agents": n_agents, "n_max": N_MAX}
+def env_config(n_agents: int, scenario: str = "spread", options: dict | None = None) -> dict:
+    """The team env config of a convergence run at `n_agents`, with the scenario `options` (e.g. `slots`) over it."""
+    return {"scenario": scenario, "n_agents": n_agents, "n_max": N_MAX, **(options or {})}
 
 
 def parse_args() -> argparse.Namespace:
@@ -83,6 +86,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--eval-agents", default="3,6")
     parser.add_argument("--training", default="{}", help="JSON .training(...) options added to every run")
+    parser.add_argument(
+        "--env-options",
+        default="{}",
+        help='JSON team env options of every run, its curve and its reference rows, e.g. {"slots": "random"}',
+    )
+    parser.add_argument(
+        "--keep-checkpoint",
+        action="store_true",
+        help="save each run's final algorithm to <out>/checkpoints/<run>_seed<k> (not committed) for later analysis",
+    )
     parser.add_argument("--scenario", default="spread", choices=("spread", "vmas:spread"))
     parser.add_argument("--worlds", type=int, default=VMAS_WORLDS, help="VMAS worlds per env runner (vmas:spread)")
     parser.add_argument("--out", default="results/convergence")
@@ -94,7 +107,7 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def reference_rows(out: Path, sizes: list[int], scenario: str) -> list[dict]:
+def reference_rows(out: Path, sizes: list[int], scenario: str, env_options: dict | None = None) -> list[dict]:
     """Heuristic and random returns and occupancy at each size, measured once and kept in `reference.csv`."""
     path = out / "reference.csv"
     rows = read_rows(path)
@@ -103,7 +116,9 @@ def reference_rows(out: Path, sizes: list[int], scenario: str) -> list[dict]:
     rows = []
     for n in sizes:
         for policy in ("heuristic", "random"):
-            result = scripted_policy_evaluation(env_config(n, scenario), REFERENCE_EPISODES, seed=30_000, policy=policy)
+            result = scripted_policy_evaluation(
+                env_config(n, scenario, env_options), REFERENCE_EPISODES, seed=30_000, policy=policy
+            )
             metrics = {f"{k}_mean": float(np.mean(v)) for k, v in result["task_metrics"].items()}
             rows.append({"policy": policy, "eval_agents": n, "return_mean": result["return_mean"], **metrics})
     write_rows(rows, path)
@@ -118,11 +133,17 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def convergence_config(
-    algo_name: str, scenario: str, timesteps: int, seed: int, training: dict, worlds: int = VMAS_WORLDS
+    algo_name: str,
+    scenario: str,
+    timesteps: int,
+    seed: int,
+    training: dict,
+    worlds: int = VMAS_WORLDS,
+    env_options: dict | None = None,
 ) -> AlgorithmConfig:
     """A convergence run's config: `budget_config` at the training size with `training` over it, VMAS's `worlds`
     per env runner, and for the value learners epsilon annealed as the transfer experiment anneals it."""
-    config = budget_config(algo_name, env_config(TRAIN_AGENTS, scenario), timesteps, seed, **training)
+    config = budget_config(algo_name, env_config(TRAIN_AGENTS, scenario, env_options), timesteps, seed, **training)
     if scenario.startswith("vmas:"):
         config.env_runners(num_envs_per_env_runner=worlds)
     if isinstance(config, TeamQConfig) and "epsilon" not in training:
@@ -130,9 +151,12 @@ def convergence_config(
     return config
 
 
-def convergence_curve(scenario: str, eval_agents: str, every: int, episodes: int, seed: int) -> LearningCurve:
+def convergence_curve(
+    scenario: str, eval_agents: str, every: int, episodes: int, seed: int, env_options: dict | None = None
+) -> LearningCurve:
     """The greedy curve of a convergence run: every `every` env steps at each of the comma-separated `eval_agents`."""
-    return LearningCurve([env_config(int(n), scenario) for n in eval_agents.split(",")], every, episodes, 10_000 + seed)
+    sizes = [int(n) for n in eval_agents.split(",")]
+    return LearningCurve([env_config(n, scenario, env_options) for n in sizes], every, episodes, 10_000 + seed)
 
 
 def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:
@@ -140,8 +164,9 @@ def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:
     algo_name, embedding = RUNS[run]
     stem = out / "curves" / f"{run}_seed{seed}"
     training = {"team_embedding": embedding, **json.loads(args.training)}
-    config = convergence_config(algo_name, args.scenario, args.timesteps, seed, training, args.worlds)
-    curve = convergence_curve(args.scenario, args.eval_agents, args.eval_every, args.eval_episodes, seed)
+    env_options = json.loads(args.env_options)
+    config = convergence_config(algo_name, args.scenario, args.timesteps, seed, training, args.worlds, env_options)
+    curve = convergence_curve(args.scenario, args.eval_agents, args.eval_every, args.eval_episodes, seed, env_options)
     rows, status = [], {"run": run, "seed": seed, "diverged": False}
     algo = config.build_algo()
     start, training_s, env_steps = time.perf_counter(), 0.0, 0
@@ -162,6 +187,8 @@ def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:
                     f"{rows[-len(curve.env_configs)]['return_mean']:.2f}",
                     flush=True,
                 )
+        if args.keep_checkpoint:
+            algo.save_to_path((out / "checkpoints" / stem.name).absolute())
     except ValueDivergenceError as error:
         status |= {"diverged": True, "message": str(error)}
         print(f"{run} seed {seed}: {error}", flush=True)
@@ -275,7 +302,7 @@ def main() -> None:
     out = Path(args.out)
     (out / "curves").mkdir(parents=True, exist_ok=True)
     sizes = [int(n) for n in args.eval_agents.split(",")]
-    reference_rows(out, sizes, args.scenario)
+    reference_rows(out, sizes, args.scenario, json.loads(args.env_options))
     if not args.report:
         ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
         for run in args.runs.split(","):

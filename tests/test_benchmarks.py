@@ -64,6 +64,17 @@ def test_convergence_on_vmas_spread_writes_a_curve_and_its_table(tmp_path):
 
 
 @pytest.mark.slow
+def test_convergence_runs_on_the_env_options_and_keeps_the_final_checkpoint(tmp_path):
+    from rl_algos.common.evaluation import checkpoint_config
+
+    run_benchmark("bench_convergence", "--runs", "iac", "--seeds", "0", "--timesteps", "1000", "--eval-every", "1000",
+                  "--eval-episodes", "2", "--eval-agents", "3", "--env-options", '{"slots": "random"}',
+                  "--keep-checkpoint", "--out", str(tmp_path))  # fmt: skip
+    assert [row["eval_agents"] for row in read_csv(tmp_path / "curves" / "iac_seed0.csv")] == ["3"]
+    assert checkpoint_config(tmp_path / "checkpoints" / "iac_seed0").env_config["slots"] == "random"
+
+
+@pytest.mark.slow
 def test_spread_twins_evaluates_each_policy_on_both(tmp_path):
     run_benchmark(
         "bench_spread_twins", "--timesteps", "1000", "--episodes", "2", "--worlds", "16", "--out", str(tmp_path)
