@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--grid", default="{}", help='JSON {option: [values]} of .training() options, e.g. {"lr": [1e-3]}'
     )
     parser.add_argument("--training", default="{}", help="JSON .training() options fixed for every trial")
+    parser.add_argument(
+        "--env-options", default="{}", help='JSON team env options of every trial, e.g. {"slots": "random"}'
+    )
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--timesteps", type=int, default=1_000_000)
     parser.add_argument("--eval-every", type=int, default=100_000)
@@ -70,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--grid must be a JSON object of non-empty lists, got {args.grid}")
     if set(grid) & set(fixed):
         parser.error(f"options both swept and fixed: {', '.join(sorted(set(grid) & set(fixed)))}")
-    args.grid, args.training = grid, fixed
+    args.grid, args.training, args.env_options = grid, fixed, json.loads(args.env_options)
     args.out = Path(args.out or f"results/sweeps/{args.algo}-{args.embedding}")
     return args
 
@@ -84,16 +87,23 @@ def validate_cells(args: argparse.Namespace) -> None:
     """Build every cell's config once before starting Ray, so a bad option fails here with its message."""
     for cell in cells(args.grid):
         training = {"team_embedding": args.embedding, **args.training, **cell}
-        convergence_config(args.algo, args.scenario, args.timesteps, 0, training).validate()
+        convergence_config(
+            args.algo, args.scenario, args.timesteps, 0, training, env_options=args.env_options
+        ).validate()
 
 
 def sweep_trial(trial: dict) -> None:
     """A Tune trainable: one convergence run of `trial["cell"]` and `trial["seed"]`, reporting each curve point."""
     spec, cell, seed = trial["spec"], trial["cell"], trial["seed"]
     training = {"team_embedding": spec["embedding"], **spec["training"], **cell}
-    config = convergence_config(spec["algo"], spec["scenario"], spec["timesteps"], seed, training)
+    env_options = spec.get("env_options", {})  # absent from sweeps started before the option existed
+    config = convergence_config(
+        spec["algo"], spec["scenario"], spec["timesteps"], seed, training, env_options=env_options
+    )
     eval_agents = f"{TRAIN_AGENTS},{ZERO_SHOT_AGENTS}"
-    curve = convergence_curve(spec["scenario"], eval_agents, spec["eval_every"], spec["eval_episodes"], seed)
+    curve = convergence_curve(
+        spec["scenario"], eval_agents, spec["eval_every"], spec["eval_episodes"], seed, env_options
+    )
     algo, env_steps = config.build_algo(), 0
     try:
         while env_steps < spec["timesteps"]:
@@ -117,6 +127,7 @@ def run_sweep(args: argparse.Namespace) -> None:
         "embedding": args.embedding,
         "scenario": args.scenario,
         "training": args.training,
+        "env_options": args.env_options,
         "timesteps": args.timesteps,
         "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes,
@@ -212,7 +223,8 @@ def report(args: argparse.Namespace) -> str:
         f"{args.last_points} curve points, then over seeds [95% bootstrap]; zero-shot: the same at {ZERO_SHOT_AGENTS}"
     )
     lines = [
-        f"{title}, fixed {json.dumps(args.training)}",
+        f"{title}, fixed {json.dumps(args.training)}"
+        + (f", env options {json.dumps(args.env_options)}" if args.env_options else ""),
         "",
         legend,
         "",
@@ -242,7 +254,7 @@ def report(args: argparse.Namespace) -> str:
 def main() -> None:
     args = parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    reference_rows(args.out, [TRAIN_AGENTS, ZERO_SHOT_AGENTS], args.scenario)
+    reference_rows(args.out, [TRAIN_AGENTS, ZERO_SHOT_AGENTS], args.scenario, args.env_options)
     if not args.report:
         validate_cells(args)
         run_sweep(args)

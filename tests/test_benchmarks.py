@@ -119,11 +119,14 @@ def test_sweep_ranks_cells_by_their_last_points_and_flags_collapses_and_divergen
 @pytest.mark.slow
 def test_sweep_runs_a_tune_grid_and_names_a_winner(tmp_path):
     run_benchmark("sweep_defaults", "--algo", "vdn", "--grid", '{"lr": [0.0005, 0.001]}', "--timesteps", "2400",
-                  "--eval-every", "1200", "--eval-episodes", "2", "--out", str(tmp_path))  # fmt: skip
+                  "--eval-every", "1200", "--eval-episodes", "2", "--env-options", '{"slots": "random"}',
+                  "--out", str(tmp_path))  # fmt: skip
     rows = read_csv(tmp_path / "sweep.csv")
     assert {row["cell"] for row in rows} == {'{"lr": 0.0005}', '{"lr": 0.001}'}
     assert {row["env_steps"] for row in rows} == {"1200", "2400"}
-    assert 'winner: `{"lr": 0.00' in (tmp_path / "sweep.md").read_text()
+    table = (tmp_path / "sweep.md").read_text()
+    assert 'winner: `{"lr": 0.00' in table
+    assert 'env options {"slots": "random"}' in table.splitlines()[0]
 
 
 def test_sweep_refuses_a_bad_grid(capsys):
