@@ -53,7 +53,7 @@ def test_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_path
     assert larger == evaluate(checkpoint, {**SPREAD, "n_agents": 6}, episodes=2, seed=3)
 
 
-def test_evaluate_plays_the_checkpoint_weights_greedily(ray_session, tmp_path):
+def test_evaluate_plays_the_checkpoint_weights_greedily(ray_session, tmp_path, monkeypatch):
     """Agent weights that make action 2 the best everywhere give the climbing game's (c, c) payoff, 5."""
     matrix = {"scenario": "matrix", "n_agents": 2, "n_max": 4, "game": "climbing", "reward": "mean"}
     trainer = quick_config("qmix", matrix).build_algo()
@@ -72,9 +72,10 @@ def test_evaluate_plays_the_checkpoint_weights_greedily(ray_session, tmp_path):
     with torch.no_grad():
         learner_module(trainer).agent.q[-1].weight.zero_()
         learner_module(trainer).agent.q[-1].bias.copy_(last_layer_bias)
-    checkpoint = trainer.save_to_path(str(tmp_path / "optimal"))
+    trainer.save_to_path(str(tmp_path / "optimal"))
     trainer.stop()
-    assert evaluate(checkpoint, matrix, episodes=2)["task_metrics"] == {"optimal_rate": [1.0, 1.0]}
+    monkeypatch.chdir(tmp_path)  # a checkpoint given by a relative path, as from a shell
+    assert evaluate("optimal", matrix, episodes=2)["task_metrics"] == {"optimal_rate": [1.0, 1.0]}
 
 
 def test_evaluate_rejects_another_n_max(ray_session, tmp_path):

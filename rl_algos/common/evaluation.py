@@ -100,7 +100,8 @@ def playing_algorithm(checkpoint_path: str | Path, env_config: Mapping[str, Any]
     )
     algo = config.build_algo()
     try:
-        algo.restore_from_path(Path(checkpoint_path) / MODULE_COMPONENT, component=MODULE_COMPONENT)
+        # absolute: RLlib reads a relative path as a URI without a scheme and refuses it
+        algo.restore_from_path(Path(checkpoint_path).absolute() / MODULE_COMPONENT, component=MODULE_COMPONENT)
         yield algo
     finally:
         algo.stop()
