@@ -64,14 +64,24 @@ def test_convergence_on_vmas_spread_writes_a_curve_and_its_table(tmp_path):
 
 
 @pytest.mark.slow
-def test_convergence_runs_on_the_env_options_and_keeps_the_final_checkpoint(tmp_path):
+def test_convergence_keeps_its_checkpoint_and_the_agent_ids_benchmark_plays_it(tmp_path):
     from rl_algos.common.evaluation import checkpoint_config
 
     run_benchmark("bench_convergence", "--runs", "iac", "--seeds", "0", "--timesteps", "1000", "--eval-every", "1000",
-                  "--eval-episodes", "2", "--eval-agents", "3", "--env-options", '{"slots": "random"}',
+                  "--eval-episodes", "2", "--eval-agents", "3", "--env-options", '{"max_cycles": 10}',
                   "--keep-checkpoint", "--out", str(tmp_path))  # fmt: skip
     assert [row["eval_agents"] for row in read_csv(tmp_path / "curves" / "iac_seed0.csv")] == ["3"]
-    assert checkpoint_config(tmp_path / "checkpoints" / "iac_seed0").env_config["slots"] == "random"
+    assert checkpoint_config(tmp_path / "checkpoints" / "iac_seed0").env_config["max_cycles"] == 10
+    run_benchmark("bench_agent_ids", "--checkpoints", str(tmp_path / "checkpoints" / "iac_seed0"),
+                  "--eval-agents", "3,6", "--episodes", "2", "--out", str(tmp_path / "ids.csv"))  # fmt: skip
+    rows = read_csv(tmp_path / "ids.csv")
+    # trained in slots 0-2: at 6 the agents play with their own ids and with those of slots 0-2
+    assert [(row["eval_agents"], row["agent_ids"], row["trained_slots"]) for row in rows] == [
+        ("3", "own", "3"),
+        ("6", "own", "3"),
+        ("6", "reuse", "3"),
+    ]
+    assert all(np.isfinite(float(row["normalised"])) for row in rows)
 
 
 @pytest.mark.slow

@@ -6,6 +6,16 @@ import torch
 from torch import nn
 
 
+def reused_id_table(n_max: int, trained_slots: int) -> torch.Tensor:
+    """`[n_max, n_max]`: row k is the one-hot id slot k acts with, its own below `trained_slots`, else that of slot
+    `k mod trained_slots`. A team trained in slots `0..N-1` never trains the first-layer weights of the ids above
+    (their input is always 0, so their gradient is too): at a larger team, agents in those slots would act on
+    random initial weights; with this table they act as trained agents do."""
+    if not 1 <= trained_slots <= n_max:
+        raise ValueError(f"trained_slots={trained_slots} must be between 1 and n_max={n_max}")
+    return torch.eye(n_max)[torch.arange(n_max) % trained_slots]
+
+
 class AppendAgentIds(nn.Module):
     """`[..., n_max, d] -> [..., n_max, d + n_max]`: each slot's one-hot id appended to its features, so a
     network shared by all agents can still tell them apart."""
@@ -21,3 +31,12 @@ class AppendAgentIds(nn.Module):
         if ids is None:
             ids = self.ids.expand(*x.shape[:-1], self.n_max)
         return torch.cat([x, ids], dim=-1)
+
+
+def reuse_trained_ids(module: nn.Module, trained_slots: int) -> int:
+    """Every `AppendAgentIds` in `module` gives the slots from `trained_slots` on the ids of trained slots
+    (`reused_id_table`); returns how many it changed (0: the networks take no agent ids)."""
+    appenders = [m for m in module.modules() if isinstance(m, AppendAgentIds)]
+    for appender in appenders:
+        appender.ids = reused_id_table(appender.n_max, trained_slots).to(appender.ids.device)
+    return len(appenders)

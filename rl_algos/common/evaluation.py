@@ -18,10 +18,12 @@ from ray.rllib.utils.checkpoints import Checkpointable
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 import envs
+from policies.networks.agent_ids import reuse_trained_ids
 from rl_algos.common.q_bias import carried_on_steps, episode_q_bias, has_q_bias
 
 MODULE_COMPONENT = f"{COMPONENT_LEARNER_GROUP}/{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"
 Q_BIAS_EPISODES = 5  # greedy episodes, played on past the time limit, that q_bias is measured on
+AGENT_ID_MODES = ("own", "reuse")  # how agents in slots the training team never sat in are identified
 
 
 class CheckpointError(ValueError):
@@ -65,12 +67,25 @@ def checkpoint_env_steps(checkpoint_path: str | Path) -> int:
     return int(stats[f"{ENV_RUNNER_RESULTS}--{NUM_ENV_STEPS_SAMPLED_LIFETIME}"]["lifetime_sum"])
 
 
+def trained_slots(env_config: Mapping[str, Any]) -> int:
+    """How many leading agent slots a team env config trains the ids of: its largest team with `slots="first"`,
+    every slot (`n_max`) with `slots="random"`."""
+    parsed = envs.parse_env_config(**env_config)
+    return parsed.n_max if parsed.slots == "random" else max(parsed.team_sizes)
+
+
 @contextmanager
-def playing_algorithm(checkpoint_path: str | Path, env_config: Mapping[str, Any], seed: int = 0) -> Iterator[Algorithm]:
+def playing_algorithm(
+    checkpoint_path: str | Path, env_config: Mapping[str, Any], seed: int = 0, agent_ids: str = "own"
+) -> Iterator[Algorithm]:
     """The algorithm rebuilt from a checkpoint's config with `env_config` as its env (any `n_agents`, the same
     `n_max`; the same scenario or its twin, `spread` <-> `vmas:spread`, with discrete actions), one local env runner
     seeded with `seed`, no remote workers, on CPU, with the checkpoint's module weights restored; stopped on exit.
+    `agent_ids="reuse"`: agents in slots the training team never sat in act (and are valued) with the ids of trained
+    slots (`policies.networks.agent_ids.reused_id_table`) instead of their own untrained ones.
     `ValueError` names what does not match the checkpoint."""
+    if agent_ids not in AGENT_ID_MODES:
+        raise ValueError(f"agent_ids={agent_ids!r} is unknown; use one of {', '.join(AGENT_ID_MODES)}")
     config = checkpoint_config(checkpoint_path)
     for module_file in sorted((Path(checkpoint_path) / MODULE_COMPONENT).rglob("*.pkl")):  # before Ray restores it
         load_checkpoint_file(checkpoint_path, module_file.relative_to(checkpoint_path))
@@ -102,17 +117,26 @@ def playing_algorithm(checkpoint_path: str | Path, env_config: Mapping[str, Any]
     try:
         # absolute: RLlib reads a relative path as a URI without a scheme and refuses it
         algo.restore_from_path(Path(checkpoint_path).absolute() / MODULE_COMPONENT, component=MODULE_COMPONENT)
+        if agent_ids == "reuse":
+            slots = trained_slots(checkpoint_config(checkpoint_path).env_config)
+            for module in (algo.env_runner.module, algo.learner_group._learner.module[DEFAULT_MODULE_ID]):
+                reuse_trained_ids(module, slots)
         yield algo
     finally:
         algo.stop()
 
 
 def evaluate(
-    checkpoint_path: str | Path, env_config: Mapping[str, Any], episodes: int = 10, seed: int = 0
+    checkpoint_path: str | Path,
+    env_config: Mapping[str, Any],
+    episodes: int = 10,
+    seed: int = 0,
+    agent_ids: str = "own",
 ) -> dict[str, Any]:
     """Run `episodes` greedy episodes of a checkpoint's policy in the team env `env_config`.
 
-    `playing_algorithm` rebuilds the algorithm for `env_config` with the checkpoint's weights; its local env runner
+    `playing_algorithm` rebuilds the algorithm for `env_config` with the checkpoint's weights (and, with
+    `agent_ids="reuse"`, trained ids for the agents in slots the training team never sat in); its local env runner
     plays the episodes, seeded with `seed`. Returns `return_mean`, `return_std`, `episodes`, `episode_len_mean`,
     `n_agents`, the per-episode `returns`, and `task_metrics`: each of the scenario's task metrics per episode
     (`{"occupied_landmarks": [...], ...}`, read from the last step's infos). Value learners (`TeamQModule`: IQL, VDN,
@@ -123,13 +147,13 @@ def evaluate(
     `q_bias_ind_mean`, the same of each agent's own critic.
     """
     wanted = envs.parse_env_config(**env_config)
-    with playing_algorithm(checkpoint_path, env_config, seed) as algo:
+    with playing_algorithm(checkpoint_path, env_config, seed, agent_ids) as algo:
         played = algo.env_runner.sample(num_episodes=episodes, explore=False)
         values_actions = has_q_bias(algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped())
         gamma = algo.config.gamma
     q_bias = {}
     if values_actions:
-        q_bias = carried_on_q_bias(checkpoint_path, env_config, gamma, min(episodes, Q_BIAS_EPISODES), seed)
+        q_bias = carried_on_q_bias(checkpoint_path, env_config, gamma, min(episodes, Q_BIAS_EPISODES), seed, agent_ids)
     returns = np.array([episode.get_return() for episode in played], dtype=np.float64)
     return {
         **_summary(returns, [episode.get_infos(-1) for episode in played]),
@@ -140,7 +164,12 @@ def evaluate(
 
 
 def carried_on_q_bias(
-    checkpoint_path: str | Path, env_config: Mapping[str, Any], gamma: float, episodes: int, seed: int
+    checkpoint_path: str | Path,
+    env_config: Mapping[str, Any],
+    gamma: float,
+    episodes: int,
+    seed: int,
+    agent_ids: str = "own",
 ) -> dict[str, Any]:
     """`q_bias` (and, for unmixed actor-critics, `q_bias_ind`) per episode and their means, over the states of the
     task's time limit of greedy episodes played on past it (`rl_algos.common.q_bias.carried_on_steps`), since the
@@ -149,7 +178,7 @@ def carried_on_q_bias(
     option = spec.scenario.time_limit_option
     limit = spec.scenario_options[option] if option else None
     carried_on = {**env_config, option: carried_on_steps(limit, gamma)} if limit else dict(env_config)
-    with playing_algorithm(checkpoint_path, carried_on, seed) as algo:
+    with playing_algorithm(checkpoint_path, carried_on, seed, agent_ids) as algo:
         played = algo.env_runner.sample(num_episodes=episodes, explore=False)
         module = algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped()
         biases = [episode_q_bias(module, episode, gamma, steps=limit) for episode in played]
