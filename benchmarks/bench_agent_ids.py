@@ -73,9 +73,9 @@ def rows_of(checkpoint: str, sizes: list[int], episodes: int, seed: int) -> list
                     "trained_slots": trained,
                     "eval_agents": n,
                     "agent_ids": agent_ids,
-                    "return_mean": returns.mean(),
-                    "return_ci95": 1.96 * returns.std() / np.sqrt(len(returns)),
-                    "normalised": score(returns.mean()),
+                    "return_mean": float(returns.mean()),
+                    "return_ci95": float(1.96 * returns.std() / np.sqrt(len(returns))),
+                    "normalised": float(score(returns.mean())),
                     "episodes": len(returns),
                     **{f"{name}_mean": float(np.mean(v)) for name, v in result["task_metrics"].items()},
                 }
