@@ -2,7 +2,8 @@
 
 Each run trains at 3 agents (`n_max` 6) for `--timesteps` env steps (default 1,000,000; synchronous, seeded, the
 value learners' epsilon annealed over the first tenth, as the transfer experiment does) and is evaluated greedily
-every `--eval-every` env steps at 3 and, zero-shot, at 6 agents (`rl_algos.common.learning_curve`). Scores are
+every `--eval-every` env steps at 3 and, zero-shot, at 6 agents (`rl_algos.common.learning_curve`; the agents in
+slots 3-5, whose ids the training team never trained, act with the trained ids 0-2 unless `--zero-shot-ids own`). Scores are
 normalised by the scripted heuristic (`envs.heuristics`): `(x - random) / (heuristic - random)`, 1 = the heuristic.
 `--scenario vmas:spread` trains on spread's VMAS twin instead, `--worlds` worlds per env runner; `--env-options`
 sets team env options (e.g. `{"slots": "random"}`) of the runs, their curves and the reference rows (give either its own
@@ -44,7 +45,7 @@ from experiments.results_io import write_rows  # noqa: E402
 from experiments.transfer_settings import VMAS_WORLDS, budget_epsilon  # noqa: E402
 from experiments.transfer_stats import Estimate, mean_estimate  # noqa: E402
 from rl_algos.common.divergence import ValueDivergenceError  # noqa: E402
-from rl_algos.common.evaluation import scripted_policy_evaluation  # noqa: E402
+from rl_algos.common.evaluation import AGENT_ID_MODES, scripted_policy_evaluation  # noqa: E402
 from rl_algos.common.learning_curve import LearningCurve  # noqa: E402
 from rl_algos.common.training import budget_config  # noqa: E402
 from rl_algos.common.value_config import TeamQConfig  # noqa: E402
@@ -90,6 +91,12 @@ def parse_args() -> argparse.Namespace:
         "--env-options",
         default="{}",
         help='JSON team env options of every run, its curve and its reference rows, e.g. {"slots": "random"}',
+    )
+    parser.add_argument(
+        "--zero-shot-ids",
+        choices=AGENT_ID_MODES,
+        default="reuse",
+        help="at sizes above the trained team, agents in untrained slots act with trained ids (reuse) or their own",
     )
     parser.add_argument(
         "--keep-checkpoint",
@@ -152,11 +159,18 @@ def convergence_config(
 
 
 def convergence_curve(
-    scenario: str, eval_agents: str, every: int, episodes: int, seed: int, env_options: dict | None = None
+    scenario: str,
+    eval_agents: str,
+    every: int,
+    episodes: int,
+    seed: int,
+    env_options: dict | None = None,
+    agent_ids: str = "reuse",
 ) -> LearningCurve:
-    """The greedy curve of a convergence run: every `every` env steps at each of the comma-separated `eval_agents`."""
-    sizes = [int(n) for n in eval_agents.split(",")]
-    return LearningCurve([env_config(n, scenario, env_options) for n in sizes], every, episodes, 10_000 + seed)
+    """The greedy curve of a convergence run: every `every` env steps at each of the comma-separated `eval_agents`,
+    the agents in slots the training team never sat in acting with trained ids unless `agent_ids="own"`."""
+    configs = [env_config(int(n), scenario, env_options) for n in eval_agents.split(",")]
+    return LearningCurve(configs, every, episodes, 10_000 + seed, agent_ids)
 
 
 def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:
@@ -166,7 +180,9 @@ def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:
     training = {"team_embedding": embedding, **json.loads(args.training)}
     env_options = json.loads(args.env_options)
     config = convergence_config(algo_name, args.scenario, args.timesteps, seed, training, args.worlds, env_options)
-    curve = convergence_curve(args.scenario, args.eval_agents, args.eval_every, args.eval_episodes, seed, env_options)
+    curve = convergence_curve(
+        args.scenario, args.eval_agents, args.eval_every, args.eval_episodes, seed, env_options, args.zero_shot_ids
+    )
     rows, status = [], {"run": run, "seed": seed, "diverged": False}
     algo = config.build_algo()
     start, training_s, env_steps = time.perf_counter(), 0.0, 0

@@ -386,9 +386,11 @@ def checkpoint_uri(checkpoint: tune.Checkpoint) -> str:
 
 
 @ray.remote(num_cpus=1)
-def evaluate_checkpoint(checkpoint: tune.Checkpoint, env_config: dict, episodes: int, seed: int) -> dict:
+def evaluate_checkpoint(
+    checkpoint: tune.Checkpoint, env_config: dict, episodes: int, seed: int, agent_ids: str
+) -> dict:
     with checkpoint.as_directory() as path:
-        return evaluate(path, env_config, episodes=episodes, seed=seed)
+        return evaluate(path, env_config, episodes=episodes, seed=seed, agent_ids=agent_ids)
 
 
 def evaluate_results(
@@ -422,7 +424,11 @@ def evaluate_results(
             if row_key(row) in ledger:
                 continue
             task = evaluate_checkpoint.remote(
-                result.checkpoint, settings.env_config(n), settings.eval_episodes, 10_000 + spec["seed"]
+                result.checkpoint,
+                settings.env_config(n),
+                settings.eval_episodes,
+                10_000 + spec["seed"],
+                settings.zero_shot_ids,
             )
             jobs.append((row, result, task))
     for row, result, task in jobs:
@@ -577,7 +583,8 @@ def write_report(
     """Write `summary.md`, the figures, the learning curves and (with `--wandb`) the evaluations; returns the summary."""
     title = (
         f"{settings.scenario}: trained at {settings.train_label} agents, {settings.timesteps} env steps, "
-        f"fine-tuned {settings.finetune_timesteps} ({settings.finetune}), slots {settings.slots} ({settings.name})"
+        f"fine-tuned {settings.finetune_timesteps} ({settings.finetune}), slots {settings.slots}, zero-shot ids "
+        f"{settings.zero_shot_ids} ({settings.name})"
     )
     summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names)
     files.write_bytes("summary.md", summary.encode())

@@ -19,6 +19,7 @@ import envs
 import rl_algos
 from envs.team_env import SLOT_MODES
 from policies.networks.team_embedding import EMBEDDINGS
+from rl_algos.common.evaluation import AGENT_ID_MODES
 from rl_algos.common.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay
 from rl_algos.common.replay_config import ReplayConfig
 from rl_algos.common.value_config import TeamQConfig
@@ -71,6 +72,7 @@ class TransferSettings:
     finetune_kl: float = 1.0
     finetune_kl_steps: int | None = None
     slots: str = "first"
+    zero_shot_ids: str = "reuse"
     scratch: bool = True
     eval_episodes: int = 20
     eval_every: int | None = None
@@ -201,6 +203,13 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
         "--slots",
         choices=SLOT_MODES,
         help=f"agent slots: first (0..N-1) or random (N drawn from n_max each episode) (default: {d.slots})",
+    )
+    add(
+        "--zero-shot-ids",
+        choices=AGENT_ID_MODES,
+        help="ids of the agents in slots the training team never sat in, when a policy is evaluated at a larger team: "
+        "reuse (those of trained slots, slot k as k mod N) or own (their own, whose first-layer weights were never "
+        f"trained with --slots first) (default: {d.zero_shot_ids})",
     )
     add(
         "--scratch",

@@ -54,7 +54,9 @@ def trial_curve(spec: dict[str, Any]) -> LearningCurve | None:
     if every == 0:
         return None
     configs = [settings.env_config(n) for n in curve_sizes(spec)]
-    return LearningCurve(configs, every, settings.eval_episodes, seed=10_000 + spec["seed"])
+    return LearningCurve(
+        configs, every, settings.eval_episodes, seed=10_000 + spec["seed"], agent_ids=settings.zero_shot_ids
+    )
 
 
 def curve_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -64,7 +66,7 @@ def curve_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
         f"curve/{row['eval_agents']}/{key}": value
         for row in rows
         for key, value in row.items()
-        if key not in ("env_steps", "eval_agents")
+        if key not in ("env_steps", "eval_agents", "agent_ids")
     }
 
 

@@ -25,6 +25,7 @@ def test_defaults_are_the_documented_small_comparison():
     assert settings.algos == ["qmix"] and settings.embeddings == ["concat", "graph"]
     assert settings.scenario == "spread" and settings.train_agents == [3] and settings.eval_agents == [3, 6]
     assert settings.seeds == [0] and settings.padded_size == 6
+    assert settings.slots == "first" and settings.zero_shot_ids == "reuse"
     assert settings.name.startswith("spread-")
     assert explicit == set()
 

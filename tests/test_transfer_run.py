@@ -10,8 +10,10 @@ from PIL import Image
 
 from experiments.transfer import main
 from experiments.transfer_report import summary_markdown
+from experiments.transfer_settings import parse_settings
 from experiments.transfer_stats import mean_estimate
 from experiments.transfer_trial import TeamTrial, non_finite_losses
+from rl_algos.common.evaluation import evaluate
 from rl_algos.common.off_policy import stored_team_replay
 
 
@@ -74,6 +76,9 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     assert (folder / "finetune" / "finetune_qmix_concat_n6_seed0").is_dir()
     final = max((folder / "train" / "train_qmix_graph_n3_seed0").glob("checkpoint_*"))
     assert stored_team_replay(final) is not None, "the conservative default fine-tunes from the pre-training replay"
+    at_6 = parse_settings(argv)[0].env_config(6)
+    reused = evaluate(final, at_6, episodes=2, seed=10_000, agent_ids="reuse")
+    assert reused["return_mean"] == pytest.approx(float(zero_shot_at_6["return_mean"])), "slots 3-5 act as 0-2"
 
     assert main(["--resume", *argv]) == 0
     resumed = _read_rows(folder / "transfer.csv")

@@ -25,12 +25,14 @@ def default_eval_every(timesteps: int) -> int:
     return max(1, timesteps // CURVE_POINTS)
 
 
-def curve_row(evaluation: Mapping[str, Any], env_steps: int) -> dict[str, Any]:
-    """One curve point of an `evaluate()` result: `env_steps`, `eval_agents`, `return_mean`, `return_std`, `episodes`,
-    each task metric's mean (`<metric>_mean`) and the `q_bias` means where present."""
+def curve_row(evaluation: Mapping[str, Any], env_steps: int, agent_ids: str = "own") -> dict[str, Any]:
+    """One curve point of an `evaluate()` result: `env_steps`, `eval_agents`, `agent_ids` (the evaluation's mode),
+    `return_mean`, `return_std`, `episodes`, each task metric's mean (`<metric>_mean`) and the `q_bias` means where
+    present."""
     row = {
         "env_steps": env_steps,
         "eval_agents": evaluation["n_agents"],
+        "agent_ids": agent_ids,
         "return_mean": evaluation["return_mean"],
         "return_std": evaluation["return_std"],
         "episodes": evaluation["episodes"],
@@ -42,13 +44,17 @@ def curve_row(evaluation: Mapping[str, Any], env_steps: int) -> dict[str, Any]:
 
 class LearningCurve:
     """Greedy evaluations of a training run at `env_configs` (team env configs of the run's `n_max`), `episodes`
-    each, seeded with `seed`, at the first iteration that reaches each multiple of `every` env steps."""
+    each, seeded with `seed`, at the first iteration that reaches each multiple of `every` env steps; `agent_ids`
+    as `evaluate`'s (`"reuse"`: at a team larger than the trained one, agents in untrained slots act with trained
+    ids)."""
 
-    def __init__(self, env_configs: Sequence[Mapping[str, Any]], every: int, episodes: int, seed: int):
+    def __init__(
+        self, env_configs: Sequence[Mapping[str, Any]], every: int, episodes: int, seed: int, agent_ids: str = "own"
+    ):
         if every < 1:
             raise ValueError(f"a learning curve's interval must be at least 1 env step, got {every}")
         self.env_configs = [dict(config) for config in env_configs]
-        self.every, self.episodes, self.seed = every, episodes, seed
+        self.every, self.episodes, self.seed, self.agent_ids = every, episodes, seed, agent_ids
         self.next_at = every
 
     def due(self, env_steps: int) -> bool:
@@ -61,7 +67,11 @@ class LearningCurve:
         with tempfile.TemporaryDirectory() as scratch:
             checkpoint = algo.save_to_path(scratch)
             rows = [
-                curve_row(evaluate(checkpoint, config, episodes=self.episodes, seed=self.seed), env_steps)
+                curve_row(
+                    evaluate(checkpoint, config, episodes=self.episodes, seed=self.seed, agent_ids=self.agent_ids),
+                    env_steps,
+                    self.agent_ids,
+                )
                 for config in self.env_configs
             ]
         self.next_at = (env_steps // self.every + 1) * self.every
