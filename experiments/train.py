@@ -24,7 +24,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import ray  # noqa: E402
 
 import rl_algos  # noqa: E402
-from rl_algos.common.evaluation import checkpoint_config, checkpoint_env_steps  # noqa: E402
+from rl_algos.common.evaluation import AGENT_ID_MODES, checkpoint_config, checkpoint_env_steps  # noqa: E402
 from rl_algos.common.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay  # noqa: E402
 from rl_algos.common.training import train_and_evaluate  # noqa: E402
 
@@ -45,6 +45,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--training", default="{}", help="JSON dict of extra .training(...) options")
     parser.add_argument("--eval-agents", type=int_list, default=None, help="team sizes to evaluate at")
     parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument(
+        "--zero-shot-ids",
+        choices=AGENT_ID_MODES,
+        default="reuse",
+        help="at an eval size above the trained team, agents in slots it never sat in act with trained ids (reuse: "
+        "slot k as k mod N) or their own, untrained ones (see docs/transfer.md, 'Agent ids at a larger team')",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--env-runners",
@@ -114,6 +121,7 @@ def main() -> None:
         checkpoint_dir=str(Path(args.out).resolve()),
         prepare=load_pretrained if args.finetune_from else None,
         on_result=report,
+        agent_ids=args.zero_shot_ids,
     )
     print(f"checkpoint: {run.checkpoint}")
     print("| team size | greedy return (mean ± std) | episodes |")

@@ -63,11 +63,12 @@ def train_and_evaluate(
     checkpoint_dir: str | None = None,
     prepare: Callable[[Algorithm], None] | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    agent_ids: str = "own",
 ) -> TrainingRun:
     """Build `config`'s algorithm, call `prepare(algo)` (e.g. to load pre-trained weights), train until `steps` env
     steps are sampled (`on_result` sees each iteration's result), save a checkpoint to `checkpoint_dir` (or a
     temporary directory), stop, and evaluate it greedily for `episodes` episodes (seeded with `seed`) in each of
-    `eval_env_configs` (any team size up to the run's `n_max`)."""
+    `eval_env_configs` (any team size up to the run's `n_max`; `agent_ids` as `evaluate`'s)."""
     start = time.perf_counter()
     algo = config.build_algo()
     if prepare is not None:
@@ -83,5 +84,7 @@ def train_and_evaluate(
         checkpoint = algo.save_to_path(checkpoint_dir or scratch)
         algo.stop()
         wall_s = time.perf_counter() - start
-        evaluations = [evaluate(checkpoint, env, episodes=episodes, seed=seed) for env in eval_env_configs]
+        evaluations = [
+            evaluate(checkpoint, env, episodes=episodes, seed=seed, agent_ids=agent_ids) for env in eval_env_configs
+        ]
     return TrainingRun(checkpoint if checkpoint_dir else None, sampled, steps_per_s, wall_s, evaluations)
