@@ -23,7 +23,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-from benchmarks.bench_convergence import normalised  # noqa: E402
+from benchmarks.bench_convergence import REFERENCE_SEED, normalised  # noqa: E402
 from experiments.results_io import write_rows  # noqa: E402
 from rl_algos.common.evaluation import (  # noqa: E402
     checkpoint_config,
@@ -32,8 +32,6 @@ from rl_algos.common.evaluation import (  # noqa: E402
     scripted_policy_evaluation,
     trained_slots,
 )
-
-REFERENCE_SEED = 30_000  # bench_convergence's reference episodes
 
 
 def parse_args() -> argparse.Namespace:

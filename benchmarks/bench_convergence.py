@@ -3,12 +3,12 @@
 Each run trains at 3 agents (`n_max` 6) for `--timesteps` env steps (default 1,000,000; synchronous, seeded, the
 value learners' epsilon annealed over the first tenth, as the transfer experiment does) and is evaluated greedily
 every `--eval-every` env steps at 3 and, zero-shot, at 6 agents (`rl_algos.common.learning_curve`; the agents in
-slots 3-5, whose ids the training team never trained, act with the trained ids 0-2 unless `--zero-shot-ids own`). Scores are
-normalised by the scripted heuristic (`envs.heuristics`): `(x - random) / (heuristic - random)`, 1 = the heuristic.
-`--scenario vmas:spread` trains on spread's VMAS twin instead, `--worlds` worlds per env runner; `--env-options`
-sets team env options (e.g. `{"slots": "random"}`) of the runs, their curves and the reference rows (give either its own
-`--out`: the reference rows are measured on the scenario the folder was started with). `--keep-checkpoint` saves
-each run's final algorithm under `<out>/checkpoints/` (ignored by git) for analysis after the run.
+slots 3-5, whose ids the training team never trained, act with the trained ids 0-2 unless `--zero-shot-ids own`).
+Scores are normalised by the scripted heuristic (`envs.heuristics`): `(x - random) / (heuristic - random)`, 1 =
+the heuristic. `--scenario vmas:spread` trains on spread's VMAS twin instead, `--worlds` worlds per env runner;
+`--env-options` sets team env options (e.g. `{"slots": "random"}`) of the runs, their curves and the reference rows
+(give either its own `--out`: the reference rows are measured on the scenario the folder was started with).
+`--keep-checkpoint` saves each run's final algorithm under `<out>/checkpoints/` (ignored by git) for analysis.
 
 Long: on the 2-core machine a 1M-step run takes 20-60 min. Runs are independent jobs that append their curve to
 `<out>/curves/<run>_seed<k>.csv` as each point is measured and write `<run>_seed<k>.done.json` when finished (or
@@ -70,6 +70,7 @@ RUNS = {
 }
 TRAIN_AGENTS, N_MAX = 3, 6
 REFERENCE_EPISODES = 100
+REFERENCE_SEED = 30_000  # the heuristic's and the random team's episodes
 DEFAULT_EPISODES = 20  # evaluation episodes per curve point in CSVs written before they recorded it
 
 
@@ -124,7 +125,7 @@ def reference_rows(out: Path, sizes: list[int], scenario: str, env_options: dict
     for n in sizes:
         for policy in ("heuristic", "random"):
             result = scripted_policy_evaluation(
-                env_config(n, scenario, env_options), REFERENCE_EPISODES, seed=30_000, policy=policy
+                env_config(n, scenario, env_options), REFERENCE_EPISODES, seed=REFERENCE_SEED, policy=policy
             )
             metrics = {f"{k}_mean": float(np.mean(v)) for k, v in result["task_metrics"].items()}
             rows.append({"policy": policy, "eval_agents": n, "return_mean": result["return_mean"], **metrics})

@@ -105,6 +105,7 @@ def playing_algorithm(
             f"the checkpoint was trained on scenario {trained.scenario.name!r}, env_config asks for "
             f"{wanted.scenario.name!r}; evaluate on {trained.scenario.name!r}{twin}"
         )
+    slots = trained_slots(config.env_config)  # before the env is replaced by the one to play
     config = config.copy(copy_frozen=False)
     config.env_config = dict(env_config)  # replaced: `.environment(env_config=...)` would merge in the training env's
     config = (
@@ -118,7 +119,6 @@ def playing_algorithm(
         # absolute: RLlib reads a relative path as a URI without a scheme and refuses it
         algo.restore_from_path(Path(checkpoint_path).absolute() / MODULE_COMPONENT, component=MODULE_COMPONENT)
         if agent_ids == "reuse":
-            slots = trained_slots(checkpoint_config(checkpoint_path).env_config)
             for module in (algo.env_runner.module, algo.learner_group._learner.module[DEFAULT_MODULE_ID]):
                 reuse_trained_ids(module, slots)
         yield algo
