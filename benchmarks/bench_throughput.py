@@ -11,9 +11,10 @@ For spread at each team size N (`--agents`, default 3 and 6; `n_max` = N):
    the raw env, with the measured gradient updates per env step;
 3. (N=3) the time to sample a batch of 64, 256 and 800 transitions from a 50,000-step replay, and QMIX's learner
    time per gradient step at those batch sizes (as the loop pays it: stacked minibatches in one update call);
-4. VMAS (`--vmas-task`, N=3, at each of `--vmas-worlds` worlds per env runner): the raw VMAS env, sampling alone,
-   QMIX's synchronous loop at its defaults and at 0.0625 updates per env step, and the on-policy loops of Central-V
-   (A2C) and MAPPO (10-step fragments per world), against spread N=3's raw env and MAPPO's loop on it (8 envs,
+4. VMAS (`--vmas-task`, N=3 in `--vmas-n-max` slots, 6 by default as in the convergence runs, at each of
+   `--vmas-worlds` worlds per env runner): the raw VMAS env, sampling alone, QMIX's synchronous loop at its defaults
+   and at 0.0625 updates per env step, and the on-policy loops of Central-V (A2C) and MAPPO with the concat and the
+   graph critic (10-step fragments per world), against spread N=3's raw env and MAPPO's loop on it (8 envs,
    1,000-step batches) measured in the same run. `--vmas-task spread` times `vmas:spread`, the same task as the
    PettingZoo rows.
 
@@ -62,16 +63,26 @@ VMAS_LOOPS = [
     ("qmix-concat, train_ratio 0.0625", "qmix", {"train_ratio": 0.0625}),
     ("central_v-a2c", "central_v", {"fragment": 10}),
     ("mappo-concat", "mappo", {"fragment": 10}),
+    ("mappo-graph", "mappo", {"fragment": 10, "team_embedding": "graph"}),
 ]
 ON_POLICY = ("central_v", "mappo")
 PETTINGZOO_ON_POLICY_STEPS = 10_000  # MAPPO's loop on PettingZoo spread, the on-policy rows' reference
 
 
-def build(algo: str, n_agents: int, runners: int = 0, scenario: str = "spread", worlds: int | None = None, **training):
+def build(
+    algo: str,
+    n_agents: int,
+    runners: int = 0,
+    scenario: str = "spread",
+    worlds: int | None = None,
+    n_max: int | None = None,
+    **training,
+):
     fragment = training.pop("fragment", None)
+    env_config = {"scenario": scenario, "n_agents": n_agents, "n_max": n_max or n_agents}
     config = (
         rl_algos.get_config(algo)
-        .environment("team", env_config={"scenario": scenario, "n_agents": n_agents, "n_max": n_agents})
+        .environment("team", env_config=env_config)
         .env_runners(num_env_runners=runners)
         .training(**training)
         .reporting(min_sample_timesteps_per_iteration=0)
@@ -84,8 +95,10 @@ def build(algo: str, n_agents: int, runners: int = 0, scenario: str = "spread", 
     return config.build_algo()
 
 
-def sampling_steps_per_s(n_agents: int, steps: int, scenario: str = "spread", worlds: int | None = None) -> float:
-    algo = build("qmix", n_agents, scenario=scenario, worlds=worlds)
+def sampling_steps_per_s(
+    n_agents: int, steps: int, scenario: str = "spread", worlds: int | None = None, n_max: int | None = None
+) -> float:
+    algo = build("qmix", n_agents, scenario=scenario, worlds=worlds, n_max=n_max)
     algo.env_runner.sample(num_timesteps=2 * algo.config.num_envs_per_env_runner, explore=True)  # warm-up
     start = time.perf_counter()
     algo.env_runner.sample(num_timesteps=steps, explore=True)
@@ -101,11 +114,12 @@ def loop_steps_per_s(
     steps: int,
     scenario: str = "spread",
     worlds: int | None = None,
+    n_max: int | None = None,
     **training,
 ) -> tuple[float, float]:
     """(env steps/s, gradient updates per env step) of `train()` over `steps` env steps, timed from the point
     where the replay holds `learning_starts` + 500 env steps (updates running)."""
-    algo = build(algo_name, n_agents, runners, scenario, worlds, **training)
+    algo = build(algo_name, n_agents, runners, scenario, worlds, n_max, **training)
     warm = algo.config.learning_starts + 500
     while algo.replay.env_steps_added < warm:
         algo.train()
@@ -120,9 +134,11 @@ def loop_steps_per_s(
     return sampled / elapsed, updates / sampled
 
 
-def on_policy_steps_per_s(algo_name: str, n_agents: int, steps: int, scenario: str, worlds: int, **training) -> float:
+def on_policy_steps_per_s(
+    algo_name: str, n_agents: int, steps: int, scenario: str, worlds: int, n_max: int | None = None, **training
+) -> float:
     """Env steps/s of an on-policy algorithm's `train()` over `steps` env steps, after one warm-up iteration."""
-    algo = build(algo_name, n_agents, scenario=scenario, worlds=worlds, **training)
+    algo = build(algo_name, n_agents, scenario=scenario, worlds=worlds, n_max=n_max, **training)
     algo.train()
 
     def sampled() -> int:
@@ -138,8 +154,9 @@ def on_policy_steps_per_s(algo_name: str, n_agents: int, steps: int, scenario: s
     return rate
 
 
-def vmas_rows(task: str, worlds_list: list[int], steps: int) -> list[dict]:
-    """Section 4: VMAS at N=3, raw and under RLlib, with spread N=3's raw env from the same run as the reference."""
+def vmas_rows(task: str, worlds_list: list[int], steps: int, n_max: int) -> list[dict]:
+    """Section 4: VMAS at N=3 (in slots of `n_max`, as a team trained at 3 for transfer), raw and under RLlib, with
+    spread N=3's raw env from the same run as the reference."""
     spread = raw_steps_per_s("spread", 3, np.random.default_rng(0).integers(0, 5, size=(4000, 3)))
     mappo_spread = on_policy_steps_per_s("mappo", 3, PETTINGZOO_ON_POLICY_STEPS, "spread", 8)
     rows = [
@@ -150,16 +167,18 @@ def vmas_rows(task: str, worlds_list: list[int], steps: int) -> list[dict]:
     for worlds in worlds_list:
         measured = [
             ("raw VMAS env (random actions)", raw_vmas_steps_per_s(task, 3, worlds, steps)),
-            ("sampling alone (env runner)", sampling_steps_per_s(3, steps, scenario, worlds)),
+            ("sampling alone (env runner)", sampling_steps_per_s(3, steps, scenario, worlds, n_max)),
         ]
         for label, algo_name, training in VMAS_LOOPS:
             if algo_name in ON_POLICY:
-                rate = on_policy_steps_per_s(algo_name, 3, steps, scenario, worlds, **training)
+                rate = on_policy_steps_per_s(algo_name, 3, steps, scenario, worlds, n_max, **training)
                 measured.append((f"{label} loop", rate))
             else:
-                rate, ratio = loop_steps_per_s(algo_name, 3, 0, steps, scenario=scenario, worlds=worlds, **training)
+                rate, ratio = loop_steps_per_s(
+                    algo_name, 3, 0, steps, scenario=scenario, worlds=worlds, n_max=n_max, **training
+                )
                 measured.append((f"{label} loop, {ratio:.3f} updates per env step", rate))
-        rows += [{"what": what, "worlds": worlds, "env_steps_per_s": rate} for what, rate in measured]
+        rows += [{"what": what, "worlds": worlds, "n_max": n_max, "env_steps_per_s": rate} for what, rate in measured]
     for row in rows:
         row["ratio_to_spread"] = row["env_steps_per_s"] / spread
     return rows
@@ -204,23 +223,32 @@ def main() -> None:
     parser.add_argument("--vmas-task", default="spread", help="VMAS task of section 4 (vmas:<task>)")
     parser.add_argument("--vmas-worlds", default="64,256", help="worlds per env runner in section 4 ('' skips it)")
     parser.add_argument("--vmas-steps", type=int, default=40_000, help="env steps timed per VMAS measurement")
+    parser.add_argument(
+        "--vmas-n-max", type=int, default=6, help="slots of section 4's teams of 3 (6: as the convergence runs)"
+    )
     parser.add_argument("--skip-spread", action="store_true", help="run section 4 only")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch threads of the process (1: as in an env runner; a synchronous loop samples and learns in it)",
+    )
     args = parser.parse_args()
     wanted = args.loops.split(",")
-    torch.set_num_threads(1)  # as in an env runner, and the same for every row
+    torch.set_num_threads(args.torch_threads)  # the same for every row
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
 
     vmas_worlds = [int(w) for w in args.vmas_worlds.split(",") if w]
     if vmas_worlds:
-        vmas_section(args.vmas_task, vmas_worlds, args.vmas_steps, args.csv)
+        vmas_section(args.vmas_task, vmas_worlds, args.vmas_steps, args.vmas_n_max, args.csv)
     if not args.skip_spread:
         spread_section([int(n) for n in args.agents.split(",")], args.steps, wanted, args.csv)
     ray.shutdown()
 
 
-def vmas_section(task: str, worlds: list[int], steps: int, csv_path: str) -> None:
-    measured = vmas_rows(task, worlds, steps)
-    print(f"\nvmas:{task} N=3 under RLlib, env steps/s and their ratio to raw PettingZoo spread N=3\n")
+def vmas_section(task: str, worlds: list[int], steps: int, n_max: int, csv_path: str) -> None:
+    measured = vmas_rows(task, worlds, steps, n_max)
+    print(f"\nvmas:{task} N=3 (n_max {n_max}) under RLlib, env steps/s and their ratio to raw PettingZoo spread N=3\n")
     print("| what | worlds per runner | env steps/s | ratio to spread |")
     print("| --- | ---: | ---: | ---: |")
     for row in measured:
