@@ -23,7 +23,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-from benchmarks.bench_convergence import REFERENCE_SEED, normalised  # noqa: E402
+from benchmarks.bench_convergence import normalised  # noqa: E402
 from experiments.results_io import write_rows  # noqa: E402
 from rl_algos.common.evaluation import (  # noqa: E402
     checkpoint_config,
@@ -44,12 +44,13 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def normalised_score(env_config: dict, episodes: int) -> Callable[[float], float]:
-    """`x -> (x - random) / (heuristic - random)` in `env_config` (NaN where the scenario has no heuristic)."""
+def normalised_score(env_config: dict, episodes: int, seed: int) -> Callable[[float], float]:
+    """`x -> (x - random) / (heuristic - random)` in `env_config` (NaN where the scenario has no heuristic), the
+    scripted teams playing the `episodes` seeded with `seed`: on a PettingZoo scenario the checkpoints' own."""
     if not has_heuristic(env_config):
         return lambda _: float("nan")
     heuristic, rnd = (
-        scripted_policy_evaluation(env_config, episodes, REFERENCE_SEED, policy)["return_mean"]
+        scripted_policy_evaluation(env_config, episodes, seed, policy)["return_mean"]
         for policy in ("heuristic", "random")
     )
     return lambda value: normalised(value, heuristic, rnd)
@@ -61,7 +62,7 @@ def rows_of(checkpoint: str, sizes: list[int], episodes: int, seed: int) -> list
     rows = []
     for n in sizes:
         env_config = {**trained_env, "n_agents": n}
-        score = normalised_score(env_config, episodes)
+        score = normalised_score(env_config, episodes, seed)
         for agent_ids in ("own", "reuse") if n > trained else ("own",):
             result = evaluate(checkpoint, env_config, episodes=episodes, seed=seed, agent_ids=agent_ids)
             returns = np.array(result["returns"])

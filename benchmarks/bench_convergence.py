@@ -5,7 +5,10 @@ value learners' epsilon annealed over the first tenth, as the transfer experimen
 every `--eval-every` env steps at 3 and, zero-shot, at 6 agents (`rl_algos.common.learning_curve`; the agents in
 slots 3-5, whose ids the training team never trained, act with the trained ids 0-2 unless `--zero-shot-ids own`).
 Scores are normalised by the scripted heuristic (`envs.heuristics`): `(x - random) / (heuristic - random)`, 1 =
-the heuristic. `--scenario vmas:spread` trains on spread's VMAS twin instead, `--worlds` worlds per env runner;
+the heuristic. On spread the heuristic and the random team play each seed's own evaluation episodes (the same first
+states as the curve's points, `reference_paired.csv`), so an evaluation set that happens to be hard or easy moves the
+policy and its yardstick together; on `vmas:spread` (whose scripted episodes cannot be paired) every seed is
+normalised by the 100-episode reference rows. `--scenario vmas:spread` trains on spread's VMAS twin instead, `--worlds` worlds per env runner;
 `--env-options` sets team env options (e.g. `{"slots": "random"}`) of the runs, their curves and the reference rows
 (give either its own `--out`: the reference rows are measured on the scenario the folder was started with).
 `--keep-checkpoint` saves each run's final algorithm under `<out>/checkpoints/` (ignored by git) for analysis.
@@ -41,6 +44,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import ray  # noqa: E402
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig  # noqa: E402
 
+import envs  # noqa: E402
 from experiments.results_io import write_rows  # noqa: E402
 from experiments.transfer_settings import VMAS_WORLDS, budget_epsilon  # noqa: E402
 from experiments.transfer_stats import Estimate, mean_estimate  # noqa: E402
@@ -71,6 +75,7 @@ RUNS = {
 TRAIN_AGENTS, N_MAX = 3, 6
 REFERENCE_EPISODES = 100
 REFERENCE_SEED = 30_000  # the heuristic's and the random team's episodes
+CURVE_SEED = 10_000  # + the run's seed: the episodes of every point of a run's curve
 DEFAULT_EPISODES = 20  # evaluation episodes per curve point in CSVs written before they recorded it
 
 
@@ -133,6 +138,33 @@ def reference_rows(out: Path, sizes: list[int], scenario: str, env_options: dict
     return rows
 
 
+def paired_reference_rows(
+    out: Path, scenario: str, curve_rows: list[dict], env_options: dict | None = None
+) -> dict[tuple[str, str, int], dict]:
+    """The heuristic's and the random team's returns on each curve's own evaluation episodes (seed `CURVE_SEED` +
+    the run's seed, as many episodes as its points), by `(policy, seed, eval_agents)`, measured once per seed and size
+    and kept in `reference_paired.csv`; empty for a VMAS scenario, whose scripted episodes are not `evaluate`'s."""
+    if envs.find_scenario(scenario).vectorised:
+        return {}
+    path = out / "reference_paired.csv"
+    rows = read_rows(path)
+    have = {(row["seed"], int(row["eval_agents"])) for row in rows}
+    wanted = {(row["seed"], int(row["eval_agents"])): int(row.get("episodes") or DEFAULT_EPISODES) for row in curve_rows}
+    missing = sorted(key for key in wanted if key not in have)
+    for seed, n in missing:
+        episodes = wanted[(seed, n)]
+        for policy in ("heuristic", "random"):
+            result = scripted_policy_evaluation(
+                env_config(n, scenario, env_options), episodes, seed=CURVE_SEED + int(seed), policy=policy
+            )
+            rows.append(
+                {"policy": policy, "seed": seed, "eval_agents": n, "episodes": episodes, "return_mean": result["return_mean"]}
+            )
+    if missing:
+        write_rows(rows, path)
+    return {(row["policy"], row["seed"], int(row["eval_agents"])): row for row in rows}
+
+
 def read_rows(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -171,7 +203,7 @@ def convergence_curve(
     """The greedy curve of a convergence run: every `every` env steps at each of the comma-separated `eval_agents`,
     the agents in slots the training team never sat in acting with trained ids unless `agent_ids="own"`."""
     configs = [env_config(int(n), scenario, env_options) for n in eval_agents.split(",")]
-    return LearningCurve(configs, every, episodes, 10_000 + seed, agent_ids)
+    return LearningCurve(configs, every, episodes, CURVE_SEED + seed, agent_ids)
 
 
 def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:
@@ -219,13 +251,34 @@ def normalised(value: float, heuristic: float, random: float) -> float:
     return (value - random) / (heuristic - random)
 
 
-def report(out: Path, sizes: list[int], scenario: str) -> str:
+class Yardstick:
+    """The heuristic's and the random team's returns that normalise a curve row: those on the row's own evaluation
+    episodes (`paired_reference_rows`) where measured, else the folder's 100-episode reference rows."""
+
+    def __init__(self, reference: dict, paired: dict):
+        self.reference, self.paired = reference, paired
+
+    def score(self, row: dict) -> float:
+        """The row's return, heuristic-normalised."""
+        n, seed = int(row["eval_agents"]), row["seed"]
+        h, rnd = (
+            float(self.paired[(policy, seed, n)]["return_mean"])
+            if (policy, seed, n) in self.paired
+            else float(self.reference[(policy, n)]["return_mean"])
+            for policy in ("heuristic", "random")
+        )
+        return normalised(float(row["return_mean"]), h, rnd)
+
+
+def report(out: Path, sizes: list[int], scenario: str, env_options: dict | None = None) -> str:
     """The table (`convergence.md`) and figure (`curves.png`) of every curve under `out`."""
     reference = {(row["policy"], int(row["eval_agents"])): row for row in read_rows(out / "reference.csv")}
     curves: dict[str, list[dict]] = {}
     for path in sorted((out / "curves").glob("*.csv")):
         for row in read_rows(path):
             curves.setdefault(row["run"], []).append(row)
+    paired = paired_reference_rows(out, scenario, [row for rows in curves.values() for row in rows], env_options)
+    yardstick = Yardstick(reference, paired)
     lines = [
         (
             "| run | seeds (done; the table uses the done ones) | env steps | greedy return at 3 [95%] | best point at 3 | end within best's interval |"
@@ -257,9 +310,8 @@ def report(out: Path, sizes: list[int], scenario: str) -> str:
             best = Estimate(best.point, best.point - half, best.point + half)
         cells = []
         for n in (TRAIN_AGENTS, max(sizes)):
-            last = [float(r["return_mean"]) for r in at[n] if int(r["point"]) == full[-1]]
-            h, rnd = float(reference[("heuristic", n)]["return_mean"]), float(reference[("random", n)]["return_mean"])
-            cells.append(f"{normalised(float(np.mean(last)), h, rnd):.2f}" if last else "-")
+            last = [yardstick.score(r) for r in at[n] if int(r["point"]) == full[-1]]
+            cells.append(f"{np.mean(last):.2f}" if last else "-")
         last_rows = [r for r in at[TRAIN_AGENTS] if int(r["point"]) == full[-1]]
         occupancy = [float(r["occupied_landmarks_r02_mean"]) for r in last_rows]
         end_steps = int(np.mean([int(r["env_steps"]) for r in last_rows]))
@@ -275,13 +327,18 @@ def report(out: Path, sizes: list[int], scenario: str) -> str:
         lines.append(
             f"\n{policy}: return {cells} at {' / '.join(map(str, sizes))} agents ({REFERENCE_EPISODES} episodes)"
         )
+    if paired:
+        lines.append(
+            "\nnormalised against the heuristic and the random team on each seed's own evaluation episodes "
+            "(`reference_paired.csv`)"
+        )
     table = "\n".join(lines) + "\n"
     (out / "convergence.md").write_text(table)
-    plot_curves(curves, reference, sizes, scenario, out / "curves.png")
+    plot_curves(curves, yardstick, sizes, scenario, out / "curves.png")
     return table
 
 
-def plot_curves(curves: dict[str, list[dict]], reference: dict, sizes: list[int], scenario: str, path: Path) -> None:
+def plot_curves(curves: dict[str, list[dict]], yardstick: Yardstick, sizes: list[int], scenario: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -289,12 +346,11 @@ def plot_curves(curves: dict[str, list[dict]], reference: dict, sizes: list[int]
 
     fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4.5), squeeze=False)
     for ax, n in zip(axes[0], sizes, strict=True):
-        h, rnd = float(reference[("heuristic", n)]["return_mean"]), float(reference[("random", n)]["return_mean"])
         for run, rows in curves.items():
             by_point: dict[int, list[tuple[int, float]]] = {}
             for row in rows:
                 if int(row["eval_agents"]) == n:
-                    score = normalised(float(row["return_mean"]), h, rnd)
+                    score = yardstick.score(row)
                     by_point.setdefault(int(row["point"]), []).append((int(row["env_steps"]), score))
             points = sorted(by_point)
             steps = [np.mean([s for s, _ in by_point[p]]) for p in points]
@@ -327,7 +383,7 @@ def main() -> None:
                 if not (out / "curves" / f"{run}_seed{seed}.done.json").exists():
                     run_job(run, seed, args, out)
         ray.shutdown()
-    print(report(out, sizes, args.scenario))
+    print(report(out, sizes, args.scenario, json.loads(args.env_options)))
 
 
 if __name__ == "__main__":

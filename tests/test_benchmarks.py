@@ -71,6 +71,12 @@ def test_convergence_keeps_its_checkpoint_and_the_agent_ids_benchmark_plays_it(t
                   "--eval-episodes", "2", "--eval-agents", "3", "--env-options", '{"max_cycles": 10}',
                   "--keep-checkpoint", "--out", str(tmp_path))  # fmt: skip
     assert [row["eval_agents"] for row in read_csv(tmp_path / "curves" / "iac_seed0.csv")] == ["3"]
+    # the yardstick played the curve's own episodes: seed 0's, as many as its points, at its size
+    paired = read_csv(tmp_path / "reference_paired.csv")
+    assert [(r["policy"], r["seed"], r["eval_agents"], r["episodes"]) for r in paired] == [
+        ("heuristic", "0", "3", "2"),
+        ("random", "0", "3", "2"),
+    ]
     assert checkpoint_config(tmp_path / "checkpoints" / "iac_seed0").env_config["max_cycles"] == 10
     run_benchmark("bench_agent_ids", "--checkpoints", str(tmp_path / "checkpoints" / "iac_seed0"),
                   "--eval-agents", "3,6", "--episodes", "2", "--out", str(tmp_path / "ids.csv"))  # fmt: skip
@@ -179,3 +185,14 @@ def test_sweep_reads_its_trials_points_so_far_from_their_folders(tmp_path):
         ('{"lr": 0.01}', "100"),
     ]
     assert "time_total_s" not in rows[0], "only the sweep's own figures"
+
+
+def test_a_curve_row_is_normalised_by_its_own_episodes_yardstick_where_measured():
+    from benchmarks.bench_convergence import Yardstick
+
+    reference = {("heuristic", 3): {"return_mean": "-20"}, ("random", 3): {"return_mean": "-80"}}
+    paired = {("heuristic", "1", 3): {"return_mean": "-30"}, ("random", "1", 3): {"return_mean": "-90"}}
+    yardstick = Yardstick(reference, paired)
+    # seed 1's episodes are harder: -36 there is as good as -26 on the 100 reference episodes
+    assert yardstick.score({"eval_agents": "3", "seed": "1", "return_mean": "-36"}) == pytest.approx(0.9)
+    assert yardstick.score({"eval_agents": "3", "seed": "0", "return_mean": "-26"}) == pytest.approx(0.9)

@@ -82,3 +82,38 @@ def test_the_pursuit_heuristic_catches_the_evaders_random_play_does_not():
     # measured over 10 episodes: all but 1% of the evaders caught in 159 steps on average, return +187 (random -194)
     assert np.mean(heuristic["task_metrics"]["evaders_caught"]) >= 0.9
     assert heuristic["return_mean"] > random["return_mean"] + 200
+
+
+def test_a_scripted_team_plays_the_episodes_a_checkpoint_is_evaluated_on(ray_session, tmp_path, monkeypatch):
+    """On a PettingZoo scenario `evaluate` and `scripted_policy_evaluation` with one seed start from the same states
+    (the first reset seeded, the next ones drawing on), so a policy and the heuristic compare episode by episode."""
+    from rl_algos.common.evaluation import playing_algorithm
+    from tests.test_value_training import quick_config
+
+    trained = {"scenario": "spread", "n_agents": 3, "n_max": 6}
+    trainer = quick_config("qmix", trained).build_algo()
+    checkpoint = trainer.save_to_path(str(tmp_path / "checkpoint"))
+    trainer.stop()
+    at_6 = {**trained, "n_agents": 6}
+    with playing_algorithm(checkpoint, at_6, seed=123) as algo:
+        played = algo.env_runner.sample(num_episodes=3, explore=False)
+    env = envs.make_team_env(**at_6)
+    for episode, seed in zip(played, (123, None, None), strict=True):
+        first_obs, _ = env.reset(seed=seed)
+        np.testing.assert_allclose(episode.get_observations(0)["obs"], first_obs["obs"], rtol=1e-6)
+        done = False
+        while not done:
+            *_, terminated, truncated, _ = env.step(env.action_space.sample())
+            done = terminated or truncated
+
+    seeds = []
+    team_env = type(env)
+
+    class RecordingTeamEnv(team_env):
+        def reset(self, *, seed=None, options=None):
+            seeds.append(seed)
+            return super().reset(seed=seed, options=options)
+
+    monkeypatch.setattr(envs, "make_team_env", lambda **config: RecordingTeamEnv(envs.parse_env_config(**config)))
+    scripted_policy_evaluation(at_6, episodes=3, seed=123, policy="heuristic")
+    assert seeds == [123, None, None]
