@@ -149,7 +149,9 @@ def paired_reference_rows(
     path = out / "reference_paired.csv"
     rows = read_rows(path)
     have = {(row["seed"], int(row["eval_agents"])) for row in rows}
-    wanted = {(row["seed"], int(row["eval_agents"])): int(row.get("episodes") or DEFAULT_EPISODES) for row in curve_rows}
+    wanted = {
+        (row["seed"], int(row["eval_agents"])): int(row.get("episodes") or DEFAULT_EPISODES) for row in curve_rows
+    }
     missing = sorted(key for key in wanted if key not in have)
     for seed, n in missing:
         episodes = wanted[(seed, n)]
@@ -158,7 +160,13 @@ def paired_reference_rows(
                 env_config(n, scenario, env_options), episodes, seed=CURVE_SEED + int(seed), policy=policy
             )
             rows.append(
-                {"policy": policy, "seed": seed, "eval_agents": n, "episodes": episodes, "return_mean": result["return_mean"]}
+                {
+                    "policy": policy,
+                    "seed": seed,
+                    "eval_agents": n,
+                    "episodes": episodes,
+                    "return_mean": result["return_mean"],
+                }
             )
     if missing:
         write_rows(rows, path)
@@ -338,7 +346,9 @@ def report(out: Path, sizes: list[int], scenario: str, env_options: dict | None 
     return table
 
 
-def plot_curves(curves: dict[str, list[dict]], yardstick: Yardstick, sizes: list[int], scenario: str, path: Path) -> None:
+def plot_curves(
+    curves: dict[str, list[dict]], yardstick: Yardstick, sizes: list[int], scenario: str, path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

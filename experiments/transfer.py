@@ -61,6 +61,7 @@ from experiments.transfer_report import (  # noqa: E402
 )
 from experiments.transfer_resources import node_capacities, why_unplaceable  # noqa: E402
 from experiments.transfer_settings import (  # noqa: E402
+    EVAL_SEED,
     RESUMABLE_OVERRIDES,
     SettingsError,
     TransferSettings,
@@ -73,7 +74,6 @@ from experiments.transfer_trial import TeamTrial, trial_name  # noqa: E402
 from rl_algos.common.evaluation import evaluate, has_heuristic, scripted_policy_evaluation  # noqa: E402
 
 SETTINGS_FILE = "settings.yaml"
-SCRIPTED_SEEDS = {"random": 20_000, "heuristic": 40_000}  # evaluation seeds of the scripted teams, plus the run's seed
 BOOTSTRAP_CONFIG = Path("~/ray_bootstrap_config.yaml").expanduser()  # written by `ray up` on the head node
 
 
@@ -427,7 +427,7 @@ def evaluate_results(
                 result.checkpoint,
                 settings.env_config(n),
                 settings.eval_episodes,
-                10_000 + spec["seed"],
+                EVAL_SEED + spec["seed"],
                 settings.zero_shot_ids,
             )
             jobs.append((row, result, task))
@@ -466,7 +466,7 @@ def scripted_rows(settings: TransferSettings, ledger: TransferLedger, episodes: 
                 continue
             start = time.perf_counter()
             evaluation = scripted_policy_evaluation(
-                settings.env_config(n), settings.eval_episodes, seed=SCRIPTED_SEEDS[policy] + seed, policy=policy
+                settings.env_config(n), settings.eval_episodes, seed=EVAL_SEED + seed, policy=policy
             )
             rows.append({**row, **evaluation_columns(evaluation), "wall_s": round(time.perf_counter() - start, 1)})
             episodes.add(row, evaluation)

@@ -15,7 +15,13 @@ import torch
 from ray import tune
 from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
-from experiments.transfer_settings import TransferSettings, algo_config, finetune_algo_config, train_config
+from experiments.transfer_settings import (
+    EVAL_SEED,
+    TransferSettings,
+    algo_config,
+    finetune_algo_config,
+    train_config,
+)
 from rl_algos.common.divergence import ValueDivergenceError
 from rl_algos.common.finetune import loads_pretrained_replay
 from rl_algos.common.learning_curve import LearningCurve, default_eval_every
@@ -55,7 +61,7 @@ def trial_curve(spec: dict[str, Any]) -> LearningCurve | None:
         return None
     configs = [settings.env_config(n) for n in curve_sizes(spec)]
     return LearningCurve(
-        configs, every, settings.eval_episodes, seed=10_000 + spec["seed"], agent_ids=settings.zero_shot_ids
+        configs, every, settings.eval_episodes, seed=EVAL_SEED + spec["seed"], agent_ids=settings.zero_shot_ids
     )
 
 

@@ -12,9 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_train_script_checkpoints_and_prints_a_row_per_eval_size(tmp_path):
+    command = [sys.executable, "experiments/train.py", "--timesteps", "1500", "--eval-agents", "3,6",
+               "--eval-episodes", "2", "--zero-shot-ids", "own", "--out", str(tmp_path / "checkpoint")]  # fmt: skip
     done = subprocess.run(
-        [sys.executable, "experiments/train.py", "--timesteps", "1500", "--eval-agents", "3,6", "--eval-episodes",
-         "2", "--zero-shot-ids", "own", "--out", str(tmp_path / "checkpoint")],  # fmt: skip
+        command,
         cwd=ROOT,
         env={**os.environ, "RAY_ADDRESS": "local", "PYTHONPATH": str(ROOT)},
         capture_output=True,
