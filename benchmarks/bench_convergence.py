@@ -5,10 +5,9 @@ value learners' epsilon annealed over the first tenth, as the transfer experimen
 every `--eval-every` env steps at 3 and, zero-shot, at 6 agents (`rl_algos.common.learning_curve`; the agents in
 slots 3-5, whose ids the training team never trained, act with the trained ids 0-2 unless `--zero-shot-ids own`).
 Scores are normalised by the scripted heuristic (`envs.heuristics`): `(x - random) / (heuristic - random)`, 1 =
-the heuristic. On spread the heuristic and the random team play each seed's own evaluation episodes (the same first
-states as the curve's points, `reference_paired.csv`), so an evaluation set that happens to be hard or easy moves the
-policy and its yardstick together; on `vmas:spread` (whose scripted episodes cannot be paired) every seed is
-normalised by the 100-episode reference rows. `--scenario vmas:spread` trains on spread's VMAS twin instead, `--worlds` worlds per env runner;
+the heuristic. The heuristic and the random team play each seed's own evaluation episodes (the same first states as
+the curve's points, `reference_paired.csv`), so an evaluation set that happens to be hard or easy moves the policy
+and its yardstick together; the 100-episode reference rows (`reference.csv`) are the table's footnote. `--scenario vmas:spread` trains on spread's VMAS twin instead, `--worlds` worlds per env runner;
 `--env-options` sets team env options (e.g. `{"slots": "random"}`) of the runs, their curves and the reference rows
 (give either its own `--out`: the reference rows are measured on the scenario the folder was started with).
 `--keep-checkpoint` saves each run's final algorithm under `<out>/checkpoints/` (ignored by git) for analysis.
@@ -44,7 +43,6 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import ray  # noqa: E402
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig  # noqa: E402
 
-import envs  # noqa: E402
 from experiments.results_io import write_rows  # noqa: E402
 from experiments.transfer_settings import VMAS_WORLDS, budget_epsilon  # noqa: E402
 from experiments.transfer_stats import Estimate, mean_estimate  # noqa: E402
@@ -143,9 +141,7 @@ def paired_reference_rows(
 ) -> dict[tuple[str, str, int], dict]:
     """The heuristic's and the random team's returns on each curve's own evaluation episodes (seed `CURVE_SEED` +
     the run's seed, as many episodes as its points), by `(policy, seed, eval_agents)`, measured once per seed and size
-    and kept in `reference_paired.csv`; empty for a VMAS scenario, whose scripted episodes are not `evaluate`'s."""
-    if envs.find_scenario(scenario).vectorised:
-        return {}
+    and kept in `reference_paired.csv`."""
     path = out / "reference_paired.csv"
     rows = read_rows(path)
     have = {(row["seed"], int(row["eval_agents"])) for row in rows}

@@ -241,10 +241,14 @@ class VmasTeamEnv(gym.Env):
         self.n_agents = config.team_sizes[0]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """With one team size, `reset(seed=s)` and then unseeded resets start the episodes that `VmasTeamVectorEnv`
+        with one world plays from `reset(seed=s)` on (its next-step autoresets draw on the same streams), so scripted
+        and learned teams can be compared on the same first states."""
         super().reset(seed=seed)
         sizes = self.config.team_sizes
         self.n_agents = sizes[0] if len(sizes) == 1 else int(self.np_random.choice(sizes))
-        obs, infos = self._worlds[self.n_agents].reset(seed=int(self.np_random.integers(2**31 - 1)))
+        world_seed = seed if len(sizes) == 1 else int(self.np_random.integers(2**31 - 1))
+        obs, infos = self._worlds[self.n_agents].reset(seed=world_seed)
         return {key: value[0] for key, value in obs.items()}, {**infos[0], "n_agents": self.n_agents}
 
     def heuristic_action(self) -> np.ndarray:

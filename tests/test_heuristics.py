@@ -84,13 +84,14 @@ def test_the_pursuit_heuristic_catches_the_evaders_random_play_does_not():
     assert heuristic["return_mean"] > random["return_mean"] + 200
 
 
-def test_a_scripted_team_plays_the_episodes_a_checkpoint_is_evaluated_on(ray_session, tmp_path, monkeypatch):
-    """On a PettingZoo scenario `evaluate` and `scripted_policy_evaluation` with one seed start from the same states
-    (the first reset seeded, the next ones drawing on), so a policy and the heuristic compare episode by episode."""
+@pytest.mark.parametrize("scenario", ["spread", "vmas:spread"])
+def test_a_scripted_team_plays_the_episodes_a_checkpoint_is_evaluated_on(scenario, ray_session, tmp_path, monkeypatch):
+    """`evaluate` and `scripted_policy_evaluation` with one seed start from the same states (the first reset seeded,
+    the next ones drawing on), so a policy and the heuristic compare episode by episode."""
     from rl_algos.common.evaluation import playing_algorithm
     from tests.test_value_training import quick_config
 
-    trained = {"scenario": "spread", "n_agents": 3, "n_max": 6}
+    trained = {"scenario": scenario, "n_agents": 3, "n_max": 6}
     trainer = quick_config("qmix", trained).build_algo()
     checkpoint = trainer.save_to_path(str(tmp_path / "checkpoint"))
     trainer.stop()

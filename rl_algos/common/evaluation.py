@@ -211,10 +211,9 @@ def scripted_policy_evaluation(
     actions (`policy="random"`), or the scenario's scripted reference policy (`"heuristic"`, `envs.heuristics`).
     Gives `return_mean`, `return_std`, `episodes`, the per-episode `returns` and `task_metrics`, as `evaluate`.
 
-    On a PettingZoo scenario these are the episodes `evaluate` plays with the same `seed` and `env_config` (the first
-    reset seeded, each next one drawing on from it, as RLlib's env runner resets), so a checkpoint and a scripted
-    team can be compared on the same first states. A VMAS scenario's single world is reseeded every episode
-    (`seed + episode`): not the episodes `evaluate` plays there."""
+    These are the episodes `evaluate` plays with the same `seed` and `env_config` (the first reset seeded, each next
+    one drawing on from it, as RLlib's env runner resets; on a VMAS task with one team size), so a checkpoint and a
+    scripted team can be compared on the same first states."""
     if policy not in SCRIPTED_POLICIES:
         raise ValueError(f"unknown scripted policy {policy!r}; known: {', '.join(SCRIPTED_POLICIES)}")
     if policy == "heuristic" and not has_heuristic(env_config):
@@ -226,12 +225,8 @@ def scripted_policy_evaluation(
     env.action_space.seed(seed)
     act = env.heuristic_action if policy == "heuristic" else env.action_space.sample
     returns, last_infos = [], []
-    paired = not envs.find_scenario(env_config["scenario"]).vectorised
     for episode in range(episodes):
-        if paired:
-            env.reset(seed=seed if episode == 0 else None)
-        else:
-            env.reset(seed=seed + episode)
+        env.reset(seed=seed if episode == 0 else None)
         total, done = 0.0, False
         while not done:
             _, reward, terminated, truncated, info = env.step(act())
