@@ -34,9 +34,10 @@ from ray import tune  # noqa: E402
 
 from benchmarks.bench_convergence import (  # noqa: E402
     TRAIN_AGENTS,
+    Yardstick,
     convergence_config,
     convergence_curve,
-    normalised,
+    paired_reference_rows,
     read_rows,
     reference_rows,
 )
@@ -172,14 +173,19 @@ def trial_rows(tune_dir: Path) -> list[dict]:
     return rows
 
 
-def normalised_curve(points: list[dict], n: int, reference: dict) -> list[float]:
-    """A trial's heuristic-normalised greedy returns at `n` agents, in env-step order."""
-    heuristic, random = (float(reference[(policy, n)]["return_mean"]) for policy in ("heuristic", "random"))
+def curve_row(point: dict, n: int) -> dict:
+    """A sweep point's greedy return at `n` agents as a convergence curve row (for `Yardstick.score`)."""
+    return {"seed": str(point["seed"]), "eval_agents": n, "return_mean": point[f"return_mean_at_{n}"]}
+
+
+def normalised_curve(points: list[dict], n: int, yardstick: Yardstick) -> list[float]:
+    """A trial's heuristic-normalised greedy returns at `n` agents, in env-step order (against the heuristic and the
+    random team on the trial's own evaluation episodes)."""
     ordered = sorted(points, key=lambda row: float(row["env_steps"]))
-    return [normalised(float(row[f"return_mean_at_{n}"]), heuristic, random) for row in ordered]
+    return [yardstick.score(curve_row(row, n)) for row in ordered]
 
 
-def ranking(rows: list[dict], reference: dict, last: int) -> list[dict]:
+def ranking(rows: list[dict], yardstick: Yardstick, last: int) -> list[dict]:
     """One entry per grid cell, best first: its seeds, the furthest env steps, the score at 3 (mean over each seed's
     last `last` normalised points, then over seeds, with a 95% interval) and at 6, the seeds whose final point fell
     more than 0.1 below their best, and the seeds the divergence guard stopped (their score is NaN, ranked last)."""
@@ -195,9 +201,9 @@ def ranking(rows: list[dict], reference: dict, last: int) -> list[dict]:
                 at_train.append(float("nan"))
                 at_large.append(float("nan"))
                 continue
-            curve = normalised_curve(points, TRAIN_AGENTS, reference)
+            curve = normalised_curve(points, TRAIN_AGENTS, yardstick)
             at_train.append(float(np.mean(curve[-last:])))
-            at_large.append(float(np.mean(normalised_curve(points, ZERO_SHOT_AGENTS, reference)[-last:])))
+            at_large.append(float(np.mean(normalised_curve(points, ZERO_SHOT_AGENTS, yardstick)[-last:])))
             collapsed += curve[-1] < max(curve) - 0.1
         entries.append(
             {
@@ -219,11 +225,19 @@ def report(args: argparse.Namespace) -> str:
     if (args.out / "tune").is_dir():  # the trials' folders are here: the table as far as they have come
         write_rows(trial_rows(args.out / "tune"), args.out / "sweep.csv")
     reference = {(row["policy"], int(row["eval_agents"])): row for row in read_rows(args.out / "reference.csv")}
-    entries = ranking(read_rows(args.out / "sweep.csv"), reference, args.last_points)
+    rows = read_rows(args.out / "sweep.csv")
+    episodes = [
+        {"seed": str(row["seed"]), "eval_agents": n, "episodes": args.eval_episodes}
+        for row in rows
+        for n in (TRAIN_AGENTS, ZERO_SHOT_AGENTS)
+    ]
+    paired = paired_reference_rows(args.out, args.scenario, episodes, args.env_options)
+    entries = ranking(rows, Yardstick(reference, paired), args.last_points)
     title = f"# {args.algo} ({args.embedding}) on {args.scenario}: grid {json.dumps(args.grid)}"
     legend = (
-        f"score: the heuristic-normalised greedy return at {TRAIN_AGENTS} agents, mean over each trial's last "
-        f"{args.last_points} curve points, then over seeds [95% bootstrap]; zero-shot: the same at {ZERO_SHOT_AGENTS}"
+        f"score: the heuristic-normalised greedy return at {TRAIN_AGENTS} agents (the heuristic and the random team on "
+        f"each seed's own evaluation episodes), mean over each trial's last {args.last_points} curve points, then over "
+        f"seeds [95% bootstrap]; zero-shot: the same at {ZERO_SHOT_AGENTS}"
     )
     lines = [
         f"{title}, fixed {json.dumps(args.training)}"
