@@ -25,6 +25,7 @@ import ray  # noqa: E402
 
 from benchmarks.bench_convergence import normalised  # noqa: E402
 from experiments.results_io import write_rows  # noqa: E402
+from experiments.transfer_settings import EVAL_SEED  # noqa: E402
 from rl_algos.common.evaluation import (  # noqa: E402
     checkpoint_config,
     evaluate,
@@ -39,7 +40,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--checkpoints", required=True, help="comma-separated checkpoint folders")
     parser.add_argument("--eval-agents", default="3,6")
     parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=10_000, help="the evaluation episodes' seed (same for every row)")
+    parser.add_argument(
+        "--seed", type=int, default=EVAL_SEED, help="the evaluation episodes' seed (same for every row)"
+    )
     parser.add_argument("--out", default="results/convergence/agent_ids/zero_shot_ids.csv")
     return parser.parse_args()
 

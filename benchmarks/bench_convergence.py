@@ -44,7 +44,7 @@ import ray  # noqa: E402
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig  # noqa: E402
 
 from experiments.results_io import write_rows  # noqa: E402
-from experiments.transfer_settings import VMAS_WORLDS, budget_epsilon  # noqa: E402
+from experiments.transfer_settings import EVAL_SEED, VMAS_WORLDS, budget_epsilon  # noqa: E402
 from experiments.transfer_stats import Estimate, mean_estimate  # noqa: E402
 from rl_algos.common.divergence import ValueDivergenceError  # noqa: E402
 from rl_algos.common.evaluation import AGENT_ID_MODES, scripted_policy_evaluation  # noqa: E402
@@ -73,7 +73,6 @@ RUNS = {
 TRAIN_AGENTS, N_MAX = 3, 6
 REFERENCE_EPISODES = 100
 REFERENCE_SEED = 30_000  # the heuristic's and the random team's episodes
-CURVE_SEED = 10_000  # + the run's seed: the episodes of every point of a run's curve
 DEFAULT_EPISODES = 20  # evaluation episodes per curve point in CSVs written before they recorded it
 
 
@@ -139,7 +138,7 @@ def reference_rows(out: Path, sizes: list[int], scenario: str, env_options: dict
 def paired_reference_rows(
     out: Path, scenario: str, curve_rows: list[dict], env_options: dict | None = None
 ) -> dict[tuple[str, str, int], dict]:
-    """The heuristic's and the random team's returns on each curve's own evaluation episodes (seed `CURVE_SEED` +
+    """The heuristic's and the random team's returns on each curve's own evaluation episodes (seed `EVAL_SEED` +
     the run's seed, as many episodes as its points), by `(policy, seed, eval_agents)`, measured once per seed and size
     and kept in `reference_paired.csv`."""
     path = out / "reference_paired.csv"
@@ -153,7 +152,7 @@ def paired_reference_rows(
         episodes = wanted[(seed, n)]
         for policy in ("heuristic", "random"):
             result = scripted_policy_evaluation(
-                env_config(n, scenario, env_options), episodes, seed=CURVE_SEED + int(seed), policy=policy
+                env_config(n, scenario, env_options), episodes, seed=EVAL_SEED + int(seed), policy=policy
             )
             rows.append(
                 {
@@ -207,7 +206,7 @@ def convergence_curve(
     """The greedy curve of a convergence run: every `every` env steps at each of the comma-separated `eval_agents`,
     the agents in slots the training team never sat in acting with trained ids unless `agent_ids="own"`."""
     configs = [env_config(int(n), scenario, env_options) for n in eval_agents.split(",")]
-    return LearningCurve(configs, every, episodes, CURVE_SEED + seed, agent_ids)
+    return LearningCurve(configs, every, episodes, EVAL_SEED + seed, agent_ids)
 
 
 def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:

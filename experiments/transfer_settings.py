@@ -40,8 +40,8 @@ SMOKE_LEARNING_STARTS = 250
 # `--training` sets `epsilon`: a fixed 50,000 env steps explores through half of a 100k run but 5% of a 1M one.
 EXPLORATION_FRACTION = 0.1
 # Greedy evaluations (the final rows and the learning curves) play the episodes seeded with this plus the trial's
-# seed; the scripted teams (heuristic, random) play the same ones, which on a PettingZoo scenario start from the same
-# states (`scripted_policy_evaluation`), so a policy and its yardstick meet the same first states.
+# seed; the scripted teams (heuristic, random) play the same ones, which start from the same states
+# (`scripted_policy_evaluation`; VMAS tasks with one team size too), so a policy and its yardstick meet the same ones.
 EVAL_SEED = 10_000
 
 # Worlds per env runner on a VMAS scenario unless --envs-per-runner says otherwise: one VMAS call steps them all, so
