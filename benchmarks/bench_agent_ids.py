@@ -49,7 +49,7 @@ def parse_args() -> argparse.Namespace:
 
 def normalised_score(env_config: dict, episodes: int, seed: int) -> Callable[[float], float]:
     """`x -> (x - random) / (heuristic - random)` in `env_config` (NaN where the scenario has no heuristic), the
-    scripted teams playing the `episodes` seeded with `seed`: on a PettingZoo scenario the checkpoints' own."""
+    scripted teams playing the `episodes` seeded with `seed`: the checkpoints' own (`scripted_policy_evaluation`)."""
     if not has_heuristic(env_config):
         return lambda _: float("nan")
     heuristic, rnd = (
