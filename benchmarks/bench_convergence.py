@@ -8,8 +8,9 @@ Scores are normalised by the scripted heuristic (`envs.heuristics`): `(x - rando
 the heuristic. The heuristic and the random team play each seed's own evaluation episodes (the same first states as
 the curve's points, `reference_paired.csv`), so an evaluation set that happens to be hard or easy moves the policy
 and its yardstick together; the 100-episode reference rows (`reference.csv`) are the table's footnote.
-`--scenario vmas:spread` trains on spread's VMAS twin instead, `--worlds` worlds per env runner; `--env-options` sets team env options (e.g. `{"slots": "random"}`) of the runs, their curves and the reference rows
-(give either its own `--out`: the reference rows are measured on the scenario the folder was started with).
+`--scenario vmas:spread` trains on spread's VMAS twin instead, `--worlds` worlds per env runner; `--env-options`
+sets team env options (e.g. `{"slots": "random"}`) of the runs, their curves and the reference rows (give either its
+own `--out`: the reference rows are measured on the scenario the folder was started with).
 `--keep-checkpoint` saves each run's final algorithm under `<out>/checkpoints/` (ignored by git) for analysis.
 
 Long: on the 2-core machine a 1M-step run takes 20-60 min. Runs are independent jobs that append their curve to
