@@ -9,6 +9,7 @@ from torch.nn import functional as F
 from policies.networks.masked import masked_mean
 from policies.team_actor import TeamSquashedGaussian
 from rl_algos.common.actor_critic_losses import (
+    backward_recursion,
     coma_advantages,
     logits_regulariser,
     masked_entropy,
@@ -184,3 +185,17 @@ def test_shared_experience_losses_match_a_hand_computed_pair_and_skip_self_and_a
     )
     assert clipped_actor.item() == pytest.approx(0.5 * math.log(2.0), rel=1e-5), "ratio 2 clipped to 1"
     assert clipped_critic.item() == pytest.approx(2.25, rel=1e-5)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 7, 64, 1000])
+def test_backward_recursion_is_the_step_by_step_loop(steps):
+    torch.manual_seed(steps)
+    inputs = torch.randn(steps, 3)
+    decays = torch.rand(steps, 1) * (torch.rand(steps, 1) > 0.1)  # some zeros: cuts and episode ends
+    expected = torch.empty_like(inputs)
+    following = torch.zeros(3)
+    for t in range(steps - 1, -1, -1):
+        following = inputs[t] + decays[t] * following
+        expected[t] = following
+    assert torch.allclose(backward_recursion(inputs, decays), expected, atol=1e-5)
+    assert torch.allclose(backward_recursion(inputs[:, 0], decays[:, 0]), expected[:, 0], atol=1e-5)

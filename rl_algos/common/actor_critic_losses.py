@@ -20,6 +20,26 @@ def _per_row(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape + (1,) * (like.dim() - x.dim()))
 
 
+# The backward recursion every return and advantage below is: y_t = x_t + a_t * y_{t+1}, y_T = 0. Computed as a
+# parallel suffix scan of the affine maps y -> x_t + a_t y (Hillis and Steele: after the pass with offset d each y_t
+# holds the sum of its next 2d terms), in log2(T) whole-batch steps instead of T single-step ones.
+def backward_recursion(inputs: torch.Tensor, decays: torch.Tensor) -> torch.Tensor:
+    """inputs x [T] or [T, n]; decays a, broadcastable to them ([T, 1] for one per step) -> y like inputs, with
+    y_t = x_t + a_t * y_{t+1} and nothing after T - 1."""
+    sums, products = inputs, decays
+    offset = 1
+    while offset < inputs.shape[0]:
+        sums = torch.cat([sums[:-offset] + products[:-offset] * sums[offset:], sums[-offset:]])
+        products = torch.cat([products[:-offset] * products[offset:], products[-offset:]])
+        offset *= 2
+    return sums
+
+
+def _last_step_cut(cuts: torch.Tensor) -> torch.Tensor:
+    """cuts [T, ...] with the batch's last step cut too: nothing is sampled after it."""
+    return torch.cat([cuts[:-1], torch.ones_like(cuts[-1:])])
+
+
 # A2C's bootstrapped return over rollouts laid end to end in one batch:
 # R_t = r_t + gamma * (1 - d_t) * (V(s_{t+1}) if the rollout is cut after step t else R_{t+1}).
 def rollout_returns(
@@ -28,13 +48,8 @@ def rollout_returns(
     """rewards, terminateds [T]; cuts [T]: 1.0 where the rollout stops after step t (its last sampled step, or a
     truncation); next_values [T] or [T, n]: V(s_{t+1}) -> returns like next_values."""
     rewards, terminateds, cuts = (_per_row(x, next_values) for x in (rewards, terminateds, cuts))
-    returns = torch.empty_like(next_values)
-    for t in range(next_values.shape[0] - 1, -1, -1):
-        following = (
-            next_values[t] if t == next_values.shape[0] - 1 else torch.lerp(returns[t + 1], next_values[t], cuts[t])
-        )
-        returns[t] = rewards[t] + gamma * (1.0 - terminateds[t]) * following
-    return returns
+    discounts, cuts = gamma * (1.0 - terminateds), _last_step_cut(cuts)
+    return backward_recursion(rewards + discounts * cuts * next_values, discounts * (1.0 - cuts))
 
 
 # GAE (Schulman et al. 2016) over rollouts laid end to end in one batch, with
@@ -55,12 +70,7 @@ def gae_advantages(
     continues = 1.0 - terminateds
     deltas = rewards + gamma * continues * next_values - values
     carried = gamma * lam * continues * (1.0 - cuts)  # how much of A_{t+1} flows back into A_t
-    advantages = torch.empty_like(values)
-    following = torch.zeros_like(values[0])
-    for t in range(values.shape[0] - 1, -1, -1):
-        following = deltas[t] + carried[t] * following
-        advantages[t] = following
-    return advantages
+    return backward_recursion(deltas, carried)
 
 
 # TD(lambda) target over rollouts laid end to end in one batch:
@@ -77,14 +87,10 @@ def td_lambda_targets(
     (the target critic at s_{t+1} for the actions taken there) -> like next_values. lambda = 0 gives one-step
     TD, 1 the bootstrapped return of `rollout_returns`."""
     rewards, terminateds, cuts = (_per_row(x, next_values) for x in (rewards, terminateds, cuts))
-    last = next_values.shape[0] - 1
-    targets = torch.empty_like(next_values)
-    for t in range(last, -1, -1):
-        following = next_values[t]
-        if t < last:
-            following = torch.lerp((1.0 - lam) * next_values[t] + lam * targets[t + 1], next_values[t], cuts[t])
-        targets[t] = rewards[t] + gamma * (1.0 - terminateds[t]) * following
-    return targets
+    discounts, cuts = gamma * (1.0 - terminateds), _last_step_cut(cuts)
+    # G_t = r_t + gamma (1 - d_t) [(1 - lambda (1 - c_t)) Q'(s_{t+1}) + lambda (1 - c_t) G_{t+1}]
+    carried = lam * (1.0 - cuts)
+    return backward_recursion(rewards + discounts * (1.0 - carried) * next_values, discounts * carried)
 
 
 # The next joint action of each step of rollouts laid end to end: the one taken at t+1 inside a rollout, one sampled

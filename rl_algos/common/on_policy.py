@@ -40,7 +40,8 @@ class OnPolicyTeamAlgorithm(TeamAlgorithm):
                 episodes=episodes,
                 num_epochs=self.config.num_epochs,
                 minibatch_size=self.config.minibatch_size,
-                shuffle_batch_per_epoch=self.config.shuffle_batch_per_epoch,
+                # one whole-batch minibatch per epoch needs no shuffling (RLlib shuffles it every epoch all the same)
+                shuffle_batch_per_epoch=self.config.shuffle_batch_per_epoch and self.config.minibatch_size is not None,
                 timesteps={
                     NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
                         (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0
