@@ -15,7 +15,10 @@ own `--out`: the reference rows are measured on the scenario the folder was star
 
 Long: on the 2-core machine a 1M-step run takes 20-60 min. Runs are independent jobs that append their curve to
 `<out>/curves/<run>_seed<k>.csv` as each point is measured and write `<run>_seed<k>.done.json` when finished (or
-stopped by the divergence guard); a restarted script skips finished jobs and restarts unfinished ones from scratch.
+stopped by the divergence guard). After each curve point an unfinished job keeps its algorithm in
+`<out>/resume/<run>_seed<k>/` (weights, optimisers, env-step counters, the replay learners' replay; ignored by git), so
+a restarted script skips finished jobs and resumes unfinished ones from their last point: the curve goes on from
+there, its envs starting new episodes (so not bit for bit as an uninterrupted run would).
 Run two processes side by side on different `--runs`, then `--report` (CSV -> table and figure, no training):
 
     nohup python benchmarks/bench_convergence.py --runs qmix-concat,vdn > conv1.log &
@@ -34,6 +37,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -42,7 +46,9 @@ import numpy as np
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
+from ray.rllib.algorithms.algorithm import Algorithm  # noqa: E402
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig  # noqa: E402
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME  # noqa: E402
 
 from experiments.results_io import write_rows  # noqa: E402
 from experiments.transfer_settings import EVAL_SEED, VMAS_WORLDS, budget_epsilon  # noqa: E402
@@ -50,6 +56,7 @@ from experiments.transfer_stats import Estimate, mean_estimate  # noqa: E402
 from rl_algos.common.divergence import ValueDivergenceError  # noqa: E402
 from rl_algos.common.evaluation import AGENT_ID_MODES, scripted_policy_evaluation  # noqa: E402
 from rl_algos.common.learning_curve import LearningCurve  # noqa: E402
+from rl_algos.common.replay_config import ReplayConfig  # noqa: E402
 from rl_algos.common.training import budget_config  # noqa: E402
 from rl_algos.common.value_config import TeamQConfig  # noqa: E402
 
@@ -186,12 +193,15 @@ def convergence_config(
     env_options: dict | None = None,
 ) -> AlgorithmConfig:
     """A convergence run's config: `budget_config` at the training size with `training` over it, VMAS's `worlds`
-    per env runner, and for the value learners epsilon annealed as the transfer experiment anneals it."""
+    per env runner, for the value learners epsilon annealed as the transfer experiment anneals it, and for the
+    replay learners the replay in checkpoints (a job resumes with it)."""
     config = budget_config(algo_name, env_config(TRAIN_AGENTS, scenario, env_options), timesteps, seed, **training)
     if scenario.startswith("vmas:"):
         config.env_runners(num_envs_per_env_runner=worlds)
     if isinstance(config, TeamQConfig) and "epsilon" not in training:
         config.training(epsilon=budget_epsilon(timesteps), learning_starts=1000)
+    if isinstance(config, ReplayConfig):
+        config.training(checkpoint_replay=True)  # a run resumed from its last point goes on with its replay
     return config
 
 
@@ -220,9 +230,14 @@ def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:
     curve = convergence_curve(
         args.scenario, args.eval_agents, args.eval_every, args.eval_episodes, seed, env_options, args.zero_shot_ids
     )
-    rows, status = [], {"run": run, "seed": seed, "diverged": False}
+    status = {"run": run, "seed": seed, "diverged": False}
     algo = config.build_algo()
-    start, training_s, env_steps = time.perf_counter(), 0.0, 0
+    resume = out / "resume" / stem.name
+    rows, env_steps, training_s = resumed(algo, resume, stem.with_suffix(".csv"))
+    if env_steps:
+        curve.resume_after(env_steps)
+        print(f"{run} seed {seed}: resumed at {env_steps} env steps from {resume}", flush=True)
+    start = time.perf_counter()
     try:
         while env_steps < args.timesteps:
             tick = time.perf_counter()
@@ -240,6 +255,8 @@ def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:
                     f"{rows[-len(curve.env_configs)]['return_mean']:.2f}",
                     flush=True,
                 )
+                if env_steps < args.timesteps:
+                    keep_for_resuming(algo, resume)
         if args.keep_checkpoint:
             algo.save_to_path((out / "checkpoints" / stem.name).absolute())
     except ValueDivergenceError as error:
@@ -249,6 +266,36 @@ def run_job(run: str, seed: int, args: argparse.Namespace, out: Path) -> None:
         algo.stop()
     status |= {"env_steps": env_steps, "wall_s": time.perf_counter() - start, "steps_per_s": env_steps / training_s}
     stem.with_suffix(".done.json").write_text(json.dumps(status))
+    shutil.rmtree(resume, ignore_errors=True)
+
+
+def keep_for_resuming(algo: Algorithm, resume: Path) -> None:
+    """Save `algo` (weights, optimisers, env-step counters and, for the replay learners, the replay) to `resume`,
+    replacing the checkpoint there only once the new one is whole."""
+    fresh = resume.with_name(resume.name + ".saving")
+    shutil.rmtree(fresh, ignore_errors=True)
+    algo.save_to_path(fresh.absolute())
+    stale = resume.with_name(resume.name + ".stale")
+    if resume.exists():
+        os.replace(resume, stale)
+    os.replace(fresh, resume)
+    shutil.rmtree(stale, ignore_errors=True)
+
+
+def resumed(algo: Algorithm, resume: Path, curve_csv: Path) -> tuple[list[dict], int, float]:
+    """Restore `algo` from an unfinished job's last kept checkpoint, if there is one: (the curve rows measured up to
+    it, its env steps, the training seconds they took); `([], 0, 0.0)` for a fresh start."""
+    if not (resume / "rllib_checkpoint.json").exists():
+        return [], 0, 0.0
+    algo.restore_from_path(resume.absolute())
+    env_steps = int(algo.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0))
+    rows = [row for row in read_rows(curve_csv) if int(row["env_steps"]) <= env_steps]
+    if not env_steps or not rows:
+        raise RuntimeError(
+            f"{resume} holds a checkpoint at {env_steps} env steps but {curve_csv} has no point up to it: delete "
+            f"{resume} to start this job again from scratch"
+        )
+    return rows, env_steps, env_steps / float(rows[-1]["steps_per_s"])
 
 
 def normalised(value: float, heuristic: float, random: float) -> float:

@@ -5,8 +5,10 @@ import csv
 import importlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +63,35 @@ def test_convergence_on_vmas_spread_writes_a_curve_and_its_table(tmp_path):
     curve = read_csv(tmp_path / "curves" / "mappo-graph_seed0.csv")
     assert {row["eval_agents"] for row in curve} == {"3", "6"}
     assert "mappo-graph" in (tmp_path / "convergence.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_convergence_job_killed_after_a_point_resumes_from_it(tmp_path):
+    args = [sys.executable, "benchmarks/bench_convergence.py", "--scenario", "vmas:spread", "--runs", "mappo-concat",
+            "--seeds", "0", "--timesteps", "4000", "--eval-every", "1000", "--eval-episodes", "1", "--eval-agents",
+            "3", "--worlds", "16", "--out", str(tmp_path)]  # fmt: skip
+    env = {**os.environ, "RAY_ADDRESS": "local", "PYTHONPATH": str(ROOT)}
+    kept = tmp_path / "resume" / "mappo-concat_seed0" / "rllib_checkpoint.json"
+    job = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not kept.exists() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(job.pid, signal.SIGKILL)  # a session stopped mid-run: no chance to clean up
+    job.wait()
+    first = read_csv(tmp_path / "curves" / "mappo-concat_seed0.csv")
+    assert kept.exists() and not (tmp_path / "curves" / "mappo-concat_seed0.done.json").exists()
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "mappo-concat seed 0: resumed at" in done.stdout
+    curve = read_csv(tmp_path / "curves" / "mappo-concat_seed0.csv")
+    steps = [int(row["env_steps"]) for row in curve]
+    assert steps == sorted(steps) and steps[-1] >= 4000 and len({row["point"] for row in curve}) == len(curve)
+    resumed_at = int(done.stdout.split("resumed at ")[1].split()[0])
+    kept_rows = [row for row in first if int(row["env_steps"]) <= resumed_at]
+    assert kept_rows and curve[: len(kept_rows)] == kept_rows, "the points before the kill are kept as measured"
+    assert (tmp_path / "curves" / "mappo-concat_seed0.done.json").exists()
+    assert not kept.parent.exists(), "a finished job leaves no resume checkpoint"
 
 
 @pytest.mark.slow

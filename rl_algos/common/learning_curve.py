@@ -74,5 +74,10 @@ class LearningCurve:
                 )
                 for config in self.env_configs
             ]
-        self.next_at = (env_steps // self.every + 1) * self.every
+        self.resume_after(env_steps)
         return rows
+
+    def resume_after(self, env_steps: int) -> None:
+        """Schedule the next point at the first multiple of `every` above `env_steps` (after a point, or when a run
+        resumes from a checkpoint taken there)."""
+        self.next_at = (env_steps // self.every + 1) * self.every
