@@ -53,6 +53,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LI
 from experiments.results_io import write_rows  # noqa: E402
 from experiments.transfer_settings import EVAL_SEED, VMAS_WORLDS, budget_epsilon  # noqa: E402
 from experiments.transfer_stats import Estimate, mean_estimate  # noqa: E402
+from rl_algos.common.actor_critic_config import TeamActorCriticConfig  # noqa: E402
 from rl_algos.common.divergence import ValueDivergenceError  # noqa: E402
 from rl_algos.common.evaluation import AGENT_ID_MODES, scripted_policy_evaluation  # noqa: E402
 from rl_algos.common.learning_curve import LearningCurve  # noqa: E402
@@ -193,11 +194,14 @@ def convergence_config(
     env_options: dict | None = None,
 ) -> AlgorithmConfig:
     """A convergence run's config: `budget_config` at the training size with `training` over it, VMAS's `worlds`
-    per env runner, for the value learners epsilon annealed as the transfer experiment anneals it, and for the
+    per env runner (and an on-policy batch of at least 10 steps per world, unless `training` sets it), for the value
+    learners epsilon annealed as the transfer experiment anneals it, and for the
     replay learners the replay in checkpoints (a job resumes with it)."""
     config = budget_config(algo_name, env_config(TRAIN_AGENTS, scenario, env_options), timesteps, seed, **training)
     if scenario.startswith("vmas:"):
         config.env_runners(num_envs_per_env_runner=worlds)
+        if isinstance(config, TeamActorCriticConfig) and "train_batch_size_per_learner" not in training:
+            config.cover_every_env()
     if isinstance(config, TeamQConfig) and "epsilon" not in training:
         config.training(epsilon=budget_epsilon(timesteps), learning_starts=1000)
     if isinstance(config, ReplayConfig):

@@ -19,6 +19,7 @@ import envs
 import rl_algos
 from envs.team_env import SLOT_MODES
 from policies.networks.team_embedding import EMBEDDINGS
+from rl_algos.common.actor_critic_config import TeamActorCriticConfig
 from rl_algos.common.evaluation import AGENT_ID_MODES
 from rl_algos.common.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay
 from rl_algos.common.replay_config import ReplayConfig
@@ -493,6 +494,10 @@ def algo_config(settings: TransferSettings, algo: str, embedding: str, n_agents:
     )
     if settings.worlds_per_runner is not None:
         config.env_runners(num_envs_per_env_runner=settings.worlds_per_runner)
+        if isinstance(
+            config, TeamActorCriticConfig
+        ) and "train_batch_size_per_learner" not in settings.training_options(algo):
+            config.cover_every_env()
     if settings.iteration_timesteps:
         config.reporting(min_sample_timesteps_per_iteration=settings.iteration_timesteps)
     if settings.smoke and config.learning_warmup() > SMOKE_LEARNING_STARTS:

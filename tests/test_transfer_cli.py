@@ -41,6 +41,30 @@ def test_a_vmas_scenario_runs_64_worlds_per_env_runner_unless_told_otherwise():
     assert algo_config(spread, "qmix", "concat", [3], seed=0).num_envs_per_env_runner == 8  # the algorithm's own
 
 
+def test_on_policy_batches_on_vmas_give_every_world_ten_steps_unless_told_otherwise():
+    vmas, _ = parse_settings(["--scenario", "vmas:spread", "--env-runners", "2"])
+    # A2C's 100 env steps would be under one step per world of 2 x 64 worlds, MAPPO's 1,000 under eight
+    assert algo_config(vmas, "central_v", "concat", [3], seed=0).train_batch_size_per_learner == 10 * 2 * 64
+    assert algo_config(vmas, "mappo", "concat", [3], seed=0).train_batch_size_per_learner == 10 * 2 * 64
+    big, _ = parse_settings(
+        [
+            "--scenario",
+            "vmas:spread",
+            "--algos",
+            "mappo",
+            "--training",
+            '{"mappo": {"train_batch_size_per_learner": 5000}}',
+        ]
+    )
+    assert algo_config(big, "mappo", "concat", [3], seed=0).train_batch_size_per_learner == 5000
+    told, _ = parse_settings(
+        ["--scenario", "vmas:spread", "--training", '{"iac": {"train_batch_size_per_learner": 64}}']
+    )
+    assert algo_config(told, "iac", "concat", [3], seed=0).train_batch_size_per_learner == 64
+    spread, _ = parse_settings([])
+    assert algo_config(spread, "iac", "concat", [3], seed=0).train_batch_size_per_learner == 100  # its own default
+
+
 def test_flags_override_the_config_file(tmp_path):
     config = tmp_path / "grid.yaml"
     config.write_text(
