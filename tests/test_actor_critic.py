@@ -187,16 +187,6 @@ def test_shared_experience_is_for_per_agent_critics_only():
         rl_algos.get_config("iac").training(shared_experience=-1.0).validate()
 
 
-def test_value_normalization_is_for_value_critics_only():
-    with pytest.raises(ValueError, match="COMA's critic is 'coma' \\(a Q critic\\). Use value_normalization=False"):
-        rl_algos.get_config("coma").training(value_normalization=True).validate()
-    for algo, default in (("iac", False), ("central_v", False), ("ippo", True), ("mappo", True)):
-        config = rl_algos.get_config(algo)
-        assert config.value_normalization is default
-        config.training(value_normalization=not default).validate()
-        assert config.model_config["value_normalization"] is not default
-
-
 def test_coma_rejects_continuous_actions_and_the_a2c_learners_take_them():
     multiwalker = {"scenario": "multiwalker", "n_agents": 2}
     with pytest.raises(

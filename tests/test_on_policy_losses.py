@@ -8,7 +8,6 @@ import pytest
 import torch
 from ray.rllib.core import Columns
 
-from policies.networks.value_normalizer import ValueNormalizer
 from rl_algos.central_v.learner import CentralVLearner
 from rl_algos.coma.learner import COMALearner
 from rl_algos.common.connectors import ROLLOUT_CUTS
@@ -30,12 +29,6 @@ def rollout(terminated_last: float) -> dict:
     }
 
 
-def a2c_module(value_normalizer: ValueNormalizer | None = None) -> SimpleNamespace:
-    """The module pieces the A2C loss reads: a discrete actor's flag and the critic's value normalisation."""
-    scale = (lambda: 1.0) if value_normalizer is None else value_normalizer.scale
-    return SimpleNamespace(actor=SimpleNamespace(discrete=True), value_normalizer=value_normalizer, value_scale=scale)
-
-
 def learner_stub(module) -> tuple[SimpleNamespace, list[dict]]:
     logged: list[dict] = []
     learner = SimpleNamespace(
@@ -55,7 +48,7 @@ def a2c_config() -> SimpleNamespace:
 @pytest.mark.parametrize("terminated_last", [0.0, 1.0])
 def test_central_v_loss_matches_a_hand_computed_rollout(terminated_last):
     batch = rollout(terminated_last)
-    learner, logged = learner_stub(a2c_module())
+    learner, logged = learner_stub(SimpleNamespace(actor=SimpleNamespace(discrete=True)))
     values = torch.tensor([3.0, 1.0], requires_grad=True)  # the team critic's V(s_0), V(s_1)
     fwd_out = {"values": values, "next_values": torch.tensor([9.0, 4.0]), "logits": torch.zeros(2, 2, 2)}
     fwd_out["logits"].requires_grad_(True)
@@ -78,7 +71,7 @@ def test_central_v_loss_matches_a_hand_computed_rollout(terminated_last):
 
 def test_iac_loss_uses_each_agent_s_own_values():
     batch = rollout(terminated_last=1.0)
-    learner, _ = learner_stub(a2c_module())
+    learner, _ = learner_stub(SimpleNamespace(actor=SimpleNamespace(discrete=True)))
     values = torch.tensor([[3.0, 0.5], [1.0, 0.0]])  # per-agent critics; agent 1's slot at step 1 is absent
     fwd_out = {"values": values, "next_values": torch.tensor([[9.0, 0.0], [4.0, 0.0]]), "logits": torch.zeros(2, 2, 2)}
     total = CentralVLearner.compute_loss_for_module(
@@ -89,22 +82,6 @@ def test_iac_loss_uses_each_agent_s_own_values():
     value_loss = sum(a**2 for a in advantages) / 3
     expected = -LOG_HALF * sum(advantages) / 3 + 0.5 * value_loss - 0.01 * -LOG_HALF
     assert total.item() == pytest.approx(expected, rel=1e-6)
-
-
-def test_a2c_with_value_normalization_measures_the_value_error_in_units_of_the_returns_std():
-    batch = rollout(terminated_last=1.0)
-    normalizer = ValueNormalizer()
-    learner, _ = learner_stub(a2c_module(normalizer))
-    values = torch.tensor([3.0, 1.0], requires_grad=True)
-    fwd_out = {"values": values, "next_values": torch.tensor([9.0, 4.0]), "logits": torch.zeros(2, 2, 2)}
-    total = CentralVLearner.compute_loss_for_module(
-        learner, module_id="m", config=a2c_config(), batch=batch, fwd_out=fwd_out
-    )
-    # returns R_0 = 2, R_1 = 2 (terminated): the first update sets mu = 2, and sigma^2 = 0 floored at 0.01
-    assert normalizer.mean_and_std()[0].item() == pytest.approx(2.0)
-    value_loss = ((3 - 2) ** 2 + (1 - 2) ** 2) / 2 / 0.01
-    actor_loss = -LOG_HALF * (2 * (2 - 3) + (2 - 1)) / 3
-    assert total.item() == pytest.approx(actor_loss + 0.5 * value_loss - 0.01 * -LOG_HALF, rel=1e-5)
 
 
 @pytest.mark.parametrize("terminated_last", [0.0, 1.0])

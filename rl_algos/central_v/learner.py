@@ -27,8 +27,7 @@ class CentralVLearner(OnPolicyTeamLearner):
     (Central-V) or a per-agent `V(o_a)` (IAC). Discrete actions, or continuous ones (multiwalker) with the
     squashed-Gaussian actor: the log-probs of the squashed actions, the pre-squash Gaussian's entropy."""
 
-    # L = -mean_a m_a log pi(u_a | o_a) A_a + vf_coeff mean (V - R)^2 / sigma^2 - entropy_coeff H(pi) [+ finetune_kl],
-    # sigma the returns' running std with `value_normalization` (else 1), with
+    # L = -mean_a m_a log pi(u_a | o_a) A_a + vf_coeff mean (V - R)^2 - entropy_coeff H(pi) [+ finetune_kl], with
     # R_t = r_t + gamma (1 - d_t) (V(s_{t+1}) where the rollout is cut after t, else R_{t+1}) and A = R - V: per
     # agent for a per-agent critic, the team's (shared by every present agent) for a centralised one, normalised
     # over the batch's present agents with `normalize_advantages`. With `shared_experience` lambda (IAC only) the loss
@@ -38,30 +37,26 @@ class CentralVLearner(OnPolicyTeamLearner):
         self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
     ) -> torch.Tensor:
         mask = batch[Columns.OBS]["mask"]  # [B, n]
-        module = self.module[module_id].unwrapped()
         values, next_values = fwd_out["values"], fwd_out["next_values"]  # [B, n] (per agent) or [B] (team)
         cuts = bootstrap_cuts(batch)  # [B]
         returns = rollout_returns(
             batch[Columns.REWARDS], batch[Columns.TERMINATEDS].float(), cuts, next_values, config.gamma
         )
-        if module.value_normalizer is not None:  # the statistics move to this batch's returns, as PPO's do
-            module.value_normalizer.update(returns, None if returns.dim() == 1 else mask)
         advantages = returns - values.detach()
         if advantages.dim() == 1:  # a team advantage: every present agent is credited with it
             advantages = advantages.unsqueeze(-1).expand_as(mask)
             value_loss = F.mse_loss(values, returns)
         else:
             value_loss = masked_mse(values, returns, mask)
-        value_loss = value_loss / module.value_scale() ** 2  # the error in units of the returns' std, if normalised
         if config.normalize_advantages:
             advantages = normalized(advantages, mask)
+        module = self.module[module_id].unwrapped()
         log_probs, entropy = log_probs_and_entropy(module.actor, fwd_out["logits"], batch[Columns.ACTIONS], mask)
         actor_loss = policy_gradient_loss(log_probs, advantages, mask)
         total = actor_loss + config.vf_coeff * value_loss - config.entropy_coeff * entropy
         total = total + self.pretrained_kl_penalty(module_id, module, batch[Columns.OBS], fwd_out["logits"])
         if config.shared_experience:
             seac_actor, seac_critic = seac_losses(module, batch, log_probs, cuts, config)
-            seac_critic = seac_critic / module.value_scale() ** 2
             total = total + config.shared_experience * (seac_actor + config.vf_coeff * seac_critic)
         self.log_update_metrics(
             module_id,

@@ -28,9 +28,6 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
     - `shared_experience` (0.0, off; SEAC uses 1.0): `lambda`, the weight of each agent's losses on the other
       agents' experience, weighted by the clipped importance ratio `min(pi_a(u_b | o_b) / pi_b(u_b | o_b),
       shared_experience_clip)` (1.0) (Christianos et al. 2020); per-agent critics only (`iac`);
-    - `value_normalization` (False; PPO's default True): the value critic learns its targets standardised by their
-      running mean and std (`ValueNormalizer`, MAPPO's), its loss the error in units of their std; value critics
-      only (`iac`, `central_v`, `ippo`, `mappo`);
     - `recurrent` (False), `max_seq_len` (20): a GRU actor (`RecurrentAgentConfig`), unrolled over pieces of up to
       `max_seq_len` steps of each rollout from the state it acted from at their first step (the critics stay MLPs
       over each step's observations); not with `shared_experience`;
@@ -50,7 +47,6 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         self.base = "a2c"
         self.shared_experience = 0.0
         self.shared_experience_clip = 1.0
-        self.value_normalization = False
         # Measured on spread N=3: one 400-step batch per update at lr 5e-4 left the critic far from its targets
         # after 60k env steps (entropy still at its maximum); 100-step batches at 2e-3 learn within 50k.
         self.lr = 2e-3
@@ -66,7 +62,6 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         base: str = NotProvided,
         shared_experience: float = NotProvided,
         shared_experience_clip: float = NotProvided,
-        value_normalization: bool = NotProvided,
         **kwargs,
     ) -> TeamActorCriticConfig:
         super().training(**kwargs)
@@ -75,10 +70,7 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
 
     @property
     def _model_config_auto_includes(self) -> dict[str, Any]:
-        return super()._model_config_auto_includes | {
-            "critic": self.critic,
-            "value_normalization": self.value_normalization,
-        }
+        return super()._model_config_auto_includes | {"critic": self.critic}
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         return RLModuleSpec(module_class=TeamActorCriticModule)
@@ -120,11 +112,6 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
             raise ValueError(
                 "shared_experience (SEAC) evaluates each agent's policy on the others' observations one step at a "
                 "time, which a recurrent actor cannot do; use recurrent=False with it, or shared_experience=0"
-            )
-        if self.value_normalization and self.critic not in ("agent", "team"):
-            raise ValueError(
-                f"value_normalization standardises a value critic's targets; {self.algo_name}'s critic is "
-                f"{self.critic!r} (a Q critic). Use value_normalization=False"
             )
         if not self.supports_continuous_actions():
             self.require_discrete_actions(f"{CONTINUOUS_ACTION_ALGORITHMS} for continuous actions")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ray.rllib.algorithms.algorithm_config import NotProvided
 
 from rl_algos.common.actor_critic_config import TeamActorCriticConfig
@@ -20,8 +22,8 @@ class TeamPPOConfig(TeamActorCriticConfig):
     - `vf_clip_param` (10.0, None: off): how far, in return units, a value may move from the sampling critic's
       before its loss stops improving (PPO2's and MAPPO's value clipping);
     - `lambda_` (0.95): GAE's lambda;
-    - `value_normalization` (True here, MAPPO's default; `TeamActorCriticConfig`'s option): the critic learns its
-      targets standardised by their running mean and std, so a value of -120 return units is an output of order one.
+    - `value_normalization` (True): the critic learns its targets standardised by their running mean and std
+      (`ValueNormalizer`, MAPPO's default), so a value of -120 return units is an output of order one.
 
     The fine-tuning trust region (`finetune_kl`) adds the KL to the pre-trained policy as for the A2C learners.
     With `recurrent=True` (a GRU actor) the batch is RLlib's zero-padded sequences of up to `max_seq_len` steps and
@@ -48,11 +50,16 @@ class TeamPPOConfig(TeamActorCriticConfig):
         clip_param: float = NotProvided,
         vf_clip_param: float | None = NotProvided,
         lambda_: float = NotProvided,
+        value_normalization: bool = NotProvided,
         **kwargs,
     ) -> TeamPPOConfig:
         super().training(**kwargs)
         self._set_provided(locals())
         return self
+
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        return super()._model_config_auto_includes | {"value_normalization": self.value_normalization}
 
     def get_default_learner_class(self):
         return PPOTeamLearner
