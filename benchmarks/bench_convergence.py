@@ -195,8 +195,8 @@ def convergence_config(
 ) -> AlgorithmConfig:
     """A convergence run's config: `budget_config` at the training size with `training` over it, VMAS's `worlds`
     per env runner (and an on-policy batch of at least 10 steps per world, unless `training` sets it), for the value
-    learners epsilon annealed as the transfer experiment anneals it, and for the
-    replay learners the replay in checkpoints (a job resumes with it)."""
+    learners epsilon annealed as the transfer experiment anneals it, and for the replay learners the replay in
+    checkpoints (a job resumes with it)."""
     config = budget_config(algo_name, env_config(TRAIN_AGENTS, scenario, env_options), timesteps, seed, **training)
     if scenario.startswith("vmas:"):
         config.env_runners(num_envs_per_env_runner=worlds)
