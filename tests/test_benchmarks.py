@@ -77,6 +77,7 @@ def test_a_convergence_job_killed_after_a_point_resumes_from_it(tmp_path):
     deadline = time.monotonic() + 300
     while not kept.exists() and job.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert job.poll() is None, "the run ended before its first point could be interrupted"
     os.killpg(job.pid, signal.SIGKILL)  # a session stopped mid-run: no chance to clean up
     job.wait()
     first = read_csv(tmp_path / "curves" / "mappo-concat_seed0.csv")
