@@ -178,7 +178,7 @@ class TeamActorCriticModule(
         value `[B]`, in return units."""
         if isinstance(self.critic, TeamValueCritic):
             return self.in_return_units(self.critic(obs["obs"], obs["mask"]))
-        return self.in_return_units(self.critic(obs["obs"], ids).squeeze(-1)) * obs["mask"]
+        return self.in_return_units(self.critic(obs["obs"], ids, obs["mask"]).squeeze(-1)) * obs["mask"]
 
     def in_return_units(self, head: torch.Tensor) -> torch.Tensor:
         """A value critic's head output, denormalised when the critic learns normalised values."""

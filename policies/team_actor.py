@@ -95,7 +95,7 @@ class TeamActor(nn.Module):
     def forward(self, obs: dict[str, torch.Tensor], ids: torch.Tensor | None = None) -> torch.Tensor:
         """Per-agent distribution inputs: logits `[B, n_max, A]` or `[loc, log_std]` `[B, n_max, 2k]`; `ids`
         (`[..., n_max, n_max]` one-hots) replaces the slots' own agent ids."""
-        return self._absent_where_masked(obs, self.network(obs["obs"], ids))
+        return self._absent_where_masked(obs, self.network(obs["obs"], ids, obs["mask"]))
 
     def unroll(self, obs: dict[str, torch.Tensor], h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Recurrent actors: per-agent distribution inputs `[B, T, n_max, A | 2k]` over sequences of observations

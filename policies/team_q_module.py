@@ -104,7 +104,7 @@ class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, Infer
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Agent Qs `[B, (T,) n_max, A]` of `network` (the online or target agent network) and the next state."""
         if not self.recurrent:
-            return network(self.agent_inputs(obs)), {}
+            return network(self.agent_inputs(obs), mask=obs["mask"]), {}
         q, h = network(self.agent_inputs(obs), state["h"])
         return q, {"h": h}
 
@@ -172,10 +172,11 @@ class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, Infer
                     out["q_target"], _ = self.agent_q(self._target_agent, obs, state)
         else:  # one pass per network over the observations and next observations together
             both = torch.cat([self.agent_inputs(obs), self.agent_inputs(next_obs)])
-            out["q"], out["q_next"] = self.agent(both).chunk(2)
+            both_mask = torch.cat([obs["mask"], next_obs["mask"]])
+            out["q"], out["q_next"] = self.agent(both, mask=both_mask).chunk(2)
             with torch.no_grad():
                 if self.target_q_at_obs:
-                    out["q_target"], out["q_next_target"] = self._target_agent(both).chunk(2)
+                    out["q_target"], out["q_next_target"] = self._target_agent(both, mask=both_mask).chunk(2)
                 else:
-                    out["q_next_target"] = self._target_agent(self.agent_inputs(next_obs))
+                    out["q_next_target"] = self._target_agent(self.agent_inputs(next_obs), mask=next_obs["mask"])
         return out

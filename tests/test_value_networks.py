@@ -9,6 +9,7 @@ import torch
 from ray.rllib.core import Columns
 
 import rl_algos
+from policies.networks.agent_ids import reuse_trained_ids
 from policies.networks.agent_network import AgentQNetwork, RecurrentAgentQNetwork
 from policies.networks.mixers import QMixer, VDNMixer
 from policies.networks.team_embedding import make_team_embedding, parse_embedding_spec
@@ -170,6 +171,29 @@ def test_agent_network_shapes_and_agent_id():
     anonymous = AgentQNetwork(OBS_DIM, N_ACTIONS, N_MAX, hidden=(16,), obs_agent_id=False)
     q = anonymous(same_obs)
     torch.testing.assert_close(q[:, 0], q[:, 1])
+
+
+def test_agent_network_computes_only_the_slots_the_batch_fills():
+    """With the team's mask, slots past the last one any row fills come out 0 and the others as without it, with
+    the slots' own ids or ids passed in (SEAC's), also with reused ids, and gradients reach the same weights."""
+    torch.manual_seed(0)
+    net = AgentQNetwork(OBS_DIM, N_ACTIONS, N_MAX, hidden=(16,), obs_agent_id=True)
+    obs = torch.randn(2, N_MAX, OBS_DIM)
+    mask = torch.tensor([[1.0, 1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0, 0.0]])  # slots 0-2 used
+    full = net(obs)
+    trimmed = net(obs, mask=mask)
+    torch.testing.assert_close(trimmed[:, :3], full[:, :3])
+    assert (trimmed[:, 3:] == 0).all()
+    ids = torch.eye(N_MAX)[torch.tensor([4, 3, 2, 1, 0])].expand(2, N_MAX, N_MAX)
+    torch.testing.assert_close(net(obs, ids, mask)[:, :3], net(obs, ids)[:, :3])
+    reuse_trained_ids(net, trained_slots=2)
+    torch.testing.assert_close(net(obs, mask=mask)[:, :3], net(obs)[:, :3])
+    assert not torch.allclose(net(obs, mask=mask)[:, 2], full[:, 2]), "slot 2 now acts with slot 0's id"
+    net(obs, mask=mask).sum().backward()
+    first_layer = net.q[0].weight.grad  # [hidden, obs_dim + n_max]
+    assert first_layer[:, OBS_DIM : OBS_DIM + 2].abs().sum() > 0 and (first_layer[:, OBS_DIM + 2 :] == 0).all()
+    nobody = net(obs, mask=torch.zeros(2, N_MAX))
+    assert nobody.shape == (2, N_MAX, N_ACTIONS) and (nobody[:, 1:] == 0).all()
 
 
 def test_recurrent_agent_unrolls_sequences_like_single_steps():

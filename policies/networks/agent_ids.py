@@ -17,7 +17,7 @@ def reused_id_table(n_max: int, trained_slots: int) -> torch.Tensor:
 
 
 class AppendAgentIds(nn.Module):
-    """`[..., n_max, d] -> [..., n_max, d + n_max]`: each slot's one-hot id appended to its features, so a
+    """`[..., n, d] -> [..., n, d + n_max]`: each slot's one-hot id (width `n_max`) appended to its features, so a
     network shared by all agents can still tell them apart."""
 
     def __init__(self, n_max: int):
@@ -26,10 +26,11 @@ class AppendAgentIds(nn.Module):
         self.register_buffer("ids", torch.eye(n_max), persistent=False)  # [n_max, n_max]
 
     def forward(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
-        """`ids` ([..., n_max, n_max] one-hots) replaces each slot's own id, e.g. to ask the shared network
-        what another agent would do in this agent's place."""
+        """`x` may hold the first `n <= n_max` slots only (`[..., n, d]`, they get the ids of slots 0..n-1);
+        `ids` ([..., n, n_max] one-hots) replaces each slot's own id, e.g. to ask the shared network what another
+        agent would do in this agent's place."""
         if ids is None:
-            ids = self.ids.expand(*x.shape[:-1], self.n_max)
+            ids = self.ids[: x.shape[-2]].expand(*x.shape[:-1], self.n_max)
         return torch.cat([x, ids], dim=-1)
 
 

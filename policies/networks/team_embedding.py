@@ -19,6 +19,7 @@ from torch import nn
 from torch_geometric.nn import DenseGATConv, DenseGCNConv, DenseGraphConv
 from torch_geometric.nn.aggr import AttentionalAggregation, MaxAggregation, MeanAggregation
 
+from policies.networks.masked import used_slots
 from policies.networks.mlp import mlp
 
 EMBEDDINGS = ("concat", "mean", "graph")
@@ -68,8 +69,7 @@ def _used_slots(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torc
     """`x` [B, n_max, F] and `mask` cut to the slots up to the last one any team of the batch fills: a team of 3
     padded to `n_max` 6 spends a dense graph convolution's pairwise work on 3 x 3 instead of 6 x 6 slots, and
     absent slots never reach a present agent's output, so the result is the same."""
-    used = torch.nonzero(mask.any(dim=0))
-    width = int(used.max()) + 1 if len(used) else 1
+    width = used_slots(mask)
     return x[:, :width], mask[:, :width]
 
 
