@@ -190,8 +190,14 @@ def test_agent_network_computes_only_the_slots_the_batch_fills():
     torch.testing.assert_close(net(obs, mask=mask)[:, :3], net(obs)[:, :3])
     assert not torch.allclose(net(obs, mask=mask)[:, 2], full[:, 2]), "slot 2 now acts with slot 0's id"
     net(obs, mask=mask).sum().backward()
-    first_layer = net.q[0].weight.grad  # [hidden, obs_dim + n_max]
-    assert first_layer[:, OBS_DIM : OBS_DIM + 2].abs().sum() > 0 and (first_layer[:, OBS_DIM + 2 :] == 0).all()
+    trimmed_grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    net(obs)[:, :3].sum().backward()  # the used slots only, computed on every slot
+    for trimmed_grad, p in zip(trimmed_grads, net.parameters(), strict=True):
+        torch.testing.assert_close(trimmed_grad, p.grad)
+    net.zero_grad()
+    net(obs).sum().backward()
+    assert not torch.allclose(trimmed_grads[0], net.q[0].weight.grad), "unused slots would have moved the weights"
     nobody = net(obs, mask=torch.zeros(2, N_MAX))
     assert nobody.shape == (2, N_MAX, N_ACTIONS) and (nobody[:, 1:] == 0).all()
 
