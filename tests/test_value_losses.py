@@ -1,12 +1,15 @@
 """The value learners' whole losses (IQL, QMIX, VDN) against a hand-computed batch: double-Q targets, n-step
-discounts, terminations, and agents absent at the step or at the next one."""
+discounts, terminations, agents absent at the step or at the next one, and TD(lambda) returns over sequences."""
 
+import functools
 from types import SimpleNamespace
 
 import pytest
 import torch
 from ray.rllib.core import Columns
 
+from rl_algos.common.losses import lambda_returns
+from rl_algos.common.value_learner import TeamQLearner
 from rl_algos.iql.learner import IQLLearner
 from rl_algos.qmix.learner import QMIXLearner
 
@@ -35,13 +38,20 @@ def batch_and_outputs(terminated_second: float) -> tuple[dict, dict]:
 
 def learner_stub(module, **config) -> tuple[SimpleNamespace, list[dict]]:
     logged: list[dict] = []
-    settings = {"gamma": GAMMA, "double_q": True, "munchausen_params": None, "munchausen_tau": None} | config
+    settings = {
+        "gamma": GAMMA,
+        "double_q": True,
+        "munchausen_params": None,
+        "munchausen_tau": None,
+        "td_lambda": None,
+    } | config
     learner = SimpleNamespace(
         config=SimpleNamespace(**settings, finetune_kl_tau=1.0),
         module={"m": SimpleNamespace(unwrapped=lambda: module)},
         pretrained_kl_penalty=lambda *args: 0.0,
         log_step_metrics=lambda module_id, metrics: logged.append(metrics),
     )
+    learner.bootstrap_targets = functools.partial(TeamQLearner.bootstrap_targets, learner)
     return learner, logged
 
 
@@ -93,3 +103,54 @@ def test_qmix_without_double_q_bootstraps_from_the_target_network_s_max():
     # VDN's sum: Q_tot 5 and 0.5; next: max of the target network, 10 and 3, for the agent present next
     expected = ((5 - (1 + 0.5 * 10)) ** 2 + (0.5 - (-1 + 0.25 * 3)) ** 2) / 2
     assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+# Three sequences of three steps (gamma 0.5, lambda 0.5), V' the bootstrap value after each step: one running
+# through, one whose episode terminates at its second step (the third is padding), one truncated there.
+SEQUENCE_REWARDS = torch.tensor([[1.0, 2.0, 3.0], [1.0, 2.0, 0.0], [1.0, 2.0, 0.0]])
+SEQUENCE_TERMINATEDS = torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+SEQUENCE_VALID = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+NEXT_VALUES = torch.tensor([[10.0, 20.0, 30.0], [10.0, 20.0, 30.0], [10.0, 20.0, 30.0]])
+
+
+@pytest.mark.parametrize(
+    "lambda_, expected",
+    [
+        # G_2 = 3 + 0.5 * 30 = 18; G_1 = 2 + 0.5 (0.5 * 20 + 0.5 * 18) = 11.5; G_0 = 1 + 0.5 (0.5 * 10 + 0.5 * 11.5).
+        # Terminated: G_1 = 2, G_0 = 1 + 0.5 (5 + 1) = 4. Truncated: G_1 = 2 + 0.5 * 20 = 12, G_0 = 1 + 0.5 (5 + 6).
+        (0.5, [[6.375, 11.5, 18.0], [4.0, 2.0], [6.5, 12.0]]),
+        (0.0, [[6.0, 12.0, 18.0], [6.0, 2.0], [6.0, 12.0]]),  # the 1-step targets r + gamma (1 - d) V'
+        (1.0, [[6.5, 11.0, 18.0], [2.0, 2.0], [7.0, 12.0]]),  # discounted rewards, bootstrapped where each ends
+    ],
+)
+def test_lambda_returns_match_hand_computed_sequences(lambda_, expected):
+    returns = lambda_returns(SEQUENCE_REWARDS, SEQUENCE_TERMINATEDS, NEXT_VALUES, SEQUENCE_VALID, GAMMA, lambda_)
+    for row, values in enumerate(expected):
+        assert returns[row, : len(values)].tolist() == pytest.approx(values)
+    # per agent ([B, T, n]): each agent's column is the team computation on its own values
+    per_agent = torch.stack([NEXT_VALUES, 2 * NEXT_VALUES], dim=-1)
+    agent_returns = lambda_returns(SEQUENCE_REWARDS, SEQUENCE_TERMINATEDS, per_agent, SEQUENCE_VALID, GAMMA, lambda_)
+    doubled = lambda_returns(SEQUENCE_REWARDS, SEQUENCE_TERMINATEDS, 2 * NEXT_VALUES, SEQUENCE_VALID, GAMMA, lambda_)
+    assert torch.allclose(agent_returns[..., 0], returns) and torch.allclose(agent_returns[..., 1], doubled)
+
+
+def test_qmix_loss_on_sequences_regresses_on_lambda_returns_over_valid_steps():
+    # One agent slot, VDN's sum as the mixer; the online and target networks agree, so the bootstrap value after
+    # each step is the next observation's max Q: 10, 20, 30 as above (the first row of the sequences).
+    q_next = torch.tensor([10.0, 20.0, 30.0]).reshape(1, 3, 1, 1).expand(1, 3, 1, 2).clone()
+    q_next[..., 0] = 0.0
+    batch = {
+        Columns.OBS: {"mask": torch.ones(1, 3, 1)},
+        Columns.NEXT_OBS: {"mask": torch.ones(1, 3, 1)},
+        Columns.ACTIONS: torch.ones(1, 3, 1, dtype=torch.long),
+        Columns.REWARDS: SEQUENCE_REWARDS[1:2],
+        Columns.TERMINATEDS: SEQUENCE_TERMINATEDS[1:2],
+        Columns.LOSS_MASK: SEQUENCE_VALID[1:2],
+        "n_step": torch.ones(1, 3, dtype=torch.long),
+    }
+    fwd_out = {"q": torch.full((1, 3, 1, 2), 5.0, requires_grad=True), "q_next": q_next, "q_next_target": q_next}
+    learner, logged = learner_stub(SimpleNamespace(mix=lambda q, obs, target=False: q.sum(-1)), td_lambda=0.5)
+    loss = QMIXLearner.compute_loss_for_module(learner, module_id="m", config=None, batch=batch, fwd_out=fwd_out)
+    # the terminated sequence: targets 4 and 2 on its two steps; its padding step is out of the loss
+    assert loss.item() == pytest.approx(((5 - 4) ** 2 + (5 - 2) ** 2) / 2)
+    assert logged[0]["target_mean"].item() == pytest.approx(3.0)

@@ -113,6 +113,17 @@ def test_recurrent_agent_with_last_action_trains_on_sequences(ray_session, tmp_p
     assert played["episode_len_mean"] == 10 and np.isfinite(played["q_bias_mean"])  # the GRU runs over the episode
 
 
+@pytest.mark.parametrize("algo", ["qmix", "iql"])
+def test_td_lambda_trains_feed_forward_agents_on_replayed_sequences(ray_session, algo):
+    trainer = quick_config(algo, SPREAD, td_lambda=0.6, max_seq_len=4).build_algo()
+    assert not trainer.env_runner.module.is_stateful()
+    result = trainer.train()
+    batch = trainer.replay.sample_sequences(2, 4)
+    trainer.stop()
+    assert np.isfinite(result["learners"]["default_policy"]["total_loss"])
+    assert batch["loss_mask"].shape == (2, 4) and "state_in" not in batch  # sequences, no recurrent state stored
+
+
 def test_individual_rewards_reach_the_iql_learner(ray_session):
     trainer = quick_config("iql", SPREAD, reward="individual", n_step=3).build_algo()
     result = trainer.train()
@@ -132,6 +143,9 @@ def test_individual_rewards_reach_the_iql_learner(ray_session):
         ("qmix", SPREAD, {"optimizer": "sgd"}, "optimizer='sgd' is unknown; use one of adam, rmsprop"),
         ("qmix", SPREAD, {"tau": 0.0}, "tau must be in (0, 1]"),
         ("qmix", SPREAD, {"recurrent": True, "n_step": 3}, "recurrent=True needs n_step=1"),
+        ("vdn", SPREAD, {"td_lambda": 0.6, "n_step": 3}, "td_lambda=0.6 needs n_step=1 (got n_step=3)"),
+        ("qmix", SPREAD, {"td_lambda": 1.5}, "td_lambda must be None (off) or a number in [0, 1], got 1.5"),
+        ("gum", SPREAD, {"td_lambda": 0.6}, "GUM does not train on TD(lambda) returns; use td_lambda=None"),
         ("iql", SPREAD, {"obs_last_action": True}, "obs_last_action=True needs the env option last_action=True"),
         ("qmix", {**SPREAD, "n_agents": 9}, {}, "n_agents=9 is above n_max=8"),
         ("qmix", SPREAD, {"lr": -1.0}, "lr must be a number > 0 (or an RLlib schedule"),

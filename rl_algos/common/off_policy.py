@@ -60,7 +60,7 @@ class OffPolicyTeamAlgorithm(TeamAlgorithm):
         self._updates_at_broadcast = 0
         self._chunk_options = {
             "agent_rewards": config.replay_agent_rewards(),
-            "hidden": config.replayed_sequence_length() is not None,
+            "hidden": config.replays_recurrent_state(),
         }
         self._learner_device = None
         if self.learner_group.is_local:  # a remote learner gets numpy arrays and makes its own tensors
@@ -163,8 +163,8 @@ class OffPolicyTeamAlgorithm(TeamAlgorithm):
         config = self.config
         due = self._updates_due()
         sequence_length = config.replayed_sequence_length()
-        # `train_batch_size_per_learner` counts env steps, in sequences of `sequence_length` for a recurrent
-        # learner (as RLlib's replay counts them), so a gradient step sees as many steps either way
+        # `train_batch_size_per_learner` counts env steps, in sequences of `sequence_length` for a learner on
+        # sequences (as RLlib's replay counts them), so a gradient step sees as many steps either way
         batch_size = config.train_batch_size_per_learner
         if sequence_length is not None:
             batch_size = max(1, batch_size // sequence_length)

@@ -71,8 +71,13 @@ class ReplayConfig(TeamAlgorithmConfig):
         return self
 
     def replayed_sequence_length(self) -> int | None:
-        """The length of the replayed sequences a recurrent learner trains on; None: n-step transitions."""
+        """The length of the replayed sequences a learner trains on (recurrent agents, TD(lambda) returns); None:
+        n-step transitions."""
         return None
+
+    def replays_recurrent_state(self) -> bool:
+        """Whether the replay keeps the recurrent state before each observation (recurrent agents)."""
+        return False
 
     def replay_agent_rewards(self) -> bool:
         """Whether the learner needs each agent's own rewards (`infos["agent_rewards"]`) in its batches."""

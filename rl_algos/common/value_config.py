@@ -35,6 +35,9 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
       batch (needs `n_step=1`);
       `obs_last_action` (False): each agent also sees its previous action (needs the env option `last_action`);
     - `epsilon`: a constant or `[[env_step, value], ...]`, default 1.0 -> 0.05 over 50k env steps;
+    - `td_lambda` (None: off): train on TD(lambda) returns (Peng's Q(lambda), pymarl2's `td_lambda`; its QMIX uses
+      0.6) over replayed sequences of `max_seq_len` steps instead of on n-step transitions, as many env steps per
+      batch either way (needs `n_step=1`);
     - `double_q` (True); `n_step` (1); `munchausen`: None or `{"alpha": 0.9, "tau": 0.03, "l0": -1}` (any
       subset; the Munchausen-DQN target per agent for IQL, on the mixed target for VDN/QMIX);
     - `reward`: `"team"` or, for IQL, `"individual"` (`infos["agent_rewards"]`, summed over the n steps);
@@ -47,6 +50,7 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
     """
 
     mixer: str | None = None  # set by each algorithm's config: None (IQL), "vdn", "qmix"
+    supports_td_lambda: bool = True  # whether the algorithm's loss takes TD(lambda) returns (`td_lambda`)
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class)
@@ -60,6 +64,7 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
         self.obs_last_action = False
         self.epsilon: float | list = [[0, 1.0], [50_000, 0.05]]
         self.double_q = True
+        self.td_lambda: float | None = None
         self.munchausen: Mapping[str, float] | None = None
         self.reward = "team"
         self.target_update_interval = 200
@@ -91,6 +96,7 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
         obs_last_action: bool = NotProvided,
         epsilon: float | list = NotProvided,
         double_q: bool = NotProvided,
+        td_lambda: float | None = NotProvided,
         munchausen: Mapping[str, float] | None = NotProvided,
         reward: str = NotProvided,
         optimizer: str = NotProvided,
@@ -131,7 +137,10 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
         return RLModuleSpec(module_class=TeamQModule)
 
     def replayed_sequence_length(self) -> int | None:
-        return self.max_seq_len if self.recurrent else None
+        return self.max_seq_len if self.recurrent or self.td_lambda is not None else None
+
+    def replays_recurrent_state(self) -> bool:
+        return self.recurrent
 
     def replay_agent_rewards(self) -> bool:
         return self.reward == "individual"
@@ -167,6 +176,24 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
             raise ValueError(
                 f"recurrent=True needs n_step=1 (got n_step={self.n_step}): recurrent agents train on replayed "
                 "sequences of 1-step transitions"
+            )
+        self._validate_td_lambda()
+
+    def _validate_td_lambda(self) -> None:
+        if self.td_lambda is None:
+            return
+        if not self.supports_td_lambda:
+            raise ValueError(f"{self.algo_name} does not train on TD(lambda) returns; use td_lambda=None")
+        if (
+            isinstance(self.td_lambda, bool)
+            or not isinstance(self.td_lambda, int | float)
+            or not 0 <= self.td_lambda <= 1
+        ):
+            raise ValueError(f"td_lambda must be None (off) or a number in [0, 1], got {self.td_lambda!r}")
+        if self.n_step != 1:
+            raise ValueError(
+                f"td_lambda={self.td_lambda} needs n_step=1 (got n_step={self.n_step}): the lambda-return already "
+                "sums the rewards along each replayed sequence; use one or the other"
             )
 
     def _validate_munchausen(self) -> None:

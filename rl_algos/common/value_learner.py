@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from ray.rllib.core import Columns
 
+from rl_algos.common.losses import sequence_lambda_returns, td_targets
 from rl_algos.common.replay_learner import ReplayLearner
 
 
@@ -24,3 +26,23 @@ class TeamQLearner(ReplayLearner):
         if self.config.optimizer == "rmsprop":
             return torch.optim.RMSprop(params, alpha=0.99, eps=1e-5)  # PyMARL's settings
         return torch.optim.Adam(params, foreach=True)
+
+    def bootstrap_targets(
+        self,
+        batch: dict[str, Any],
+        rewards: torch.Tensor,
+        next_values: torch.Tensor,
+        valid: torch.Tensor | None,
+        sequence_shape: tuple[int, int] | None,
+    ) -> torch.Tensor:
+        """The regression targets of a (folded) batch from its rewards and the bootstrap values of the observations
+        after each step, a team value `[B]` or per agent `[B, n]`: n-step TD targets (`td_targets`) or, with
+        `td_lambda`, the TD(lambda) returns of the replayed sequences (`lambda_returns`; `valid` `[B]` and
+        `sequence_shape` `(B, T)` from `fold_sequences`)."""
+        config = self.config
+        terminateds = batch[Columns.TERMINATEDS].float()  # [B]
+        if config.td_lambda is None:
+            return td_targets(rewards, config.gamma ** batch["n_step"].float(), terminateds, next_values)
+        return sequence_lambda_returns(
+            rewards, terminateds, next_values, valid, sequence_shape, config.gamma, config.td_lambda
+        )

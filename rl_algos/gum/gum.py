@@ -40,6 +40,7 @@ class GUMConfig(UnmixingConfig, TeamQConfig):
     """
 
     supports_recurrent = False  # the behaviour model and the gaps are per transition
+    supports_td_lambda = False  # its targets are per transition too
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or GUM)

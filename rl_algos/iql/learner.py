@@ -13,7 +13,6 @@ from rl_algos.common.losses import (
     munchausen_action_bonus,
     next_agent_values,
     td_metrics,
-    td_targets,
 )
 from rl_algos.common.ready_batch import fold_sequences
 from rl_algos.common.team_replay import AGENT_REWARDS
@@ -26,11 +25,13 @@ class IQLLearner(TeamQLearner):
     # L = sum_a m_a (Q_a(o_a, u_a) - y_a)^2 / sum_a m_a, over present agents a, with
     # y_a = r [+ alpha clip(tau log pi(u_a | o_a), l0, 0)] + gamma^n (1 - d) m'_a V_a(o'_a):
     # r the team reward (or agent a's own with reward="individual"), V the double-Q (or Munchausen soft) value of
-    # the target network, m'_a agent a's presence at the next step (an agent that left has no future value).
+    # the target network, m'_a agent a's presence at the next step (an agent that left has no future value); with
+    # `td_lambda`, y_a is agent a's TD(lambda) return of the replayed sequence over those values (`lambda_returns`).
     def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict, fwd_out: dict) -> torch.Tensor:
         config = self.config
         munchausen = config.munchausen_params
-        batch, fwd_out, valid = fold_sequences(batch, fwd_out)  # recurrent: [B, T] steps -> [B * T] transitions
+        sequence_shape = batch[Columns.LOSS_MASK].shape if Columns.LOSS_MASK in batch else None  # (B, T)
+        batch, fwd_out, valid = fold_sequences(batch, fwd_out)  # sequences: [B, T] steps -> [B * T]
         obs, next_obs, actions = batch[Columns.OBS], batch[Columns.NEXT_OBS], batch[Columns.ACTIONS]
         q_taken = chosen_action_values(fwd_out["q"], actions)  # [B, n]
         with torch.no_grad():
@@ -45,9 +46,8 @@ class IQLLearner(TeamQLearner):
                 rewards = rewards + munchausen_action_bonus(
                     fwd_out["q_target"], actions, obs["mask"], munchausen, False
                 )
-            discounts = config.gamma ** batch["n_step"].float()  # [B]
-            targets = td_targets(
-                rewards, discounts, batch[Columns.TERMINATEDS].float(), next_values * next_obs["mask"]
+            targets = self.bootstrap_targets(
+                batch, rewards, next_values * next_obs["mask"], valid, sequence_shape
             )  # [B, n]
         weights = obs["mask"] if valid is None else obs["mask"] * valid.unsqueeze(-1)  # [B, n]
         loss = masked_mse(q_taken, targets, weights)

@@ -14,7 +14,6 @@ from rl_algos.common.losses import (
     munchausen_action_bonus,
     next_agent_values,
     td_metrics,
-    td_targets,
 )
 from rl_algos.common.ready_batch import fold_sequences
 from rl_algos.common.value_learner import TeamQLearner
@@ -27,12 +26,14 @@ class QMIXLearner(TeamQLearner):
     # L = mean_batch (Q_tot(s, u) - y)^2, Q_tot(s, u) = mixer(Q_1(o_1, u_1) .. Q_n(o_n, u_n), s), with
     # y = r [+ alpha clip(tau sum_a m_a log pi(u_a | o_a), l0, 0)] + gamma^n (1 - d) mixer'(V_1(o'_1) .. V_n(o'_n), s'):
     # V the per-agent double-Q (or Munchausen soft) values of the target network, mixed by the target mixer over
-    # the agents present at s'.
+    # the agents present at s'; with `td_lambda`, y is the TD(lambda) return of the replayed sequence over those
+    # bootstrap values (`lambda_returns`).
     def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict, fwd_out: dict) -> torch.Tensor:
         config = self.config
         munchausen = config.munchausen_params
         module = self.module[module_id].unwrapped()
-        batch, fwd_out, valid = fold_sequences(batch, fwd_out)  # recurrent: [B, T] steps -> [B * T] transitions
+        sequence_shape = batch[Columns.LOSS_MASK].shape if Columns.LOSS_MASK in batch else None  # (B, T)
+        batch, fwd_out, valid = fold_sequences(batch, fwd_out)  # sequences: [B, T] steps -> [B * T]
         obs, next_obs, actions = batch[Columns.OBS], batch[Columns.NEXT_OBS], batch[Columns.ACTIONS]
         q_taken = chosen_action_values(fwd_out["q"], actions)  # [B, n]
         q_tot = module.mix(q_taken, obs)  # [B]
@@ -44,8 +45,7 @@ class QMIXLearner(TeamQLearner):
             rewards = batch[Columns.REWARDS].float()  # [B]
             if munchausen is not None:
                 rewards = rewards + munchausen_action_bonus(fwd_out["q_target"], actions, obs["mask"], munchausen, True)
-            discounts = config.gamma ** batch["n_step"].float()  # [B]
-            targets = td_targets(rewards, discounts, batch[Columns.TERMINATEDS].float(), next_q_tot)  # [B]
+            targets = self.bootstrap_targets(batch, rewards, next_q_tot, valid, sequence_shape)  # [B]
         weights = torch.ones_like(q_tot) if valid is None else valid  # [B]
         loss = masked_mse(q_tot, targets, weights)
         loss = loss + self.pretrained_kl_penalty(module_id, module, obs, fwd_out["q"], config.finetune_kl_tau)
