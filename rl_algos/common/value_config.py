@@ -36,8 +36,8 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
       `obs_last_action` (False): each agent also sees its previous action (needs the env option `last_action`);
     - `epsilon`: a constant or `[[env_step, value], ...]`, default 1.0 -> 0.05 over 50k env steps;
     - `td_lambda` (None: off): train on TD(lambda) returns (Peng's Q(lambda), pymarl2's `td_lambda`; its QMIX uses
-      0.6) over replayed sequences of `max_seq_len` steps instead of on n-step transitions, as many env steps per
-      batch either way (needs `n_step=1`);
+      0.6) over replayed sequences of up to `max_seq_len` steps instead of on n-step transitions, batched as the
+      recurrent agents' sequences (needs `n_step=1`);
     - `double_q` (True); `n_step` (1); `munchausen`: None or `{"alpha": 0.9, "tau": 0.03, "l0": -1}` (any
       subset; the Munchausen-DQN target per agent for IQL, on the mixed target for VDN/QMIX);
     - `reward`: `"team"` or, for IQL, `"individual"` (`infos["agent_rewards"]`, summed over the n steps);
