@@ -59,7 +59,13 @@ class TeamActorCriticModule(
         self.n_max = n_max
         self.recurrent = config["recurrent"]
         self.actor = TeamActor(
-            self.action_space, obs_dim, n_max, config["hidden"], config["obs_agent_id"], recurrent=self.recurrent
+            self.action_space,
+            obs_dim,
+            n_max,
+            config["hidden"],
+            config["obs_agent_id"],
+            recurrent=self.recurrent,
+            output_scale=config.get("actor_output_scale", 1.0),
         )
         self.discrete = self.actor.discrete
         self.n_actions = self.actor.n_actions  # 0 for continuous actions

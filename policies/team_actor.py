@@ -36,6 +36,15 @@ def box_bounds(action_space: gym.spaces.Box) -> tuple[float, float]:
     return float(low[0]), float(high[0])
 
 
+@torch.no_grad()
+def scale_output_layer(network: nn.Module, scale: float) -> None:
+    """Multiply the weights of `network`'s last linear layer (its output) by `scale` and zero its bias: with a small
+    scale the network starts near 0 whatever its input (a near-uniform policy from logits)."""
+    output = [module for module in network.modules() if isinstance(module, nn.Linear)][-1]
+    output.weight.mul_(scale)
+    output.bias.zero_()
+
+
 class TeamSquashedGaussian(TorchSquashedGaussian):
     """RLlib's tanh-squashed Gaussian whose greedy action is the squashed mean `tanh(loc)` (RLlib 2.60's
     `to_deterministic()` returns the raw `loc`, outside the action bounds)."""
@@ -60,6 +69,8 @@ class TeamActor(nn.Module):
     before scaling); absent agents get `loc` 0 and the smallest std, so they stay at about the middle of the
     bounds (which `TeamEnv` ignores).
 
+    `output_scale` scales the output layer's initial weights (`scale_output_layer`; 1.0 leaves PyTorch's default).
+
     With `recurrent` the shared network is PyMARL's GRU agent (`RecurrentAgentQNetwork`, width `hidden[-1]`):
     `unroll` takes sequences `[B, T, n_max, obs_dim]` and the recurrent state before their first step, in place of
     `forward`.
@@ -73,6 +84,7 @@ class TeamActor(nn.Module):
         hidden: Sequence[int] = (64, 64),
         obs_agent_id: bool = True,
         recurrent: bool = False,
+        output_scale: float = 1.0,
     ):
         super().__init__()
         self.n_max = n_max
@@ -90,6 +102,8 @@ class TeamActor(nn.Module):
         outputs = self.action_dim if self.discrete else 2 * self.action_dim
         network_cls = RecurrentAgentQNetwork if recurrent else AgentQNetwork
         self.network = network_cls(obs_dim, outputs, n_max, hidden, obs_agent_id)
+        if output_scale != 1.0:
+            scale_output_layer(self.network, output_scale)
         self.hidden_dim = self.network.hidden_dim if recurrent else 0
 
     def forward(self, obs: dict[str, torch.Tensor], ids: torch.Tensor | None = None) -> torch.Tensor:

@@ -4,6 +4,7 @@ connector on a batch, the config's checks, and short training runs."""
 import math
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -12,6 +13,7 @@ from ray.rllib.evaluation.postprocessing import Postprocessing
 
 import rl_algos
 from policies.networks.value_normalizer import ValueNormalizer
+from policies.team_actor import TeamActor
 from rl_algos.common import evaluate
 from rl_algos.common.actor_critic_losses import gae_advantages, rollout_returns
 from rl_algos.common.evaluation import MODULE_COMPONENT, CheckpointError
@@ -164,11 +166,35 @@ def test_the_advantage_connector_credits_present_agents_only(team, normalize_val
         ({"lambda_": 1.5}, "lambda_=1.5 must be in \\[0, 1\\]"),
         ({"num_epochs": 0}, "num_epochs=0 must be an int >= 1"),
         ({"minibatch_size": 5000}, "minibatch_size=5000 must be None .* train_batch_size_per_learner=1000"),
+        ({"actor_output_scale": 0.0}, "actor_output_scale must be a number > 0 .* got 0.0"),
     ],
 )
 def test_bad_ppo_configs_raise(training, message):
     with pytest.raises(ValueError, match=message):
         rl_algos.get_config("mappo").training(**training).validate()
+
+
+@pytest.mark.parametrize("recurrent", [False, True], ids=["mlp", "gru"])
+def test_a_small_actor_output_scale_starts_from_a_near_uniform_policy(recurrent):
+    action_space = gym.spaces.MultiDiscrete([5] * 3)
+    obs = {"obs": 10.0 * torch.randn(64, 3, 4), "mask": torch.ones(64, 3)}
+
+    def actor(scale):
+        torch.manual_seed(0)
+        return TeamActor(action_space, 4, 3, (16, 16), recurrent=recurrent, output_scale=scale)
+
+    def logits(network):
+        if recurrent:
+            return network.unroll({k: v[:, None] for k, v in obs.items()}, torch.zeros(64, 3, 16))[0][:, 0]
+        return network(obs)
+
+    default, small = actor(1.0), actor(0.01)
+    output_default, output_small = (
+        [m for m in a.network.modules() if isinstance(m, torch.nn.Linear)][-1] for a in (default, small)
+    )
+    assert torch.allclose(output_small.weight, 0.01 * output_default.weight) and not output_small.bias.any()
+    spread_default, spread_small = (logits(a).std(dim=-1).mean().item() for a in (default, small))
+    assert spread_small < 0.02 * spread_default, "the logits of one agent's actions start almost equal"
 
 
 @pytest.mark.parametrize("algo", ["mappo", "ippo"])

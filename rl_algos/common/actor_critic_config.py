@@ -31,6 +31,9 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
     - `recurrent` (False), `max_seq_len` (20): a GRU actor (`RecurrentAgentConfig`), unrolled over pieces of up to
       `max_seq_len` steps of each rollout from the state it acted from at their first step (the critics stay MLPs
       over each step's observations); not with `shared_experience`;
+    - `actor_output_scale` (1.0): the actor's output layer starts at PyTorch's default initialisation times this
+      factor, its bias at 0; 0.01 starts from an almost uniform (discrete) or centred (continuous) policy, as the
+      MAPPO and CleanRL PPO implementations do (Andrychowicz et al. 2021 found it among PPO's most important details);
     - `base` ("a2c"): the only base of the on-policy learners; the off-policy variants are algorithms of their own
       (`central_v_sac`, `iac_awac`), and their former spellings (`base="sac"`, `base="awac"`) say so.
     """
@@ -47,6 +50,7 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         self.base = "a2c"
         self.shared_experience = 0.0
         self.shared_experience_clip = 1.0
+        self.actor_output_scale = 1.0
         # Measured on spread N=3: one 400-step batch per update at lr 5e-4 left the critic far from its targets
         # after 60k env steps (entropy still at its maximum); 100-step batches at 2e-3 learn within 50k.
         self.lr = 2e-3
@@ -62,6 +66,7 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         base: str = NotProvided,
         shared_experience: float = NotProvided,
         shared_experience_clip: float = NotProvided,
+        actor_output_scale: float = NotProvided,
         **kwargs,
     ) -> TeamActorCriticConfig:
         super().training(**kwargs)
@@ -70,7 +75,10 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
 
     @property
     def _model_config_auto_includes(self) -> dict[str, Any]:
-        return super()._model_config_auto_includes | {"critic": self.critic}
+        return super()._model_config_auto_includes | {
+            "critic": self.critic,
+            "actor_output_scale": self.actor_output_scale,
+        }
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         return RLModuleSpec(module_class=TeamActorCriticModule)
@@ -115,6 +123,13 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
             )
         if not self.supports_continuous_actions():
             self.require_discrete_actions(f"{CONTINUOUS_ACTION_ALGORITHMS} for continuous actions")
+        if isinstance(self.actor_output_scale, bool) or not (
+            isinstance(self.actor_output_scale, int | float) and self.actor_output_scale > 0
+        ):
+            raise ValueError(
+                f"actor_output_scale must be a number > 0 (1.0: PyTorch's default init; 0.01: MAPPO's near-uniform "
+                f"initial policy), got {self.actor_output_scale!r}"
+            )
         if self.entropy_coeff < 0 or self.vf_coeff <= 0:
             raise ValueError(
                 f"entropy_coeff must be >= 0 and vf_coeff > 0, got entropy_coeff={self.entropy_coeff}, "
