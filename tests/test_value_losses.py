@@ -8,8 +8,7 @@ import pytest
 import torch
 from ray.rllib.core import Columns
 
-from rl_algos.common.losses import lambda_returns
-from rl_algos.common.value_learner import TeamQLearner
+from rl_algos.common.value_learner import TeamQLearner, sequence_lambda_returns
 from rl_algos.iql.learner import IQLLearner
 from rl_algos.qmix.learner import QMIXLearner
 
@@ -124,14 +123,25 @@ NEXT_VALUES = torch.tensor([[10.0, 20.0, 30.0], [10.0, 20.0, 30.0], [10.0, 20.0,
     ],
 )
 def test_lambda_returns_match_hand_computed_sequences(lambda_, expected):
-    returns = lambda_returns(SEQUENCE_REWARDS, SEQUENCE_TERMINATEDS, NEXT_VALUES, SEQUENCE_VALID, GAMMA, lambda_)
+    def returns_of(next_values):  # the sequences folded into the batch, as the learners get them
+        folded = sequence_lambda_returns(
+            SEQUENCE_REWARDS.reshape(-1),
+            SEQUENCE_TERMINATEDS.reshape(-1),
+            next_values.reshape(9, *next_values.shape[2:]),
+            SEQUENCE_VALID.reshape(-1),
+            (3, 3),
+            GAMMA,
+            lambda_,
+        )
+        return folded.reshape(3, 3, *folded.shape[1:])
+
+    returns = returns_of(NEXT_VALUES)
     for row, values in enumerate(expected):
         assert returns[row, : len(values)].tolist() == pytest.approx(values)
-    # per agent ([B, T, n]): each agent's column is the team computation on its own values
-    per_agent = torch.stack([NEXT_VALUES, 2 * NEXT_VALUES], dim=-1)
-    agent_returns = lambda_returns(SEQUENCE_REWARDS, SEQUENCE_TERMINATEDS, per_agent, SEQUENCE_VALID, GAMMA, lambda_)
-    doubled = lambda_returns(SEQUENCE_REWARDS, SEQUENCE_TERMINATEDS, 2 * NEXT_VALUES, SEQUENCE_VALID, GAMMA, lambda_)
-    assert torch.allclose(agent_returns[..., 0], returns) and torch.allclose(agent_returns[..., 1], doubled)
+    # per agent ([B * T, n]): each agent's column is the team computation on its own values
+    agent_returns = returns_of(torch.stack([NEXT_VALUES, 2 * NEXT_VALUES], dim=-1))
+    assert torch.allclose(agent_returns[..., 0], returns)
+    assert torch.allclose(agent_returns[..., 1], returns_of(2 * NEXT_VALUES))
 
 
 def test_qmix_loss_on_sequences_regresses_on_lambda_returns_over_valid_steps():

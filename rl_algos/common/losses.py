@@ -75,54 +75,6 @@ def td_targets(
     return per_row(rewards) + per_row(discounts) * (1.0 - per_row(terminateds)) * next_values
 
 
-# TD(lambda) targets over replayed sequences (Peng's Q(lambda), as pymarl2's `td_lambda`: no off-policy correction):
-# G_t = r_t + gamma (1 - d_t) [(1 - lambda) V'_{t+1} + lambda G_{t+1}], where G_{t+1} = V'_{t+1} once step t+1 is
-# not in the sequence (its episode ended, or the sequence did). lambda = 0 is the 1-step target.
-def lambda_returns(
-    rewards: torch.Tensor,
-    terminateds: torch.Tensor,
-    next_values: torch.Tensor,
-    valid: torch.Tensor,
-    gamma: float,
-    lambda_: float,
-) -> torch.Tensor:
-    """`next_values` [B, T] (a team value) or [B, T, n] (per agent), V' of the observation after each step;
-    `rewards` [B, T] or [B, T, n]; `terminateds` and `valid` (1.0 on the sequence's steps) [B, T] -> like
-    `next_values`."""
-
-    def per_row(x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(x.shape + (1,) * (next_values.dim() - x.dim()))
-
-    rewards, terminateds, valid = per_row(rewards), per_row(terminateds), per_row(valid)
-    returns = torch.empty_like(next_values)
-    following = next_values[:, -1]  # the sequence's last step bootstraps from V' alone
-    for t in reversed(range(next_values.shape[1])):
-        blended = (1.0 - lambda_) * next_values[:, t] + lambda_ * following
-        returns[:, t] = rewards[:, t] + gamma * (1.0 - terminateds[:, t]) * blended
-        if t > 0:  # G_t for step t - 1, or V' where step t is padding past its episode's end
-            following = torch.where(valid[:, t] > 0.5, returns[:, t], next_values[:, t - 1])
-    return returns
-
-
-def sequence_lambda_returns(
-    rewards: torch.Tensor,
-    terminateds: torch.Tensor,
-    next_values: torch.Tensor,
-    valid: torch.Tensor,
-    sequence_shape: tuple[int, int],
-    gamma: float,
-    lambda_: float,
-) -> torch.Tensor:
-    """`lambda_returns` of sequences folded into the batch (`fold_sequences`): every input `[B * T, ...]`,
-    `sequence_shape` `(B, T)` -> `[B * T, ...]`."""
-
-    def unfold(x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(*sequence_shape, *x.shape[1:])
-
-    returns = lambda_returns(unfold(rewards), unfold(terminateds), unfold(next_values), unfold(valid), gamma, lambda_)
-    return returns.reshape(-1, *returns.shape[2:])
-
-
 # Masked mean squared TD error: sum_i w_i (q_i - y_i)^2 / sum_i w_i
 def masked_mse(predictions: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Mean squared error over the entries with weight 1 (present agents, or every team for a mixed Q)."""

@@ -27,7 +27,7 @@ class QMIXLearner(TeamQLearner):
     # y = r [+ alpha clip(tau sum_a m_a log pi(u_a | o_a), l0, 0)] + gamma^n (1 - d) mixer'(V_1(o'_1) .. V_n(o'_n), s'):
     # V the per-agent double-Q (or Munchausen soft) values of the target network, mixed by the target mixer over
     # the agents present at s'; with `td_lambda`, y is the TD(lambda) return of the replayed sequence over those
-    # bootstrap values (`lambda_returns`).
+    # bootstrap values (`sequence_lambda_returns`).
     def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict, fwd_out: dict) -> torch.Tensor:
         config = self.config
         munchausen = config.munchausen_params
