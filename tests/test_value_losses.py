@@ -146,7 +146,7 @@ def test_lambda_returns_match_hand_computed_sequences(lambda_, expected):
 
 def test_qmix_loss_on_sequences_regresses_on_lambda_returns_over_valid_steps():
     # One agent slot, VDN's sum as the mixer; the online and target networks agree, so the bootstrap value after
-    # each step is the next observation's max Q: 10, 20, 30 as above (the first row of the sequences).
+    # each step is the next observation's max Q: 10, 20, 30, on the terminated sequence above (its second row).
     q_next = torch.tensor([10.0, 20.0, 30.0]).reshape(1, 3, 1, 1).expand(1, 3, 1, 2).clone()
     q_next[..., 0] = 0.0
     batch = {

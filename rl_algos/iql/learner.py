@@ -26,7 +26,8 @@ class IQLLearner(TeamQLearner):
     # y_a = r [+ alpha clip(tau log pi(u_a | o_a), l0, 0)] + gamma^n (1 - d) m'_a V_a(o'_a):
     # r the team reward (or agent a's own with reward="individual"), V the double-Q (or Munchausen soft) value of
     # the target network, m'_a agent a's presence at the next step (an agent that left has no future value); with
-    # `td_lambda`, y_a is agent a's TD(lambda) return of the replayed sequence over those values (`sequence_lambda_returns`).
+    # `td_lambda`, y_a is agent a's TD(lambda) return of the replayed sequence over those values
+    # (`sequence_lambda_returns`).
     def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict, fwd_out: dict) -> torch.Tensor:
         config = self.config
         munchausen = config.munchausen_params
