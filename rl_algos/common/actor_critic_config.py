@@ -9,6 +9,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from policies.actor_critic_module import TeamActorCriticModule
 from rl_algos.common.actor_critic_networks_config import ActorCriticNetworksConfig
+from rl_algos.common.rollout_env_runner import TeamEnvRunner
 
 # The learners that act in Box action spaces, named in the error of those that do not.
 CONTINUOUS_ACTION_ALGORITHMS = "iac, central_v, ippo, mappo, central_v_sac or maddpg"
@@ -34,6 +35,10 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
     - `actor_output_scale` (1.0): the actor's output layer starts at PyTorch's default initialisation times this
       factor, its bias at 0; 0.01 starts from an almost uniform (discrete) or centred (continuous) policy, as the
       MAPPO and CleanRL PPO implementations do (Andrychowicz et al. 2021 found it among PPO's most important details);
+    - `array_rollouts` (True): the env runners (`TeamEnvRunner`) sample the batch as arrays straight from the vector
+      env and the learner takes it as a ready batch, skipping RLlib's per-env episode objects and learner connectors
+      (the same steps, laid out the same way); False samples RLlib's episodes. A recurrent actor always samples
+      episodes (RLlib's connectors cut them into sequences with their recurrent states);
     - `base` ("a2c"): the only base of the on-policy learners; the off-policy variants are algorithms of their own
       (`central_v_sac`, `iac_awac`), and their former spellings (`base="sac"`, `base="awac"`) say so.
     """
@@ -51,6 +56,8 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         self.shared_experience = 0.0
         self.shared_experience_clip = 1.0
         self.actor_output_scale = 1.0
+        self.array_rollouts = True
+        self.env_runner_cls = TeamEnvRunner
         # Measured on spread N=3: one 400-step batch per update at lr 5e-4 left the critic far from its targets
         # after 60k env steps (entropy still at its maximum); 100-step batches at 2e-3 learn within 50k.
         self.lr = 2e-3
@@ -67,6 +74,7 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         shared_experience: float = NotProvided,
         shared_experience_clip: float = NotProvided,
         actor_output_scale: float = NotProvided,
+        array_rollouts: bool = NotProvided,
         **kwargs,
     ) -> TeamActorCriticConfig:
         super().training(**kwargs)
@@ -91,6 +99,10 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         envs = self.num_envs_per_env_runner * max(1, self.num_env_runners)
         self.train_batch_size_per_learner = max(self.train_batch_size_per_learner, steps_per_env * envs)
         return self
+
+    def uses_array_rollouts(self) -> bool:
+        """Whether the loop samples arrays (`TeamEnvRunner.sample_rollout`) rather than RLlib's episodes."""
+        return self.array_rollouts and not self.recurrent
 
     def supports_continuous_actions(self) -> bool:
         """Whether this configuration's learner handles Box actions (its actor always does): A2C's does."""
@@ -129,6 +141,13 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
             raise ValueError(
                 f"actor_output_scale must be a number > 0 (1.0: PyTorch's default init; 0.01: MAPPO's near-uniform "
                 f"initial policy), got {self.actor_output_scale!r}"
+            )
+        if not isinstance(self.array_rollouts, bool):
+            raise ValueError(f"array_rollouts must be True or False, got {self.array_rollouts!r}")
+        if self.uses_array_rollouts() and not issubclass(self.env_runner_cls, TeamEnvRunner):
+            raise ValueError(
+                f"array_rollouts samples with TeamEnvRunner.sample_rollout, but env_runner_cls is "
+                f"{self.env_runner_cls.__name__}; subclass TeamEnvRunner, or set array_rollouts=False"
             )
         if self.entropy_coeff < 0 or self.vf_coeff <= 0:
             raise ValueError(

@@ -120,7 +120,7 @@ class PPOTeamLearner(OnPolicyTeamLearner):
     def build(self) -> None:
         super().build()
         config = self.config
-        self._learner_connector.append(
+        self.append_batch_piece(
             AddTeamAdvantagesToBatch(
                 gamma=config.gamma, lambda_=config.lambda_, normalize_advantages=config.normalize_advantages
             )
