@@ -59,10 +59,7 @@ def test_the_array_rollout_holds_the_episodes_steps_world_by_world(ray_session, 
     assert cuts[done].all() and cuts.sum() == len(sampled), "a cut after every episode end and each world's last step"
 
     # the same seed draws the same actions: RLlib's episode chunks are the array rollout's pieces
-    expected = [
-        (e.get_observations()["obs"][:-1], np.asarray(e.get_actions()), e.get_rewards())
-        for e in sampled
-    ]
+    expected = [(e.get_observations()["obs"][:-1], np.asarray(e.get_actions()), e.get_rewards()) for e in sampled]
     for got, want in zip(by_first_observation(segments(columns)), by_first_observation(expected), strict=True):
         for got_column, want_column in zip(got, want, strict=True):
             np.testing.assert_allclose(got_column, want_column, rtol=1e-6)

@@ -143,7 +143,7 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
                 f"initial policy), got {self.actor_output_scale!r}"
             )
         if not isinstance(self.array_rollouts, bool):
-            raise ValueError(f"array_rollouts must be True or False, got {self.array_rollouts!r}")
+            raise TypeError(f"array_rollouts must be True or False, got {self.array_rollouts!r}")
         if self.uses_array_rollouts() and not issubclass(self.env_runner_cls, TeamEnvRunner):
             raise ValueError(
                 f"array_rollouts samples with TeamEnvRunner.sample_rollout, but env_runner_cls is "
