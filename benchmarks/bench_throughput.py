@@ -14,9 +14,10 @@ For spread at each team size N (`--agents`, default 3 and 6; `n_max` = N):
 4. VMAS (`--vmas-task`, N=3 in `--vmas-n-max` slots, 6 by default as in the convergence runs, at each of
    `--vmas-worlds` worlds per env runner): the raw VMAS env, sampling alone, QMIX's synchronous loop at its defaults
    and at 0.0625 updates per env step, and the on-policy loops of Central-V (A2C) and MAPPO with the concat and the
-   graph critic (10-step fragments per world), against spread N=3's raw env and MAPPO's loop on it (8 envs,
-   1,000-step batches) measured in the same run. `--vmas-task spread` times `vmas:spread`, the same task as the
-   PettingZoo rows.
+   graph critic (10-step fragments per world), each also with RLlib's episodes instead of array rollouts
+   (`array_rollouts=False`), against spread N=3's raw env and MAPPO's loop on it (8 envs, 1,000-step batches)
+   measured in the same run; sampling alone is timed both ways (RLlib's `sample()`, `sample_rollout`).
+   `--vmas-task spread` times `vmas:spread`, the same task as the PettingZoo rows.
 
 Writes `--csv` (default `results/bench_throughput.csv`) and prints markdown tables.
 
@@ -64,6 +65,8 @@ VMAS_LOOPS = [
     ("central_v-a2c", "central_v", {"fragment": 10}),
     ("mappo-concat", "mappo", {"fragment": 10}),
     ("mappo-graph", "mappo", {"fragment": 10, "team_embedding": "graph"}),
+    ("mappo-concat, RLlib episodes", "mappo", {"fragment": 10, "array_rollouts": False}),
+    ("mappo-graph, RLlib episodes", "mappo", {"fragment": 10, "team_embedding": "graph", "array_rollouts": False}),
 ]
 ON_POLICY = ("central_v", "mappo")
 PETTINGZOO_ON_POLICY_STEPS = 10_000  # MAPPO's loop on PettingZoo spread, the on-policy rows' reference
@@ -105,6 +108,17 @@ def sampling_steps_per_s(
     elapsed = time.perf_counter() - start
     algo.stop()
     return steps / elapsed
+
+
+def array_sampling_steps_per_s(n_agents: int, steps: int, scenario: str, worlds: int, n_max: int) -> float:
+    """Env steps/s of the on-policy runners' array sampling (`TeamEnvRunner.sample_rollout`, MAPPO's actor)."""
+    algo = build("mappo", n_agents, scenario=scenario, worlds=worlds, n_max=n_max)
+    algo.env_runner.sample_rollout(2 * worlds)  # warm-up
+    start = time.perf_counter()
+    sampled = len(algo.env_runner.sample_rollout(steps)["rewards"])
+    elapsed = time.perf_counter() - start
+    algo.stop()
+    return sampled / elapsed
 
 
 def loop_steps_per_s(
@@ -168,6 +182,7 @@ def vmas_rows(task: str, worlds_list: list[int], steps: int, n_max: int) -> list
         measured = [
             ("raw VMAS env (random actions)", raw_vmas_steps_per_s(task, 3, worlds, steps)),
             ("sampling alone (env runner)", sampling_steps_per_s(3, steps, scenario, worlds, n_max)),
+            ("sampling alone (array rollouts)", array_sampling_steps_per_s(3, steps, scenario, worlds, n_max)),
         ]
         for label, algo_name, training in VMAS_LOOPS:
             if algo_name in ON_POLICY:
