@@ -81,6 +81,30 @@ def test_a_ready_array_batch_trains_as_the_episodes_do(ray_session, algo):
         assert with_arrays["env_runners"][key] == pytest.approx(with_episodes["env_runners"][key])
 
 
+@pytest.mark.slow  # starting two remote env runners takes minutes on a busy two-core machine
+def test_remote_env_runners_share_the_array_batch(ray_session):
+    config = (
+        rl_algos.get_config("mappo")
+        .environment("team", env_config=SCENARIOS["vmas"])
+        .env_runners(num_env_runners=2, num_envs_per_env_runner=4)
+        .training(train_batch_size_per_learner=40)
+        .reporting(min_sample_timesteps_per_iteration=40)
+        .debugging(seed=3)
+    )
+    trainer = config.build_algo()
+    module = trainer.learner_group._learner.module["default_policy"]
+    before = [p.detach().clone() for p in module.parameters()]
+    results = [trainer.train() for _ in range(2)]
+    moved = [
+        not np.array_equal(b.numpy(), p.detach().numpy()) for b, p in zip(before, module.parameters(), strict=True)
+    ]
+    trainer.stop()
+    sampled = [r["env_runners"]["num_env_steps_sampled_lifetime"] for r in results]
+    assert 40 <= sampled[0] < 40 + 2 * 4 and 80 <= sampled[1] < 80 + 4 * 4, "each runner samples half the batch"
+    assert results[1]["env_runners"]["num_episodes_lifetime"] >= 8, "5-step episodes on 8 worlds: each ended once"
+    assert all(moved), "the learner trained on the runners' arrays"
+
+
 def test_rllib_sample_after_an_array_rollout_starts_fresh_episodes(ray_session):
     trainer = build(SCENARIOS["vmas"])
     trainer.env_runner.sample_rollout(12)
