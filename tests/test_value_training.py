@@ -53,6 +53,25 @@ def test_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_path
     assert larger == evaluate(checkpoint, {**SPREAD, "n_agents": 6}, episodes=2, seed=3)
 
 
+@pytest.mark.parametrize("algo", ["qmix", "central_v_sac"])
+def test_a_learning_rate_schedule_anneals_every_optimizer(ray_session, algo):
+    """`lr` as RLlib's schedule `[[env_step, lr], ...]`: after 80 sampled env steps each optimizer steps at the
+    linearly interpolated rate (the fused Adam takes it as a float), and training still moves the weights."""
+    trainer = quick_config(algo, SPREAD, lr=[[0, 1e-3], [160, 1e-4]]).build_algo()
+    learner = trainer.learner_group._learner
+    before = [p.detach().clone() for p in learner.module["default_policy"].parameters()]
+    for _ in range(2):
+        trainer.train()
+    sampled = trainer.metrics.peek(("env_runners", "num_env_steps_sampled_lifetime"))
+    expected = 1e-3 + (1e-4 - 1e-3) * sampled / 160
+    rates = [group["lr"] for _, optimizer in learner._named_optimizers.items() for group in optimizer.param_groups]
+    trainer.stop()
+    assert sampled == 80 and rates
+    assert all(isinstance(rate, float) and rate == pytest.approx(expected, rel=0.05) for rate in rates), rates
+    after = learner.module["default_policy"].parameters()
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
 def test_evaluate_plays_the_checkpoint_weights_greedily(ray_session, tmp_path, monkeypatch):
     """Agent weights that make action 2 the best everywhere give the climbing game's (c, c) payoff, 5."""
     matrix = {"scenario": "matrix", "n_agents": 2, "n_max": 4, "game": "climbing", "reward": "mean"}

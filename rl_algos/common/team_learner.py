@@ -20,7 +20,8 @@ class TeamLearner(PretrainedKLLearner, TorchLearner):
     - counts its gradient steps (`num_gradient_steps`, over the learner's life) and, after every
       `config.target_update_interval` of them, moves every target network `config.tau` of the way to its online
       network (1.0: a hard copy);
-    - adds the fine-tuning trust region (`pretrained_kl_penalty`, from `PretrainedKLLearner`).
+    - adds the fine-tuning trust region (`pretrained_kl_penalty`, from `PretrainedKLLearner`);
+    - takes `lr` as a constant or as RLlib's schedule, `[[env_step, lr], ...]` (linear in between).
     """
 
     def build(self) -> None:
@@ -42,6 +43,13 @@ class TeamLearner(PretrainedKLLearner, TorchLearner):
         if self.has_target_networks and self.num_gradient_steps % self.config.target_update_interval == 0:
             update_targets(self, self.config.tau)
         return results
+
+    @staticmethod
+    def _set_optimizer_lr(optimizer: torch.optim.Optimizer, lr: float | torch.Tensor) -> None:
+        """RLlib's scheduler hands the scheduled lr as a 0-d tensor, which the fused (`foreach`) Adam of every team
+        learner rejects ("lr as a Tensor is not supported"): set it as a float."""
+        for group in optimizer.param_groups:
+            group["lr"] = float(lr)
 
     def log_step_metrics(self, module_id: str, metrics: dict[str, torch.Tensor | float]) -> None:
         """Log one gradient step's metrics; results report their mean over the steps of the update call."""
