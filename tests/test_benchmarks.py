@@ -120,6 +120,26 @@ def test_convergence_keeps_its_checkpoint_and_the_agent_ids_benchmark_plays_it(t
         ("6", "reuse", "3"),
     ]
     assert all(np.isfinite(float(row["normalised"])) for row in rows)
+    run_benchmark("bench_heuristic_gap", "--checkpoint", str(tmp_path / "checkpoints" / "iac_seed0"),
+                  "--episodes", "2", "--travel-steps", "4")  # fmt: skip
+    steps = read_csv(tmp_path / "heuristic_gap" / "iac_seed0_n3.csv")
+    assert [int(row["step"]) for row in steps] == list(range(10))
+    for row in steps:
+        assert float(row["gap"]) == pytest.approx(float(row["learned"]) - float(row["heuristic"]))
+
+
+def test_heuristic_gap_plays_the_episodes_the_scripted_evaluation_plays():
+    """The per-step rewards sum to the returns `scripted_policy_evaluation` gives for the same seed: the
+    heuristic team of the gap benchmark plays the episodes a checkpoint's evaluation plays."""
+    from benchmarks.bench_heuristic_gap import heuristic_step_rewards
+    from rl_algos.common.evaluation import scripted_policy_evaluation
+
+    spread = {"scenario": "spread", "n_agents": 3, "n_max": 6, "max_cycles": 8}
+    rewards, metrics = heuristic_step_rewards(spread, episodes=3, seed=11)
+    scripted = scripted_policy_evaluation(spread, 3, 11, policy="heuristic")
+    assert rewards.shape == (3, 8)
+    np.testing.assert_allclose(rewards.sum(axis=1), scripted["returns"])
+    assert metrics["occupied_landmarks"] == pytest.approx(np.mean(scripted["task_metrics"]["occupied_landmarks"]))
 
 
 @pytest.mark.slow

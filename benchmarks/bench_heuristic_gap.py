@@ -1,0 +1,113 @@
+"""Where a learned team loses against the scripted heuristic: the team reward per step of an episode.
+
+Plays a checkpoint's greedy team and the scenario's heuristic (`envs.heuristics`) on the same seeded episodes (the
+checkpoint through its rebuilt algorithm's env runner, the heuristic through `scripted_policy_evaluation`'s env, so
+the first states agree), and writes, per step of the episode, the mean team reward of each and their difference;
+it prints the gap summed over the first `--travel-steps` steps (reaching the landmarks) and over the rest (holding
+them), and each team's task metrics at the last step:
+
+    python benchmarks/bench_convergence.py --runs qmix-concat --seeds 0 --keep-checkpoint --out results/x
+    python benchmarks/bench_heuristic_gap.py --checkpoint results/x/checkpoints/qmix-concat_seed0 --agents 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+import ray  # noqa: E402
+
+import envs  # noqa: E402
+from experiments.results_io import write_rows  # noqa: E402
+from experiments.transfer_settings import EVAL_SEED  # noqa: E402
+from rl_algos.common.evaluation import (  # noqa: E402
+    AGENT_ID_MODES,
+    checkpoint_config,
+    has_heuristic,
+    playing_algorithm,
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint folder (bench_convergence --keep-checkpoint)")
+    parser.add_argument("--agents", type=int, default=None, help="team size to play (default: the trained one)")
+    parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=EVAL_SEED, help="the episodes' seed (both teams)")
+    parser.add_argument("--agent-ids", default="reuse", choices=AGENT_ID_MODES)
+    parser.add_argument("--travel-steps", type=int, default=10, help="the first steps counted as reaching")
+    parser.add_argument("--out", default=None, help="CSV of the per-step rewards (default: heuristic_gap/ beside the checkpoints folder)")
+    return parser.parse_args()
+
+
+def learned_step_rewards(
+    checkpoint: str, env_config: dict, episodes: int, seed: int, agent_ids: str
+) -> tuple[np.ndarray, dict[str, float]]:
+    """The greedy team's reward per episode and step `[episodes, T]`, and its task metrics' means at the last step."""
+    with playing_algorithm(checkpoint, env_config, seed, agent_ids) as algo:
+        played = algo.env_runner.sample(num_episodes=episodes, explore=False)
+    rewards = np.array([np.asarray(episode.get_rewards(), dtype=np.float64) for episode in played])
+    metrics = [episode.get_infos(-1).get("task_metrics", {}) for episode in played]
+    return rewards, {name: float(np.mean([m[name] for m in metrics])) for name in metrics[0]}
+
+
+def heuristic_step_rewards(env_config: dict, episodes: int, seed: int) -> tuple[np.ndarray, dict[str, float]]:
+    """The heuristic team's reward per episode and step `[episodes, T]` on the episodes `evaluate` plays with `seed`
+    (the first reset seeded, the next ones drawing on), and its task metrics' means at the last step."""
+    env = envs.make_team_env(**env_config)
+    rewards, metrics = [], []
+    for episode in range(episodes):
+        env.reset(seed=seed if episode == 0 else None)
+        steps, done, info = [], False, {}
+        while not done:
+            _, reward, terminated, truncated, info = env.step(env.heuristic_action())
+            steps.append(reward)
+            done = terminated or truncated
+        rewards.append(steps)
+        metrics.append(info.get("task_metrics", {}))
+    env.close()
+    return np.array(rewards, dtype=np.float64), {name: float(np.mean([m[name] for m in metrics])) for name in metrics[0]}
+
+
+def main() -> None:
+    args = parse_args()
+    env_config = dict(checkpoint_config(args.checkpoint).env_config)
+    if args.agents is not None:
+        env_config["n_agents"] = args.agents
+    if not has_heuristic(env_config):
+        raise SystemExit(
+            f"scenario {env_config['scenario']!r} has no scripted heuristic; scenarios with one: "
+            f"{', '.join(envs.heuristic_scenario_names())}"
+        )
+    ray.init(num_cpus=1, include_dashboard=False, ignore_reinit_error=True)
+    learned, learned_metrics = learned_step_rewards(
+        args.checkpoint, env_config, args.episodes, args.seed, args.agent_ids
+    )
+    ray.shutdown()
+    scripted, scripted_metrics = heuristic_step_rewards(env_config, args.episodes, args.seed)
+    learned_mean, scripted_mean = learned.mean(axis=0), scripted.mean(axis=0)  # [T]
+    gap = learned_mean - scripted_mean
+    rows = [
+        {"step": t, "learned": learned_mean[t], "heuristic": scripted_mean[t], "gap": gap[t]}
+        for t in range(len(gap))
+    ]
+    checkpoint = Path(args.checkpoint)
+    default_out = checkpoint.parent.parent / "heuristic_gap" / f"{checkpoint.name}_n{env_config['n_agents']}.csv"
+    out = write_rows(rows, args.out or default_out)
+    print(f"{args.checkpoint} at {env_config['n_agents']} agents, {args.episodes} episodes (seed {args.seed}):")
+    print(f"  return: learned {learned.sum(axis=1).mean():.2f}, heuristic {scripted.sum(axis=1).mean():.2f}")
+    k = args.travel_steps
+    print(f"  gap over steps 0-{k - 1}: {gap[:k].sum():.2f}; over steps {k}-{len(gap) - 1}: {gap[k:].sum():.2f}")
+    print(f"  reward at the last step: learned {learned_mean[-1]:.3f}, heuristic {scripted_mean[-1]:.3f}")
+    for name in learned_metrics:
+        print(f"  {name} at the last step: learned {learned_metrics[name]:.3f}, heuristic {scripted_metrics[name]:.3f}")
+    print(f"per-step rewards: {out}")
+
+
+if __name__ == "__main__":
+    main()
