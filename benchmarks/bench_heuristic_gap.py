@@ -4,7 +4,10 @@ Plays a checkpoint's greedy team and the scenario's heuristic (`envs.heuristics`
 checkpoint through its rebuilt algorithm's env runner, the heuristic through `scripted_policy_evaluation`'s env, so
 the first states agree), and writes, per step of the episode, the mean team reward of each and their difference;
 it prints the gap summed over the first `--travel-steps` steps (reaching the landmarks) and over the rest (holding
-them), and each team's task metrics at the last step:
+them), and each team's task metrics at the last step. For a value learner (IQL, VDN, QMIX, gum: agent Qs per move)
+it also measures the action gap along the heuristic's episodes: per present agent and step, its best move's Q, the
+difference between its best and second-best move's Q, the best Q minus that of the heuristic's move (medians over
+the reaching steps and over the rest), and how often the greedy move is the heuristic's:
 
     python benchmarks/bench_convergence.py --runs qmix-concat --seeds 0 --keep-checkpoint --out results/x
     python benchmarks/bench_heuristic_gap.py --checkpoint results/x/checkpoints/qmix-concat_seed0 --agents 3
@@ -14,15 +17,19 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
 import envs  # noqa: E402
+from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
+
 from experiments.results_io import write_rows  # noqa: E402
 from experiments.transfer_settings import EVAL_SEED  # noqa: E402
 from rl_algos.common.evaluation import (  # noqa: E402
@@ -56,22 +63,52 @@ def learned_step_rewards(
     return rewards, {name: float(np.mean([m[name] for m in metrics])) for name in metrics[0]}
 
 
-def heuristic_step_rewards(env_config: dict, episodes: int, seed: int) -> tuple[np.ndarray, dict[str, float]]:
+def heuristic_step_rewards(
+    env_config: dict, episodes: int, seed: int, observe: Callable[[int, dict, np.ndarray], None] | None = None
+) -> tuple[np.ndarray, dict[str, float]]:
     """The heuristic team's reward per episode and step `[episodes, T]` on the episodes `evaluate` plays with `seed`
-    (the first reset seeded, the next ones drawing on), and its task metrics' means at the last step."""
+    (the first reset seeded, the next ones drawing on), and its task metrics' means at the last step. `observe(t,
+    obs, action)` sees each step's team observation and the heuristic's joint action before it is played."""
     env = envs.make_team_env(**env_config)
     rewards, metrics = [], []
     for episode in range(episodes):
-        env.reset(seed=seed if episode == 0 else None)
+        obs, _ = env.reset(seed=seed if episode == 0 else None)
         steps, done, info = [], False, {}
         while not done:
-            _, reward, terminated, truncated, info = env.step(env.heuristic_action())
+            action = env.heuristic_action()
+            if observe is not None:
+                observe(len(steps), obs, action)
+            obs, reward, terminated, truncated, info = env.step(action)
             steps.append(reward)
             done = terminated or truncated
         rewards.append(steps)
         metrics.append(info.get("task_metrics", {}))
     env.close()
     return np.array(rewards, dtype=np.float64), {name: float(np.mean([m[name] for m in metrics])) for name in metrics[0]}
+
+
+def action_gaps(checkpoint: str, env_config: dict, episodes: int, seed: int, agent_ids: str) -> np.ndarray | None:
+    """Along the heuristic's episodes, per present agent and step: `[step, best Q, best - second-best Q, best Q - Q
+    of the heuristic's move, greedy move == heuristic's]` rows, from the checkpoint's agent Qs; None for a checkpoint
+    whose module has no agent Qs per move (`agent_q`: the value learners)."""
+    rows: list[tuple[int, float, float, float, float]] = []
+    with playing_algorithm(checkpoint, env_config, seed, agent_ids) as algo:
+        module = algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped()
+        if not callable(getattr(module, "agent_q", None)) or getattr(module, "recurrent", False):
+            return None
+
+        @torch.no_grad()
+        def observe(t: int, obs: dict, action: np.ndarray) -> None:
+            batch = {key: torch.as_tensor(np.asarray(value))[None] for key, value in obs.items()}
+            q = module.agent_q(module.agent, batch)[0][0].numpy()  # [n_max, A]
+            for slot in np.flatnonzero(obs["mask"]):
+                ranked = np.sort(q[slot])[::-1]
+                greedy = q[slot].argmax()
+                heuristic_gap = ranked[0] - q[slot, action[slot]]
+                rows.append((t, ranked[0], ranked[0] - ranked[1], heuristic_gap, float(greedy == action[slot])))
+
+        heuristic_step_rewards(env_config, episodes, seed, observe)
+    return np.array(rows)
 
 
 def main() -> None:
@@ -88,6 +125,7 @@ def main() -> None:
     learned, learned_metrics = learned_step_rewards(
         args.checkpoint, env_config, args.episodes, args.seed, args.agent_ids
     )
+    gaps = action_gaps(args.checkpoint, env_config, args.episodes, args.seed, args.agent_ids)
     ray.shutdown()
     scripted, scripted_metrics = heuristic_step_rewards(env_config, args.episodes, args.seed)
     learned_mean, scripted_mean = learned.mean(axis=0), scripted.mean(axis=0)  # [T]
@@ -106,6 +144,13 @@ def main() -> None:
     print(f"  reward at the last step: learned {learned_mean[-1]:.3f}, heuristic {scripted_mean[-1]:.3f}")
     for name in learned_metrics:
         print(f"  {name} at the last step: learned {learned_metrics[name]:.3f}, heuristic {scripted_metrics[name]:.3f}")
+    for name, phase in (("reaching", gaps[:, 0] < k), ("holding", gaps[:, 0] >= k)) if gaps is not None else ():
+        best_q, best_second, best_heuristic = (np.median(gaps[phase, column]) for column in (1, 2, 3))
+        print(
+            f"  agent Qs while {name} (the heuristic's episodes, medians): best {best_q:.4f}, best - second-best "
+            f"{best_second:.4f}, best - the heuristic's move {best_heuristic:.4f}; greedy move = the heuristic's "
+            f"{gaps[phase, 4].mean():.2f}"
+        )
     print(f"per-step rewards: {out}")
 
 
