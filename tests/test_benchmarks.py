@@ -28,7 +28,7 @@ def test_every_benchmark_imports_and_parses_its_arguments(name, monkeypatch, cap
     assert "usage:" in capsys.readouterr().out
 
 
-def run_benchmark(name: str, *args: str) -> None:
+def run_benchmark(name: str, *args: str) -> str:
     env = {**os.environ, "RAY_ADDRESS": "local", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, f"benchmarks/{name}.py", *args],
@@ -40,6 +40,7 @@ def run_benchmark(name: str, *args: str) -> None:
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -99,18 +100,18 @@ def test_a_convergence_job_killed_after_a_point_resumes_from_it(tmp_path):
 def test_convergence_keeps_its_checkpoint_and_the_agent_ids_benchmark_plays_it(tmp_path):
     from rl_algos.common.evaluation import checkpoint_config
 
-    run_benchmark("bench_convergence", "--runs", "iac", "--seeds", "0", "--timesteps", "1000", "--eval-every", "1000",
+    run_benchmark("bench_convergence", "--runs", "vdn", "--seeds", "0", "--timesteps", "1000", "--eval-every", "1000",
                   "--eval-episodes", "2", "--eval-agents", "3", "--env-options", '{"max_cycles": 10}',
                   "--keep-checkpoint", "--out", str(tmp_path))  # fmt: skip
-    assert [row["eval_agents"] for row in read_csv(tmp_path / "curves" / "iac_seed0.csv")] == ["3"]
+    assert [row["eval_agents"] for row in read_csv(tmp_path / "curves" / "vdn_seed0.csv")] == ["3"]
     # the yardstick played the curve's own episodes: seed 0's, as many as its points, at its size
     paired = read_csv(tmp_path / "reference_paired.csv")
     assert [(r["policy"], r["seed"], r["eval_agents"], r["episodes"]) for r in paired] == [
         ("heuristic", "0", "3", "2"),
         ("random", "0", "3", "2"),
     ]
-    assert checkpoint_config(tmp_path / "checkpoints" / "iac_seed0").env_config["max_cycles"] == 10
-    run_benchmark("bench_agent_ids", "--checkpoints", str(tmp_path / "checkpoints" / "iac_seed0"),
+    assert checkpoint_config(tmp_path / "checkpoints" / "vdn_seed0").env_config["max_cycles"] == 10
+    run_benchmark("bench_agent_ids", "--checkpoints", str(tmp_path / "checkpoints" / "vdn_seed0"),
                   "--eval-agents", "3,6", "--episodes", "2", "--out", str(tmp_path / "ids.csv"))  # fmt: skip
     rows = read_csv(tmp_path / "ids.csv")
     # trained in slots 0-2: at 6 the agents play with their own ids and with those of slots 0-2
@@ -120,12 +121,13 @@ def test_convergence_keeps_its_checkpoint_and_the_agent_ids_benchmark_plays_it(t
         ("6", "reuse", "3"),
     ]
     assert all(np.isfinite(float(row["normalised"])) for row in rows)
-    run_benchmark("bench_heuristic_gap", "--checkpoint", str(tmp_path / "checkpoints" / "iac_seed0"),
+    printed = run_benchmark("bench_heuristic_gap", "--checkpoint", str(tmp_path / "checkpoints" / "vdn_seed0"),
                   "--episodes", "2", "--travel-steps", "4")  # fmt: skip
-    steps = read_csv(tmp_path / "heuristic_gap" / "iac_seed0_n3.csv")
+    steps = read_csv(tmp_path / "heuristic_gap" / "vdn_seed0_n3.csv")
     assert [int(row["step"]) for row in steps] == list(range(10))
     for row in steps:
         assert float(row["gap"]) == pytest.approx(float(row["learned"]) - float(row["heuristic"]))
+    assert "agent Qs while reaching" in printed and "agent Qs while holding" in printed  # a value learner's Qs
 
 
 def test_heuristic_gap_plays_the_episodes_the_scripted_evaluation_plays():
