@@ -1,7 +1,8 @@
 """Convergence: every learner's greedy learning curve on spread at a real budget, against the scripted heuristic.
 
 Each run trains at 3 agents (`n_max` 6) for `--timesteps` env steps (default 1,000,000; synchronous, seeded, the
-value learners' epsilon annealed over the first tenth, as the transfer experiment does) and is evaluated greedily
+value learners' epsilon annealed over the first tenth and their discount the scenario's, as the transfer experiment
+sets them) and is evaluated greedily
 every `--eval-every` env steps at 3 and, zero-shot, at 6 agents (`rl_algos.common.learning_curve`; the agents in
 slots 3-5, whose ids the training team never trained, act with the trained ids 0-2 unless `--zero-shot-ids own`).
 Scores are normalised by the scripted heuristic (`envs.heuristics`): `(x - random) / (heuristic - random)`, 1 =
@@ -51,7 +52,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig  # noqa: E402
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME  # noqa: E402
 
 from experiments.results_io import write_rows  # noqa: E402
-from experiments.transfer_settings import EVAL_SEED, VMAS_WORLDS, budget_epsilon  # noqa: E402
+from experiments.transfer_settings import EVAL_SEED, VMAS_WORLDS, value_learner_defaults  # noqa: E402
 from experiments.transfer_stats import Estimate, mean_estimate  # noqa: E402
 from rl_algos.common.actor_critic_config import TeamActorCriticConfig  # noqa: E402
 from rl_algos.common.divergence import ValueDivergenceError  # noqa: E402
@@ -59,7 +60,6 @@ from rl_algos.common.evaluation import AGENT_ID_MODES, scripted_policy_evaluatio
 from rl_algos.common.learning_curve import LearningCurve  # noqa: E402
 from rl_algos.common.replay_config import ReplayConfig  # noqa: E402
 from rl_algos.common.training import budget_config  # noqa: E402
-from rl_algos.common.value_config import TeamQConfig  # noqa: E402
 
 # run name -> (algorithm, team embedding); the order is the order they run in
 RUNS = {
@@ -195,15 +195,14 @@ def convergence_config(
 ) -> AlgorithmConfig:
     """A convergence run's config: `budget_config` at the training size with `training` over it, VMAS's `worlds`
     per env runner (and an on-policy batch of at least 10 steps per world, unless `training` sets it), for the value
-    learners epsilon annealed as the transfer experiment anneals it, and for the replay learners the replay in
-    checkpoints (a job resumes with it)."""
+    learners epsilon annealed and the discount set as the transfer experiment sets them (`value_learner_defaults`),
+    and for the replay learners the replay in checkpoints (a job resumes with it)."""
     config = budget_config(algo_name, env_config(TRAIN_AGENTS, scenario, env_options), timesteps, seed, **training)
     if scenario.startswith("vmas:"):
         config.env_runners(num_envs_per_env_runner=worlds)
         if isinstance(config, TeamActorCriticConfig) and "train_batch_size_per_learner" not in training:
             config.cover_every_env()
-    if isinstance(config, TeamQConfig) and "epsilon" not in training:
-        config.training(epsilon=budget_epsilon(timesteps), learning_starts=1000)
+    value_learner_defaults(config, training, timesteps)
     if isinstance(config, ReplayConfig):
         config.training(checkpoint_replay=True)  # a run resumed from its last point goes on with its replay
     return config

@@ -26,10 +26,9 @@ import torch
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
-
-import envs  # noqa: E402
 from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
 
+import envs  # noqa: E402
 from experiments.results_io import write_rows  # noqa: E402
 from experiments.transfer_settings import EVAL_SEED  # noqa: E402
 from rl_algos.common.evaluation import (  # noqa: E402
@@ -48,7 +47,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=EVAL_SEED, help="the episodes' seed (both teams)")
     parser.add_argument("--agent-ids", default="reuse", choices=AGENT_ID_MODES)
     parser.add_argument("--travel-steps", type=int, default=10, help="the first steps counted as reaching")
-    parser.add_argument("--out", default=None, help="CSV of the per-step rewards (default: heuristic_gap/ beside the checkpoints folder)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="CSV of the per-step rewards (default: heuristic_gap/ beside the checkpoints folder)",
+    )
     return parser.parse_args()
 
 
@@ -84,7 +87,9 @@ def heuristic_step_rewards(
         rewards.append(steps)
         metrics.append(info.get("task_metrics", {}))
     env.close()
-    return np.array(rewards, dtype=np.float64), {name: float(np.mean([m[name] for m in metrics])) for name in metrics[0]}
+    return np.array(rewards, dtype=np.float64), {
+        name: float(np.mean([m[name] for m in metrics])) for name in metrics[0]
+    }
 
 
 def action_gaps(checkpoint: str, env_config: dict, episodes: int, seed: int, agent_ids: str) -> np.ndarray | None:
@@ -131,8 +136,7 @@ def main() -> None:
     learned_mean, scripted_mean = learned.mean(axis=0), scripted.mean(axis=0)  # [T]
     gap = learned_mean - scripted_mean
     rows = [
-        {"step": t, "learned": learned_mean[t], "heuristic": scripted_mean[t], "gap": gap[t]}
-        for t in range(len(gap))
+        {"step": t, "learned": learned_mean[t], "heuristic": scripted_mean[t], "gap": gap[t]} for t in range(len(gap))
     ]
     checkpoint = Path(args.checkpoint)
     default_out = checkpoint.parent.parent / "heuristic_gap" / f"{checkpoint.name}_n{env_config['n_agents']}.csv"

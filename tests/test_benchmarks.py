@@ -48,6 +48,16 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def test_convergence_runs_take_the_transfer_experiment_s_value_learner_defaults():
+    from benchmarks.bench_convergence import convergence_config
+
+    qmix = convergence_config("qmix", "spread", 1_000_000, 0, {"team_embedding": "concat"})
+    assert qmix.gamma == 0.95 and qmix.epsilon == [[0, 1.0], [100_000, 0.05]] and qmix.learning_starts == 1000
+    told = convergence_config("qmix", "spread", 1_000_000, 0, {"gamma": 0.99, "learning_starts": 200})
+    assert told.gamma == 0.99 and told.learning_starts == 200
+    assert convergence_config("mappo", "spread", 1_000_000, 0, {}).gamma == 0.99
+
+
 @pytest.mark.slow
 def test_qmix_stability_writes_its_diagnostics(tmp_path):
     run_benchmark("bench_qmix_stability", "--regime", "small_batch", "--timesteps", "2400", "--every", "1200",

@@ -65,6 +65,18 @@ def test_on_policy_batches_on_vmas_give_every_world_ten_steps_unless_told_otherw
     assert algo_config(spread, "iac", "concat", [3], seed=0).train_batch_size_per_learner == 100  # its own default
 
 
+def test_value_learners_anneal_over_the_budget_and_discount_at_the_scenario_s_gamma_unless_told_otherwise():
+    spread, _ = parse_settings(["--timesteps", "400000"])
+    qmix = algo_config(spread, "qmix", "concat", [3], seed=0)
+    assert qmix.gamma == 0.95 and qmix.epsilon == [[0, 1.0], [40000, 0.05]]
+    assert algo_config(spread, "mappo", "concat", [3], seed=0).gamma == 0.99  # actor-critics keep RLlib's
+    vmas, _ = parse_settings(["--scenario", "vmas:spread"])
+    assert algo_config(vmas, "qmix", "concat", [3], seed=0).gamma == 0.99  # no measured discount there
+    told, _ = parse_settings(["--training", '{"all": {"gamma": 0.9}, "qmix": {"epsilon": 0.1}}'])
+    qmix = algo_config(told, "qmix", "concat", [3], seed=0)
+    assert qmix.gamma == 0.9 and qmix.epsilon == 0.1
+
+
 def test_flags_override_the_config_file(tmp_path):
     config = tmp_path / "grid.yaml"
     config.write_text(
