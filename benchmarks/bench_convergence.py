@@ -2,8 +2,9 @@
 
 Each run trains at 3 agents (`n_max` 6) for `--timesteps` env steps (default 1,000,000; synchronous, seeded, the
 value learners' epsilon annealed over the first tenth and their discount the scenario's, as the transfer experiment
-sets them) and is evaluated greedily every `--eval-every` env steps at 3 and, zero-shot, at 6 agents (`rl_algos.common.learning_curve`; the agents in
-slots 3-5, whose ids the training team never trained, act with the trained ids 0-2 unless `--zero-shot-ids own`).
+sets them) and is evaluated greedily every `--eval-every` env steps at 3 and, zero-shot, at 6 agents
+(`rl_algos.common.learning_curve`; the agents in slots 3-5, whose ids the training team never trained, act with the
+trained ids 0-2 unless `--zero-shot-ids own`).
 Scores are normalised by the scripted heuristic (`envs.heuristics`): `(x - random) / (heuristic - random)`, 1 =
 the heuristic. The heuristic and the random team play each seed's own evaluation episodes (the same first states as
 the curve's points, `reference_paired.csv`), so an evaluation set that happens to be hard or easy moves the policy
