@@ -79,14 +79,19 @@ def build(
     scenario: str = "spread",
     worlds: int | None = None,
     n_max: int | None = None,
+    gpus: float = 0.0,
+    env_options: dict | None = None,
     **training,
 ):
+    """An algorithm at its defaults on `scenario` (N=`n_agents` in `n_max` slots), changed by `training`; `gpus`:
+    its learner's `num_gpus_per_learner`; `env_options`: the scenario's options (VMAS's `device`)."""
     fragment = training.pop("fragment", None)
-    env_config = {"scenario": scenario, "n_agents": n_agents, "n_max": n_max or n_agents}
+    env_config = {"scenario": scenario, "n_agents": n_agents, "n_max": n_max or n_agents, **(env_options or {})}
     config = (
         rl_algos.get_config(algo)
         .environment("team", env_config=env_config)
         .env_runners(num_env_runners=runners)
+        .learners(num_gpus_per_learner=gpus)
         .training(**training)
         .reporting(min_sample_timesteps_per_iteration=0)
         .debugging(seed=0)
@@ -129,11 +134,13 @@ def loop_steps_per_s(
     scenario: str = "spread",
     worlds: int | None = None,
     n_max: int | None = None,
+    gpus: float = 0.0,
+    env_options: dict | None = None,
     **training,
 ) -> tuple[float, float]:
     """(env steps/s, gradient updates per env step) of `train()` over `steps` env steps, timed from the point
     where the replay holds `learning_starts` + 500 env steps (updates running)."""
-    algo = build(algo_name, n_agents, runners, scenario, worlds, n_max, **training)
+    algo = build(algo_name, n_agents, runners, scenario, worlds, n_max, gpus, env_options, **training)
     warm = algo.config.learning_starts + 500
     while algo.replay.env_steps_added < warm:
         algo.train()
@@ -199,31 +206,50 @@ def vmas_rows(task: str, worlds_list: list[int], steps: int, n_max: int) -> list
     return rows
 
 
-def replay_and_update_ms(repeats: int) -> list[dict]:
-    """Per batch size: the time to sample it from a 50,000-step replay (spread N=3, QMIX's sampled episodes
-    stored over and over), and QMIX's learner time per gradient step on it."""
-    algo = build("qmix", 3)
+def filled_replay(algo, env_steps: int = 50_000) -> TeamReplayBuffer:
+    """A replay of `env_steps` env steps: 5,000 env steps sampled by `algo`'s exploring env runner, stored over and
+    over."""
     chunks = episode_chunks(algo.env_runner.sample(num_timesteps=5000, explore=True))
-    replay = TeamReplayBuffer(capacity=50_000, seed=0)
+    replay = TeamReplayBuffer(capacity=env_steps, seed=0)
     copy = 0
-    while replay.env_steps_added < 50_000:
+    while replay.env_steps_added < env_steps:
         for chunk in chunks:
             chunk.episode_id = f"{chunk.episode_id}-{copy}"
         replay.add(chunks)
         copy += 1
+    return replay
+
+
+def learner_update_ms(algo, replay: TeamReplayBuffer, batch_size: int, repeats: int = 3) -> float:
+    """`algo`'s learner time per gradient step on `batch_size` transitions from `replay`, as the loop pays it:
+    6,400 transitions' worth of stacked minibatches in one update call, on the learner's device, after a warm-up."""
+    stacked = max(1, 6400 // batch_size)
+    sample = replay.sample_transitions(stacked * batch_size, 1, algo.config.gamma)
+    batch = ready_batch(sample, stacked, algo._learner_device)
+    timesteps = {"num_env_steps_sampled_lifetime": 0}
+    algo.learner_group.update(batch=batch, timesteps=timesteps)
+    if algo._learner_device is not None and algo._learner_device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        algo.learner_group.update(batch=batch, timesteps=timesteps)
+    if algo._learner_device is not None and algo._learner_device.type == "cuda":
+        torch.cuda.synchronize()
+    return 1000 * (time.perf_counter() - start) / (repeats * stacked)
+
+
+def replay_and_update_ms(repeats: int) -> list[dict]:
+    """Per batch size: the time to sample it from a 50,000-step replay (spread N=3, QMIX's sampled episodes
+    stored over and over), and QMIX's learner time per gradient step on it."""
+    algo = build("qmix", 3)
+    replay = filled_replay(algo)
     rows = []
     for batch_size in BATCH_SIZES:
         start = time.perf_counter()
         for _ in range(repeats):
             replay.sample_transitions(batch_size, n_step=1, gamma=0.99)
         sample_ms = 1000 * (time.perf_counter() - start) / repeats
-        stacked = max(1, 6400 // batch_size)
-        batch = ready_batch(replay.sample_transitions(stacked * batch_size, 1, 0.99), stacked, algo._learner_device)
-        algo.learner_group.update(batch=batch, timesteps={"num_env_steps_sampled_lifetime": 0})  # warm-up
-        start = time.perf_counter()
-        for _ in range(3):
-            algo.learner_group.update(batch=batch, timesteps={"num_env_steps_sampled_lifetime": 0})
-        update_ms = 1000 * (time.perf_counter() - start) / (3 * stacked)
+        update_ms = learner_update_ms(algo, replay, batch_size)
         rows.append({"batch": batch_size, "replay_sample_ms": sample_ms, "learner_update_ms": update_ms})
     algo.stop()
     return rows

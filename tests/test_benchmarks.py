@@ -261,3 +261,18 @@ def test_a_curve_row_is_normalised_by_its_own_episodes_yardstick_where_measured(
     # seed 1's episodes are harder: -36 there is as good as -26 on the 100 reference episodes
     assert yardstick.score({"eval_agents": "3", "seed": "1", "return_mean": "-36"}) == pytest.approx(0.9)
     assert yardstick.score({"eval_agents": "3", "seed": "0", "return_mean": "-26"}) == pytest.approx(0.9)
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_measures_the_cpu_rows_without_a_gpu(tmp_path):
+    out = tmp_path / "gpu.csv"
+    printed = run_benchmark("bench_gpu", "--sections", "learner,vmas", "--cpu-threads", "1", "--worlds", "8",
+                            "--vmas-steps", "64", "--csv", str(out))
+    rows = read_csv(out)
+    learners = [row for row in rows if row["section"] == "learner"]
+    assert [row["what"] for row in learners] == ["qmix-concat", "qmix-graph", "central_v_sac-graph", "maddpg-graph"]
+    assert all(row["where"] == "cpu, 1 threads" and float(row["value"]) > 0 for row in learners)
+    assert [(row["what"], row["where"], row["size"]) for row in rows if row["section"] == "vmas"] == [
+        ("raw vmas:spread N=3", "cpu", "8")
+    ]
+    assert "none (CPU rows only)" in printed and "| qmix-graph | cpu, 1 threads | 800 |" in printed
