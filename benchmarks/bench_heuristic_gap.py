@@ -36,6 +36,7 @@ from rl_algos.common.evaluation import (  # noqa: E402
     checkpoint_config,
     has_heuristic,
     playing_algorithm,
+    scripted_episodes,
 )
 
 
@@ -70,24 +71,10 @@ def heuristic_step_rewards(
     env_config: dict, episodes: int, seed: int, observe: Callable[[int, dict, np.ndarray], None] | None = None
 ) -> tuple[np.ndarray, dict[str, float]]:
     """The heuristic team's reward per episode and step `[episodes, T]` on the episodes `evaluate` plays with `seed`
-    (the first reset seeded, the next ones drawing on), and its task metrics' means at the last step. `observe(t,
-    obs, action)` sees each step's team observation and the heuristic's joint action before it is played."""
-    env = envs.make_team_env(**env_config)
-    rewards, metrics = [], []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed if episode == 0 else None)
-        steps, done, info = [], False, {}
-        while not done:
-            action = env.heuristic_action()
-            if observe is not None:
-                observe(len(steps), obs, action)
-            obs, reward, terminated, truncated, info = env.step(action)
-            steps.append(reward)
-            done = terminated or truncated
-        rewards.append(steps)
-        metrics.append(info.get("task_metrics", {}))
-    env.close()
-    return np.array(rewards, dtype=np.float64), {
+    (`scripted_episodes`), and its task metrics' means at the last step; `observe` as `scripted_episodes` takes it."""
+    played = list(scripted_episodes(env_config, episodes, seed, "heuristic", observe))
+    metrics = [info.get("task_metrics", {}) for _, info in played]
+    return np.array([rewards for rewards, _ in played], dtype=np.float64), {
         name: float(np.mean([m[name] for m in metrics])) for name in metrics[0]
     }
 

@@ -5,7 +5,7 @@ the scenario's heuristic where it has one), each with the scenario's task metric
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -204,12 +204,17 @@ def _summary(returns: np.ndarray, last_infos: list[dict]) -> dict[str, Any]:
 SCRIPTED_POLICIES = ("random", "heuristic")
 
 
-def scripted_policy_evaluation(
-    env_config: Mapping[str, Any], episodes: int, seed: int, policy: str = "random"
-) -> dict[str, Any]:
-    """`episodes` of a scripted team in the team env `env_config`, seeded with `seed`: uniformly random joint
+def scripted_episodes(
+    env_config: Mapping[str, Any],
+    episodes: int,
+    seed: int,
+    policy: str = "random",
+    observe: Callable[[int, dict, np.ndarray], None] | None = None,
+) -> Iterator[tuple[list[float], dict]]:
+    """Play `episodes` of a scripted team in the team env `env_config`, seeded with `seed`: uniformly random joint
     actions (`policy="random"`), or the scenario's scripted reference policy (`"heuristic"`, `envs.heuristics`).
-    Gives `return_mean`, `return_std`, `episodes`, the per-episode `returns` and `task_metrics`, as `evaluate`.
+    Yields each episode's team reward per step and its last step's info; `observe(t, obs, action)` sees each step's
+    team observation and the joint action before it is played.
 
     These are the episodes `evaluate` plays with the same `seed` and `env_config` (the first reset seeded, each next
     one drawing on from it, as RLlib's env runner resets; on a VMAS task with one team size), so a checkpoint and a
@@ -224,17 +229,30 @@ def scripted_policy_evaluation(
     env = envs.make_team_env(**env_config)
     env.action_space.seed(seed)
     act = env.heuristic_action if policy == "heuristic" else env.action_space.sample
-    returns, last_infos = [], []
-    for episode in range(episodes):
-        env.reset(seed=seed if episode == 0 else None)
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, info = env.step(act())
-            total, done = total + reward, terminated or truncated
-        returns.append(total)
-        last_infos.append(info)
-    env.close()
-    return _summary(np.array(returns, dtype=np.float64), last_infos)
+    try:
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=seed if episode == 0 else None)
+            rewards, done = [], False
+            while not done:
+                action = act()
+                if observe is not None:
+                    observe(len(rewards), obs, action)
+                obs, reward, terminated, truncated, info = env.step(action)
+                rewards.append(reward)
+                done = terminated or truncated
+            yield rewards, info
+    finally:
+        env.close()
+
+
+def scripted_policy_evaluation(
+    env_config: Mapping[str, Any], episodes: int, seed: int, policy: str = "random"
+) -> dict[str, Any]:
+    """`scripted_episodes` summed: `return_mean`, `return_std`, `episodes`, the per-episode `returns` and
+    `task_metrics`, as `evaluate` gives them."""
+    played = list(scripted_episodes(env_config, episodes, seed, policy))
+    returns = np.array([sum(rewards) for rewards, _ in played], dtype=np.float64)
+    return _summary(returns, [info for _, info in played])
 
 
 def random_policy_evaluation(env_config: Mapping[str, Any], episodes: int, seed: int) -> dict[str, Any]:
