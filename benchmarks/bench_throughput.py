@@ -227,15 +227,18 @@ def learner_update_ms(algo, replay: TeamReplayBuffer, batch_size: int, repeats: 
     sample = replay.sample_transitions(stacked * batch_size, 1, algo.config.gamma)
     batch = ready_batch(sample, stacked, algo._learner_device)
     timesteps = {"num_env_steps_sampled_lifetime": 0}
-    algo.learner_group.update(batch=batch, timesteps=timesteps)
-    if algo._learner_device is not None and algo._learner_device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        algo.learner_group.update(batch=batch, timesteps=timesteps)
-    if algo._learner_device is not None and algo._learner_device.type == "cuda":
-        torch.cuda.synchronize()
-    return 1000 * (time.perf_counter() - start) / (repeats * stacked)
+    on_cuda = algo._learner_device is not None and algo._learner_device.type == "cuda"
+
+    def timed_updates(calls: int) -> float:
+        start = time.perf_counter()
+        for _ in range(calls):
+            algo.learner_group.update(batch=batch, timesteps=timesteps)
+        if on_cuda:
+            torch.cuda.synchronize()  # the GPU's queued work counts
+        return time.perf_counter() - start
+
+    timed_updates(1)  # warm-up
+    return 1000 * timed_updates(repeats) / (repeats * stacked)
 
 
 def replay_and_update_ms(repeats: int) -> list[dict]:
