@@ -183,6 +183,16 @@ def answers(address: str, timeout_s: float = 5.0) -> bool:
     return True
 
 
+def dashboard_packages_installed() -> bool:
+    """Whether Ray's dashboard can start here: the packages `ray[default]` adds import (Ray's own check, whose
+    `ray.init(include_dashboard=True)` otherwise fails the run)."""
+    try:
+        import ray.dashboard.optional_deps  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def start_ray(dashboard: bool = True) -> bool:
     """Join the cluster `cluster_to_join` names, else start a private embedded Ray for this run alone (with its
     dashboard on localhost, `dashboard`). Says which, and where the dashboard is; returns whether a cluster was
@@ -207,6 +217,9 @@ def start_ray(dashboard: bool = True) -> bool:
             print(f"joined the Ray cluster at {ray.get_runtime_context().gcs_address} ({source})")
             print_dashboard(context.dashboard_url)
             return True
+    if dashboard and not dashboard_packages_installed():
+        print("Ray's dashboard packages (ray[default], in requirements.txt) are not installed: no dashboard this run")
+        dashboard = False
     context = ray.init(
         address="local",
         num_cpus=os.cpu_count(),

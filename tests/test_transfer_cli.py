@@ -334,3 +334,14 @@ def test_a_failed_trial_is_named_by_its_errors_own_line_not_a_source_line():
     )
     assert transfer.error_reason(RuntimeError(trace)).startswith("FloatingPointError: trial train_qmix_graph_n3_seed0")
     assert transfer.error_reason(RuntimeError("The actor died\n\tits node has died")) == "its node has died"
+
+
+def test_without_ray_s_dashboard_packages_the_run_starts_without_its_dashboard(monkeypatch, capsys):
+    started = {}
+    monkeypatch.setenv("RAY_ADDRESS", "local")
+    monkeypatch.setattr(transfer.ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(transfer, "dashboard_packages_installed", lambda: False)
+    monkeypatch.setattr(transfer.ray, "init", lambda **kwargs: started.update(kwargs))
+    assert transfer.start_ray(dashboard=True) is False
+    assert started["include_dashboard"] is False
+    assert "dashboard packages (ray[default], in requirements.txt) are not installed" in capsys.readouterr().out
