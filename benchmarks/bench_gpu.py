@@ -56,7 +56,7 @@ def learner_rows(cpu_threads: list[int], gpu: bool) -> list[dict]:
     return rows
 
 
-def vmas_rows(worlds_list: list[int], steps: int, gpu: bool) -> list[dict]:
+def raw_vmas_rows(worlds_list: list[int], steps: int, gpu: bool) -> list[dict]:
     """Section 2: raw `vmas:spread` world steps/s on the CPU and, with `gpu`, on it."""
     devices = ["cpu", "cuda"] if gpu else ["cpu"]
     return [
@@ -131,7 +131,7 @@ def main() -> None:
         print_section(learners, "Learner time per gradient step (spread N=3 in 6 slots)", "batch", "ms")
         rows += learners
     if "vmas" in sections:
-        worlds = vmas_rows([int(w) for w in args.worlds.split(",")], args.vmas_steps, gpu)
+        worlds = raw_vmas_rows([int(w) for w in args.worlds.split(",")], args.vmas_steps, gpu)
         print_section(worlds, "Raw vmas:spread, random actions", "worlds", "world steps/s")
         rows += worlds
     if "loop" in sections and args.loop_worlds:

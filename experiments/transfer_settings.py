@@ -46,8 +46,9 @@ EXPLORATION_FRACTION = 0.1
 # holding on past the time limit, and the few tenths of return that separate the moves near a landmark are under 1%
 # of it, so the regression's noise picks among them (the agents' action gap, `benchmarks/bench_heuristic_gap.py`).
 # At 0.95 (MADDPG's MPE setting, a horizon of about the episode) QMIX concat reached 0.95 of the heuristic's gain at
-# 1M env steps over three seeds (0.88 zero-shot at 6) against 0.87 at 0.99, and VDN on seed 2 0.84 against 0.80
-# (docs/convergence.md, "The discount"). The actor-critics keep 0.99 until measured.
+# 1M env steps over three seeds (0.88 zero-shot at 6) against 0.87 at 0.99, QMIX graph 0.95 against 0.89, and VDN
+# 0.85 against 0.81 (docs/convergence.md, "The discount"). The actor-critics keep 0.99: MAPPO graph on vmas:spread
+# gained nothing at 0.95 (0.72 against 0.74, one seed).
 VALUE_LEARNER_GAMMA = {"spread": 0.95}
 # Greedy evaluations (the final rows and the learning curves) play the episodes seeded with this plus the trial's
 # seed; the scripted teams (heuristic, random) play the same ones, which start from the same states
