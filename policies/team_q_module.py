@@ -132,7 +132,8 @@ class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, Infer
         return {"team": mean_over_present(q_taken, obs["mask"])}
 
     def mix(self, agent_qs: torch.Tensor, obs: dict[str, torch.Tensor], target: bool = False) -> torch.Tensor:
-        """`Q_tot` [B] of the chosen agent Qs [B, n_max] with the (target) mixer."""
+        """`Q_tot` [..., B] of the chosen agent Qs [..., B, n_max] with the (target) mixer; leading dimensions
+        are joint actions of the same `obs` ([B, ...])."""
         mixer = self._target_mixer if target else self.mixer
         return mixer(agent_qs, obs["mask"], obs["obs"], obs["state"])
 

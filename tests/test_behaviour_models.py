@@ -30,7 +30,7 @@ def test_behaviour_model_clones_a_deterministic_policy(name):
     model = make_behaviour_model(name, OBS_DIM, N_ACTIONS, N_MAX)
     obs, actions, mask = synthetic_replay()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for step in range(600):
+    for _ in range(600):
         index = torch.randint(0, len(obs), (128,))
         loss, _ = model.loss(obs[index], actions[index], mask[index])
         optimizer.zero_grad()
@@ -38,10 +38,12 @@ def test_behaviour_model_clones_a_deterministic_policy(name):
         optimizer.step()
     test_obs, test_actions, test_mask = synthetic_replay(size=512, seed=1)
     with torch.no_grad():
-        _, accuracy = model.loss(test_obs, test_actions, test_mask)
-        samples = model.sample(test_obs, num_samples=4)  # [S, B, n]
+        _, accuracy, probs, samples = model.fit(test_obs, test_actions, test_mask, num_samples=4)
     assert accuracy > 0.95
-    assert samples.shape == (4, 512, N_MAX)
+    assert samples.shape == (4, 512, N_MAX) and probs.shape == (512, N_MAX, N_ACTIONS)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(512, N_MAX))
+    prob_of_replayed = probs.gather(-1, test_actions.long().unsqueeze(-1)).squeeze(-1)  # [B, n]
+    assert ((prob_of_replayed > 0.5).float() * test_mask).sum() / test_mask.sum() > 0.9
     sampled_accuracy = ((samples == test_actions).float() * test_mask).sum() / (4 * test_mask.sum())
     assert sampled_accuracy > 0.9
 
@@ -68,5 +70,5 @@ def test_padded_agents_change_neither_the_loss_nor_its_gradient(name):
         results.append((loss.detach(), accuracy, [p.grad.clone() for p in model.parameters()]))
     torch.testing.assert_close(results[0][0], results[1][0])
     torch.testing.assert_close(results[0][1], results[1][1])
-    for a, b in zip(results[0][2], results[1][2]):
+    for a, b in zip(results[0][2], results[1][2], strict=True):
         torch.testing.assert_close(a, b)

@@ -9,6 +9,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID, Columns
 from torch.nn import functional as F
 
 import rl_algos
+from policies.networks.behaviour import BehaviourFit
 from policies.networks.mixers import QMixer
 from rl_algos.common import evaluate
 from rl_algos.common.losses import kl_to_reference, other_agent_ids
@@ -184,9 +185,12 @@ def test_gum_loss_matches_a_hand_computed_batch():
     q = torch.tensor([[[1.0, 3.0], [2.0, 0.0]]], requires_grad=True)
     log_lambdas = torch.zeros(2, requires_grad=True)
     behaviour = SimpleNamespace(
-        loss=lambda obs, actions, mask: (torch.tensor(0.7), torch.tensor(0.5)),
-        action_probs=lambda obs, samples: torch.tensor([[[0.5, 0.5], [1.0, 0.0]]]),
-        sample=lambda obs, samples: torch.tensor([[[1, 0]]]),  # [S=1, B, n]
+        fit=lambda obs, actions, mask, samples: BehaviourFit(
+            loss=torch.tensor(0.7),
+            accuracy=torch.tensor(0.5),
+            probs=torch.tensor([[[0.5, 0.5], [1.0, 0.0]]]),
+            samples=torch.tensor([[[1, 0]]]),  # [S=1, B, n]
+        )
     )
     module = SimpleNamespace(
         behaviour=behaviour,

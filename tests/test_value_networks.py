@@ -95,7 +95,7 @@ def test_padded_agents_change_neither_q_tot_nor_any_gradient(embedding):
         grads = [p.grad.clone() for p in mixer.parameters() if p.grad is not None]
         results.append((q_tot.detach(), agent_qs.grad, grads))
     torch.testing.assert_close(results[0][0], results[1][0])
-    for a, b in zip(results[0][2], results[1][2]):
+    for a, b in zip(results[0][2], results[1][2], strict=True):
         torch.testing.assert_close(a, b)
     assert not results[1][1][absent].any()
 
@@ -104,6 +104,18 @@ def test_vdn_is_the_masked_sum():
     qs, mask, obs, state = team_batch(4)
     qs = qs + (1 - mask) * 99.0
     torch.testing.assert_close(VDNMixer()(qs, mask, obs, state), (qs * mask).sum(-1))
+
+
+@pytest.mark.parametrize("mixer", [QMixer(N_MAX, OBS_DIM, STATE_DIM, team_embedding="mean"), VDNMixer()], ids=str)
+def test_several_joint_actions_of_the_same_states_mix_as_one_at_a_time(mixer):
+    # gum mixes the taken, the greedy and the behaviour's sampled joint actions of each state in one call
+    qs, mask, obs, state = team_batch(6)
+    joint = torch.stack([qs, -qs, 2 * qs + 1])  # [3, B, n]
+    one_at_a_time = torch.stack([mixer(joint[k], mask, obs, state) for k in range(3)])  # [3, B]
+    mixed = mixer(joint, mask, obs, state)
+    assert mixed.shape == (3, 6)
+    torch.testing.assert_close(mixed, one_at_a_time)
+    assert not torch.allclose(mixed[0], mixed[1])
 
 
 @pytest.mark.parametrize("embedding", POOLED, ids=str)

@@ -11,6 +11,7 @@ present agents only (`mask`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -21,6 +22,17 @@ from policies.networks.masked import masked_mean
 from policies.networks.mlp import mlp
 
 BEHAVIOUR_MODELS = ("bc", "vae")
+
+
+class BehaviourFit(NamedTuple):
+    """What the learner takes from the behaviour model per batch: the cloning `loss` and the `accuracy` of its most
+    likely action on the replayed actions of present agents, and, without gradients, beta's `probs` `[B, n_max, A]`
+    and joint actions drawn from it, `samples` `[S, B, n_max]`."""
+
+    loss: torch.Tensor
+    accuracy: torch.Tensor
+    probs: torch.Tensor
+    samples: torch.Tensor
 
 
 class BCBehaviourModel(nn.Module):
@@ -38,18 +50,14 @@ class BCBehaviourModel(nn.Module):
     # Cross-entropy over present agents: -mean_a log beta(u_a | o_a)
     def loss(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss, accuracy of the most likely action) on the replayed actions of present agents."""
+        return cross_entropy_and_accuracy(self.logits(obs), actions, mask)
+
+    def fit(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor, num_samples: int) -> BehaviourFit:
+        """The loss and beta itself from one pass of the network: probs exact, `num_samples` joint actions drawn."""
         logits = self.logits(obs)  # [B, n, A]
-        nll = F.cross_entropy(logits.flatten(0, 1), actions.long().flatten(), reduction="none").view_as(mask)
-        accuracy = masked_mean((logits.argmax(-1) == actions).float(), mask)
-        return masked_mean(nll, mask), accuracy
-
-    def action_probs(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
-        """`beta(. | o_a, id_a)`, `[B, n_max, A]` (exact; `num_samples` is unused)."""
-        return F.softmax(self.logits(obs), dim=-1)
-
-    def sample(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
-        """`num_samples` joint actions per row, each agent's drawn from beta: `[S, B, n_max]`."""
-        return torch.distributions.Categorical(logits=self.logits(obs)).sample((num_samples,))
+        loss, accuracy = cross_entropy_and_accuracy(logits, actions, mask)
+        beta = torch.distributions.Categorical(logits=logits.detach())
+        return BehaviourFit(loss, accuracy, beta.probs, beta.sample((num_samples,)))
 
 
 class VAEBehaviourModel(nn.Module):
@@ -88,17 +96,23 @@ class VAEBehaviourModel(nn.Module):
         accuracy = masked_mean((prior_mean_logits.argmax(-1) == actions).float(), mask)
         return masked_mean(nll + self.kl_coef * kl, mask), accuracy
 
-    def _prior_logits(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
-        z = torch.randn(num_samples, *obs.shape[:-1], self.latent_dim, device=obs.device)
-        return self.decode(obs.expand(num_samples, *obs.shape), z)  # [S, B, n_max, A]
+    def fit(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor, num_samples: int) -> BehaviourFit:
+        """The ELBO loss, and beta from `num_samples` latents `z ~ N(0, I)`: probs the mean decoder softmax over
+        them, and one joint action drawn per latent."""
+        loss, accuracy = self.loss(obs, actions, mask)
+        with torch.no_grad():
+            z = torch.randn(num_samples, *obs.shape[:-1], self.latent_dim, device=obs.device)
+            beta = torch.distributions.Categorical(logits=self.decode(obs.expand(num_samples, *obs.shape), z))
+        return BehaviourFit(loss, accuracy, beta.probs.mean(dim=0), beta.sample())
 
-    def action_probs(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
-        """`beta(. | o_a, id_a)` estimated as the mean decoder softmax over `num_samples` latents `z ~ N(0, I)`."""
-        return F.softmax(self._prior_logits(obs, num_samples), dim=-1).mean(dim=0)
 
-    def sample(self, obs: torch.Tensor, num_samples: int) -> torch.Tensor:
-        """`num_samples` joint actions per row with `z ~ N(0, I)`: `[S, B, n_max]`."""
-        return torch.distributions.Categorical(logits=self._prior_logits(obs, num_samples)).sample()
+# -mean_a log beta(u_a | o_a) over present agents, and how often beta's most likely action is the replayed one
+def cross_entropy_and_accuracy(
+    logits: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """logits [B, n, A]; actions, mask [B, n] -> (loss, accuracy)."""
+    nll = F.cross_entropy(logits.flatten(0, 1), actions.long().flatten(), reduction="none").view_as(mask)
+    return masked_mean(nll, mask), masked_mean((logits.argmax(-1) == actions).float(), mask)
 
 
 def make_behaviour_model(name: str, obs_dim: int, n_actions: int, n_max: int) -> nn.Module:

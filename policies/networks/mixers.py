@@ -28,7 +28,8 @@ class VDNMixer(nn.Module):
     def forward(
         self, agent_qs: torch.Tensor, mask: torch.Tensor, obs: torch.Tensor, state: torch.Tensor
     ) -> torch.Tensor:
-        return (agent_qs * mask).sum(dim=-1)  # [B]
+        """`Q_tot` `[..., B]` of agent Qs `[..., B, n_max]`."""
+        return (agent_qs * mask).sum(dim=-1)  # [..., B]
 
 
 class QMixer(nn.Module):
@@ -85,12 +86,14 @@ class QMixer(nn.Module):
     def forward(
         self, agent_qs: torch.Tensor, mask: torch.Tensor, obs: torch.Tensor, state: torch.Tensor
     ) -> torch.Tensor:
+        """`Q_tot` `[..., B]` of agent Qs `[..., B, n_max]`: leading dimensions (several joint actions of the same
+        states, e.g. gum's behaviour samples) share one hypernetwork pass over the `B` states."""
         e = self.embed(obs, mask, state)  # [B, embed]
         w1 = self.hyper_w1(e).abs().view(-1, self.n_max, self.mixing_embed_dim)  # [B, n_max, m]
         b1 = self.hyper_b1(e)  # [B, m]
-        hidden = F.elu(torch.einsum("bn,bnm->bm", agent_qs * mask, w1) + b1)  # [B, m]
+        hidden = F.elu(torch.einsum("...bn,bnm->...bm", agent_qs * mask, w1) + b1)  # [..., B, m]
         w2 = self.hyper_w2(e).abs()  # [B, m]
-        return (hidden * w2).sum(dim=-1) + self.value(e).squeeze(-1)  # [B]
+        return (hidden * w2).sum(dim=-1) + self.value(e).squeeze(-1)  # [..., B]
 
 
 def make_mixer(name: str, n_max: int, obs_dim: int, state_dim: int, **qmix_options: Any) -> nn.Module:

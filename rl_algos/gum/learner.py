@@ -58,14 +58,14 @@ class GUMLearner(TeamQLearner):
         q = fwd_out["q"]  # [B, n, A]
         q_taken = chosen_action_values(q, actions)  # [B, n]
 
-        behaviour_loss, behaviour_accuracy = module.behaviour.loss(obs["obs"], actions, mask)
-        with torch.no_grad():
-            beta_probs = module.behaviour.action_probs(obs["obs"], cfg.beta_samples)  # [B, n, A]
-            beta_actions = module.behaviour.sample(obs["obs"], cfg.beta_samples) * mask.long()  # [S, B, n]
-            greedy_actions = q.argmax(dim=-1) * mask.long()  # [B, n]
+        behaviour = module.behaviour.fit(obs["obs"], actions, mask, cfg.beta_samples)
+        beta_probs, beta_actions = behaviour.probs, behaviour.samples * mask.long()  # [B, n, A], [S, B, n]
+        greedy_actions = q.detach().argmax(dim=-1) * mask.long()  # [B, n]
         q_ind = (q_taken * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)  # [B]
-        q_mix = module.mix(q_taken, obs)  # [B]
-        gaps = conservative_gaps(module.mix, q, obs, beta_probs, beta_actions, greedy_actions, cfg.cql_mu)  # [2]
+        joint_actions = torch.cat([actions[None], greedy_actions[None], beta_actions])  # [2 + S, B, n]
+        q_joint = chosen_action_values(q.expand(len(joint_actions), *q.shape), joint_actions)  # [2 + S, B, n]
+        q_mix, q_mix_greedy, *q_mix_beta = module.mix(q_joint, obs)  # one hypernetwork pass: [B], [B], S x [B]
+        gaps = conservative_gaps(q, beta_probs, mask, q_mix_greedy, torch.stack(q_mix_beta), cfg.cql_mu)  # [2]
 
         with torch.no_grad():
             q_reference = self.reference_q(module, obs, fwd_out)  # [B, n, A]
@@ -104,13 +104,13 @@ class GUMLearner(TeamQLearner):
                 **{f"w_{k}": weights[i] for i, k in enumerate(ESTIMATORS)},
                 **{f"lambda_{k}": module.log_lambdas[i].exp() for i, k in enumerate(ESTIMATORS)},
                 **{f"td_{k}": tds[i] for i, k in enumerate(ESTIMATORS)},
-                "behaviour_loss": behaviour_loss,
-                "behaviour_accuracy": behaviour_accuracy,
+                "behaviour_loss": behaviour.loss,
+                "behaviour_accuracy": behaviour.accuracy,
                 "q_ind_mean": masked_mean(q_ind, mask.any(-1).float()),
                 "q_mix_mean": q_mix.mean(),
             },
         )
-        return value_loss + behaviour_loss + multiplier_loss + finetune_penalty
+        return value_loss + behaviour.loss + multiplier_loss + finetune_penalty
 
     def reference_q(self, module, obs: dict, fwd_out: dict) -> torch.Tensor:
         """Qs of the regulariser's reference policy `softmax(Q_ref / tau)`: the target network on each agent's

@@ -6,13 +6,9 @@ Shapes: B batch, n = n_max agent slots, A actions, K = 2 estimators (independent
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
-import tree
 
 from policies.networks.masked import masked_mean
-from rl_algos.common.losses import chosen_action_values
 
 
 # gap_ind = mean over present agents [ mu(Q_a) - E_{u ~ beta}[Q_a(o_a, u)] ],
@@ -40,21 +36,13 @@ def clipped_team_next_value(
 
 # gap_ind as `independent_gap`; gap_mix = E[Q_mix(s, u_greedy) - Q_mix(s, u_beta)], the mixer over the joint actions
 def conservative_gaps(
-    mix: Callable[[torch.Tensor, dict], torch.Tensor],
     q: torch.Tensor,
-    obs: dict[str, torch.Tensor],
     beta_probs: torch.Tensor,
-    beta_actions: torch.Tensor,
-    greedy_actions: torch.Tensor,
+    mask: torch.Tensor,
+    q_mix_greedy: torch.Tensor,
+    q_mix_beta: torch.Tensor,
     cql_mu: str,
 ) -> torch.Tensor:
-    """Both estimators' gaps [K=2] (independent, mixed): `mix(per_agent_q [B', n], obs)` -> [B'] is the mixer;
-    q, beta_probs [B, n, A]; beta_actions [S, B, n] joint actions drawn from beta; greedy_actions [B, n]."""
-    mask = obs["mask"]
-    gap_ind = independent_gap(q, beta_probs, mask, cql_mu)
-    samples = beta_actions.shape[0]  # all behaviour samples mixed in one pass: [S * B] rows
-    repeated_obs = tree.map_structure(lambda x: x.repeat(samples, *([1] * (x.dim() - 1))), obs)
-    q_beta = chosen_action_values(q.repeat(samples, 1, 1), beta_actions.flatten(0, 1))  # [S * B, n]
-    q_mix_beta = mix(q_beta, repeated_obs).view(samples, -1)  # [S, B]
-    q_mix_greedy = mix(chosen_action_values(q, greedy_actions), obs)  # [B]
-    return torch.stack([gap_ind, mixed_gap(q_mix_greedy, q_mix_beta)])
+    """Both estimators' gaps [K=2] (independent, mixed): q, beta_probs [B, n, A]; mask [B, n]; q_mix_greedy [B] the
+    mixed value of the agents' greedy joint action; q_mix_beta [S, B] of S joint actions drawn from beta."""
+    return torch.stack([independent_gap(q, beta_probs, mask, cql_mu), mixed_gap(q_mix_greedy, q_mix_beta)])
