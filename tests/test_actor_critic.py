@@ -104,6 +104,20 @@ def test_counterfactual_critic_ignores_the_agent_s_own_action_and_absent_agents(
     assert torch.allclose(q_padded[:, :3], q[:, :3], atol=1e-5), "absent agents give no credit"
 
 
+@pytest.mark.parametrize("embedding", ["concat", "mean", "graph"])
+def test_counterfactual_critic_values_a_team_the_same_whatever_the_batch_s_widest_team(embedding):
+    # only the slots some team of the batch fills get team views; the others' values are 0
+    torch.manual_seed(0)
+    critic = CounterfactualCritic(OBS_DIM, N_ACTIONS, N_MAX, embedding, hidden=(16,))
+    narrow, wide = _obs(3, n_present=2), _obs(1, n_present=N_MAX)
+    actions = _onehot(torch.randint(0, N_ACTIONS, (4, N_MAX)))
+    q_alone = critic(narrow["obs"], actions[:3], narrow["mask"])
+    q_together = critic(torch.cat([narrow["obs"], wide["obs"]]), actions, torch.cat([narrow["mask"], wide["mask"]]))
+    assert q_alone.shape == (3, N_MAX, N_ACTIONS) and torch.equal(q_alone[:, 2:], torch.zeros(3, N_MAX - 2, N_ACTIONS))
+    torch.testing.assert_close(q_together[:3, :2], q_alone[:, :2])
+    assert q_together[3].abs().min() > 0  # the full team's last slot is valued
+
+
 @pytest.mark.parametrize("embedding", ["mean", "graph"])
 def test_pooled_counterfactual_critic_is_permutation_equivariant_over_present_agents(embedding):
     torch.manual_seed(0)

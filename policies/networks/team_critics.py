@@ -8,8 +8,10 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from policies.networks.agent_ids import AppendAgentIds
+from policies.networks.masked import used_slots
 from policies.networks.mlp import mlp
 from policies.networks.team_embedding import ConcatEmbedding, make_team_embedding
 
@@ -56,14 +58,19 @@ class CounterfactualCritic(nn.Module):
         self.head = mlp(self.embedding.out_dim + own_dim, hidden, n_actions)
 
     def forward(self, obs: torch.Tensor, actions_onehot: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """`[B, n_max, A]`; agents in slots past the last one any team of the batch fills (`used_slots`) are absent
+        everywhere, so their team views are not built and their values are 0 (a team of 3 in 6 slots: half the
+        embedding passes)."""
         batch, n_max, _ = obs.shape
-        others = 1.0 - torch.eye(n_max, device=obs.device)  # [a, b]: 1 where b is another agent than a
-        actions = actions_onehot.unsqueeze(1) * others.view(1, n_max, n_max, 1)  # [B, a, b, A]
-        team = torch.cat([obs.unsqueeze(1).expand(-1, n_max, -1, -1), actions], dim=-1)  # [B, a, b, d + A]
-        team_mask = mask.unsqueeze(1).expand(-1, n_max, -1)  # [B, a, b]
-        embedded = self.embedding(team.reshape(batch * n_max, n_max, -1), team_mask.reshape(batch * n_max, n_max))
-        embedded = embedded.view(batch, n_max, -1)  # [B, a, E]
-        return self.head(torch.cat([embedded, self.agent_ids(obs)], dim=-1))  # [B, a, A]
+        width = used_slots(mask)
+        others = 1.0 - torch.eye(width, n_max, device=obs.device)  # [a, b]: 1 where b is another agent than a
+        actions = actions_onehot.unsqueeze(1) * others.view(1, width, n_max, 1)  # [B, a, b, A]
+        team = torch.cat([obs.unsqueeze(1).expand(-1, width, -1, -1), actions], dim=-1)  # [B, a, b, d + A]
+        team_mask = mask.unsqueeze(1).expand(-1, width, -1)  # [B, a, b]
+        embedded = self.embedding(team.reshape(batch * width, n_max, -1), team_mask.reshape(batch * width, n_max))
+        embedded = embedded.view(batch, width, -1)  # [B, a, E]
+        values = self.head(torch.cat([embedded, self.agent_ids(obs)[:, :width]], dim=-1))  # [B, a, A]
+        return F.pad(values, (0, 0, 0, n_max - width))  # [B, n_max, A]
 
 
 class JointActionCritic(nn.Module):
