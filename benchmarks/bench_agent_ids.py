@@ -26,7 +26,7 @@ import ray  # noqa: E402
 from benchmarks.bench_convergence import normalised  # noqa: E402
 from experiments.results_io import write_rows  # noqa: E402
 from experiments.transfer_settings import EVAL_SEED  # noqa: E402
-from rl_algos.common.evaluation import (  # noqa: E402
+from rl_algos.common.evaluation.team_evaluation import (  # noqa: E402
     checkpoint_config,
     evaluate,
     has_heuristic,

@@ -3,8 +3,8 @@
 Each run trains at 3 agents (`n_max` 6) for `--timesteps` env steps (default 1,000,000; synchronous, seeded, the
 value learners' epsilon annealed over the first tenth and their discount the scenario's, as the transfer experiment
 sets them) and is evaluated greedily every `--eval-every` env steps at 3 and, zero-shot, at 6 agents
-(`rl_algos.common.learning_curve`; the agents in slots 3-5, whose ids the training team never trained, act with the
-trained ids 0-2 unless `--zero-shot-ids own`).
+(`rl_algos.common.evaluation.learning_curve`; the agents in slots 3-5, whose ids the training team never trained,
+act with the trained ids 0-2 unless `--zero-shot-ids own`).
 Scores are normalised by the scripted heuristic (`envs.heuristics`): `(x - random) / (heuristic - random)`, 1 =
 the heuristic. The heuristic and the random team play each seed's own evaluation episodes (the same first states as
 the curve's points, `reference_paired.csv`), so an evaluation set that happens to be hard or easy moves the policy
@@ -54,11 +54,11 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LI
 from experiments.results_io import write_rows  # noqa: E402
 from experiments.transfer_settings import EVAL_SEED, VMAS_WORLDS, value_learner_defaults  # noqa: E402
 from experiments.transfer_stats import Estimate, mean_estimate  # noqa: E402
-from rl_algos.common.actor_critic_config import TeamActorCriticConfig  # noqa: E402
-from rl_algos.common.divergence import ValueDivergenceError  # noqa: E402
-from rl_algos.common.evaluation import AGENT_ID_MODES, scripted_policy_evaluation  # noqa: E402
-from rl_algos.common.learning_curve import LearningCurve  # noqa: E402
-from rl_algos.common.replay_config import ReplayConfig  # noqa: E402
+from rl_algos.common.config.actor_critic import TeamActorCriticConfig  # noqa: E402
+from rl_algos.common.config.replay import ReplayConfig  # noqa: E402
+from rl_algos.common.evaluation.learning_curve import LearningCurve  # noqa: E402
+from rl_algos.common.evaluation.team_evaluation import AGENT_ID_MODES, scripted_policy_evaluation  # noqa: E402
+from rl_algos.common.loops.divergence import ValueDivergenceError  # noqa: E402
 from rl_algos.common.training import budget_config  # noqa: E402
 
 # run name -> (algorithm, team embedding); the order is the order they run in

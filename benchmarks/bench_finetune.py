@@ -1,5 +1,5 @@
 """Does fine-tuning at the larger team help, and which strategy is safe? Spread, trained at 3 agents and evaluated at 6
-(n_max 6): zero-shot, after each fine-tuning strategy (`rl_algos.common.finetune`) with the same budget, and from
+(n_max 6): zero-shot, after each fine-tuning strategy (`rl_algos.common.config.finetune`) with the same budget, and from
 scratch at 6 with the training + fine-tuning budget; for agent slots "first" and "random"; several seeds; greedy
 evaluation.
 
@@ -33,9 +33,9 @@ import ray  # noqa: E402
 
 import rl_algos  # noqa: E402
 from rl_algos.common import evaluate  # noqa: E402
-from rl_algos.common.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay  # noqa: E402
+from rl_algos.common.config.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay  # noqa: E402
+from rl_algos.common.config.value import TeamQConfig  # noqa: E402
 from rl_algos.common.training import train_and_evaluate  # noqa: E402
-from rl_algos.common.value_config import TeamQConfig  # noqa: E402
 
 VARIANTS = {
     "qmix-concat": ("qmix", {"team_embedding": "concat"}),

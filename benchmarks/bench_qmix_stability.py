@@ -8,7 +8,7 @@ the team embedding before the hypernetworks' input normalisation), `gain_norm_co
 transitions of each one's gain with its embedding's norm: how much the weighting follows the raw scale),
 `q_tot_at_zero` (the mixer's output with every agent's Q set to 0: its state-dependent bias path, `w2(e) .
 elu(b1(e)) + V(e)`) and the training return. A run
-stops early when the divergence guard fires. How the regimes compare, and why, is in `rl_algos/common/value_config.py`.
+stops early when the divergence guard fires. How the regimes compare, and why, is in `rl_algos/common/config/value.py`.
 
     python benchmarks/bench_qmix_stability.py --regime default --timesteps 120000
     python benchmarks/bench_qmix_stability.py --regime small_batch --timesteps 120000   # 64 per step, 0.25 per env step
@@ -34,7 +34,7 @@ import ray  # noqa: E402
 
 import rl_algos  # noqa: E402
 from experiments.results_io import write_rows  # noqa: E402
-from rl_algos.common.divergence import ValueDivergenceError  # noqa: E402
+from rl_algos.common.loops.divergence import ValueDivergenceError  # noqa: E402
 
 # regime -> .training(...) options on top of QMIX's defaults (800 transitions per step, one step per 25 env steps)
 REGIMES = {

@@ -26,7 +26,7 @@ import ray  # noqa: E402
 from experiments.results_io import write_rows  # noqa: E402
 from experiments.transfer_settings import VMAS_WORLDS  # noqa: E402
 from experiments.transfer_stats import mean_estimate  # noqa: E402
-from rl_algos.common.evaluation import scripted_policy_evaluation  # noqa: E402
+from rl_algos.common.evaluation.team_evaluation import scripted_policy_evaluation  # noqa: E402
 from rl_algos.common.training import budget_config, train_and_evaluate  # noqa: E402
 
 TWINS = ("spread", "vmas:spread")

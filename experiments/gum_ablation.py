@@ -6,7 +6,7 @@ for `timesteps` env steps on `scenario` with `train_agents` agents, then evaluat
 
 Writes `<out>/gum_ablation.csv` (one row per cell and seed) and prints a markdown table per cell: the greedy return's
 mean over seeds with its 95% bootstrap interval over seeds (and the interquartile mean with 5 or more seeds), and the
-mean q_bias (predicted team value minus the discounted return obtained; `rl_algos.common.q_bias`).
+mean q_bias (predicted team value minus the discounted return obtained; `rl_algos.common.evaluation.q_bias`).
 """
 
 from __future__ import annotations

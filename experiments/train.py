@@ -6,7 +6,7 @@
 `--embedding` takes a name (concat, mean, graph) or a JSON dict such as
 '{"type": "graph", "conv": "gcn", "pool": "attention"}'; `--training` takes any other `.training(...)` option
 as JSON, e.g. '{"munchausen": {}, "n_step": 3}'. `--finetune-from CHECKPOINT` starts from another run's checkpoint
-(same `n_max`) with the `--finetune` strategy (naive, conservative, kl, others; see rl_algos.common.finetune):
+(same `n_max`) with the `--finetune` strategy (naive, conservative, kl, others; see rl_algos.common.config.finetune):
 
     python experiments/train.py --n-agents 6 --n-max 6 --timesteps 5000 --finetune-from results/train --finetune kl
 """
@@ -24,8 +24,9 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import ray  # noqa: E402
 
 import rl_algos  # noqa: E402
-from rl_algos.common.evaluation import AGENT_ID_MODES, checkpoint_config, checkpoint_env_steps  # noqa: E402
-from rl_algos.common.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay  # noqa: E402
+from rl_algos.common.checkpoints import checkpoint_config, checkpoint_env_steps  # noqa: E402
+from rl_algos.common.config.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay  # noqa: E402
+from rl_algos.common.evaluation.team_evaluation import AGENT_ID_MODES  # noqa: E402
 from rl_algos.common.training import train_and_evaluate  # noqa: E402
 
 

@@ -12,7 +12,8 @@ Phases, each a Ray Tune experiment under <storage>/<name>/ whose independent tri
 resources allow: `train` (one trial per algo x embedding x seed at --train-agents, plus, with --scratch, one per
 eval size trained from scratch with the same budget), then greedy evaluation of every final checkpoint at every
 eval size, then `finetune` (each train checkpoint trained --finetune-timesteps more at each eval size with the
---finetune strategy: naive, conservative (default), kl or others; see rl_algos.common.finetune) and its evaluation.
+--finetune strategy: naive, conservative (default), kl or others; see rl_algos.common.config.finetune) and its
+evaluation.
 Outputs: transfer.csv (one row per algo, embedding, scenario, train_agents, eval_agents, phase, seed), summary.md
 (mean ± std over seeds, the transfer ratio (zero_shot - random) / (scratch - random), and whether fine-tuned beat
 zero-shot), transfer.png,
@@ -71,7 +72,7 @@ from experiments.transfer_settings import (  # noqa: E402
 )
 from experiments.transfer_storage_guard import StorageGuard, readable_state, storage_full  # noqa: E402
 from experiments.transfer_trial import TeamTrial, trial_name  # noqa: E402
-from rl_algos.common.evaluation import evaluate, has_heuristic, scripted_policy_evaluation  # noqa: E402
+from rl_algos.common.evaluation.team_evaluation import evaluate, has_heuristic, scripted_policy_evaluation  # noqa: E402
 
 SETTINGS_FILE = "settings.yaml"
 BOOTSTRAP_CONFIG = Path("~/ray_bootstrap_config.yaml").expanduser()  # written by `ray up` on the head node

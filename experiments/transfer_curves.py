@@ -1,8 +1,9 @@
 """Learning curves of a transfer experiment: `curves.csv` and `transfer_curves.png`.
 
-Each trial evaluates itself greedily every `--eval-every` env steps (`TeamTrial`, `rl_algos.common.learning_curve`) and
-reports the points as `curve/<eval agents>/<name>` entries of its results; here they are gathered from the trials'
-result histories into one row per (trial, point, eval size), and drawn: one panel per eval size of the train phase,
+Each trial evaluates itself greedily every `--eval-every` env steps (`TeamTrial`,
+`rl_algos.common.evaluation.learning_curve`) and reports the points as `curve/<eval agents>/<name>` entries of its
+results; here they are gathered from the trials' result histories into one row per (trial, point, eval size), and
+drawn: one panel per eval size of the train phase,
 one line per algorithm x embedding, the mean over seeds of the k-th point with its 95% bootstrap band, as the
 heuristic-normalised score `(x - random) / (heuristic - random)` where the experiment has both scripted teams at
 that size, else the raw return.

@@ -20,11 +20,11 @@ import envs
 import rl_algos
 from envs.team_env import SLOT_MODES
 from policies.networks.team_embedding import EMBEDDINGS
-from rl_algos.common.actor_critic_config import TeamActorCriticConfig
-from rl_algos.common.evaluation import AGENT_ID_MODES
-from rl_algos.common.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay
-from rl_algos.common.replay_config import ReplayConfig
-from rl_algos.common.value_config import TeamQConfig
+from rl_algos.common.config.actor_critic import TeamActorCriticConfig
+from rl_algos.common.config.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay
+from rl_algos.common.config.replay import ReplayConfig
+from rl_algos.common.config.value import TeamQConfig
+from rl_algos.common.evaluation.team_evaluation import AGENT_ID_MODES
 
 PHASES = ("zero_shot", "finetune", "scratch")
 
@@ -550,7 +550,7 @@ def finetune_algo_config(
     settings: TransferSettings, algo: str, embedding: str, n_agents: int, seed: int, pretrained_env_steps: int
 ):
     """The config of a fine-tuning trial at `n_agents` from the train trial's checkpoint (trained for
-    `pretrained_env_steps`), set up for `settings.finetune` (`rl_algos.common.finetune`)."""
+    `pretrained_env_steps`), set up for `settings.finetune` (`rl_algos.common.config.finetune`)."""
     kl_steps = settings.finetune_timesteps if settings.finetune_kl_steps is None else settings.finetune_kl_steps
     return finetune_config(
         algo_config(settings, algo, embedding, [n_agents], seed),

@@ -22,9 +22,9 @@ from experiments.transfer_settings import (
     finetune_algo_config,
     train_config,
 )
-from rl_algos.common.divergence import ValueDivergenceError
-from rl_algos.common.finetune import loads_pretrained_replay
-from rl_algos.common.learning_curve import LearningCurve, default_eval_every
+from rl_algos.common.config.finetune import loads_pretrained_replay
+from rl_algos.common.evaluation.learning_curve import LearningCurve, default_eval_every
+from rl_algos.common.loops.divergence import ValueDivergenceError
 
 
 def trial_name(spec: dict[str, Any]) -> str:

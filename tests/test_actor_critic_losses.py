@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from policies.networks.masked import masked_mean
 from policies.team_actor import TeamSquashedGaussian
-from rl_algos.common.actor_critic_losses import (
+from rl_algos.common.losses.actor_critic import (
     backward_recursion,
     coma_advantages,
     logits_regulariser,

@@ -5,7 +5,7 @@ import torch
 
 from policies.networks.agent_ids import AppendAgentIds, reuse_trained_ids, reused_id_table
 from policies.networks.agent_network import AgentQNetwork
-from rl_algos.common.evaluation import playing_algorithm, trained_slots
+from rl_algos.common.evaluation.team_evaluation import playing_algorithm, trained_slots
 from tests.test_value_training import learner_module, quick_config
 
 MATRIX = {"scenario": "matrix", "n_agents": 2, "n_max": 4, "game": "climbing", "reward": "mean"}

@@ -108,7 +108,7 @@ def test_a_convergence_job_killed_after_a_point_resumes_from_it(tmp_path):
 
 @pytest.mark.slow
 def test_convergence_keeps_its_checkpoint_and_the_agent_ids_benchmark_plays_it(tmp_path):
-    from rl_algos.common.evaluation import checkpoint_config
+    from rl_algos.common.checkpoints import checkpoint_config
 
     run_benchmark("bench_convergence", "--runs", "vdn", "--seeds", "0", "--timesteps", "1000", "--eval-every", "1000",
                   "--eval-episodes", "2", "--eval-agents", "3", "--env-options", '{"max_cycles": 10}',
@@ -144,7 +144,7 @@ def test_heuristic_gap_plays_the_episodes_the_scripted_evaluation_plays():
     """The per-step rewards sum to the returns `scripted_policy_evaluation` gives for the same seed: the
     heuristic team of the gap benchmark plays the episodes a checkpoint's evaluation plays."""
     from benchmarks.bench_heuristic_gap import heuristic_step_rewards
-    from rl_algos.common.evaluation import scripted_policy_evaluation
+    from rl_algos.common.evaluation.team_evaluation import scripted_policy_evaluation
 
     spread = {"scenario": "spread", "n_agents": 3, "n_max": 6, "max_cycles": 8}
     rewards, metrics = heuristic_step_rewards(spread, episodes=3, seed=11)
@@ -266,8 +266,19 @@ def test_a_curve_row_is_normalised_by_its_own_episodes_yardstick_where_measured(
 @pytest.mark.slow
 def test_gpu_benchmark_measures_the_cpu_rows_without_a_gpu(tmp_path):
     out = tmp_path / "gpu.csv"
-    printed = run_benchmark("bench_gpu", "--sections", "learner,vmas", "--cpu-threads", "1", "--worlds", "8",
-                            "--vmas-steps", "64", "--csv", str(out))
+    printed = run_benchmark(
+        "bench_gpu",
+        "--sections",
+        "learner,vmas",
+        "--cpu-threads",
+        "1",
+        "--worlds",
+        "8",
+        "--vmas-steps",
+        "64",
+        "--csv",
+        str(out),
+    )
     rows = read_csv(out)
     learners = [row for row in rows if row["section"] == "learner"]
     assert [row["what"] for row in learners] == ["qmix-concat", "qmix-graph", "central_v_sac-graph", "maddpg-graph"]

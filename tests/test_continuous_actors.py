@@ -16,7 +16,7 @@ from policies.sac_module import TeamSACModule
 from policies.team_actor import TeamActor
 from rl_algos.central_v_sac.learner import CentralVSACLearner
 from rl_algos.common import evaluate
-from rl_algos.common.learner_utils import frozen
+from rl_algos.common.learners.utils import frozen
 from rl_algos.maddpg.learner import TeamMADDPGLearner
 
 N_MAX, OBS_DIM, ACTION_DIM = 4, 3, 2

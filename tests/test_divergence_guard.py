@@ -2,7 +2,7 @@
 
 import pytest
 
-from rl_algos.common.divergence import (
+from rl_algos.common.loops.divergence import (
     ValueDivergenceError,
     check_value_estimates,
     implausible_values,

@@ -9,9 +9,9 @@ import torch
 from torch.nn import functional as F
 
 import rl_algos
-from rl_algos.common.evaluation import checkpoint_env_steps
-from rl_algos.common.finetune import finetune_config, loads_pretrained_replay, resumed_schedule
-from rl_algos.common.pretrained_kl import PretrainedKLLearner, annealed_coefficient
+from rl_algos.common.checkpoints import checkpoint_env_steps
+from rl_algos.common.config.finetune import finetune_config, loads_pretrained_replay, resumed_schedule
+from rl_algos.common.learners.pretrained_kl import PretrainedKLLearner, annealed_coefficient
 
 SMALL = {"scenario": "spread", "n_agents": 3, "n_max": 6, "max_cycles": 10}
 LARGE = {**SMALL, "n_agents": 6}

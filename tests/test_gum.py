@@ -12,8 +12,13 @@ import rl_algos
 from policies.networks.behaviour import BehaviourFit
 from policies.networks.mixers import QMixer
 from rl_algos.common import evaluate
-from rl_algos.common.losses import kl_to_reference, other_agent_ids
-from rl_algos.common.unmixing import direct_weights, inverse_gap_weights, lagrange_multiplier_loss, lagrange_weights
+from rl_algos.common.losses.unmixing import (
+    direct_weights,
+    inverse_gap_weights,
+    lagrange_multiplier_loss,
+    lagrange_weights,
+)
+from rl_algos.common.losses.value import kl_to_reference, other_agent_ids
 from rl_algos.gum.learner import GUMLearner
 from rl_algos.gum.losses import clipped_team_next_value, independent_gap, mixed_gap
 

@@ -5,7 +5,7 @@ import pytest
 
 import envs
 from envs.heuristics import SPREAD_MOVES, pursuit_move, pursuit_targets, spread_assignment, spread_move
-from rl_algos.common.evaluation import scripted_policy_evaluation
+from rl_algos.common.evaluation.team_evaluation import scripted_policy_evaluation
 
 NOOP, LEFT, RIGHT, DOWN, UP = range(5)
 PURSUIT_PLUS_X, PURSUIT_STAY = 1, 4  # SISL pursuit's moves: -x, +x, +y, -y, stay
@@ -88,7 +88,7 @@ def test_the_pursuit_heuristic_catches_the_evaders_random_play_does_not():
 def test_a_scripted_team_plays_the_episodes_a_checkpoint_is_evaluated_on(scenario, ray_session, tmp_path, monkeypatch):
     """`evaluate` and `scripted_policy_evaluation` with one seed start from the same states (the first reset seeded,
     the next ones drawing on), so a policy and the heuristic compare episode by episode."""
-    from rl_algos.common.evaluation import playing_algorithm
+    from rl_algos.common.evaluation.team_evaluation import playing_algorithm
     from tests.test_value_training import quick_config
 
     trained = {"scenario": scenario, "n_agents": 3, "n_max": 6}

@@ -8,7 +8,7 @@ import torch
 from ray.rllib.core import Columns
 
 import rl_algos
-from rl_algos.common.actor_critic_losses import advantage_weights
+from rl_algos.common.losses.actor_critic import advantage_weights
 from rl_algos.iac_awac.learner import IACAWACLearner
 
 

@@ -9,7 +9,7 @@ from ray.rllib.core import Columns
 
 import rl_algos
 from policies.networks.team_critics import MixingCritic
-from rl_algos.common.connectors import ROLLOUT_CUTS
+from rl_algos.common.learners.connectors import ROLLOUT_CUTS
 from rl_algos.lica.learner import LICALearner
 
 

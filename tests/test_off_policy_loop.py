@@ -10,7 +10,7 @@ from ray.rllib.core.learner.utils import update_target_network
 
 import rl_algos
 from rl_algos.common import evaluate
-from rl_algos.common.learner_utils import soft_update
+from rl_algos.common.learners.utils import soft_update
 
 SPREAD = {"scenario": "spread", "n_agents": 3, "n_max": 4, "max_cycles": 10}
 

@@ -10,7 +10,7 @@ from ray.rllib.core import Columns
 
 from rl_algos.central_v.learner import CentralVLearner
 from rl_algos.coma.learner import COMALearner
-from rl_algos.common.connectors import ROLLOUT_CUTS
+from rl_algos.common.learners.connectors import ROLLOUT_CUTS
 
 LOG_HALF = math.log(0.5)
 

@@ -15,8 +15,8 @@ import rl_algos
 from policies.networks.value_normalizer import ValueNormalizer
 from policies.team_actor import TeamActor
 from rl_algos.common import evaluate
-from rl_algos.common.actor_critic_losses import gae_advantages, rollout_returns
-from rl_algos.common.evaluation import MODULE_COMPONENT, CheckpointError
+from rl_algos.common.checkpoints import MODULE_COMPONENT, CheckpointError
+from rl_algos.common.losses.actor_critic import gae_advantages, rollout_returns
 from rl_algos.mappo.learner import (
     OLD_LOG_PROBS,
     OLD_VALUES,

@@ -11,7 +11,7 @@ import rl_algos
 from policies.maddpg_module import TeamMADDPGModule
 from policies.sac_module import TeamSACModule
 from policies.team_q_module import TeamQModule
-from rl_algos.common.q_bias import carried_on_steps, discounted_returns_to_go, episode_q_bias, has_q_bias
+from rl_algos.common.evaluation.q_bias import carried_on_steps, discounted_returns_to_go, episode_q_bias, has_q_bias
 
 
 class FixedQModule(torch.nn.Module):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import rl_algos
-from rl_algos.common.connectors import ROLLOUT_CUTS
-from rl_algos.common.rollout_env_runner import TeamEnvRunner
+from rl_algos.common.learners.connectors import ROLLOUT_CUTS
+from rl_algos.common.loops.rollout_env_runner import TeamEnvRunner
 
 SCENARIOS = {
     "vmas": {"scenario": "vmas:spread", "n_agents": 2, "n_max": 4, "max_steps": 5},

@@ -102,7 +102,7 @@ def test_the_last_step_of_every_episode_reports_the_scenarios_metrics(scenario):
 
 
 def test_the_random_policy_baseline_reports_task_metrics_per_episode():
-    from rl_algos.common.evaluation import random_policy_evaluation, random_policy_returns
+    from rl_algos.common.evaluation.team_evaluation import random_policy_evaluation, random_policy_returns
 
     spread = {"scenario": "spread", "n_agents": 3, "n_max": 3, "max_cycles": 10}
     result = random_policy_evaluation(spread, episodes=4, seed=0)

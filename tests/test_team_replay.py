@@ -6,8 +6,8 @@ import pytest
 from ray.rllib.core import Columns
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
-from rl_algos.common.episode_chunks import episode_chunk
-from rl_algos.common.team_replay import EpisodeChunk, TeamReplayBuffer
+from rl_algos.common.replay.buffer import EpisodeChunk, TeamReplayBuffer
+from rl_algos.common.replay.episode_chunks import episode_chunk
 
 GAMMA = 0.5
 

@@ -13,8 +13,8 @@ from experiments.transfer_report import summary_markdown
 from experiments.transfer_settings import parse_settings
 from experiments.transfer_stats import mean_estimate
 from experiments.transfer_trial import TeamTrial, non_finite_losses
-from rl_algos.common.evaluation import evaluate
-from rl_algos.common.off_policy import stored_team_replay
+from rl_algos.common.evaluation.team_evaluation import evaluate
+from rl_algos.common.loops.off_policy import stored_team_replay
 
 
 def _read_rows(path):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from ray.rllib.core import Columns
 
-from rl_algos.common.value_learner import TeamQLearner, sequence_lambda_returns
+from rl_algos.common.learners.value import TeamQLearner, sequence_lambda_returns
 from rl_algos.iql.learner import IQLLearner
 from rl_algos.qmix.learner import QMIXLearner
 

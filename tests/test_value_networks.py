@@ -15,7 +15,7 @@ from policies.networks.mixers import QMixer, VDNMixer
 from policies.networks.team_embedding import make_team_embedding, parse_embedding_spec
 from policies.team_q_module import TeamQModule
 from policies.train_mode import SkipRepeatedModeSwitch
-from rl_algos.common.losses import (
+from rl_algos.common.losses.value import (
     double_q_next_values,
     log_policy_of_actions,
     masked_mse,

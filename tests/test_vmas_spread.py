@@ -11,7 +11,7 @@ import envs
 import rl_algos
 from envs.heuristics import SPREAD_ACCEL, SPREAD_MOVES
 from envs.task_metrics import SpreadMetrics
-from rl_algos.common.evaluation import evaluate, scripted_policy_evaluation
+from rl_algos.common.evaluation.team_evaluation import evaluate, scripted_policy_evaluation
 
 
 def vmas_worlds(n_agents, num_envs=4, seed=0, **options):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rl_algos.central_v.learner import CentralVLearner
-from rl_algos.common.actor_critic_config import TeamActorCriticConfig
-from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
+from rl_algos.common.config.actor_critic import TeamActorCriticConfig
+from rl_algos.common.loops.on_policy import OnPolicyTeamAlgorithm
 
 
 class CentralVConfig(TeamActorCriticConfig):

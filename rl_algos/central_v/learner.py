@@ -10,16 +10,16 @@ from ray.rllib.core import Columns
 from torch.nn import functional as F
 
 from policies.networks.masked import masked_mean
-from rl_algos.common.actor_critic_losses import (
+from rl_algos.common.learners.connectors import bootstrap_cuts
+from rl_algos.common.learners.on_policy import OnPolicyTeamLearner
+from rl_algos.common.losses.actor_critic import (
     log_probs_and_entropy,
     normalized,
     policy_gradient_loss,
     rollout_returns,
     shared_experience_losses,
 )
-from rl_algos.common.connectors import bootstrap_cuts
-from rl_algos.common.losses import masked_mse
-from rl_algos.common.on_policy_learner import OnPolicyTeamLearner
+from rl_algos.common.losses.value import masked_mse
 
 
 class CentralVLearner(OnPolicyTeamLearner):

@@ -10,10 +10,10 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from policies.sac_module import TeamSACModule
 from rl_algos.central_v_sac.learner import CentralVSACLearner
-from rl_algos.common.actor_critic_networks_config import ActorCriticNetworksConfig
-from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
-from rl_algos.common.replay_config import ReplayConfig
-from rl_algos.common.unmixing_config import UnmixingConfig
+from rl_algos.common.config.networks import ActorCriticNetworksConfig
+from rl_algos.common.config.replay import ReplayConfig
+from rl_algos.common.config.unmixing import UnmixingConfig
+from rl_algos.common.loops.off_policy import OffPolicyTeamAlgorithm
 
 
 class CentralVSACConfig(UnmixingConfig, ReplayConfig, ActorCriticNetworksConfig):

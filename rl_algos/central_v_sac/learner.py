@@ -11,11 +11,11 @@ from ray.rllib.core import Columns
 from torch.nn import functional as F
 
 from policies.networks.masked import masked_mean
-from rl_algos.common.actor_critic_losses import masked_entropy, sac_temperature_loss, soft_values
-from rl_algos.common.learner_utils import frozen, register_adam_groups
-from rl_algos.common.losses import chosen_action_values, masked_mse, td_targets
-from rl_algos.common.replay_learner import ReplayLearner
-from rl_algos.common.unmixing import unmix_independent_and_pooled
+from rl_algos.common.learners.replay import ReplayLearner
+from rl_algos.common.learners.utils import frozen, register_adam_groups
+from rl_algos.common.losses.actor_critic import masked_entropy, sac_temperature_loss, soft_values
+from rl_algos.common.losses.unmixing import unmix_independent_and_pooled
+from rl_algos.common.losses.value import chosen_action_values, masked_mse, td_targets
 
 
 class CentralVSACLearner(ReplayLearner):
@@ -105,7 +105,7 @@ class CentralVSACLearner(ReplayLearner):
     # gap_k = mean_a m_a (E_{u ~ pi} Q_k(u) - Q_k(u_replayed)), the policy's actions against the replayed ones: for
     # discrete actions the expectation over agent a's own action, the others' replayed (Q_pool = Q_1(s, (u^-a, .))_a);
     # for continuous ones one joint sample u ~ pi(o) (Q_pool = Q_1(o, u)_a, one critic pass); weighed as gum's
-    # (`rl_algos.common.unmixing`).
+    # (`rl_algos.common.losses.unmixing`).
     def unmixed_critic_loss(
         self,
         module,

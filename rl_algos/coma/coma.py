@@ -5,8 +5,8 @@ from __future__ import annotations
 from ray.rllib.algorithms.algorithm_config import NotProvided
 
 from rl_algos.coma.learner import COMALearner
-from rl_algos.common.actor_critic_config import TeamActorCriticConfig
-from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
+from rl_algos.common.config.actor_critic import TeamActorCriticConfig
+from rl_algos.common.loops.on_policy import OnPolicyTeamAlgorithm
 
 
 class COMAConfig(TeamActorCriticConfig):

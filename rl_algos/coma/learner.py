@@ -9,7 +9,9 @@ from ray.rllib.core import Columns
 from torch.nn import functional as F
 
 from policies.networks.masked import masked_mean
-from rl_algos.common.actor_critic_losses import (
+from rl_algos.common.learners.connectors import bootstrap_cuts
+from rl_algos.common.learners.on_policy import OnPolicyTeamLearner
+from rl_algos.common.losses.actor_critic import (
     coma_advantages,
     masked_entropy,
     next_joint_actions,
@@ -17,9 +19,7 @@ from rl_algos.common.actor_critic_losses import (
     policy_gradient_loss,
     td_lambda_targets,
 )
-from rl_algos.common.connectors import bootstrap_cuts
-from rl_algos.common.losses import chosen_action_values, masked_mse
-from rl_algos.common.on_policy_learner import OnPolicyTeamLearner
+from rl_algos.common.losses.value import chosen_action_values, masked_mse
 
 
 class COMALearner(OnPolicyTeamLearner):

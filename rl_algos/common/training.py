@@ -13,8 +13,8 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 import rl_algos
-from rl_algos.common.evaluation import evaluate
-from rl_algos.common.value_config import TeamQConfig
+from rl_algos.common.config.value import TeamQConfig
+from rl_algos.common.evaluation.team_evaluation import evaluate
 
 
 @dataclass

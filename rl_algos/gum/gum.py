@@ -11,10 +11,10 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from policies.gum_module import GUMModule
 from policies.networks.behaviour import BEHAVIOUR_MODELS
 from policies.networks.mixers import MIXERS
-from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
-from rl_algos.common.unmixing import UNMIX
-from rl_algos.common.unmixing_config import UnmixingConfig
-from rl_algos.common.value_config import MUNCHAUSEN_DEFAULTS, TeamQConfig
+from rl_algos.common.config.unmixing import UnmixingConfig
+from rl_algos.common.config.value import MUNCHAUSEN_DEFAULTS, TeamQConfig
+from rl_algos.common.loops.off_policy import OffPolicyTeamAlgorithm
+from rl_algos.common.losses.unmixing import UNMIX
 from rl_algos.gum.learner import GUMLearner
 
 SWITCHES = {

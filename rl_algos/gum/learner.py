@@ -10,7 +10,9 @@ import torch
 from ray.rllib.core import Columns
 
 from policies.networks.masked import masked_mean
-from rl_algos.common.losses import (
+from rl_algos.common.learners.value import TeamQLearner
+from rl_algos.common.losses.unmixing import unmixed_loss
+from rl_algos.common.losses.value import (
     chosen_action_values,
     kl_to_reference,
     masked_mse,
@@ -19,8 +21,6 @@ from rl_algos.common.losses import (
     other_agent_ids,
     td_targets,
 )
-from rl_algos.common.unmixing import unmixed_loss
-from rl_algos.common.value_learner import TeamQLearner
 from rl_algos.gum.losses import clipped_team_next_value, conservative_gaps
 
 ESTIMATORS = ("ind", "mix")  # the order of the stacked gaps, TD losses, weights and multipliers

@@ -1,5 +1,5 @@
 """Greedy unmixing's conservative gaps of the value learner (plain torch); the estimators' weights are shared with
-the actor-critics in `rl_algos.common.unmixing`.
+the actor-critics in `rl_algos.common.losses.unmixing`.
 
 Shapes: B batch, n = n_max agent slots, A actions, K = 2 estimators (independent, mixed).
 """

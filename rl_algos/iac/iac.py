@@ -1,8 +1,8 @@
 """IAC: independent actor-critic, a shared actor and a shared per-agent critic `V(o_a)` (Foerster et al. 2018)."""
 
 from rl_algos.central_v.learner import CentralVLearner
-from rl_algos.common.actor_critic_config import TeamActorCriticConfig
-from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
+from rl_algos.common.config.actor_critic import TeamActorCriticConfig
+from rl_algos.common.loops.on_policy import OnPolicyTeamAlgorithm
 
 
 class IACConfig(TeamActorCriticConfig):

@@ -9,10 +9,10 @@ from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from policies.actor_critic_module import TeamActorCriticModule
-from rl_algos.common.actor_critic_config import CONTINUOUS_ACTION_ALGORITHMS
-from rl_algos.common.actor_critic_networks_config import ActorCriticNetworksConfig
-from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
-from rl_algos.common.replay_config import ReplayConfig
+from rl_algos.common.config.actor_critic import CONTINUOUS_ACTION_ALGORITHMS
+from rl_algos.common.config.networks import ActorCriticNetworksConfig
+from rl_algos.common.config.replay import ReplayConfig
+from rl_algos.common.loops.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.iac_awac.learner import IACAWACLearner
 
 

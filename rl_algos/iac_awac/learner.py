@@ -10,10 +10,10 @@ from ray.rllib.core import Columns
 from torch.nn import functional as F
 
 from policies.networks.masked import masked_mean
-from rl_algos.common.actor_critic_losses import advantage_weights
-from rl_algos.common.learner_utils import register_adam_groups
-from rl_algos.common.losses import chosen_action_values, masked_mse, td_targets
-from rl_algos.common.replay_learner import ReplayLearner
+from rl_algos.common.learners.replay import ReplayLearner
+from rl_algos.common.learners.utils import register_adam_groups
+from rl_algos.common.losses.actor_critic import advantage_weights
+from rl_algos.common.losses.value import chosen_action_values, masked_mse, td_targets
 
 
 class IACAWACLearner(ReplayLearner):

@@ -1,6 +1,6 @@
 """IPPO: PPO with a parameter-shared actor and a shared per-agent critic `V(o_a)` (de Witt et al. 2020)."""
 
-from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
+from rl_algos.common.loops.on_policy import OnPolicyTeamAlgorithm
 from rl_algos.mappo.mappo import TeamPPOConfig
 
 

@@ -1,7 +1,7 @@
 """IQL: independent Q-learners sharing one agent network, on the team (or individual) reward."""
 
-from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
-from rl_algos.common.value_config import TeamQConfig
+from rl_algos.common.config.value import TeamQConfig
+from rl_algos.common.loops.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.iql.learner import IQLLearner
 
 

@@ -7,16 +7,16 @@ from typing import Any
 import torch
 from ray.rllib.core import Columns
 
-from rl_algos.common.losses import (
+from rl_algos.common.learners.value import TeamQLearner
+from rl_algos.common.losses.value import (
     chosen_action_values,
     masked_mse,
     munchausen_action_bonus,
     next_agent_values,
     td_metrics,
 )
-from rl_algos.common.ready_batch import fold_sequences
-from rl_algos.common.team_replay import AGENT_REWARDS
-from rl_algos.common.value_learner import TeamQLearner
+from rl_algos.common.replay.buffer import AGENT_REWARDS
+from rl_algos.common.replay.ready_batch import fold_sequences
 
 
 class IQLLearner(TeamQLearner):

@@ -9,10 +9,10 @@ import torch
 from ray.rllib.core import Columns
 from torch.nn import functional as F
 
-from rl_algos.common.actor_critic_losses import masked_entropy, next_joint_actions, td_lambda_targets
-from rl_algos.common.connectors import bootstrap_cuts
-from rl_algos.common.learner_utils import frozen
-from rl_algos.common.on_policy_learner import OnPolicyTeamLearner
+from rl_algos.common.learners.connectors import bootstrap_cuts
+from rl_algos.common.learners.on_policy import OnPolicyTeamLearner
+from rl_algos.common.learners.utils import frozen
+from rl_algos.common.losses.actor_critic import masked_entropy, next_joint_actions, td_lambda_targets
 
 
 class LICALearner(OnPolicyTeamLearner):

@@ -4,7 +4,7 @@ the agents' action distributions, with hypernetworks over the team embedding."""
 from __future__ import annotations
 
 from rl_algos.coma.coma import COMAConfig
-from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
+from rl_algos.common.loops.on_policy import OnPolicyTeamAlgorithm
 from rl_algos.lica.learner import LICALearner
 
 

@@ -10,11 +10,11 @@ from ray.rllib.core import Columns
 from torch.nn import functional as F
 
 from policies.networks.masked import masked_mean
-from rl_algos.common.actor_critic_losses import logits_regulariser, smoothed_target_actions, twin_q_targets
-from rl_algos.common.learner_utils import frozen, register_adam_groups
-from rl_algos.common.losses import masked_mse, td_targets
-from rl_algos.common.replay_learner import ReplayLearner
-from rl_algos.common.unmixing import unmix_independent_and_pooled
+from rl_algos.common.learners.replay import ReplayLearner
+from rl_algos.common.learners.utils import frozen, register_adam_groups
+from rl_algos.common.losses.actor_critic import logits_regulariser, smoothed_target_actions, twin_q_targets
+from rl_algos.common.losses.unmixing import unmix_independent_and_pooled
+from rl_algos.common.losses.value import masked_mse, td_targets
 
 
 class TeamMADDPGLearner(ReplayLearner):
@@ -88,7 +88,7 @@ class TeamMADDPGLearner(ReplayLearner):
     # Q'_ind(o'_a, u'_a); TD_pool the twin critics' loss; gap_k = mean_a m_a (Q_k(mu(o)) - Q_k(u)), the actor's
     # (greedy) actions against the replayed ones: gap_ind = Q_ind(o_a, mu(o_a)) - Q_ind(o_a, u_a), gap_pool =
     # Q_1(o, mu(o))_a - Q_1(o, u)_a at the joint greedy action (one critic pass, where swapping each agent's action
-    # alone would take n_max); weighed as gum's (`rl_algos.common.unmixing`).
+    # alone would take n_max); weighed as gum's (`rl_algos.common.losses.unmixing`).
     def unmixed_critic_loss(
         self,
         module,

@@ -12,9 +12,9 @@ from ray.rllib.evaluation.postprocessing import Postprocessing
 
 from policies.networks.masked import masked_mean
 from policies.sequences import padded_like, unpadded_steps
-from rl_algos.common.actor_critic_losses import gae_advantages, log_probs_and_entropy, normalized
-from rl_algos.common.connectors import bootstrap_cuts
-from rl_algos.common.on_policy_learner import OnPolicyTeamLearner
+from rl_algos.common.learners.connectors import bootstrap_cuts
+from rl_algos.common.learners.on_policy import OnPolicyTeamLearner
+from rl_algos.common.losses.actor_critic import gae_advantages, log_probs_and_entropy, normalized
 
 OLD_LOG_PROBS, OLD_VALUES = "old_log_probs", "old_values"  # the sampling policy's per-agent log-probs, its critic's V
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
 
-from rl_algos.common.actor_critic_config import TeamActorCriticConfig
-from rl_algos.common.on_policy import OnPolicyTeamAlgorithm
+from rl_algos.common.config.actor_critic import TeamActorCriticConfig
+from rl_algos.common.loops.on_policy import OnPolicyTeamAlgorithm
 from rl_algos.mappo.learner import PPOTeamLearner
 
 

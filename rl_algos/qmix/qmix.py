@@ -1,7 +1,7 @@
 """QMIX: a monotonic mixing network, its weights from hypernetworks over a team embedding (Rashid et al. 2018)."""
 
-from rl_algos.common.off_policy import OffPolicyTeamAlgorithm
-from rl_algos.common.value_config import TeamQConfig
+from rl_algos.common.config.value import TeamQConfig
+from rl_algos.common.loops.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.qmix.learner import QMIXLearner
 
 

@@ -21,7 +21,7 @@ from ray.rllib.utils.metrics import (
     TIMERS,
 )
 
-from rl_algos.common.team_algorithm import TeamAlgorithm
+from rl_algos.common.loops.team_algorithm import TeamAlgorithm
 
 
 class OnPolicyTeamAlgorithm(TeamAlgorithm):

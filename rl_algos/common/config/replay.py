@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
 
-from rl_algos.common.team_config import TeamAlgorithmConfig
+from rl_algos.common.config.team import TeamAlgorithmConfig
 
 
 class ReplayConfig(TeamAlgorithmConfig):

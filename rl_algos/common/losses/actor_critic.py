@@ -12,7 +12,7 @@ import torch
 from torch.nn import functional as F
 
 from policies.networks.masked import masked_mean
-from rl_algos.common.losses import chosen_action_values
+from rl_algos.common.losses.value import chosen_action_values
 
 
 def _per_row(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

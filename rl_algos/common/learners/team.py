@@ -8,8 +8,8 @@ import torch
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.core.rl_module.apis import TargetNetworkAPI
 
-from rl_algos.common.learner_utils import update_targets
-from rl_algos.common.pretrained_kl import PretrainedKLLearner
+from rl_algos.common.learners.pretrained_kl import PretrainedKLLearner
+from rl_algos.common.learners.utils import update_targets
 
 
 class TeamLearner(PretrainedKLLearner, TorchLearner):

@@ -8,7 +8,7 @@ from typing import Any
 from ray.rllib.algorithms.algorithm_config import NotProvided
 
 from policies.networks.team_embedding import parse_embedding_spec
-from rl_algos.common.recurrent_config import RecurrentAgentConfig
+from rl_algos.common.config.recurrent import RecurrentAgentConfig
 
 
 class ActorCriticNetworksConfig(RecurrentAgentConfig):

@@ -7,9 +7,9 @@ from typing import Any
 import torch
 from ray.rllib.core import Columns
 
-from rl_algos.common.actor_critic_losses import td_lambda_targets
-from rl_algos.common.losses import td_targets
-from rl_algos.common.replay_learner import ReplayLearner
+from rl_algos.common.learners.replay import ReplayLearner
+from rl_algos.common.losses.actor_critic import td_lambda_targets
+from rl_algos.common.losses.value import td_targets
 
 
 class TeamQLearner(ReplayLearner):

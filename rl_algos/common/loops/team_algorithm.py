@@ -11,13 +11,13 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from policies.pretrained_reference import PretrainedReferenceAPI
-from rl_algos.common.divergence import check_value_estimates
-from rl_algos.common.evaluation import MODULE_COMPONENT
+from rl_algos.common.checkpoints import MODULE_COMPONENT
+from rl_algos.common.loops.divergence import check_value_estimates
 
 
 class TeamAlgorithm(Algorithm):
     """Base of the team algorithms' loops: starting a run from a pre-trained checkpoint (fine-tuning), and the
-    divergence guard (`rl_algos.common.divergence`): each loop passes the team rewards it samples to
+    divergence guard (`rl_algos.common.loops.divergence`): each loop passes the team rewards it samples to
     `observe_rewards`, and every iteration whose learner values leave the returns' range (widened by
     `value_bound_margin`) raises `ValueDivergenceError` before its result is returned."""
 

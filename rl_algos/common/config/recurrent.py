@@ -6,7 +6,7 @@ from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
 
-from rl_algos.common.team_config import TeamAlgorithmConfig
+from rl_algos.common.config.team import TeamAlgorithmConfig
 
 RECURRENT_ALGORITHMS = "iql, vdn, qmix, iac, central_v, ippo, mappo, coma or lica"
 

@@ -29,8 +29,8 @@ class TeamAlgorithmConfig(AlgorithmConfig):
     - `finetune_kl_tau` (1.0): the temperature of the value learners' softmax policies;
     - `finetune_trained_slots` (None): for `"others"`, how many leading slots the pre-training team sat in;
 
-    and the divergence guard (`rl_algos.common.divergence`): `value_bound_margin` (0.5; 0 turns it off) stops a run
-    with `ValueDivergenceError` once a learner's value estimates leave the range of returns the team rewards sampled
+    and the divergence guard (`rl_algos.common.loops.divergence`): `value_bound_margin` (0.5; 0 turns it off) stops a
+    run with `ValueDivergenceError` once a learner's value estimates leave the range of returns the team rewards sampled
     so far allow, `[min(r_min, 0), max(r_max, 0)] / (1 - gamma)`, by more than that many times its width.
     """
 

@@ -20,11 +20,11 @@ from ray.rllib.utils.metrics import (
     TIMERS,
 )
 
-from rl_algos.common.episode_chunks import episode_chunks, sample_chunks
-from rl_algos.common.evaluation import checkpoint_state
-from rl_algos.common.ready_batch import ready_batch
-from rl_algos.common.team_algorithm import TeamAlgorithm
-from rl_algos.common.team_replay import EpisodeChunk, TeamReplayBuffer
+from rl_algos.common.checkpoints import checkpoint_state
+from rl_algos.common.loops.team_algorithm import TeamAlgorithm
+from rl_algos.common.replay.buffer import EpisodeChunk, TeamReplayBuffer
+from rl_algos.common.replay.episode_chunks import episode_chunks, sample_chunks
+from rl_algos.common.replay.ready_batch import ready_batch
 
 TEAM_REPLAY = "team_replay"  # the checkpoint state key of the replay (with `checkpoint_replay`)
 SAMPLE_TAG = "team_sample"

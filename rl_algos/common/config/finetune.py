@@ -28,8 +28,8 @@ import numpy as np
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 import envs
-from rl_algos.common.replay_config import ReplayConfig
-from rl_algos.common.value_config import TeamQConfig
+from rl_algos.common.config.replay import ReplayConfig
+from rl_algos.common.config.value import TeamQConfig
 
 FINETUNE_STRATEGIES = ("naive", "conservative", "kl", "others")
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from ray.rllib.algorithms.algorithm import Algorithm
 
-from rl_algos.common.evaluation import evaluate
+from rl_algos.common.evaluation.team_evaluation import evaluate
 
 CURVE_POINTS = 10  # points per run when no interval is given
 

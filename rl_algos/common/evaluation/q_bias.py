@@ -13,7 +13,7 @@ import torch
 from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
-from rl_algos.common.actor_critic_losses import rollout_returns
+from rl_algos.common.losses.actor_critic import rollout_returns
 
 # a module's `team_value` keys -> the evaluation's names
 Q_BIAS_NAMES = {"team": "q_bias", "independent": "q_bias_ind"}

@@ -8,8 +8,8 @@ from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from policies.actor_critic_module import TeamActorCriticModule
-from rl_algos.common.actor_critic_networks_config import ActorCriticNetworksConfig
-from rl_algos.common.rollout_env_runner import TeamEnvRunner
+from rl_algos.common.config.networks import ActorCriticNetworksConfig
+from rl_algos.common.loops.rollout_env_runner import TeamEnvRunner
 
 # The learners that act in Box action spaces, named in the error of those that do not.
 CONTINUOUS_ACTION_ALGORITHMS = "iac, central_v, ippo, mappo, central_v_sac or maddpg"

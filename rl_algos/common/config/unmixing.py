@@ -6,13 +6,13 @@ from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
 
-from rl_algos.common.team_config import TeamAlgorithmConfig
-from rl_algos.common.unmixing import UNMIX
+from rl_algos.common.config.team import TeamAlgorithmConfig
+from rl_algos.common.losses.unmixing import UNMIX
 
 
 class UnmixingConfig(TeamAlgorithmConfig):
     """Base of the configs whose learners weigh an independent estimator against a pooled one by their conservative
-    gaps (`rl_algos.common.unmixing`). `.training(...)` options:
+    gaps (`rl_algos.common.losses.unmixing`). `.training(...)` options:
 
     - `unmix`: "inverse" | "direct" | "lagrange", how the estimators are weighted (None: off, where the algorithm
       allows it); `unmix_eps` (1e-3) in the inverse weights; `target_gap` (1.0) for lagrange;

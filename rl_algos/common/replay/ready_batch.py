@@ -28,7 +28,7 @@ import tree
 from ray.rllib.core import DEFAULT_MODULE_ID, Columns
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 
-from rl_algos.common.team_replay import ACTIONS, LOSS_MASK
+from rl_algos.common.replay.buffer import ACTIONS, LOSS_MASK
 
 
 def ready_batch(sample: dict[str, Any], num_minibatches: int, device: torch.device | None) -> MultiAgentBatch:

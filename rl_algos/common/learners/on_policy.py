@@ -12,9 +12,9 @@ from ray.rllib.connectors.learner.add_next_observations_from_episodes_to_train_b
 )
 
 from policies.sequences import unpadded_steps
-from rl_algos.common.connectors import AddRolloutCutsToBatch
-from rl_algos.common.learner_utils import register_adam_groups
-from rl_algos.common.team_learner import TeamLearner
+from rl_algos.common.learners.connectors import AddRolloutCutsToBatch
+from rl_algos.common.learners.team import TeamLearner
+from rl_algos.common.learners.utils import register_adam_groups
 
 
 class OnPolicyTeamLearner(TeamLearner):

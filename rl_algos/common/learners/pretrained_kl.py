@@ -8,7 +8,7 @@ import torch
 from ray.rllib.core.learner.learner import Learner
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
-from rl_algos.common.losses import kl_to_reference, other_agent_ids
+from rl_algos.common.losses.value import kl_to_reference, other_agent_ids
 
 
 # beta_t = beta * max(0, 1 - t / steps)   (steps = 0: beta)

@@ -4,7 +4,6 @@ the scenario's heuristic where it has one), each with the scenario's task metric
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,59 +11,15 @@ from typing import Any
 
 import numpy as np
 from ray.rllib.algorithms.algorithm import Algorithm
-from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
-from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
-from ray.rllib.utils.checkpoints import Checkpointable
-from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
+from ray.rllib.core import DEFAULT_MODULE_ID
 
 import envs
 from policies.networks.agent_ids import reuse_trained_ids
-from rl_algos.common.q_bias import carried_on_steps, episode_q_bias, has_q_bias
+from rl_algos.common.checkpoints import MODULE_COMPONENT, checkpoint_config, load_checkpoint_file
+from rl_algos.common.evaluation.q_bias import carried_on_steps, episode_q_bias, has_q_bias
 
-MODULE_COMPONENT = f"{COMPONENT_LEARNER_GROUP}/{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"
 Q_BIAS_EPISODES = 5  # greedy episodes, played on past the time limit, that q_bias is measured on
 AGENT_ID_MODES = ("own", "reuse")  # how agents in slots the training team never sat in are identified
-
-
-class CheckpointError(ValueError):
-    """A checkpoint folder that cannot be read: the message names the folder and the file, and what to do."""
-
-
-def load_checkpoint_file(checkpoint_path: str | Path, relative: str | Path) -> Any:
-    """The pickled object at `relative` inside a checkpoint folder; `CheckpointError` when it is missing or damaged
-    (cut short by a full disk or a killed run), instead of pickle's own errors."""
-    try:
-        with open(Path(checkpoint_path) / relative, "rb") as f:
-            return pickle.load(f)
-    except FileNotFoundError:
-        raise CheckpointError(
-            f"checkpoint {checkpoint_path} has no {relative}: give the folder of an RLlib algorithm checkpoint "
-            "(a trial's checkpoint_000000, ...)"
-        ) from None
-    except (pickle.UnpicklingError, EOFError, ValueError) as error:
-        raise CheckpointError(
-            f"checkpoint {checkpoint_path} is damaged: {relative} ({error}); evaluate another of the trial's "
-            "checkpoints, or train again"
-        ) from None
-
-
-def checkpoint_config(checkpoint_path: str | Path) -> AlgorithmConfig:
-    """The AlgorithmConfig an RLlib algorithm checkpoint was trained with."""
-    ctor = load_checkpoint_file(checkpoint_path, Checkpointable.CLASS_AND_CTOR_ARGS_FILE_NAME)
-    (config_state,), _ = ctor["ctor_args_and_kwargs"]
-    return AlgorithmConfig.from_state(config_state)
-
-
-def checkpoint_state(checkpoint_path: str | Path) -> dict[str, Any]:
-    """The algorithm's own state in an RLlib algorithm checkpoint (its metrics, counters, the team replay when
-    checkpointed; not its components')."""
-    return load_checkpoint_file(checkpoint_path, f"{Algorithm.STATE_FILE_NAME}.pkl")
-
-
-def checkpoint_env_steps(checkpoint_path: str | Path) -> int:
-    """The env steps an RLlib algorithm checkpoint was trained for (its metrics' sampled-lifetime count)."""
-    stats = checkpoint_state(checkpoint_path)["metrics_logger"]["stats"]
-    return int(stats[f"{ENV_RUNNER_RESULTS}--{NUM_ENV_STEPS_SAMPLED_LIFETIME}"]["lifetime_sum"])
 
 
 def trained_slots(env_config: Mapping[str, Any]) -> int:
@@ -143,7 +98,7 @@ def evaluate(
     QMIX, gum) and the replay actor-critics (MADDPG, Central-V SAC) also give `q_bias` per episode, measured on up to
     `Q_BIAS_EPISODES` more greedy episodes played on past the time limit (`carried_on_q_bias`): the mean over the
     task's steps of the predicted team value of the actions taken minus the discounted return that followed
-    (`rl_algos.common.q_bias`), and `q_bias_mean`; with `unmix`, the actor-critics also give `q_bias_ind` and
+    (`rl_algos.common.evaluation.q_bias`), and `q_bias_mean`; with `unmix`, the actor-critics also give `q_bias_ind` and
     `q_bias_ind_mean`, the same of each agent's own critic.
     """
     wanted = envs.parse_env_config(**env_config)
@@ -172,8 +127,8 @@ def carried_on_q_bias(
     agent_ids: str = "own",
 ) -> dict[str, Any]:
     """`q_bias` (and, for unmixed actor-critics, `q_bias_ind`) per episode and their means, over the states of the
-    task's time limit of greedy episodes played on past it (`rl_algos.common.q_bias.carried_on_steps`), since the
-    learners bootstrap there."""
+    task's time limit of greedy episodes played on past it (`rl_algos.common.evaluation.q_bias.carried_on_steps`),
+    since the learners bootstrap there."""
     spec = envs.parse_env_config(**env_config)
     option = spec.scenario.time_limit_option
     limit = spec.scenario_options[option] if option else None

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from ray.rllib.core import Columns
 
-from rl_algos.common.team_replay import AGENT_REWARDS, HIDDEN, EpisodeChunk
+from rl_algos.common.replay.buffer import AGENT_REWARDS, HIDDEN, EpisodeChunk
 
 
 def episode_chunk(episode: Any, agent_rewards: bool = False, hidden: bool = False) -> EpisodeChunk:

@@ -7,12 +7,12 @@ from typing import Any
 
 import torch
 
-from rl_algos.common.ready_batch import minibatches
-from rl_algos.common.team_learner import TeamLearner
+from rl_algos.common.learners.team import TeamLearner
+from rl_algos.common.replay.ready_batch import minibatches
 
 
 class ReplayLearner(TeamLearner):
-    """Trains on ready batches from the team replay (layout: `rl_algos.common.ready_batch`), which skip RLlib's
+    """Trains on ready batches from the team replay (layout: `rl_algos.common.replay.ready_batch`), which skip RLlib's
     learner connectors. Each of a batch's K stacked minibatches is one gradient step (forward, loss, backward,
     optimizer steps, then `TeamLearner`'s target update), so one `learner_group.update` call does K updates and
     pays RLlib's per-call bookkeeping once. The learner's process runs torch on `learner_torch_threads` threads.

@@ -14,7 +14,7 @@ from ray.rllib.env.env_runner import ENV_STEP_FAILURE
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 from ray.rllib.utils.metrics import SAMPLE_TIMER
 
-from rl_algos.common.connectors import ROLLOUT_CUTS
+from rl_algos.common.learners.connectors import ROLLOUT_CUTS
 
 
 class TeamEnvRunner(SingleAgentEnvRunner):

@@ -11,8 +11,8 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from policies.networks.mixers import MIXER_INPUTS
 from policies.networks.team_embedding import parse_embedding_spec
 from policies.team_q_module import TeamQModule
-from rl_algos.common.recurrent_config import RecurrentAgentConfig
-from rl_algos.common.replay_config import ReplayConfig
+from rl_algos.common.config.recurrent import RecurrentAgentConfig
+from rl_algos.common.config.replay import ReplayConfig
 
 MUNCHAUSEN_DEFAULTS = {"alpha": 0.9, "tau": 0.03, "l0": -1.0}
 OPTIMIZERS = ("adam", "rmsprop")
