@@ -23,7 +23,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-from experiments.results_io import mean_std, write_rows  # noqa: E402
+from experiments.transfer_experiment.results_io import mean_std, write_rows  # noqa: E402
 from rl_algos.common import random_policy_returns  # noqa: E402
 from rl_algos.common.training import budget_config, train_and_evaluate  # noqa: E402
 

@@ -24,8 +24,8 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import ray  # noqa: E402
 
 from benchmarks.bench_convergence import normalised  # noqa: E402
-from experiments.results_io import write_rows  # noqa: E402
-from experiments.transfer_settings import EVAL_SEED  # noqa: E402
+from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
+from experiments.transfer_experiment.settings import EVAL_SEED  # noqa: E402
 from rl_algos.common.evaluation.team_evaluation import (  # noqa: E402
     checkpoint_config,
     evaluate,

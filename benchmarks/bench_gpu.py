@@ -27,7 +27,7 @@ import ray  # noqa: E402
 
 from benchmarks.bench_env import raw_vmas_steps_per_s  # noqa: E402
 from benchmarks.bench_throughput import build, filled_replay, learner_update_ms, loop_steps_per_s  # noqa: E402
-from experiments.results_io import write_rows  # noqa: E402
+from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
 
 N_MAX = 6  # slots of the teams of 3, as the convergence runs train them
 # (label, algorithm, .training() options)

@@ -29,8 +29,8 @@ import ray  # noqa: E402
 from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
 
 import envs  # noqa: E402
-from experiments.results_io import write_rows  # noqa: E402
-from experiments.transfer_settings import EVAL_SEED  # noqa: E402
+from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
+from experiments.transfer_experiment.settings import EVAL_SEED  # noqa: E402
 from rl_algos.common.evaluation.team_evaluation import (  # noqa: E402
     AGENT_ID_MODES,
     checkpoint_config,

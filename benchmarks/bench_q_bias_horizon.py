@@ -27,7 +27,7 @@ import ray  # noqa: E402
 from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
 
 from benchmarks.bench_convergence import TRAIN_AGENTS, convergence_config, env_config  # noqa: E402
-from experiments.results_io import write_rows  # noqa: E402
+from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
 from rl_algos.common.evaluation.q_bias import discounted_returns_to_go  # noqa: E402
 from rl_algos.common.evaluation.team_evaluation import playing_algorithm  # noqa: E402
 

@@ -33,7 +33,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 import ray  # noqa: E402
 
 import rl_algos  # noqa: E402
-from experiments.results_io import write_rows  # noqa: E402
+from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
 from rl_algos.common.loops.divergence import ValueDivergenceError  # noqa: E402
 
 # regime -> .training(...) options on top of QMIX's defaults (800 transitions per step, one step per 25 env steps)

@@ -23,9 +23,9 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-from experiments.results_io import write_rows  # noqa: E402
-from experiments.transfer_settings import VMAS_WORLDS  # noqa: E402
-from experiments.transfer_stats import mean_estimate  # noqa: E402
+from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
+from experiments.transfer_experiment.settings import VMAS_WORLDS  # noqa: E402
+from experiments.transfer_experiment.stats import mean_estimate  # noqa: E402
 from rl_algos.common.evaluation.team_evaluation import scripted_policy_evaluation  # noqa: E402
 from rl_algos.common.training import budget_config, train_and_evaluate  # noqa: E402
 

@@ -41,7 +41,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LI
 
 import rl_algos  # noqa: E402
 from benchmarks.bench_env import raw_steps_per_s, raw_vmas_steps_per_s  # noqa: E402
-from experiments.results_io import write_rows  # noqa: E402
+from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
 from rl_algos.common.replay.buffer import TeamReplayBuffer  # noqa: E402
 from rl_algos.common.replay.episode_chunks import episode_chunks  # noqa: E402
 from rl_algos.common.replay.ready_batch import ready_batch  # noqa: E402

@@ -41,8 +41,8 @@ from benchmarks.bench_convergence import (  # noqa: E402
     read_rows,
     reference_rows,
 )
-from experiments.results_io import write_rows  # noqa: E402
-from experiments.transfer_stats import mean_estimate  # noqa: E402
+from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
+from experiments.transfer_experiment.stats import mean_estimate  # noqa: E402
 from rl_algos.common.loops.divergence import ValueDivergenceError  # noqa: E402
 
 ZERO_SHOT_AGENTS = 6

@@ -24,8 +24,8 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
 
-from experiments.results_io import write_rows  # noqa: E402
-from experiments.transfer_stats import iqm_estimate, mean_estimate  # noqa: E402
+from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
+from experiments.transfer_experiment.stats import iqm_estimate, mean_estimate  # noqa: E402
 from rl_algos.common.training import budget_config, train_and_evaluate  # noqa: E402
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "gum_ablation.yaml"

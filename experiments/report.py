@@ -20,8 +20,8 @@ from collections import defaultdict
 import yaml
 
 import envs
-from experiments.transfer_plots import write_figures
-from experiments.transfer_report import (
+from experiments.transfer_experiment.plots import write_figures
+from experiments.transfer_experiment.report import (
     EpisodeLedger,
     ExperimentFiles,
     TransferLedger,

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from experiments.report import main
-from experiments.transfer_report import COLUMNS, KEY_COLUMNS
+from experiments.transfer_experiment.report import COLUMNS, KEY_COLUMNS
 
 
 def write_experiment(folder, scenario, algo, returns):
@@ -63,8 +63,8 @@ def test_bad_folders_are_one_line_and_exit_code_2(tmp_path, capsys):
 def test_figures_show_normalised_returns_and_the_embeddings_aggregate(tmp_path):
     from PIL import Image
 
-    from experiments.transfer_plots import embeddings_plot, normalised_estimates, transfer_plot
-    from experiments.transfer_report import per_seed_samples
+    from experiments.transfer_experiment.plots import embeddings_plot, normalised_estimates, transfer_plot
+    from experiments.transfer_experiment.report import per_seed_samples
 
     rows = []
     for embedding, zero_shot in (("concat", -80.0), ("graph", -60.0)):
@@ -91,8 +91,8 @@ def test_figures_show_normalised_returns_and_the_embeddings_aggregate(tmp_path):
 
 
 def test_a_run_whose_every_trial_failed_still_gets_a_summary_and_no_figure(tmp_path):
-    from experiments.transfer_plots import write_figures
-    from experiments.transfer_report import ExperimentFiles, summary_markdown
+    from experiments.transfer_experiment.plots import write_figures
+    from experiments.transfer_experiment.report import ExperimentFiles, summary_markdown
 
     random_only = [
         dict(zip(KEY_COLUMNS, ("random", "-", "spread", "-", "6", "random", 0), strict=True)) | {"return_mean": -100.0}

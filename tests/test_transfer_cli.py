@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from experiments import transfer
-from experiments.transfer import main
-from experiments.transfer_settings import SMOKE_LEARNING_STARTS, algo_config, parse_settings
+import experiments.transfer_experiment.run as transfer
+from experiments.transfer_experiment.run import main
+from experiments.transfer_experiment.settings import SMOKE_LEARNING_STARTS, algo_config, parse_settings
 
 ROOT = Path(__file__).parents[1]
 
@@ -279,7 +279,7 @@ def test_resume_refuses_a_changed_setting(tmp_path, capsys, monkeypatch):
 
 
 def test_trials_that_no_node_can_hold_are_refused_with_the_numbers():
-    from experiments.transfer_resources import why_unplaceable
+    from experiments.transfer_experiment.resources import why_unplaceable
 
     laptop = [{"CPU": 2.0, "memory": 1e10}]
     learner, runner = {"CPU": 1.0, "GPU": 0.0}, {"CPU": 1.0}
@@ -328,7 +328,7 @@ def test_local_storage_is_refused_only_when_nodes_sit_on_several_hosts(monkeypat
 
 def test_a_failed_trial_is_named_by_its_errors_own_line_not_a_source_line():
     trace = (
-        'Traceback (most recent call last):\n  File "transfer_trial.py", line 70, in step\n'
+        'Traceback (most recent call last):\n  File "trial.py", line 70, in step\n'
         "    raise FloatingPointError(\nFloatingPointError: trial train_qmix_graph_n3_seed0: default_policy/"
         "total_loss=nan at env step 500; stopped before writing results\n"
     )

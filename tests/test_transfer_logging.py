@@ -6,15 +6,15 @@ from types import SimpleNamespace
 import pyarrow.fs
 import wandb
 
-from experiments import transfer_tensorboard, transfer_wandb
-from experiments.transfer_settings import TransferSettings
+from experiments.transfer_experiment import tensorboard_logging, wandb_logging
+from experiments.transfer_experiment.settings import TransferSettings
 
 
 def test_evaluations_land_in_the_trials_tensorboard_logs(tmp_path, tensorboard_scalars):
     result = SimpleNamespace(path=str(tmp_path), filesystem=pyarrow.fs.LocalFileSystem())
     for n, value in ((3, -50.0), (6, -150.0)):
         values = {"return_mean": value, "return_std": 1.0, "episodes": 2, "occupied_landmarks_mean": 0.5}
-        transfer_tensorboard.log_evaluation(result, {"phase": "zero_shot", "eval_agents": n}, values)
+        tensorboard_logging.log_evaluation(result, {"phase": "zero_shot", "eval_agents": n}, values)
     scalars = tensorboard_scalars(tmp_path)
     assert scalars[("eval/zero_shot/return", 3)] == -50.0 and scalars[("eval/zero_shot/return", 6)] == -150.0
     assert scalars[("eval/zero_shot/occupied_landmarks", 6)] == 0.5
@@ -42,7 +42,7 @@ def test_evaluations_go_to_wandb_as_curves_summaries_and_a_comparison_table(tmp_
         {**row, "eval_agents": "3", "return_mean": "-50", "occupied_landmarks_mean": "0.9"},
         {**row, "algo": "random", "embedding": "-", "phase": "random", "eval_agents": "3", "return_mean": "-80"},
     ]
-    transfer_wandb.log_evaluations(TransferSettings(name="t"), rows, tmp_path)
+    wandb_logging.log_evaluations(TransferSettings(name="t"), rows, tmp_path)
     evaluation, comparison = runs
     assert evaluation.kwargs["name"] == "eval_zero_shot_qmix_graph_seed0"
     assert [step for step, _ in evaluation.logged] == [3, 6], "stepped by team size"

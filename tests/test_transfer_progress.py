@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from experiments import transfer_progress
-from experiments.transfer_progress import ExperimentProgress, ProgressCallback, duration
+from experiments.transfer_experiment import progress
+from experiments.transfer_experiment.progress import ExperimentProgress, ProgressCallback, duration
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ class _Clock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = _Clock()
-    monkeypatch.setattr(transfer_progress.time, "perf_counter", fake)
+    monkeypatch.setattr(progress.time, "perf_counter", fake)
     return fake
 
 
@@ -81,7 +81,7 @@ DASHBOARD = """
 import time, urllib.request
 from pathlib import Path
 import ray
-from experiments import transfer
+import experiments.transfer_experiment.run as transfer
 transfer.RAY_START_ADDRESS_FILE = Path("/nonexistent")  # no `ray start` cluster: the embedded Ray, as a user gets
 transfer.start_ray(dashboard=True)
 base = "http://" + ray.worker.get_dashboard_url()

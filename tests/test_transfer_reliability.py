@@ -15,12 +15,13 @@ import pyarrow.fs
 import pytest
 import yaml
 
-from experiments import transfer, transfer_storage_guard, transfer_wandb
-from experiments.transfer import main
-from experiments.transfer_lock import ExperimentLock
-from experiments.transfer_report import ExperimentFiles, TransferLedger
-from experiments.transfer_settings import SettingsError, parse_settings
-from experiments.transfer_storage_guard import storage_full
+import experiments.transfer_experiment.run as transfer
+from experiments.transfer_experiment import storage_guard, wandb_logging
+from experiments.transfer_experiment.lock import ExperimentLock
+from experiments.transfer_experiment.report import ExperimentFiles, TransferLedger
+from experiments.transfer_experiment.run import main
+from experiments.transfer_experiment.settings import SettingsError, parse_settings
+from experiments.transfer_experiment.storage_guard import storage_full
 
 ROOT = Path(__file__).parents[1]
 
@@ -73,7 +74,7 @@ time.sleep(600)
 SECOND_RUN_RAY = """
 from pathlib import Path
 import ray
-from experiments import transfer
+import experiments.transfer_experiment.run as transfer
 transfer.RAY_START_ADDRESS_FILE = Path("/nonexistent")  # no `ray start` cluster on this machine
 joined = transfer.start_ray()
 print(joined, ray.get_runtime_context().gcs_address)
@@ -126,7 +127,7 @@ def test_a_second_run_of_the_same_experiment_is_refused_while_the_first_holds_it
 HOLD_THE_LOCK = """
 import sys, time
 from pathlib import Path
-from experiments.transfer_lock import ExperimentLock
+from experiments.transfer_experiment.lock import ExperimentLock
 lock = ExperimentLock(Path(sys.argv[1])).acquire()
 print("held", flush=True)
 time.sleep(600)
@@ -280,41 +281,41 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_the_resume(tmp_path, caps
 
 def test_the_storage_guard_stops_the_phase_once_while_a_checkpoint_still_fits(tmp_path, monkeypatch):
     signals = []
-    monkeypatch.setattr(transfer_storage_guard.os, "kill", lambda pid, sig: signals.append((pid, sig)))
-    roomy = transfer_storage_guard.StorageGuard(tmp_path / "roomy" / "train", min_free=0)
+    monkeypatch.setattr(storage_guard.os, "kill", lambda pid, sig: signals.append((pid, sig)))
+    roomy = storage_guard.StorageGuard(tmp_path / "roomy" / "train", min_free=0)
     roomy.on_trial_result(1, [], None, {})
-    assert signals == [] and not transfer_storage_guard.StorageGuard.tripped(tmp_path / "roomy" / "train")
+    assert signals == [] and not storage_guard.StorageGuard.tripped(tmp_path / "roomy" / "train")
 
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()
     (checkpoint / "replay.npz").write_bytes(b"x" * 1000)
-    guard = transfer_storage_guard.StorageGuard(tmp_path / "train", min_free=1)
+    guard = storage_guard.StorageGuard(tmp_path / "train", min_free=1)
     guard.on_checkpoint(1, [], None, SimpleNamespace(path=str(checkpoint)))
     assert guard.largest_checkpoint == 1000 and guard.needed() == 2000
     guard.free_bytes = lambda: 1999  # less than two such checkpoints
     guard.on_trial_result(2, [], None, {})
     guard.on_trial_error(2, [], None)
     assert signals == [(os.getpid(), signal.SIGUSR1)], "Tune's graceful stop, asked once"
-    assert transfer_storage_guard.StorageGuard.tripped(tmp_path / "train")
+    assert storage_guard.StorageGuard.tripped(tmp_path / "train")
 
 
 def test_a_resume_retries_only_trials_the_full_disk_failed_and_spots_a_cut_state(tmp_path):
     phase = tmp_path / "train"
     (phase / "diverged").mkdir(parents=True)
     (phase / "diverged" / "error.txt").write_text("ValueDivergenceError: q_taken_mean=812.0 at env step 96000")
-    assert not transfer_storage_guard.StorageGuard.clear_full_disk_failures(phase)
+    assert not storage_guard.StorageGuard.clear_full_disk_failures(phase)
     (phase / "cut").mkdir()
     (phase / "cut" / "error.txt").write_text("")
     (phase / "cut" / "error.pkl").write_bytes(b"")
-    assert transfer_storage_guard.StorageGuard.clear_full_disk_failures(phase)
+    assert storage_guard.StorageGuard.clear_full_disk_failures(phase)
     assert not (phase / "cut" / "error.pkl").exists(), "Tune cannot read an empty error.pkl back"
     assert (phase / "diverged" / "error.txt").exists()
 
-    assert not transfer_storage_guard.readable_state(phase)
+    assert not storage_guard.readable_state(phase)
     (phase / "experiment_state-2026-12-03_03-42-06.json").write_text('{"trial_data": [["{\\"config')
-    assert not transfer_storage_guard.readable_state(phase)
+    assert not storage_guard.readable_state(phase)
     (phase / "experiment_state-2026-12-03_03-42-06.json").write_text('{"trial_data": []}')
-    assert transfer_storage_guard.readable_state(phase)
+    assert storage_guard.readable_state(phase)
 
 
 @pytest.mark.slow
@@ -356,7 +357,7 @@ def test_wandb_out_of_reach_logs_offline_within_seconds(monkeypatch, tmp_path, c
     monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
     monkeypatch.delenv("HTTPS_PROXY", raising=False)
     monkeypatch.delenv("https_proxy", raising=False)
-    assert transfer_wandb.choose_mode(tmp_path) == "offline"
+    assert wandb_logging.choose_mode(tmp_path) == "offline"
     assert os.environ["WANDB_MODE"] == "offline"
     out = capsys.readouterr().out
     assert out.startswith("wandb unreachable (127.0.0.1:") and out.strip().endswith(

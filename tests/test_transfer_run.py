@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from experiments.transfer import main
-from experiments.transfer_report import summary_markdown
-from experiments.transfer_settings import parse_settings
-from experiments.transfer_stats import mean_estimate
-from experiments.transfer_trial import TeamTrial, non_finite_losses
+from experiments.transfer_experiment.report import summary_markdown
+from experiments.transfer_experiment.run import main
+from experiments.transfer_experiment.settings import parse_settings
+from experiments.transfer_experiment.stats import mean_estimate
+from experiments.transfer_experiment.trial import TeamTrial, non_finite_losses
 from rl_algos.common.evaluation.team_evaluation import evaluate
 from rl_algos.common.loops.off_policy import stored_team_replay
 

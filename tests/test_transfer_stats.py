@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from experiments.transfer_stats import (
+from experiments.transfer_experiment.stats import (
     Estimate,
     difference_estimate,
     iqm_estimate,

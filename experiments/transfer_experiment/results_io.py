@@ -1,4 +1,5 @@
-"""Small helpers the experiment scripts share: CSV rows and mean ± std cells."""
+"""Small helpers the transfer experiment, the other experiment scripts and the benchmarks share: CSV rows and mean ±
+std cells."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import torch
 from ray import tune
 from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
-from experiments.transfer_settings import (
+from experiments.transfer_experiment.settings import (
     EVAL_SEED,
     TransferSettings,
     algo_config,

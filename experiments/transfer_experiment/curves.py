@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.transfer_plots import plt, png_bytes
-from experiments.transfer_stats import mean_estimate
+from experiments.transfer_experiment.plots import plt, png_bytes
+from experiments.transfer_experiment.stats import mean_estimate
 
 CURVE_PREFIX = "curve/"
 KEYS = ("algo", "embedding", "phase", "seed", "train_agents", "point", "env_steps", "eval_agents")

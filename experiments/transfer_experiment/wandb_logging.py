@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ray.air.integrations.wandb import WandbLoggerCallback
 
-from experiments.transfer_report import SCRIPTED_PHASES
-from experiments.transfer_settings import TransferSettings
+from experiments.transfer_experiment.report import SCRIPTED_PHASES
+from experiments.transfer_experiment.settings import TransferSettings
 
 
 def has_api_key() -> bool:

@@ -1,4 +1,4 @@
-"""Figures of a transfer experiment, with 95% bootstrap bands (`experiments.transfer_stats`):
+"""Figures of a transfer experiment, with 95% bootstrap bands (`experiments.transfer_experiment.stats`):
 
 - `transfer.png`: against eval team size, one column per phase, one line per algorithm x embedding; first row the
   normalised return `(x - random) / (reference - random)` at each size, the reference being the scenario's scripted
@@ -17,8 +17,8 @@ from collections.abc import Iterable
 import matplotlib
 import numpy as np
 
-from experiments.transfer_report import PHASE_TITLES, ExperimentFiles, per_seed_samples
-from experiments.transfer_stats import Estimate, mean_estimate, ratio_estimate
+from experiments.transfer_experiment.report import PHASE_TITLES, ExperimentFiles, per_seed_samples
+from experiments.transfer_experiment.stats import Estimate, mean_estimate, ratio_estimate
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

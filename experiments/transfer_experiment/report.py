@@ -1,7 +1,7 @@
 """Outputs of a transfer experiment: `transfer.csv` (the ledger of evaluations, appended as they finish, so a
 resumed run never repeats or duplicates one), `transfer_episodes.csv` and `summary.md` (the figures are in
-`experiments.transfer_plots`). Files go through pyarrow's filesystems, so `--storage` may be a local folder or a cloud
-URI such as `s3://bucket/path`."""
+`experiments.transfer_experiment.plots`). Files go through pyarrow's filesystems, so `--storage` may be a local
+folder or a cloud URI such as `s3://bucket/path`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from collections.abc import Iterable
 import numpy as np
 import pyarrow.fs
 
-from experiments.transfer_stats import IQM_MIN_SEEDS, difference_estimate, iqm_estimate, mean_estimate, ratio_estimate
+from experiments.transfer_experiment.stats import (
+    IQM_MIN_SEEDS,
+    difference_estimate,
+    iqm_estimate,
+    mean_estimate,
+    ratio_estimate,
+)
 
 KEY_COLUMNS = ("algo", "embedding", "scenario", "train_agents", "eval_agents", "phase", "seed")
 VALUE_COLUMNS = ("timesteps", "return_mean", "return_std", "episodes", "wall_s")

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from experiments.transfer_settings import SettingsError
+from experiments.transfer_experiment.settings import SettingsError
 
 
 class ExperimentLock:

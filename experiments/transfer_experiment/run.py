@@ -1,0 +1,664 @@
+"""The main job: train cooperative teams on a small team size, evaluate them greedily at larger ones (zero-shot),
+after fine-tuning at each size, and against training from scratch at each size.
+
+    python experiments/transfer.py                      # qmix, concat vs graph, spread, train 3, eval 3 and 6
+    python experiments/transfer.py --algos qmix,gum --embeddings concat,mean,graph --seeds 0,1,2 \\
+        --train-agents 3 --eval-agents 3,6,8 --timesteps 100000 --wandb
+    python experiments/transfer.py --config experiments/configs/transfer_spread.yaml --seeds 0
+    python experiments/transfer.py --resume --name spread-20261121-101500       # continue an interrupted run
+    ray submit cluster/gpu.yaml experiments/transfer.py -- --storage s3://my-bucket/marl --wandb
+
+Phases, each a Ray Tune experiment under <storage>/<name>/ whose independent trials run in parallel as far as the
+resources allow: `train` (one trial per algo x embedding x seed at --train-agents, plus, with --scratch, one per
+eval size trained from scratch with the same budget), then greedy evaluation of every final checkpoint at every
+eval size, then `finetune` (each train checkpoint trained --finetune-timesteps more at each eval size with the
+--finetune strategy: naive, conservative (default), kl or others; see rl_algos.common.config.finetune) and its
+evaluation.
+Outputs: transfer.csv (one row per algo, embedding, scenario, train_agents, eval_agents, phase, seed), summary.md
+(mean ± std over seeds, the transfer ratio (zero_shot - random) / (scratch - random), and whether fine-tuned beat
+zero-shot), transfer.png,
+and Tune's folders (TensorBoard logs, checkpoints). From scratch at the training size is the train run itself.
+A run owns its folder while it runs (a second one with the same --name is refused), runs on its own embedded Ray
+unless RAY_ADDRESS or `ray start` names a cluster, and stops cleanly on Ctrl-C or a full disk, resumable.
+Exit codes: 0 done, 1 some trial failed (the others are reported) or the storage filled up, 2 bad settings,
+130 interrupted (continue with --resume).
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import re
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's compact CLIReporter table instead of per-result dumps
+
+import pyarrow.fs  # noqa: E402
+import ray  # noqa: E402
+import yaml  # noqa: E402
+from ray import tune  # noqa: E402
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM_ENV_STEPS_SAMPLED_LIFETIME  # noqa: E402
+
+import envs  # noqa: E402
+from experiments.transfer_experiment import tensorboard_logging, wandb_logging  # noqa: E402
+from experiments.transfer_experiment.curves import curve_rows, curves_csv, curves_plot  # noqa: E402
+from experiments.transfer_experiment.lock import ExperimentLock  # noqa: E402
+from experiments.transfer_experiment.plots import write_figures  # noqa: E402
+from experiments.transfer_experiment.progress import ExperimentProgress, ProgressCallback  # noqa: E402
+from experiments.transfer_experiment.report import (  # noqa: E402
+    EpisodeLedger,
+    ExperimentFiles,
+    TransferLedger,
+    evaluation_columns,
+    row_key,
+    summary_markdown,
+)
+from experiments.transfer_experiment.resources import node_capacities, why_unplaceable  # noqa: E402
+from experiments.transfer_experiment.settings import (  # noqa: E402
+    EVAL_SEED,
+    RESUMABLE_OVERRIDES,
+    SettingsError,
+    TransferSettings,
+    parse_settings,
+    settings_values,
+    validate,
+)
+from experiments.transfer_experiment.storage_guard import StorageGuard, readable_state, storage_full  # noqa: E402
+from experiments.transfer_experiment.trial import TeamTrial, trial_name  # noqa: E402
+from rl_algos.common.evaluation.team_evaluation import evaluate, has_heuristic, scripted_policy_evaluation  # noqa: E402
+
+SETTINGS_FILE = "settings.yaml"
+BOOTSTRAP_CONFIG = Path("~/ray_bootstrap_config.yaml").expanduser()  # written by `ray up` on the head node
+
+
+def is_uri(storage: str) -> bool:
+    return "://" in storage
+
+
+def experiment_uri(settings: TransferSettings) -> str:
+    base = settings.storage if is_uri(settings.storage) else str(Path(settings.storage).expanduser().resolve())
+    return f"{base.rstrip('/')}/{settings.name}"
+
+
+def local_dir(settings: TransferSettings) -> Path:
+    """A local folder for what cannot go to cloud storage directly (wandb's files)."""
+    if is_uri(settings.storage):
+        return Path("~/ray_results").expanduser() / settings.name
+    return Path(experiment_uri(settings))
+
+
+def check_storage(settings: TransferSettings) -> None:
+    """A local --storage must be a folder this process can create and write; a URI must name a filesystem pyarrow
+    knows (its credentials are only tried when the first file is written)."""
+    if is_uri(settings.storage):
+        try:
+            pyarrow.fs.FileSystem.from_uri(settings.storage)
+        except (pyarrow.ArrowInvalid, pyarrow.ArrowNotImplementedError, OSError) as error:
+            raise SettingsError(f"--storage {settings.storage}: {str(error).splitlines()[0]}") from None
+        return
+    folder = Path(settings.storage).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise SettingsError(
+            f"--storage {settings.storage} is not writable ({error.strerror or error}); choose a folder you can write"
+        ) from None
+
+
+def resolve_resume(settings: TransferSettings, explicit: set[str]) -> TransferSettings:
+    """New experiment: refuse to overwrite one. `--resume`: its stored settings, with `--wandb` allowed to change."""
+    files = ExperimentFiles(experiment_uri(settings))
+    if not settings.resume:
+        if files.exists(SETTINGS_FILE):
+            raise SettingsError(
+                f"experiment {files.uri} already exists; pass --resume --name {settings.name} to continue it, or "
+                "choose another --name"
+            )
+        return settings
+    if "name" not in explicit:
+        raise SettingsError("--resume needs --name: the experiment folder under --storage to continue")
+    if not files.exists(SETTINGS_FILE):
+        raise SettingsError(f"--resume: no experiment at {files.uri} (no {SETTINGS_FILE}); check --storage and --name")
+    stored = stored_settings(files)
+    for key in sorted(explicit - RESUMABLE_OVERRIDES):
+        if getattr(stored, key) != getattr(settings, key):
+            raise SettingsError(
+                f"--resume continues {settings.name} with its stored settings, but {key} differs (stored "
+                f"{getattr(stored, key)!r}, given {getattr(settings, key)!r}); drop the flag or start a new --name"
+            )
+    stored.resume = True
+    stored.storage = settings.storage
+    stored.wandb = settings.wandb if "wandb" in explicit else stored.wandb
+    return stored
+
+
+def stored_settings(files: ExperimentFiles) -> TransferSettings:
+    """The settings a resumed run continues with, checked as a new run's are (types, then `validate`)."""
+    source = f"--resume: {files.path(SETTINGS_FILE)}"
+    try:
+        content = yaml.safe_load(files.read_text(SETTINGS_FILE))
+    except yaml.YAMLError:
+        raise SettingsError(f"{source} is not valid YAML; restore it, or start a new --name") from None
+    if not content:
+        raise SettingsError(f"{source} is empty; restore it, or start a new --name")
+    settings = TransferSettings(**settings_values(content, source))
+    validate(settings)
+    return settings
+
+
+# Where `ray start` records the cluster it started on this machine (ray.init's documented lookup, its step 2).
+RAY_START_ADDRESS_FILE = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+
+
+def cluster_to_join() -> tuple[str, str] | None:
+    """The Ray cluster this run joins, and why: `RAY_ADDRESS` (unless `local`), else the cluster `ray start` last
+    started on this machine (as on `ray submit`'s head node). Never another run's embedded Ray: `ray.init`'s
+    `address="auto"` would join any Ray process it finds running, a concurrent `transfer.py`'s included."""
+    address = os.environ.get("RAY_ADDRESS", "").strip()
+    if address:
+        return None if address == "local" else (address, "RAY_ADDRESS")
+    if RAY_START_ADDRESS_FILE.is_file() and (recorded := RAY_START_ADDRESS_FILE.read_text().strip()):
+        return recorded, f"started by `ray start`, recorded in {RAY_START_ADDRESS_FILE}"
+    return None
+
+
+def answers(address: str, timeout_s: float = 5.0) -> bool:
+    """Whether something accepts connections at a `host:port` Ray address (`ray.init` itself waits minutes on one
+    where nothing listens). Other forms (`ray://`, `auto`) are left to `ray.init`."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not port.isdigit():
+        return True
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
+
+
+def dashboard_packages_installed() -> bool:
+    """Whether Ray's dashboard can start here: the packages `ray[default]` adds import (Ray's own check, whose
+    `ray.init(include_dashboard=True)` otherwise fails the run)."""
+    try:
+        import ray.dashboard.optional_deps  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def start_ray(dashboard: bool = True) -> bool:
+    """Join the cluster `cluster_to_join` names, else start a private embedded Ray for this run alone (with its
+    dashboard on localhost, `dashboard`). Says which, and where the dashboard is; returns whether a cluster was
+    joined."""
+    if ray.is_initialized():
+        return False
+    target = cluster_to_join()
+    if target is not None:
+        address, source = target
+        try:
+            if not answers(address):
+                raise ConnectionError(address)
+            context = ray.init(address=address, log_to_driver=False)
+        except ConnectionError:
+            if source == "RAY_ADDRESS":
+                raise SettingsError(
+                    f"RAY_ADDRESS={address}: no Ray cluster answers there; start it (`ray start --head`), or unset "
+                    "RAY_ADDRESS (RAY_ADDRESS=local) to run on a private embedded Ray"
+                ) from None
+            print(f"the cluster `ray start` recorded at {address} is not running; starting a private one")
+        else:
+            print(f"joined the Ray cluster at {ray.get_runtime_context().gcs_address} ({source})")
+            print_dashboard(context.dashboard_url)
+            return True
+    if dashboard and not dashboard_packages_installed():
+        print("Ray's dashboard packages (ray[default], in requirements.txt) are not installed: no dashboard this run")
+        dashboard = False
+    context = ray.init(
+        address="local",
+        num_cpus=os.cpu_count(),
+        include_dashboard=dashboard,
+        dashboard_host="127.0.0.1",
+        log_to_driver=False,
+        object_store_memory=512 * 1024**2,
+        _temp_dir=f"/tmp/ray-{os.getuid()}",
+    )
+    print(
+        f"started a private embedded Ray for this run ({os.cpu_count()} CPUs); to share a cluster, `ray start --head` "
+        "or set RAY_ADDRESS"
+    )
+    if dashboard:
+        print_dashboard(context.dashboard_url)
+    return False
+
+
+def print_dashboard(address: str | None) -> None:
+    """The dashboard's URL, where Ray runs one (`ray.init`'s `dashboard_url`, host:port)."""
+    if address:
+        print(f"Ray dashboard: http://{address} (Jobs: this run; Actors: one per trial, with its logs; Metrics)")
+
+
+def cluster_can_have_gpus() -> bool:
+    """GPUs now, or GPU worker types the autoscaler may start (they scale from 0, so none may be up yet)."""
+    if ray.cluster_resources().get("GPU", 0) > 0:
+        return True
+    if BOOTSTRAP_CONFIG.is_file():
+        node_types = (yaml.safe_load(BOOTSTRAP_CONFIG.read_text()) or {}).get("available_node_types", {})
+        return any(node.get("resources", {}).get("GPU", 0) > 0 for node in node_types.values())
+    return False
+
+
+def check_shared_storage(settings: TransferSettings, joined_cluster: bool) -> None:
+    """On a multi-node cluster every node writes checkpoints to --storage, so it must be shared (nodes on one host,
+    as `ray start` twice on one machine gives, share its folders)."""
+    if is_uri(settings.storage) or not joined_cluster:
+        return
+    hosts = {node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]}
+    if len(hosts) > 1 or BOOTSTRAP_CONFIG.is_file():
+        raise SettingsError(
+            f"--storage {settings.storage} is a local folder, but this Ray cluster has (or may autoscale to) several "
+            "nodes: pass shared storage every node can write, e.g. --storage s3://my-bucket/marl, or an NFS path "
+            "mounted at the same place on every node"
+        )
+
+
+def check_resources(settings: TransferSettings) -> None:
+    """Refuse a grid whose trials can never be placed on this cluster (now, or after the autoscaler adds nodes)."""
+    nodes, can_grow = node_capacities(BOOTSTRAP_CONFIG)
+    for algo, embedding in {(algo, embedding) for algo, embedding, _ in grid(settings)}:
+        spec = trial_spec(settings, "train", algo, embedding, settings.train_agents, settings.seeds[0], 1)
+        reason = why_unplaceable(TeamTrial.default_resource_request({"trial": spec}).bundles, nodes, can_grow)
+        if reason is not None:
+            raise SettingsError(
+                f"a {algo} trial could never start: {reason}; lower --env-runners (1 CPU each) or --gpus-per-trial, "
+                "or use a larger cluster"
+            )
+
+
+def trial_spec(
+    settings: TransferSettings,
+    phase: str,
+    algo: str,
+    embedding: str,
+    n_agents: list[int],
+    seed: int,
+    timesteps: int,
+    restore_from: str | None = None,
+    pretrained_env_steps: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "phase": phase,
+        "algo": algo,
+        "embedding": embedding,
+        "n_agents": list(n_agents),
+        "seed": seed,
+        "timesteps": timesteps,
+        "restore_from": restore_from,
+        "pretrained_env_steps": pretrained_env_steps,
+        "settings": settings.to_dict(),
+    }
+
+
+def grid(settings: TransferSettings):
+    for algo in settings.algos:
+        for embedding in settings.embeddings:
+            for seed in settings.seeds:
+                yield algo, embedding, seed
+
+
+def run_phase(settings: TransferSettings, name: str, specs: list[dict], callbacks: list) -> list[tune.Result]:
+    """One Tune experiment over `specs` (restored, when resuming, without re-running finished trials)."""
+    path = f"{experiment_uri(settings)}/{name}"
+    local = not is_uri(settings.storage)
+    if local:
+        callbacks = [*callbacks, StorageGuard(Path(path))]
+    if settings.resume and local and tune.Tuner.can_restore(path) and not readable_state(Path(path)):
+        aside = f"{path}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.rename(path, aside)
+        print(
+            f"the {name} phase's Tune state at {path} is cut short (a full disk?): moved to {aside}; the phase starts "
+            "over, and the evaluations already in transfer.csv are kept"
+        )
+    if settings.resume and tune.Tuner.can_restore(path):
+        retry = local and StorageGuard.clear_full_disk_failures(Path(path))  # others failed on their own: kept
+        tuner = tune.Tuner.restore(path, trainable=TeamTrial, resume_errored=retry)
+    else:
+        tuner = tune.Tuner(
+            TeamTrial,
+            param_space={"trial": tune.grid_search(specs)},
+            tune_config=tune.TuneConfig(trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
+            run_config=tune.RunConfig(
+                name=name,
+                storage_path=experiment_uri(settings),
+                checkpoint_config=tune.CheckpointConfig(
+                    checkpoint_frequency=settings.checkpoint_every, checkpoint_at_end=True, num_to_keep=2
+                ),
+                failure_config=tune.FailureConfig(max_failures=1),
+                callbacks=callbacks,
+                verbose=1,
+                progress_reporter=tune.CLIReporter(
+                    metric_columns={
+                        NUM_ENV_STEPS_SAMPLED_LIFETIME: "env steps",
+                        f"{ENV_RUNNER_RESULTS}/{EPISODE_RETURN_MEAN}": "return",
+                        "time_total_s": "s",
+                    },
+                    parameter_columns={"trial/timesteps": "budget"},
+                    max_report_frequency=30,
+                ),
+            ),
+        )
+    try:
+        results = list(tuner.fit())
+    except Exception:  # Tune reading back what a full disk cut short (an empty error.pkl: EOFError)
+        if local and StorageGuard.tripped(Path(path)):
+            raise OSError(errno.ENOSPC, f"No space left on device: the {name} phase stopped") from None
+        raise
+    if local and StorageGuard.tripped(Path(path)):
+        raise OSError(errno.ENOSPC, f"No space left on device: the {name} phase stopped")
+    stopped = unfinished_trials(results)
+    if stopped:
+        raise RunInterrupted(f"the {name} phase stopped before {', '.join(stopped)} finished")
+    return results
+
+
+class RunInterrupted(Exception):
+    """The run was stopped (Ctrl-C, SIGINT) before its trials finished; what was saved is resumable."""
+
+
+def unfinished_trials(results: list[tune.Result]) -> list[str]:
+    """Trials that neither reached their budget nor failed: Tune stops them so when it is interrupted (its first
+    SIGINT saves the experiment's state and returns), and a half-trained checkpoint must not be evaluated as if it
+    had finished. A trial interrupted before its first result has no config: it is named by its folder."""
+    return [
+        result.path.rstrip("/").rsplit("/", 1)[-1] if result.config is None else trial_name(result.config["trial"])
+        for result in results
+        if result.error is None and not (result.metrics or {}).get("done")
+    ]
+
+
+def resume_command(settings: TransferSettings) -> str:
+    storage = "" if settings.storage == TransferSettings.storage else f" --storage {settings.storage}"
+    return f"python experiments/transfer.py --resume --name {settings.name}{storage}"
+
+
+def _trial_name(trial) -> str:
+    return trial_name(trial.config["trial"])
+
+
+def checkpoint_uri(checkpoint: tune.Checkpoint) -> str:
+    if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem):
+        return checkpoint.path
+    scheme = {"gcs": "gs"}.get(checkpoint.filesystem.type_name, checkpoint.filesystem.type_name)
+    return f"{scheme}://{checkpoint.path}"
+
+
+@ray.remote(num_cpus=1)
+def evaluate_checkpoint(
+    checkpoint: tune.Checkpoint, env_config: dict, episodes: int, seed: int, agent_ids: str
+) -> dict:
+    with checkpoint.as_directory() as path:
+        return evaluate(path, env_config, episodes=episodes, seed=seed, agent_ids=agent_ids)
+
+
+def evaluate_results(
+    settings: TransferSettings, results: list[tune.Result], ledger: TransferLedger, episodes: EpisodeLedger
+) -> None:
+    """Greedy evaluations of finished trials (in parallel Ray tasks), skipping rows already in the ledger; each also
+    goes into its trial's TensorBoard logs."""
+    jobs = []
+    for result in results:
+        if result.error is not None or result.checkpoint is None:
+            continue
+        spec = result.config["trial"]
+        if spec["phase"] == "train":
+            targets = [("zero_shot", n) for n in sorted(set(settings.eval_agents + settings.train_agents))]
+            if settings.scratch and len(settings.train_agents) == 1:
+                targets.append(("scratch", settings.train_agents[0]))
+        else:
+            targets = [(spec["phase"], spec["n_agents"][0])]
+        for phase, n in targets:
+            row = {
+                "algo": spec["algo"],
+                "embedding": spec["embedding"],
+                "scenario": settings.scenario,
+                "train_agents": settings.train_label,
+                "eval_agents": n,
+                "phase": phase,
+                "seed": spec["seed"],
+                "timesteps": int(result.metrics[NUM_ENV_STEPS_SAMPLED_LIFETIME]),
+                "wall_s": round(result.metrics["time_total_s"], 1),
+            }
+            if row_key(row) in ledger:
+                continue
+            task = evaluate_checkpoint.remote(
+                result.checkpoint,
+                settings.env_config(n),
+                settings.eval_episodes,
+                EVAL_SEED + spec["seed"],
+                settings.zero_shot_ids,
+            )
+            jobs.append((row, result, task))
+    for row, result, task in jobs:
+        evaluation = ray.get(task)
+        values = evaluation_columns(evaluation)
+        row.update(values)
+        ledger.add([row])
+        episodes.add(row, evaluation)
+        tensorboard_logging.log_evaluation(result, row, values)
+        print(
+            f"evaluated {row['phase']} {row['algo']}/{row['embedding']} seed {row['seed']} at "
+            f"{row['eval_agents']} agents: {row['return_mean']:.2f} ± {row['return_std']:.2f}",
+            flush=True,
+        )
+
+
+def scripted_rows(settings: TransferSettings, ledger: TransferLedger, episodes: EpisodeLedger) -> None:
+    """The scripted teams at every size, per seed: the uniformly random policy (the floor of the transfer ratio and
+    of the normalised score) and, where the scenario has one, its heuristic (`envs.heuristics`: the score's 1)."""
+    rows = []
+    policies = ["random", *(["heuristic"] if has_heuristic(settings.env_config(settings.train_agents)) else [])]
+    for policy, n in itertools.product(policies, sorted(set(settings.eval_agents + settings.train_agents))):
+        for seed in settings.seeds:
+            row = {
+                "algo": policy,
+                "embedding": "-",
+                "scenario": settings.scenario,
+                "train_agents": "-",
+                "eval_agents": n,
+                "phase": policy,
+                "seed": seed,
+                "timesteps": 0,
+            }
+            if row_key(row) in ledger:
+                continue
+            start = time.perf_counter()
+            evaluation = scripted_policy_evaluation(
+                settings.env_config(n), settings.eval_episodes, seed=EVAL_SEED + seed, policy=policy
+            )
+            rows.append({**row, **evaluation_columns(evaluation), "wall_s": round(time.perf_counter() - start, 1)})
+            episodes.add(row, evaluation)
+    ledger.add(rows)
+
+
+ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception): ")  # "FloatingPointError: trial ...", not source
+
+
+def error_reason(error: BaseException) -> str:
+    """The first line of a failed trial's error: its last `SomeError: message` line, else its last line."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return next((line for line in reversed(lines) if ERROR_LINE.match(line)), lines[-1] if lines else repr(error))
+
+
+def failures(results: list[tune.Result]) -> list[str]:
+    """One line per failed trial: its name, its error's first line, and where its log is."""
+    return [
+        f"trial {trial_name(result.config['trial'])} failed: {error_reason(result.error)} (log: {result.path})"
+        for result in results
+        if result.error is not None
+    ]
+
+
+def run(settings: TransferSettings) -> int:
+    files = ExperimentFiles(experiment_uri(settings))
+    files.write_bytes(SETTINGS_FILE, yaml.safe_dump(settings.to_dict(), sort_keys=False).encode())
+    metric_names = envs.find_scenario(settings.scenario).metric_names
+    ledger = TransferLedger(files, metric_names)
+    episodes = EpisodeLedger(files, metric_names)
+    callbacks = [wandb_logging.TeamWandbCallback(settings, local_dir(settings))] if settings.wandb else []
+
+    train_specs = [
+        trial_spec(settings, "train", algo, emb, settings.train_agents, seed, settings.timesteps)
+        for algo, emb, seed in grid(settings)
+    ]
+    finetune_total = len(train_specs) * len(settings.eval_agents) * settings.finetune_timesteps
+    if settings.scratch:
+        train_specs += [
+            trial_spec(settings, "scratch", algo, emb, [n], seed, settings.timesteps)
+            for algo, emb, seed in grid(settings)
+            for n in settings.eval_agents
+            if [n] != settings.train_agents
+        ]
+    train_total = sum(spec["timesteps"] for spec in train_specs)
+    progress = ExperimentProgress(train_total + finetune_total)
+
+    with progress.phase("scripted policies"):
+        scripted_rows(settings, ledger, episodes)
+    with progress.phase("train"):
+        train_results = run_phase(
+            settings, "train", train_specs, [*callbacks, ProgressCallback(progress, "train", train_total)]
+        )
+    progress.finish_phase_steps(train_total)
+    with progress.phase("train evaluation"):
+        evaluate_results(settings, train_results, ledger, episodes)
+    all_results = list(train_results)
+
+    if settings.finetune_timesteps > 0:
+        finetune_specs = [
+            trial_spec(
+                settings,
+                "finetune",
+                spec["algo"],
+                spec["embedding"],
+                [n],
+                spec["seed"],
+                settings.finetune_timesteps,
+                restore_from=checkpoint_uri(result.checkpoint),
+                pretrained_env_steps=int(result.metrics[NUM_ENV_STEPS_SAMPLED_LIFETIME]),
+            )
+            for result in train_results
+            if (spec := result.config["trial"])["phase"] == "train" and result.error is None and result.checkpoint
+            for n in settings.eval_agents
+        ]
+        progress.total_env_steps -= finetune_total - len(finetune_specs) * settings.finetune_timesteps  # failed
+        if finetune_specs:
+            phase_total = len(finetune_specs) * settings.finetune_timesteps
+            with progress.phase("finetune"):
+                finetune_results = run_phase(
+                    settings,
+                    "finetune",
+                    finetune_specs,
+                    [*callbacks, ProgressCallback(progress, "finetune", phase_total)],
+                )
+            progress.finish_phase_steps(phase_total)
+            with progress.phase("finetune evaluation"):
+                evaluate_results(settings, finetune_results, ledger, episodes)
+            all_results += finetune_results
+
+    with progress.phase("report"):
+        summary = write_report(settings, files, ledger, episodes, metric_names, all_results)
+    problems = failures(all_results)
+    print(
+        f"\noutputs: {files.uri}/ (transfer.csv, transfer_episodes.csv, curves.csv, summary.md, transfer.png, "
+        "transfer_embeddings.png, transfer_curves.png; Tune folders train/, finetune/)\n"
+    )
+    print(summary)
+    print(progress.summary())
+    print(f"TensorBoard (every trial's training and evaluation curves): tensorboard --logdir {files.uri}")
+    for line in problems:
+        print(line, file=sys.stderr)
+    return 1 if problems else 0
+
+
+def write_report(
+    settings: TransferSettings,
+    files: ExperimentFiles,
+    ledger: TransferLedger,
+    episodes: EpisodeLedger,
+    metric_names: tuple[str, ...],
+    results: list[tune.Result],
+) -> str:
+    """Write `summary.md`, the figures, the learning curves and (with `--wandb`) the evaluations; returns the summary."""
+    title = (
+        f"{settings.scenario}: trained at {settings.train_label} agents, {settings.timesteps} env steps, "
+        f"fine-tuned {settings.finetune_timesteps} ({settings.finetune}), slots {settings.slots}, zero-shot ids "
+        f"{settings.zero_shot_ids} ({settings.name})"
+    )
+    summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names)
+    files.write_bytes("summary.md", summary.encode())
+    write_figures(files, ledger.rows, episodes.rows, title, metric_names)
+    curves = curve_rows(results)
+    if curves:
+        files.write_bytes("curves.csv", curves_csv(curves))
+        if (figure := curves_plot(curves, ledger.rows, title)) is not None:
+            files.write_bytes("transfer_curves.png", figure)
+    if settings.wandb:
+        wandb_logging.log_evaluations(settings, ledger.rows, local_dir(settings))
+        if os.environ.get("WANDB_MODE") == "offline":
+            print(wandb_logging.offline_notice(local_dir(settings)))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the experiment the command line `argv` describes; returns the exit code."""
+    try:
+        settings, explicit = parse_settings(argv, description=__doc__)
+        check_storage(settings)
+        settings = resolve_resume(settings, explicit)
+    except SettingsError as error:
+        print(f"transfer.py: error: {error}", file=sys.stderr)
+        return 2
+    if settings.wandb:
+        wandb_logging.choose_mode(local_dir(settings))
+    started_here = not ray.is_initialized()
+    lock = None
+    try:
+        if not is_uri(settings.storage):
+            lock = ExperimentLock(Path(experiment_uri(settings))).acquire()
+        joined_cluster = start_ray(settings.dashboard)
+        check_shared_storage(settings, joined_cluster)
+        if settings.gpus_per_trial is None:
+            settings.gpus_per_trial = 1.0 if cluster_can_have_gpus() else 0.0
+        check_resources(settings)
+        return run(settings)
+    except SettingsError as error:
+        print(f"transfer.py: error: {error}", file=sys.stderr)
+        return 2
+    except (RunInterrupted, KeyboardInterrupt) as error:
+        reason = f" ({error})" if str(error) else ""
+        print(
+            f"transfer.py: interrupted{reason}; unfinished trials were not evaluated and the summary was not "
+            f"written; continue with: {resume_command(settings)}",
+            file=sys.stderr,
+        )
+        return 130
+    except OSError as error:
+        if not storage_full(error):
+            raise
+        print(
+            f"transfer.py: error: storage full at {experiment_uri(settings)}; what was written is kept: free space, "
+            f"then continue with: {resume_command(settings)}",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        if lock is not None:
+            lock.release()
+        if started_here:
+            ray.shutdown()
