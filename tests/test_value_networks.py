@@ -106,7 +106,9 @@ def test_vdn_is_the_masked_sum():
     torch.testing.assert_close(VDNMixer()(qs, mask, obs, state), (qs * mask).sum(-1))
 
 
-@pytest.mark.parametrize("mixer", [QMixer(N_MAX, OBS_DIM, STATE_DIM, team_embedding="mean"), VDNMixer()], ids=str)
+@pytest.mark.parametrize(
+    "mixer", [QMixer(N_MAX, OBS_DIM, STATE_DIM, team_embedding="mean"), VDNMixer()], ids=["qmix", "vdn"]
+)
 def test_several_joint_actions_of_the_same_states_mix_as_one_at_a_time(mixer):
     # gum mixes the taken, the greedy and the behaviour's sampled joint actions of each state in one call
     qs, mask, obs, state = team_batch(6)
