@@ -77,6 +77,18 @@ def test_value_learners_anneal_over_the_budget_and_discount_at_the_scenario_s_ga
     assert qmix.gamma == 0.9 and qmix.epsilon == 0.1
 
 
+def test_vdn_takes_munchausen_targets_on_spread_unless_told_otherwise():
+    spread, _ = parse_settings([])
+    assert algo_config(spread, "vdn", "concat", [3], seed=0).munchausen_params is not None
+    assert algo_config(spread, "qmix", "concat", [3], seed=0).munchausen_params is None
+    vmas, _ = parse_settings(["--scenario", "vmas:spread"])
+    assert algo_config(vmas, "vdn", "concat", [3], seed=0).munchausen_params is None  # not measured there
+    told, _ = parse_settings(["--training", '{"vdn": {"munchausen": null}}'])
+    assert algo_config(told, "vdn", "concat", [3], seed=0).munchausen_params is None
+    tuned, _ = parse_settings(["--training", '{"vdn": {"munchausen": {"alpha": 0.5}}}'])
+    assert algo_config(tuned, "vdn", "concat", [3], seed=0).munchausen_params["alpha"] == 0.5
+
+
 def test_flags_override_the_config_file(tmp_path):
     config = tmp_path / "grid.yaml"
     config.write_text(
