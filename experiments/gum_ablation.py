@@ -47,7 +47,7 @@ def main() -> None:
     options = {**spec.get("scenario_options", {}), **args.scenario_options}
     env_config = {"scenario": spec["scenario"], "n_agents": spec["train_agents"], **options}
     names = list(spec["grid"])
-    cells = [dict(zip(names, values)) for values in itertools.product(*spec["grid"].values())]
+    cells = [dict(zip(names, values, strict=True)) for values in itertools.product(*spec["grid"].values())]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
 
     rows = []

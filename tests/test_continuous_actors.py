@@ -102,7 +102,7 @@ def test_frozen_keeps_an_actor_loss_out_of_the_critic_s_gradients():
     with frozen(critic):
         actor_loss = -critic(actor(x)).mean()
     (critic_loss + actor_loss).backward()
-    for param, alone in zip(critic.parameters(), critic_grads):
+    for param, alone in zip(critic.parameters(), critic_grads, strict=True):
         assert torch.allclose(param.grad, alone)
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in actor.parameters())
     assert all(p.requires_grad for p in critic.parameters()), "the critic is trainable again after the block"

@@ -21,7 +21,7 @@ def test_every_cell_of_the_ablation_grid_is_a_valid_gum_config():
     env_config = {"scenario": spec["scenario"], "n_agents": spec["train_agents"], **spec["scenario_options"]}
     for values in cells:
         rl_algos.get_config("gum").environment("team", env_config=env_config).training(
-            **dict(zip(grid, values))
+            **dict(zip(grid, values, strict=True))
         ).validate()
 
 

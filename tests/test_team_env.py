@@ -68,7 +68,7 @@ def test_seeded_resets_reproduce(scenario):
     first = rollout(envs.make_team_env(scenario, 3, 5), seed=7, steps=15)
     second = rollout(envs.make_team_env(scenario, 3, 5), seed=7, steps=15)
     assert len(first) == len(second)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         for key in ("obs", "mask", "state"):
             np.testing.assert_array_equal(a[0][key], b[0][key])
         assert a[1:4] == b[1:4]
