@@ -55,7 +55,7 @@ from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
 from experiments.transfer_experiment.settings import EVAL_SEED, VMAS_WORLDS, value_learner_defaults  # noqa: E402
 from experiments.transfer_experiment.stats import Estimate, mean_estimate  # noqa: E402
 from rl_algos.common.config.actor_critic import TeamActorCriticConfig  # noqa: E402
-from rl_algos.common.config.replay import ReplayConfig  # noqa: E402
+from rl_algos.common.config.replay import ReplayOptions  # noqa: E402
 from rl_algos.common.evaluation.learning_curve import LearningCurve  # noqa: E402
 from rl_algos.common.evaluation.team_evaluation import AGENT_ID_MODES, scripted_policy_evaluation  # noqa: E402
 from rl_algos.common.loops.divergence import ValueDivergenceError  # noqa: E402
@@ -203,7 +203,7 @@ def convergence_config(
         if isinstance(config, TeamActorCriticConfig) and "train_batch_size_per_learner" not in training:
             config.cover_every_env()
     value_learner_defaults(config, training, timesteps)
-    if isinstance(config, ReplayConfig):
+    if config.takes(ReplayOptions):
         config.training(checkpoint_replay=True)  # a run resumed from its last point goes on with its replay
     return config
 

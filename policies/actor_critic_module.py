@@ -57,7 +57,7 @@ class TeamActorCriticModule(
         config = self.model_config
         n_max, obs_dim = self.observation_space["obs"].shape
         self.n_max = n_max
-        self.recurrent = config["recurrent"]
+        self.recurrent = config.get("recurrent", False)  # unset by the algorithms without recurrent agents
         self.actor = TeamActor(
             self.action_space,
             obs_dim,

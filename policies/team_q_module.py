@@ -43,7 +43,7 @@ class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, Infer
         n_max, obs_dim = self.observation_space["obs"].shape
         state_dim = self.observation_space["state"].shape[0]
         self.n_actions = int(self.action_space.nvec[0])
-        self.recurrent = config["recurrent"]
+        self.recurrent = config.get("recurrent", False)  # unset by the algorithms without recurrent agents
         self.obs_last_action = config["obs_last_action"]
         agent_cls = RecurrentAgentQNetwork if self.recurrent else AgentQNetwork
         agent_in = obs_dim + (self.n_actions if self.obs_last_action else 0)

@@ -26,19 +26,22 @@ from rl_algos.qmix import QMIXConfig
 from rl_algos.vdn import VDNConfig
 
 ALGORITHMS: dict[str, type[AlgorithmConfig]] = {
-    "iql": IQLConfig,
-    "vdn": VDNConfig,
-    "qmix": QMIXConfig,
-    "gum": GUMConfig,
-    "iac": IACConfig,
-    "iac_awac": IACAWACConfig,
-    "central_v": CentralVConfig,
-    "central_v_sac": CentralVSACConfig,
-    "ippo": IPPOConfig,
-    "mappo": MAPPOConfig,
-    "coma": COMAConfig,
-    "lica": LICAConfig,
-    "maddpg": MADDPGConfig,
+    config.name: config
+    for config in (
+        IQLConfig,
+        VDNConfig,
+        QMIXConfig,
+        GUMConfig,
+        IACConfig,
+        IACAWACConfig,
+        CentralVConfig,
+        CentralVSACConfig,
+        IPPOConfig,
+        MAPPOConfig,
+        COMAConfig,
+        LICAConfig,
+        MADDPGConfig,
+    )
 }
 
 

@@ -174,7 +174,10 @@ def test_gum_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_
         ({"behaviour_model": "gan"}, "behaviour_model='gan' is unknown; use one of bc, vae"),
         ({"cql_mu": "max"}, "cql_mu='max' is unknown; use one of logsumexp, greedy"),
         ({"mixer": "qtran"}, "mixer='qtran' is unknown; use one of vdn, qmix"),
-        ({"recurrent": True}, "GUM does not support recurrent agents (recurrent=True)"),
+        (
+            {"recurrent": True},
+            "GUM has no option 'recurrent': it does not take recurrent agents; the algorithms that do",
+        ),
         ({"obs_agent_id": False}, "regularise_against='others' asks the shared network with another agent's id"),
     ],
 )

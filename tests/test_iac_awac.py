@@ -57,7 +57,8 @@ def test_awac_loss_matches_a_hand_computed_batch():
 def test_iac_awac_refuses_continuous_actions_and_bad_options_and_iac_points_to_it():
     multiwalker = {"scenario": "multiwalker", "n_agents": 2}
     with pytest.raises(
-        ValueError, match="IACAWAC needs discrete actions.*or iac, central_v, ippo, mappo, central_v_sac or maddpg"
+        ValueError,
+        match="IACAWAC needs discrete actions.*or central_v, central_v_sac, iac, ippo, maddpg, mappo for continuous actions",
     ):
         rl_algos.get_config("iac_awac").environment("team", env_config=multiwalker).validate()
     with pytest.raises(ValueError, match="awac_lambda .* must be positive"):

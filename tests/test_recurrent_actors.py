@@ -111,7 +111,9 @@ def test_recurrent_options_are_validated():
         rl_algos.get_config("coma").training(recurrent=True, max_seq_len=0).validate()
     for algo, name in [("iac_awac", "IACAWAC"), ("central_v_sac", "CentralVSAC"), ("maddpg", "MADDPG")]:
         with pytest.raises(
-            ValueError, match=f"{name} does not support recurrent agents .* iac, central_v, ippo, mappo, coma"
+            ValueError,
+            match=f"{name} has no option 'recurrent': it does not take recurrent agents; the algorithms "
+            "that do: central_v, coma, iac, ippo, iql, lica, mappo, qmix, vdn",
         ):
             rl_algos.get_config(algo).training(recurrent=True).validate()
     with pytest.raises(ValueError, match="finetune_kl is not available for recurrent agents"):

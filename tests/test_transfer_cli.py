@@ -266,7 +266,7 @@ def test_actor_critic_algorithms_join_the_transfer_grid_and_are_checked_against_
     assert main(["--algos", "coma", "--scenario", "multiwalker"]) == 2
     error = capsys.readouterr().err
     assert "coma with the concat embedding on multiwalker: COMA needs discrete actions" in error
-    assert "or iac, central_v, ippo, mappo, central_v_sac or maddpg for continuous actions" in error
+    assert "or central_v, central_v_sac, iac, ippo, maddpg, mappo for continuous actions" in error
 
 
 def test_only_replay_learners_need_a_budget_beyond_learning_starts_and_the_smoke_lowers_it():

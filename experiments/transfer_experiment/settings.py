@@ -22,7 +22,7 @@ from envs.team_env import SLOT_MODES
 from policies.networks.team_embedding import EMBEDDINGS
 from rl_algos.common.config.actor_critic import TeamActorCriticConfig
 from rl_algos.common.config.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay
-from rl_algos.common.config.replay import ReplayConfig
+from rl_algos.common.config.replay import ReplayOptions
 from rl_algos.common.config.value import TeamQConfig
 from rl_algos.common.evaluation.team_evaluation import AGENT_ID_MODES
 from rl_algos.vdn import VDNConfig
@@ -550,7 +550,7 @@ def train_config(settings: TransferSettings, algo: str, embedding: str, seed: in
     the fine-tuning strategy starts from it."""
     config = algo_config(settings, algo, embedding, settings.train_agents, seed)
     starts_from_replay = settings.finetune_timesteps > 0 and loads_pretrained_replay(settings.finetune)
-    if starts_from_replay and isinstance(config, ReplayConfig):
+    if starts_from_replay and config.takes(ReplayOptions):
         config.training(checkpoint_replay=True)
     return config
 

@@ -14,6 +14,7 @@ class CentralVConfig(TeamActorCriticConfig):
     off-policy soft actor-critic the research notes use is its own algorithm, `central_v_sac`.
     """
 
+    name = "central_v"
     critic = "team"
     moved_bases = {"sac": "central_v_sac", "ppo": "mappo"}  # noqa: RUF012 (read-only)
 

@@ -10,13 +10,14 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from policies.sac_module import TeamSACModule
 from rl_algos.central_v_sac.learner import CentralVSACLearner
-from rl_algos.common.config.networks import ActorCriticNetworksConfig
-from rl_algos.common.config.replay import ReplayConfig
-from rl_algos.common.config.unmixing import UnmixingConfig
+from rl_algos.common.config.networks import ActorCriticNetworkOptions
+from rl_algos.common.config.replay import ReplayOptions
+from rl_algos.common.config.team import TeamAlgorithmConfig
+from rl_algos.common.config.unmixing import UnmixingOptions
 from rl_algos.common.loops.off_policy import OffPolicyTeamAlgorithm
 
 
-class CentralVSACConfig(UnmixingConfig, ReplayConfig, ActorCriticNetworksConfig):
+class CentralVSACConfig(TeamAlgorithmConfig):
     """Central-V on a soft actor-critic base (Christodoulou 2019 for discrete actions, Haarnoja et al. 2018 for
     continuous ones), off-policy on the team replay: a shared actor, twin centralised critics over the team
     embedding (`team_embedding`) of (observation, action) pairs and a learned temperature. Discrete actions:
@@ -25,15 +26,18 @@ class CentralVSACConfig(UnmixingConfig, ReplayConfig, ActorCriticNetworksConfig)
     entropy of `-k` for k action dimensions.
 
     `.training(...)` options: `initial_alpha` (0.2), `target_entropy_scale` (0.89, discrete); the network options
-    of `ActorCriticNetworksConfig`; `unmix` (None, off) and greedy unmixing's other options (`UnmixingConfig`):
+    (`ActorCriticNetworkOptions`); `unmix` (None, off) and greedy unmixing's other options (`UnmixingOptions`):
     each agent's own critic `Q_ind(o_a, .)` weighed against the pooled twin critics by their conservative gaps (the
     policy's actions against the replayed one), in the critics' losses and the actor's Q, as `gum` weighs its
     independent and mixed Qs; RLlib's `lr` (2e-3) and `train_batch_size_per_learner` (100); and the replay
-    options of `ReplayConfig` (`tau` 0.005: Polyak averaging of the target critics per update, `learning_starts`
+    options (`ReplayOptions`: `tau` 0.005: Polyak averaging of the target critics per update, `learning_starts`
     1000, `train_ratio` 0.25 updates per env step, `n_step` 1, `replay_capacity` 50,000, ...).
     """
 
-    supports_recurrent = False  # replayed transitions only
+    name = "central_v_sac"
+    # MLP agents only: its learner trains on replayed transitions, not sequences
+    option_groups = (*TeamAlgorithmConfig.option_groups, ReplayOptions, ActorCriticNetworkOptions, UnmixingOptions)
+    continuous_actions = True
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or CentralVSAC)

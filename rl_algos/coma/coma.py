@@ -18,7 +18,9 @@ class COMAConfig(TeamActorCriticConfig):
     target critic's updates.
     """
 
+    name = "coma"
     critic = "coma"
+    continuous_actions = False  # the counterfactual baseline sums over the agent's discrete actions
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or COMA)
@@ -40,9 +42,6 @@ class COMAConfig(TeamActorCriticConfig):
 
     def get_default_learner_class(self):
         return COMALearner
-
-    def supports_continuous_actions(self) -> bool:
-        return False  # the counterfactual baseline sums over the agent's discrete actions
 
     def validate(self) -> None:
         super().validate()

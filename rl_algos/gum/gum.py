@@ -11,7 +11,8 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from policies.gum_module import GUMModule
 from policies.networks.behaviour import BEHAVIOUR_MODELS
 from policies.networks.mixers import MIXERS
-from rl_algos.common.config.unmixing import UnmixingConfig
+from rl_algos.common.config.recurrent import RecurrentAgentOptions
+from rl_algos.common.config.unmixing import UnmixingOptions
 from rl_algos.common.config.value import MUNCHAUSEN_DEFAULTS, TeamQConfig
 from rl_algos.common.loops.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.common.losses.unmixing import UNMIX
@@ -26,20 +27,22 @@ SWITCHES = {
 }
 
 
-class GUMConfig(UnmixingConfig, TeamQConfig):
+class GUMConfig(TeamQConfig):
     """Greedy unmixing. Besides `TeamQConfig`'s options, `.training(...)` takes (defaults first):
 
     - `mixer`: "qmix" | "vdn", the mixed estimator `Q_mix = mixer(Q_1..Q_N, s)` (over `team_embedding`);
     - `behaviour_model`: "bc" | "vae", the cloned behaviour policy `beta(u | o_a, id_a)`;
     - `cql_mu`: "logsumexp" | "greedy", the `mu(Q_a)` of the independent gap; `beta_samples` (4): joint
       actions drawn from beta for the mixed gap; `cql_alpha` (0.1, in reward units; 0 turns conservatism off);
-    - `unmix` ("inverse" here; `UnmixingConfig`): "inverse" | "direct" | "lagrange", how the estimators are
+    - `unmix` ("inverse" here; `UnmixingOptions`): "inverse" | "direct" | "lagrange", how the estimators are
       weighted; `unmix_eps` (1e-3) in the inverse weights; `target_gap` (1.0) for lagrange;
     - `regulariser`: "munchausen" | "kl" | "none", against `regularise_against`: "others" | "self";
       `kl_coef` (0.1); the Munchausen constants (alpha 0.9, tau 0.03, l0 -1, also kl's tau) from `munchausen`.
     """
 
-    supports_recurrent = False  # the behaviour model and the gaps are per transition
+    name = "gum"
+    # MLP agents only: the behaviour model and the gaps are per transition
+    option_groups = (*(g for g in TeamQConfig.option_groups if g is not RecurrentAgentOptions), UnmixingOptions)
     supports_td_lambda = False  # its targets are per transition too
 
     def __init__(self, algo_class=None):

@@ -10,6 +10,7 @@ class IACConfig(TeamActorCriticConfig):
     centralised critic), so an embedding grid gives IAC the same network for every embedding. Discrete actions, or
     continuous ones (multiwalker) with the squashed-Gaussian actor. The off-policy IAC on AWAC is `iac_awac`."""
 
+    name = "iac"
     critic = "agent"
     moved_bases = {"awac": "iac_awac", "ppo": "ippo"}  # noqa: RUF012 (read-only)
 

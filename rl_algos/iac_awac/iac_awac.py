@@ -9,14 +9,14 @@ from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from policies.actor_critic_module import TeamActorCriticModule
-from rl_algos.common.config.actor_critic import CONTINUOUS_ACTION_ALGORITHMS
-from rl_algos.common.config.networks import ActorCriticNetworksConfig
-from rl_algos.common.config.replay import ReplayConfig
+from rl_algos.common.config.networks import ActorCriticNetworkOptions
+from rl_algos.common.config.replay import ReplayOptions
+from rl_algos.common.config.team import TeamAlgorithmConfig
 from rl_algos.common.loops.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.iac_awac.learner import IACAWACLearner
 
 
-class IACAWACConfig(ReplayConfig, ActorCriticNetworksConfig):
+class IACAWACConfig(TeamAlgorithmConfig):
     """Independent actor-critic with AWAC's updates, for discrete actions: a shared actor `pi(u | o_a, id_a)` and a
     shared per-agent critic `Q(o_a, u)` (one output per action; no team embedding, so an embedding grid gives it
     the same network), both trained on replayed transitions of the team reward. The critic learns the current
@@ -24,12 +24,14 @@ class IACAWACConfig(ReplayConfig, ActorCriticNetworksConfig):
     `min(exp(A / awac_lambda), awac_max_weight)`, `A = Q(o_a, u_a) - E_{u ~ pi}[Q(o_a, u)]`.
 
     `.training(...)` options: `awac_lambda` (1.0), the advantage temperature (smaller: greedier toward the critic);
-    `awac_max_weight` (20.0), the clip of the weights; the network options of `ActorCriticNetworksConfig`; RLlib's
-    `lr` (5e-4) and `train_batch_size_per_learner` (64); and the replay options of `ReplayConfig` (`tau` 0.005:
+    `awac_max_weight` (20.0), the clip of the weights; the network options (`ActorCriticNetworkOptions`); RLlib's
+    `lr` (5e-4) and `train_batch_size_per_learner` (64); and the replay options (`ReplayOptions`: `tau` 0.005:
     Polyak averaging of the target critic per update, `learning_starts` 1000, `train_ratio` 0.25, `n_step` 1, ...).
     """
 
-    supports_recurrent = False  # replayed transitions only; the on-policy `iac` takes recurrent=True
+    name = "iac_awac"
+    # MLP agents only (replayed transitions; the on-policy `iac` takes recurrent=True); discrete actions
+    option_groups = (*TeamAlgorithmConfig.option_groups, ReplayOptions, ActorCriticNetworkOptions)
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or IACAWAC)
@@ -55,7 +57,6 @@ class IACAWACConfig(ReplayConfig, ActorCriticNetworksConfig):
 
     def validate(self) -> None:
         super().validate()
-        self.require_discrete_actions(f"{CONTINUOUS_ACTION_ALGORITHMS} for continuous actions")
         if not self.awac_lambda > 0 or not self.awac_max_weight > 0:
             raise ValueError(
                 f"awac_lambda ({self.awac_lambda}) and awac_max_weight ({self.awac_max_weight}) must be positive"

@@ -8,6 +8,7 @@ class IPPOConfig(TeamPPOConfig):
     """IPPO: each present agent's GAE advantage from its own `V(o_a)`, on the team reward; `team_embedding` is not
     used (no centralised critic). Discrete actions, or continuous ones with the squashed-Gaussian actor."""
 
+    name = "ippo"
     critic = "agent"
 
     def __init__(self, algo_class=None):

@@ -8,6 +8,7 @@ from rl_algos.iql.learner import IQLLearner
 class IQLConfig(TeamQConfig):
     """IQL: each present agent's `Q_a(o_a, u_a)` is trained toward its own TD target; no mixer."""
 
+    name = "iql"
     mixer = None
 
     def __init__(self, algo_class=None):

@@ -19,6 +19,7 @@ class LICAConfig(COMAConfig):
     has no advantages).
     """
 
+    name = "lica"
     critic = "lica"
 
     def __init__(self, algo_class=None):

@@ -8,14 +8,15 @@ from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from policies.maddpg_module import TeamMADDPGModule
-from rl_algos.common.config.networks import ActorCriticNetworksConfig
-from rl_algos.common.config.replay import ReplayConfig
-from rl_algos.common.config.unmixing import UnmixingConfig
+from rl_algos.common.config.networks import ActorCriticNetworkOptions
+from rl_algos.common.config.replay import ReplayOptions
+from rl_algos.common.config.team import TeamAlgorithmConfig
+from rl_algos.common.config.unmixing import UnmixingOptions
 from rl_algos.common.loops.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.maddpg.learner import TeamMADDPGLearner
 
 
-class MADDPGConfig(UnmixingConfig, ReplayConfig, ActorCriticNetworksConfig):
+class MADDPGConfig(TeamAlgorithmConfig):
     """MADDPG, TD3-style: a shared deterministic actor, twin critics over the joint (observation, action) pairs
     and the min of their targets, target-policy smoothing, delayed actor updates, soft targets. Discrete actions
     go through a straight-through Gumbel-softmax; continuous ones through `tanh` scaled onto the action bounds.
@@ -23,21 +24,24 @@ class MADDPGConfig(UnmixingConfig, ReplayConfig, ActorCriticNetworksConfig):
     `.training(...)` options (besides RLlib's `lr` 5e-4, `gamma` 0.99, `grad_clip` 10 per optimizer,
     `train_batch_size_per_learner` 64):
 
-    - the network options of `ActorCriticNetworksConfig`; `team_embedding="concat"` gives each agent its own
+    - the network options (`ActorCriticNetworkOptions`); `team_embedding="concat"` gives each agent its own
       unshared critic over the concatenated pairs (the original MADDPG), `"mean"` / `"graph"` (or a dict) one
       shared critic pooling over the pairs;
     - `policy_delay` (2): critic updates per actor update; `target_noise` (0.2), `target_noise_clip` (0.5):
       target-policy smoothing of continuous actions; `exploration_noise` (0.1): Gaussian noise of continuous
       actions on the env runners (the three noises in units of half the action bounds' width);
       `gumbel_temperature` (1.0); `logits_reg` (1e-3): weight of `mean(logits^2)` in the discrete actor loss;
-    - `unmix` (None, off) and greedy unmixing's other options (`UnmixingConfig`: `cql_alpha` 1.0, `unmix_eps`,
+    - `unmix` (None, off) and greedy unmixing's other options (`UnmixingOptions`: `cql_alpha` 1.0, `unmix_eps`,
       `target_gap`): each agent's own critic `Q_ind(o_a, u_a)` is weighed against the pooled critics by their
       conservative gaps (the actor's action against the replayed one), in the critics' losses and the actor's
       objective, as `gum` weighs its independent and mixed Qs;
-    - the replay options of `ReplayConfig` (`tau` 0.005: soft target updates after every learner update, ...).
+    - the replay options (`ReplayOptions`: `tau` 0.005: soft target updates after every learner update, ...).
     """
 
-    supports_recurrent = False  # replayed transitions only
+    name = "maddpg"
+    # MLP agents only: its learner trains on replayed transitions, not sequences
+    option_groups = (*TeamAlgorithmConfig.option_groups, ReplayOptions, ActorCriticNetworkOptions, UnmixingOptions)
+    continuous_actions = True
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class or MADDPG)

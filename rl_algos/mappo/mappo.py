@@ -86,6 +86,7 @@ class MAPPOConfig(TeamPPOConfig):
     `concat`, `mean` or `graph`) of the agents' observations, every present agent credited with the team's GAE
     advantage; discrete actions, or continuous ones with the squashed-Gaussian actor."""
 
+    name = "mappo"
     critic = "team"
 
     def __init__(self, algo_class=None):

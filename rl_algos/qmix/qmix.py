@@ -8,6 +8,7 @@ from rl_algos.qmix.learner import QMIXLearner
 class QMIXConfig(TeamQConfig):
     """QMIX: a monotonic mixing network, its weights from hypernetworks over a team embedding (Rashid et al. 2018)."""
 
+    name = "qmix"
     mixer = "qmix"
 
     def __init__(self, algo_class=None):

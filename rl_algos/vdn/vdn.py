@@ -8,6 +8,7 @@ from rl_algos.qmix.learner import QMIXLearner
 class VDNConfig(TeamQConfig):
     """VDN: the team value is the sum of the present agents' Qs (Sunehag et al. 2018)."""
 
+    name = "vdn"
     mixer = "vdn"
 
     def __init__(self, algo_class=None):

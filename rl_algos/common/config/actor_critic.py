@@ -8,28 +8,28 @@ from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from policies.actor_critic_module import TeamActorCriticModule
-from rl_algos.common.config.networks import ActorCriticNetworksConfig
+from rl_algos.common.config.networks import ActorCriticNetworkOptions
+from rl_algos.common.config.recurrent import RecurrentAgentOptions
+from rl_algos.common.config.team import TeamAlgorithmConfig
 from rl_algos.common.loops.rollout_env_runner import TeamEnvRunner
 
-# The learners that act in Box action spaces, named in the error of those that do not.
-CONTINUOUS_ACTION_ALGORITHMS = "iac, central_v, ippo, mappo, central_v_sac or maddpg"
 # Env steps each env (VMAS world) gives a batch at least, when the batch follows the envs (`cover_every_env`).
 MIN_ROLLOUT_STEPS = 10
 
 
-class TeamActorCriticConfig(ActorCriticNetworksConfig):
+class TeamActorCriticConfig(TeamAlgorithmConfig):
     """Configuration of an on-policy actor-critic team learner on RLlib's new API stack.
 
     Set through `.training(...)` (besides RLlib's own `lr` 2e-3, `gamma` 0.99, `grad_clip` 10,
     `train_batch_size_per_learner` 100, the env steps of fresh rollouts per update, and the network options of
-    `ActorCriticNetworksConfig`):
+    `ActorCriticNetworkOptions`):
 
     - `entropy_coeff` (0.01): weight of the policy-entropy bonus; `vf_coeff` (0.5): weight of the critic loss;
       `normalize_advantages` (True): advantages to mean 0, std 1 over each batch's present agents;
     - `shared_experience` (0.0, off; SEAC uses 1.0): `lambda`, the weight of each agent's losses on the other
       agents' experience, weighted by the clipped importance ratio `min(pi_a(u_b | o_b) / pi_b(u_b | o_b),
       shared_experience_clip)` (1.0) (Christianos et al. 2020); per-agent critics only (`iac`);
-    - `recurrent` (False), `max_seq_len` (20): a GRU actor (`RecurrentAgentConfig`), unrolled over pieces of up to
+    - `recurrent` (False), `max_seq_len` (20): a GRU actor (`RecurrentAgentOptions`), unrolled over pieces of up to
       `max_seq_len` steps of each rollout from the state it acted from at their first step (the critics stay MLPs
       over each step's observations); not with `shared_experience`;
     - `actor_output_scale` (1.0): the actor's output layer starts at PyTorch's default initialisation times this
@@ -43,6 +43,8 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
       (`central_v_sac`, `iac_awac`), and their former spellings (`base="sac"`, `base="awac"`) say so.
     """
 
+    option_groups = (*TeamAlgorithmConfig.option_groups, ActorCriticNetworkOptions, RecurrentAgentOptions)
+    continuous_actions = True  # A2C's learner handles Box actions (COMA's and LICA's do not)
     critic: str = "team"  # set by each algorithm's config: "agent" (IAC), "team" (Central-V), "coma", "lica"
     # Off-policy variants that became algorithms of their own: the former `base` -> the algorithm to use instead.
     moved_bases: dict[str, str] = {}  # noqa: RUF012 (read-only)
@@ -104,10 +106,6 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
         """Whether the loop samples arrays (`TeamEnvRunner.sample_rollout`) rather than RLlib's episodes."""
         return self.array_rollouts and not self.recurrent
 
-    def supports_continuous_actions(self) -> bool:
-        """Whether this configuration's learner handles Box actions (its actor always does): A2C's does."""
-        return True
-
     def validate(self) -> None:
         super().validate()
         if self.base in self.moved_bases:
@@ -133,8 +131,6 @@ class TeamActorCriticConfig(ActorCriticNetworksConfig):
                 "shared_experience (SEAC) evaluates each agent's policy on the others' observations one step at a "
                 "time, which a recurrent actor cannot do; use recurrent=False with it, or shared_experience=0"
             )
-        if not self.supports_continuous_actions():
-            self.require_discrete_actions(f"{CONTINUOUS_ACTION_ALGORITHMS} for continuous actions")
         if isinstance(self.actor_output_scale, bool) or not (
             isinstance(self.actor_output_scale, int | float) and self.actor_output_scale > 0
         ):

@@ -28,7 +28,7 @@ import numpy as np
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 import envs
-from rl_algos.common.config.replay import ReplayConfig
+from rl_algos.common.config.replay import ReplayOptions
 from rl_algos.common.config.value import TeamQConfig
 
 FINETUNE_STRATEGIES = ("naive", "conservative", "kl", "others")
@@ -73,7 +73,7 @@ def finetune_config(
     options: dict[str, Any] = {"lr": _scaled(config.lr, lr_scale)}
     if isinstance(config, TeamQConfig) and isinstance(pretrained, TeamQConfig):
         options["epsilon"] = resumed_schedule(pretrained.epsilon, pretrained_env_steps)
-    if isinstance(config, ReplayConfig):
+    if config.takes(ReplayOptions):
         options["learning_starts"] = min(config.learning_starts, 4 * config.train_batch_size_per_learner)
     if strategy in ("kl", "others"):
         options.update(finetune_kl=kl, finetune_kl_steps=kl_steps, finetune_kl_against="self")

@@ -1,23 +1,28 @@
-"""`TeamAlgorithmConfig`: what every team algorithm's AlgorithmConfig does the same way."""
+"""`TeamAlgorithmConfig`: what every team algorithm's AlgorithmConfig does the same way, and the option groups
+every algorithm takes (fine-tuning, the divergence guard)."""
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.util import log_once
 
 import envs
+from rl_algos.common.config.options import OptionGroup
+from rl_algos.common.config.recurrent import RecurrentAgentOptions
+from rl_algos.common.config.replay import ReplayOptions
 
 FINETUNE_KL_AGAINST = ("self", "others")
+# RLlib's own `.training()` options (`lr`, `gamma`, `grad_clip`, `train_batch_size_per_learner`, ...).
+RLLIB_TRAINING_OPTIONS = frozenset(inspect.signature(AlgorithmConfig.training).parameters) - {"self"}
 
 
-class TeamAlgorithmConfig(AlgorithmConfig):
-    """Base of the team algorithms' configs: RLlib's shared defaults (`lr` 5e-4, `gamma` 0.99, `grad_clip` 10 by
-    global norm, `train_batch_size_per_learner` 64, `rollout_fragment_length` 50, `num_envs_per_env_runner` 8),
-    `training()` keyword handling, the team env's action checks, and the fine-tuning trust region every algorithm
-    takes through `.training(...)`:
+class FineTuningOptions(OptionGroup):
+    """The fine-tuning trust region every algorithm takes:
 
     - `finetune_kl` (0.0, off): `beta`, the weight of `KL(pi_a || pi_ref_a)` over present agents, where `pi_ref` is
       the frozen pre-trained policy (`Algorithm.load_pretrained` sets it) and `pi` is the agents' softmax policy:
@@ -27,12 +32,120 @@ class TeamAlgorithmConfig(AlgorithmConfig):
       (`"self"`), or, for agents in slots `>= finetune_trained_slots` (ids the pre-trained team never had), with
       the id of a present agent in a trained slot (`"others"`); agents in trained slots are then not pulled;
     - `finetune_kl_tau` (1.0): the temperature of the value learners' softmax policies;
-    - `finetune_trained_slots` (None): for `"others"`, how many leading slots the pre-training team sat in;
-
-    and the divergence guard (`rl_algos.common.loops.divergence`): `value_bound_margin` (0.5; 0 turns it off) stops a
-    run with `ValueDivergenceError` once a learner's value estimates leave the range of returns the team rewards sampled
-    so far allow, `[min(r_min, 0), max(r_max, 0)] / (1 - gamma)`, by more than that many times its width.
+    - `finetune_trained_slots` (None): for `"others"`, how many leading slots the pre-training team sat in.
     """
+
+    title = "the fine-tuning trust region"
+    defaults: ClassVar[dict[str, Any]] = {
+        "finetune_kl": 0.0,
+        "finetune_kl_steps": 0,
+        "finetune_kl_against": "self",
+        "finetune_kl_tau": 1.0,
+        "finetune_trained_slots": None,
+    }
+
+    @classmethod
+    def model_config(cls, config: TeamAlgorithmConfig) -> dict[str, Any]:
+        return {"pretrained_reference": config.finetune_kl > 0}
+
+    @classmethod
+    def validate(cls, config: TeamAlgorithmConfig) -> None:
+        if isinstance(config.finetune_kl, bool) or not isinstance(config.finetune_kl, int | float):
+            raise ValueError(f"finetune_kl must be a number >= 0 (0 = off), got {config.finetune_kl!r}")
+        if config.finetune_kl < 0:
+            raise ValueError(f"finetune_kl must be a number >= 0 (0 = off), got {config.finetune_kl!r}")
+        steps = config.finetune_kl_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"finetune_kl_steps must be an int >= 0 (0 = no annealing), got {steps!r}")
+        if config.finetune_kl_against not in FINETUNE_KL_AGAINST:
+            raise ValueError(
+                f"finetune_kl_against={config.finetune_kl_against!r} is unknown; use one of "
+                f"{', '.join(FINETUNE_KL_AGAINST)}"
+            )
+        if not config.finetune_kl_tau > 0:
+            raise ValueError(f"finetune_kl_tau must be positive, got {config.finetune_kl_tau}")
+        if not config.finetune_kl:
+            return
+        env_config = config.team_env_config()
+        if env_config is not None and env_config.continuous_actions:
+            raise ValueError(
+                f"finetune_kl compares softmax policies, but {config.algo_name} acts with continuous actions here; "
+                "fine-tune without it (finetune_kl=0, e.g. the conservative strategy)"
+            )
+        if config.recurrent_agents():
+            raise ValueError(
+                "finetune_kl is not available for recurrent agents (recurrent=True); use the MLP agent, or "
+                "finetune_kl=0"
+            )
+        if config.finetune_kl_against == "others":
+            if not getattr(config, "obs_agent_id", False):
+                raise ValueError(
+                    "finetune_kl_against='others' asks the pre-trained network with another agent's id, which needs "
+                    "obs_agent_id=True; or use finetune_kl_against='self'"
+                )
+            n_max = env_config.n_max if env_config is not None else None
+            trained = config.finetune_trained_slots
+            if isinstance(trained, bool) or not isinstance(trained, int) or trained < 1:
+                raise ValueError(
+                    "finetune_kl_against='others' needs finetune_trained_slots, the number of leading slots the "
+                    f"pre-training team sat in (an int >= 1), got {trained!r}"
+                )
+            if n_max is not None and trained >= n_max:
+                raise ValueError(
+                    f"finetune_trained_slots={trained} leaves no untrained slot below n_max={n_max}: 'others' pulls "
+                    "agents in untrained slots toward trained ones; use finetune_kl_against='self'"
+                )
+
+
+class DivergenceGuardOptions(OptionGroup):
+    """The divergence guard every algorithm takes (`rl_algos.common.loops.divergence`): `value_bound_margin` (0.5;
+    0 turns it off) stops a run with `ValueDivergenceError` once a learner's value estimates leave the range of
+    returns the team rewards sampled so far allow, `[min(r_min, 0), max(r_max, 0)] / (1 - gamma)`, by more than
+    that many times its width."""
+
+    title = "the divergence guard"
+    defaults: ClassVar[dict[str, Any]] = {"value_bound_margin": 0.5}
+
+    @classmethod
+    def validate(cls, config: TeamAlgorithmConfig) -> None:
+        margin = config.value_bound_margin
+        if isinstance(margin, bool) or not isinstance(margin, int | float) or not margin >= 0:
+            raise ValueError(
+                f"value_bound_margin must be a number >= 0 (the divergence guard's margin; 0 = off), got {margin!r}"
+            )
+
+
+class TeamAlgorithmConfig(AlgorithmConfig):
+    """Base of the team algorithms' configs: RLlib's shared defaults (`lr` 5e-4, `gamma` 0.99, `grad_clip` 10 by
+    global norm, `train_batch_size_per_learner` 64, `rollout_fragment_length` 50, `num_envs_per_env_runner` 8),
+    `training()` keyword handling, the team env's action checks, and the option groups.
+
+    An algorithm's config sets `name` (its key in `rl_algos.ALGORITHMS`), lists the option groups it takes in
+    `option_groups` (every algorithm takes `FineTuningOptions` and `DivergenceGuardOptions`), says whether it
+    acts in Box action spaces (`continuous_actions`), and declares its own options in its `training()` signature.
+    `.training()` sets a group's options like any other; an option of a group the algorithm does not take, or one no
+    one declares, stops there with what to use instead.
+    """
+
+    name: ClassVar[str | None] = None
+    option_groups: ClassVar[tuple[type[OptionGroup], ...]] = (FineTuningOptions, DivergenceGuardOptions)
+    continuous_actions: ClassVar[bool] = False
+    registry: ClassVar[dict[str, type[TeamAlgorithmConfig]]] = {}  # name -> config class, filled as they are defined
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            TeamAlgorithmConfig.registry[cls.name] = cls
+
+    @classmethod
+    def algorithms_taking(cls, group: type[OptionGroup]) -> list[str]:
+        """The names of the algorithms whose configs list `group`."""
+        return sorted(name for name, config in cls.registry.items() if group in config.option_groups)
+
+    @classmethod
+    def continuous_action_algorithms(cls) -> list[str]:
+        """The names of the algorithms that act in Box action spaces."""
+        return sorted(name for name, config in cls.registry.items() if config.continuous_actions)
 
     def __init__(self, algo_class=None):
         super().__init__(algo_class=algo_class)
@@ -54,31 +167,52 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         # samples at ~0.3x the raw spread env's steps/s, eight at ~0.5x; benchmarks/bench_throughput.py).
         self.num_envs_per_env_runner = 8
         self.min_sample_timesteps_per_iteration = 1000
-        self.finetune_kl = 0.0
-        self.finetune_kl_steps = 0
-        self.finetune_kl_against = "self"
-        self.finetune_kl_tau = 1.0
-        self.finetune_trained_slots: int | None = None
-        self.value_bound_margin = 0.5
+        for group in self.option_groups:
+            group.set_defaults(self)
 
-    def training(
-        self,
-        *,
-        finetune_kl: float = NotProvided,
-        finetune_kl_steps: int = NotProvided,
-        finetune_kl_against: str = NotProvided,
-        finetune_kl_tau: float = NotProvided,
-        finetune_trained_slots: int | None = NotProvided,
-        value_bound_margin: float = NotProvided,
-        **kwargs,
-    ) -> TeamAlgorithmConfig:
+    def training(self, **kwargs: Any) -> TeamAlgorithmConfig:
+        """RLlib's `training()` plus the options of the groups this algorithm takes (each subclass's own options
+        are its `training()` arguments)."""
+        groups = {name: group for group in self.option_groups for name in group.defaults}
+        unknown = sorted(set(kwargs) - groups.keys() - RLLIB_TRAINING_OPTIONS)
+        if unknown:
+            raise ValueError(self._unknown_option_message(unknown[0]))
+        for name in groups.keys() & kwargs.keys():
+            value = kwargs.pop(name)
+            if value is not NotProvided:
+                setattr(self, name, value)
         super().training(**kwargs)
-        self._set_provided(locals())
         return self
+
+    def _unknown_option_message(self, option: str) -> str:
+        owner = OptionGroup.owning(option)
+        if owner is not None:
+            return (
+                f"{self.algo_name} has no option {option!r}: it does not take {owner.title}; the algorithms that do: "
+                f"{', '.join(self.algorithms_taking(owner))}"
+            )
+        known = set(RLLIB_TRAINING_OPTIONS) | {name for group in self.option_groups for name in group.defaults}
+        for config_class in type(self).__mro__:
+            if "training" in config_class.__dict__:
+                known |= set(inspect.signature(config_class.training).parameters) - {"self", "kwargs"}
+        close = difflib.get_close_matches(option, sorted(known), n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else f"; its options: {', '.join(sorted(known))}"
+        return f"{self.algo_name} has no training option {option!r}{hint}"
+
+    def takes(self, group: type[OptionGroup]) -> bool:
+        """Whether this algorithm takes the options of `group`."""
+        return group in self.option_groups
+
+    def recurrent_agents(self) -> bool:
+        """Whether the agents' shared network is recurrent (`recurrent=True`, for the algorithms that take it)."""
+        return self.takes(RecurrentAgentOptions) and self.recurrent
 
     @property
     def _model_config_auto_includes(self) -> dict[str, Any]:
-        return super()._model_config_auto_includes | {"pretrained_reference": self.finetune_kl > 0}
+        included = super()._model_config_auto_includes
+        for group in self.option_groups:
+            included = included | group.model_config(self)
+        return included
 
     def validate(self) -> None:
         # The team algorithms run on RLlib's new API stack only: consume RLlib's once-per-algorithm "you are running
@@ -86,12 +220,10 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         log_once(f"{self.algo_name}_on_new_api_stack")
         super().validate()
         self._validate_rllib_training_options()
-        self._validate_finetune_kl()
-        margin = self.value_bound_margin
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
-            raise ValueError(
-                f"value_bound_margin must be a number >= 0 (the divergence guard's margin; 0 = off), got {margin!r}"
-            )
+        if not self.continuous_actions:
+            self.require_discrete_actions(f"{', '.join(self.continuous_action_algorithms())} for continuous actions")
+        for group in self.option_groups:
+            group.validate(self)
 
     def _validate_rllib_training_options(self) -> None:
         """RLlib's own training options every team learner uses, by type and range (RLlib accepts a negative `lr`,
@@ -109,51 +241,6 @@ class TeamAlgorithmConfig(AlgorithmConfig):
         batch = self.train_batch_size_per_learner
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValueError(f"train_batch_size_per_learner must be an int >= 1, got {batch!r}")
-
-    def _validate_finetune_kl(self) -> None:
-        if isinstance(self.finetune_kl, bool) or not isinstance(self.finetune_kl, (int, float)) or self.finetune_kl < 0:
-            raise ValueError(f"finetune_kl must be a number >= 0 (0 = off), got {self.finetune_kl!r}")
-        steps = self.finetune_kl_steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"finetune_kl_steps must be an int >= 0 (0 = no annealing), got {steps!r}")
-        if self.finetune_kl_against not in FINETUNE_KL_AGAINST:
-            raise ValueError(
-                f"finetune_kl_against={self.finetune_kl_against!r} is unknown; use one of {', '.join(FINETUNE_KL_AGAINST)}"
-            )
-        if not self.finetune_kl_tau > 0:
-            raise ValueError(f"finetune_kl_tau must be positive, got {self.finetune_kl_tau}")
-        if not self.finetune_kl:
-            return
-        name = self.algo_name
-        env_config = self.team_env_config()
-        if env_config is not None and env_config.continuous_actions:
-            raise ValueError(
-                f"finetune_kl compares softmax policies, but {name} acts with continuous actions here; fine-tune "
-                "without it (finetune_kl=0, e.g. the conservative strategy)"
-            )
-        if getattr(self, "recurrent", False):
-            raise ValueError(
-                "finetune_kl is not available for recurrent agents (recurrent=True); use the MLP agent, or "
-                "finetune_kl=0"
-            )
-        if self.finetune_kl_against == "others":
-            if not getattr(self, "obs_agent_id", False):
-                raise ValueError(
-                    "finetune_kl_against='others' asks the pre-trained network with another agent's id, which needs "
-                    "obs_agent_id=True; or use finetune_kl_against='self'"
-                )
-            n_max = env_config.n_max if env_config is not None else None
-            trained = self.finetune_trained_slots
-            if isinstance(trained, bool) or not isinstance(trained, int) or trained < 1:
-                raise ValueError(
-                    "finetune_kl_against='others' needs finetune_trained_slots, the number of leading slots the "
-                    f"pre-training team sat in (an int >= 1), got {trained!r}"
-                )
-            if n_max is not None and trained >= n_max:
-                raise ValueError(
-                    f"finetune_trained_slots={trained} leaves no untrained slot below n_max={n_max}: 'others' pulls "
-                    "agents in untrained slots toward trained ones; use finetune_kl_against='self'"
-                )
 
     def validate_target_updates(self) -> None:
         """Check the target networks' update options (`TeamLearner`): `target_update_interval`, gradient steps
@@ -174,7 +261,20 @@ class TeamAlgorithmConfig(AlgorithmConfig):
     def learning_warmup(self) -> int:
         """Env steps a run samples before its first update: the replay learners' `learning_starts` (counted
         afresh by every run into an empty replay, fine-tuning included); 0 when on-policy."""
-        return 0
+        return self.learning_starts if self.takes(ReplayOptions) else 0
+
+    def replayed_sequence_length(self) -> int | None:
+        """The replay learners: the length of the replayed sequences the learner trains on (recurrent agents,
+        TD(lambda) returns); None: n-step transitions."""
+        return None
+
+    def replays_recurrent_state(self) -> bool:
+        """The replay learners: whether the replay keeps the recurrent state before each observation."""
+        return False
+
+    def replay_agent_rewards(self) -> bool:
+        """The replay learners: whether the learner needs each agent's own rewards (`infos["agent_rewards"]`)."""
+        return False
 
     @property
     def algo_name(self) -> str:

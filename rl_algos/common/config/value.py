@@ -11,15 +11,16 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from policies.networks.mixers import MIXER_INPUTS
 from policies.networks.team_embedding import parse_embedding_spec
 from policies.team_q_module import TeamQModule
-from rl_algos.common.config.recurrent import RecurrentAgentConfig
-from rl_algos.common.config.replay import ReplayConfig
+from rl_algos.common.config.recurrent import RecurrentAgentOptions
+from rl_algos.common.config.replay import ReplayOptions
+from rl_algos.common.config.team import TeamAlgorithmConfig
 
 MUNCHAUSEN_DEFAULTS = {"alpha": 0.9, "tau": 0.03, "l0": -1.0}
 OPTIMIZERS = ("adam", "rmsprop")
 REWARDS = ("team", "individual")
 
 
-class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
+class TeamQConfig(TeamAlgorithmConfig):
     """Configuration of an off-policy value-based team learner on RLlib's new API stack.
 
     Set through `.training(...)` (besides RLlib's own `lr`, `gamma`, `grad_clip`, `train_batch_size_per_learner`):
@@ -45,10 +46,12 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
       every interval); `train_batch_size_per_learner` (800) and `train_ratio` (0.04): EPyMARL's regime, one
       gradient step of 800 transitions per 25 env steps (smaller, more frequent steps made QMIX diverge sooner;
       see `__init__`);
-    - `optimizer`: `"adam"` | `"rmsprop"`; and the replay options of `ReplayConfig` (`train_ratio`,
-      `learning_starts`, `replay_capacity`, ...).
+    - `optimizer`: `"adam"` | `"rmsprop"`; the replay options (`ReplayOptions`: `train_ratio`,
+      `learning_starts`, `replay_capacity`, ...) and, where the algorithm takes them, the recurrent agents'
+      (`RecurrentAgentOptions`).
     """
 
+    option_groups = (*TeamAlgorithmConfig.option_groups, ReplayOptions, RecurrentAgentOptions)
     mixer: str | None = None  # set by each algorithm's config: None (IQL), "vdn", "qmix"
     supports_td_lambda: bool = True  # whether the algorithm's loss takes TD(lambda) returns (`td_lambda`)
 
@@ -137,10 +140,10 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
         return RLModuleSpec(module_class=TeamQModule)
 
     def replayed_sequence_length(self) -> int | None:
-        return self.max_seq_len if self.recurrent or self.td_lambda is not None else None
+        return self.max_seq_len if self.recurrent_agents() or self.td_lambda is not None else None
 
     def replays_recurrent_state(self) -> bool:
-        return self.recurrent
+        return self.recurrent_agents()
 
     def replay_agent_rewards(self) -> bool:
         return self.reward == "individual"
@@ -148,7 +151,6 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
     def validate(self) -> None:
         super().validate()
         name = self.algo_name
-        self.require_discrete_actions()
         env_config = self.team_env_config()
         if env_config is not None and self.obs_last_action and not env_config.last_action:
             raise ValueError(
@@ -172,7 +174,7 @@ class TeamQConfig(ReplayConfig, RecurrentAgentConfig):
             )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={self.optimizer!r} is unknown; use one of {', '.join(OPTIMIZERS)}")
-        if self.recurrent and self.n_step != 1:
+        if self.recurrent_agents() and self.n_step != 1:
             raise ValueError(
                 f"recurrent=True needs n_step=1 (got n_step={self.n_step}): recurrent agents train on replayed "
                 "sequences of 1-step transitions"

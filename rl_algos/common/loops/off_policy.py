@@ -36,7 +36,7 @@ POLL_S = 0.01  # how often a learner that is ahead checks for arrived samples
 
 
 class OffPolicyTeamAlgorithm(TeamAlgorithm):
-    """The replay loop of the off-policy team learners (options in `ReplayConfig`).
+    """The replay loop of the off-policy team learners (options in `ReplayOptions`).
 
     The replay is the project's `TeamReplayBuffer` (seeded with the config's `seed`): env runners' episode chunks
     go in as arrays, and the learner gets ready batches of K stacked minibatches through
