@@ -25,17 +25,15 @@ import torch
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-import ray  # noqa: E402
-from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
-
 import envs  # noqa: E402
 from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
 from experiments.transfer_experiment.settings import EVAL_SEED  # noqa: E402
 from rl_algos.common.evaluation.team_evaluation import (  # noqa: E402
     AGENT_ID_MODES,
     checkpoint_config,
+    checkpoint_module,
+    greedy_episodes,
     has_heuristic,
-    playing_algorithm,
     scripted_episodes,
 )
 
@@ -60,10 +58,10 @@ def learned_step_rewards(
     checkpoint: str, env_config: dict, episodes: int, seed: int, agent_ids: str
 ) -> tuple[np.ndarray, dict[str, float]]:
     """The greedy team's reward per episode and step `[episodes, T]`, and its task metrics' means at the last step."""
-    with playing_algorithm(checkpoint, env_config, seed, agent_ids) as algo:
-        played = algo.env_runner.sample(num_episodes=episodes, explore=False)
-    rewards = np.array([np.asarray(episode.get_rewards(), dtype=np.float64) for episode in played])
-    metrics = [episode.get_infos(-1).get("task_metrics", {}) for episode in played]
+    module, _ = checkpoint_module(checkpoint, env_config, agent_ids)
+    played = greedy_episodes(module, env_config, episodes, seed)
+    rewards = np.array([episode.rewards for episode in played])
+    metrics = [episode.info.get("task_metrics", {}) for episode in played]
     return rewards, {name: float(np.mean([m[name] for m in metrics])) for name in metrics[0]}
 
 
@@ -84,22 +82,21 @@ def action_gaps(checkpoint: str, env_config: dict, episodes: int, seed: int, age
     of the heuristic's move, greedy move == heuristic's]` rows, from the checkpoint's agent Qs; None for a checkpoint
     whose module has no agent Qs per move (`agent_q`: the value learners)."""
     rows: list[tuple[int, float, float, float, float]] = []
-    with playing_algorithm(checkpoint, env_config, seed, agent_ids) as algo:
-        module = algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped()
-        if not callable(getattr(module, "agent_q", None)) or getattr(module, "recurrent", False):
-            return None
+    module, _ = checkpoint_module(checkpoint, env_config, agent_ids)
+    if not callable(getattr(module, "agent_q", None)) or getattr(module, "recurrent", False):
+        return None
 
-        @torch.no_grad()
-        def observe(t: int, obs: dict, action: np.ndarray) -> None:
-            batch = {key: torch.as_tensor(np.asarray(value))[None] for key, value in obs.items()}
-            q = module.agent_q(module.agent, batch)[0][0].numpy()  # [n_max, A]
-            for slot in np.flatnonzero(obs["mask"]):
-                ranked = np.sort(q[slot])[::-1]
-                greedy = q[slot].argmax()
-                heuristic_gap = ranked[0] - q[slot, action[slot]]
-                rows.append((t, ranked[0], ranked[0] - ranked[1], heuristic_gap, float(greedy == action[slot])))
+    @torch.no_grad()
+    def observe(t: int, obs: dict, action: np.ndarray) -> None:
+        batch = {key: torch.as_tensor(np.asarray(value))[None] for key, value in obs.items()}
+        q = module.agent_q(module.agent, batch)[0][0].numpy()  # [n_max, A]
+        for slot in np.flatnonzero(obs["mask"]):
+            ranked = np.sort(q[slot])[::-1]
+            greedy = q[slot].argmax()
+            heuristic_gap = ranked[0] - q[slot, action[slot]]
+            rows.append((t, ranked[0], ranked[0] - ranked[1], heuristic_gap, float(greedy == action[slot])))
 
-        heuristic_step_rewards(env_config, episodes, seed, observe)
+    heuristic_step_rewards(env_config, episodes, seed, observe)
     return np.array(rows)
 
 
@@ -113,12 +110,10 @@ def main() -> None:
             f"scenario {env_config['scenario']!r} has no scripted heuristic; scenarios with one: "
             f"{', '.join(envs.heuristic_scenario_names())}"
         )
-    ray.init(num_cpus=1, include_dashboard=False, ignore_reinit_error=True)
     learned, learned_metrics = learned_step_rewards(
         args.checkpoint, env_config, args.episodes, args.seed, args.agent_ids
     )
     gaps = action_gaps(args.checkpoint, env_config, args.episodes, args.seed, args.agent_ids)
-    ray.shutdown()
     scripted, scripted_metrics = heuristic_step_rewards(env_config, args.episodes, args.seed)
     learned_mean, scripted_mean = learned.mean(axis=0), scripted.mean(axis=0)  # [T]
     gap = learned_mean - scripted_mean

@@ -24,12 +24,11 @@ import torch
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 import ray  # noqa: E402
-from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
 
 from benchmarks.bench_convergence import TRAIN_AGENTS, convergence_config, env_config  # noqa: E402
 from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
 from rl_algos.common.evaluation.q_bias import discounted_returns_to_go  # noqa: E402
-from rl_algos.common.evaluation.team_evaluation import playing_algorithm  # noqa: E402
+from rl_algos.common.evaluation.team_evaluation import checkpoint_module, greedy_episodes  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,28 +48,26 @@ def biases(checkpoint: str, steps: int, horizon: int, episodes: int, seed: int) 
     """Greedy episodes of `horizon` steps; over their first `steps` states, the team value minus the discounted
     return to `steps` and to `horizon`, and the three at the first state."""
     long_env = {**env_config(TRAIN_AGENTS), "max_cycles": horizon}
-    with playing_algorithm(checkpoint, long_env, seed) as algo:
-        played = algo.env_runner.sample(num_episodes=episodes, explore=False)
-        module = algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped()
-        gamma = algo.config.gamma
-        per_episode: dict[str, list[float]] = {}
-        for episode in played:
-            obs = {key: torch.as_tensor(np.asarray(value)[:steps]) for key, value in episode.get_observations().items()}
-            actions = torch.as_tensor(np.asarray(episode.get_actions())[:steps])
-            value = module.team_value(obs, actions)["team"].double().numpy()  # [steps]
-            rewards = np.asarray(episode.get_rewards(), np.float64)
-            to_limit = discounted_returns_to_go(rewards[:steps], gamma)
-            to_horizon = discounted_returns_to_go(rewards, gamma)[:steps]
-            figures = {
-                "return_to_limit": rewards[:steps].sum(),
-                "q_bias_to_limit": (value - to_limit).mean(),
-                "q_bias_to_horizon": (value - to_horizon).mean(),
-                "value_at_start": value[0],
-                "return_to_limit_at_start": to_limit[0],
-                "return_to_horizon_at_start": to_horizon[0],
-            }
-            for key, figure in figures.items():
-                per_episode.setdefault(key, []).append(float(figure))
+    module, config = checkpoint_module(checkpoint, long_env)
+    gamma = config.gamma
+    per_episode: dict[str, list[float]] = {}
+    for episode in greedy_episodes(module, long_env, episodes, seed):
+        obs = {key: torch.as_tensor(value[:steps]) for key, value in episode.observations.items()}
+        actions = torch.as_tensor(episode.actions[:steps])
+        value = module.team_value(obs, actions)["team"].double().numpy()  # [steps]
+        rewards = episode.rewards
+        to_limit = discounted_returns_to_go(rewards[:steps], gamma)
+        to_horizon = discounted_returns_to_go(rewards, gamma)[:steps]
+        figures = {
+            "return_to_limit": rewards[:steps].sum(),
+            "q_bias_to_limit": (value - to_limit).mean(),
+            "q_bias_to_horizon": (value - to_horizon).mean(),
+            "value_at_start": value[0],
+            "return_to_limit_at_start": to_limit[0],
+            "return_to_horizon_at_start": to_horizon[0],
+        }
+        for key, figure in figures.items():
+            per_episode.setdefault(key, []).append(float(figure))
     return {key: float(np.mean(values)) for key, values in per_episode.items()}
 
 

@@ -5,7 +5,7 @@ import torch
 
 from policies.networks.agent_ids import AppendAgentIds, reuse_trained_ids, reused_id_table
 from policies.networks.agent_network import AgentQNetwork
-from rl_algos.common.evaluation.team_evaluation import playing_algorithm, trained_slots
+from rl_algos.common.evaluation.team_evaluation import checkpoint_module, greedy_episodes, trained_slots
 from tests.test_value_training import learner_module, quick_config
 
 MATRIX = {"scenario": "matrix", "n_agents": 2, "n_max": 4, "game": "climbing", "reward": "mean"}
@@ -54,12 +54,11 @@ def test_playing_with_reused_ids_changes_only_the_untrained_slots_actions(ray_se
     trainer.stop()
     at_4 = {**MATRIX, "n_agents": 4}
     for agent_ids, expected in (("own", [2, 2, 0, 0]), ("reuse", [2, 2, 2, 2])):
-        with playing_algorithm(checkpoint, at_4, agent_ids=agent_ids) as algo:
-            (episode,) = algo.env_runner.sample(num_episodes=1, explore=False)
-            assert episode.get_actions(0).tolist() == expected, agent_ids
+        module, _ = checkpoint_module(checkpoint, at_4, agent_ids=agent_ids)
+        (episode,) = greedy_episodes(module, at_4, episodes=1, seed=0)
+        assert episode.actions[0].tolist() == expected, agent_ids
     with pytest.raises(ValueError, match="agent_ids='theirs' is unknown; use one of own, reuse"):
-        with playing_algorithm(checkpoint, at_4, agent_ids="theirs"):
-            pass
+        checkpoint_module(checkpoint, at_4, agent_ids="theirs")
 
 
 def test_agent_ids_appended_after_the_features():

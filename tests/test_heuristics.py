@@ -1,7 +1,11 @@
 """Scripted reference policies: spread's and pursuit's heuristics on hand-placed states, and their scores."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+import torch
+from ray.rllib.core import Columns
 
 import envs
 from envs.heuristics import SPREAD_MOVES, pursuit_move, pursuit_targets, spread_assignment, spread_move
@@ -85,30 +89,15 @@ def test_the_pursuit_heuristic_catches_the_evaders_random_play_does_not():
 
 
 @pytest.mark.parametrize("scenario", ["spread", "vmas:spread"])
-def test_a_scripted_team_plays_the_episodes_a_checkpoint_is_evaluated_on(scenario, ray_session, tmp_path, monkeypatch):
-    """`evaluate` and `scripted_policy_evaluation` with one seed start from the same states (the first reset seeded,
-    the next ones drawing on), so a policy and the heuristic compare episode by episode."""
-    from rl_algos.common.evaluation.team_evaluation import playing_algorithm
-    from tests.test_value_training import quick_config
+def test_a_scripted_team_plays_the_episodes_a_checkpoint_is_evaluated_on(scenario, monkeypatch):
+    """`greedy_episodes` (what `evaluate` plays) and `scripted_episodes` with one seed reset the team env the same
+    way (the first reset seeded, the next ones drawing on), so a policy and the heuristic meet the same first
+    states; `tests/test_team_evaluation.py` checks those are the episodes RLlib's env runner plays."""
+    from rl_algos.common.evaluation.team_evaluation import greedy_episodes
 
-    trained = {"scenario": scenario, "n_agents": 3, "n_max": 6}
-    trainer = quick_config("qmix", trained).build_algo()
-    checkpoint = trainer.save_to_path(str(tmp_path / "checkpoint"))
-    trainer.stop()
-    at_6 = {**trained, "n_agents": 6}
-    with playing_algorithm(checkpoint, at_6, seed=123) as algo:
-        played = algo.env_runner.sample(num_episodes=3, explore=False)
-    env = envs.make_team_env(**at_6)
-    for episode, seed in zip(played, (123, None, None), strict=True):
-        first_obs, _ = env.reset(seed=seed)
-        np.testing.assert_allclose(episode.get_observations(0)["obs"], first_obs["obs"], rtol=1e-6)
-        done = False
-        while not done:
-            *_, terminated, truncated, _ = env.step(env.action_space.sample())
-            done = terminated or truncated
-
+    at_6 = {"scenario": scenario, "n_agents": 6, "n_max": 6}
     seeds = []
-    team_env = type(env)
+    team_env = type(envs.make_team_env(**at_6))
 
     class RecordingTeamEnv(team_env):
         def reset(self, *, seed=None, options=None):
@@ -118,3 +107,9 @@ def test_a_scripted_team_plays_the_episodes_a_checkpoint_is_evaluated_on(scenari
     monkeypatch.setattr(envs, "make_team_env", lambda **config: RecordingTeamEnv(envs.parse_env_config(**config)))
     scripted_policy_evaluation(at_6, episodes=3, seed=123, policy="heuristic")
     assert seeds == [123, None, None]
+    idle = SimpleNamespace(
+        is_stateful=lambda: False,
+        forward_inference=lambda batch: {Columns.ACTIONS: torch.zeros(1, 6, dtype=torch.long)},
+    )
+    greedy_episodes(idle, at_6, episodes=3, seed=123)
+    assert seeds == [123, None, None] * 2

@@ -4,7 +4,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 import envs
 import rl_algos
@@ -53,12 +52,12 @@ def test_predicted_team_value_is_the_mixed_value_or_the_mean_over_present_agents
 
 
 def test_episode_q_bias_is_the_mean_gap_between_predicted_value_and_return_to_go():
-    obs = [{"obs": np.zeros((3, 1), np.float32), "mask": MASK[0].numpy(), "state": np.zeros(3, np.float32)}] * 3
-    episode = SingleAgentEpisode(
-        observations=obs, actions=list(ACTIONS.numpy()), rewards=[1.0, 2.0], len_lookback_buffer=0, truncated=True
-    ).to_numpy()  # as the env runner returns its episodes
+    obs = {"obs": np.zeros((3, 3, 1), np.float32), "mask": MASK[[0, 0, 0]].numpy(), "state": np.zeros((3, 3))}
+    rewards = np.array([1.0, 2.0])
     # returns-to-go with gamma 0.5: [1 + 0.5 * 2, 2] = [2, 2]; mixed values [7, 11] -> gaps [5, 9], mean 7
-    assert episode_q_bias(FixedQModule(Q, mixer=True), episode, gamma=0.5) == {"q_bias": pytest.approx(7.0)}
+    assert episode_q_bias(FixedQModule(Q, mixer=True), obs, ACTIONS.numpy(), rewards, gamma=0.5) == {
+        "q_bias": pytest.approx(7.0)
+    }
 
 
 def _critic_module(module_class: type, algo: str, unmix: str | None) -> torch.nn.Module:
@@ -107,15 +106,13 @@ def test_the_learners_that_value_actions_have_a_q_bias(algo, expected):
 
 
 def test_q_bias_over_the_first_steps_takes_the_return_to_the_end_of_the_carried_on_episode():
-    obs = [{"obs": np.zeros((3, 1), np.float32), "mask": MASK[0].numpy(), "state": np.zeros(3, np.float32)}] * 4
-    actions = [*ACTIONS.numpy(), ACTIONS.numpy()[0]]
-    episode = SingleAgentEpisode(
-        observations=obs, actions=actions, rewards=[1.0, 2.0, 4.0], len_lookback_buffer=0, truncated=True
-    ).to_numpy()
+    obs = {"obs": np.zeros((4, 3, 1), np.float32), "mask": MASK[[0, 0, 0, 0]].numpy(), "state": np.zeros((4, 3))}
+    actions = np.concatenate([ACTIONS.numpy(), ACTIONS.numpy()[:1]])
+    rewards = np.array([1.0, 2.0, 4.0])
     # the task's time limit is 2 steps; the episode carried on to 3. Returns-to-go with gamma 0.5 over all three
     # rewards: [1 + 0.5 * 2 + 0.25 * 4, 2 + 0.5 * 4] = [3, 4]; mixed values [7, 11] -> gaps [4, 7], mean 5.5
     module = FixedQModule(Q, mixer=True)  # the values of the first two states
-    assert episode_q_bias(module, episode, gamma=0.5, steps=2) == {"q_bias": pytest.approx(5.5)}
+    assert episode_q_bias(module, obs, actions, rewards, gamma=0.5, steps=2) == {"q_bias": pytest.approx(5.5)}
 
 
 def test_carried_on_episodes_leave_out_at_most_the_tolerance_of_the_discounted_return():

@@ -7,11 +7,11 @@ critic."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import torch
 from ray.rllib.core.rl_module.rl_module import RLModule
-from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from rl_algos.common.losses.actor_critic import rollout_returns
 
@@ -47,18 +47,23 @@ def carried_on_steps(time_limit: int, gamma: float, tolerance: float = TAIL_TOLE
 # underestimation (QMIX at 100k env steps on spread: -8.7 against the return to the limit, +113.2 against the return
 # carried on; benchmarks/bench_q_bias_horizon.py, results/convergence/q_bias_horizon/).
 def episode_q_bias(
-    module: RLModule, episode: SingleAgentEpisode, gamma: float, steps: int | None = None
+    module: RLModule,
+    observations: Mapping[str, np.ndarray],
+    actions: np.ndarray,
+    rewards: np.ndarray,
+    gamma: float,
+    steps: int | None = None,
 ) -> dict[str, float]:
-    """The q_bias of one played episode (its observations, actions and team rewards) over its first `steps` states
-    (all of them with None), each state's return-to-go taken to the episode's end, for each of the module's team
-    values: `{"q_bias": ...}`, and `"q_bias_ind"` for the independent critic of an actor-critic with `unmix`."""
-    steps = len(episode) if steps is None else min(steps, len(episode))
+    """The q_bias of one played episode (its team `observations` per key `[T(+1), ...]`, joint `actions` `[T, ...]`
+    and team `rewards` `[T]`) over its first `steps` states (all of them with None), each state's return-to-go taken
+    to the episode's end, for each of the module's team values: `{"q_bias": ...}`, and `"q_bias_ind"` for the
+    independent critic of an actor-critic with `unmix`."""
+    steps = len(rewards) if steps is None else min(steps, len(rewards))
     device = next(module.parameters()).device
-    observations = episode.get_observations()
     obs = {key: torch.as_tensor(np.asarray(value)[:steps], device=device) for key, value in observations.items()}
-    actions = torch.as_tensor(np.asarray(episode.get_actions())[:steps], device=device)  # [T, n_max] or [T, n_max, k]
-    predicted = module.team_value(obs, actions)
-    returns = discounted_returns_to_go(np.asarray(episode.get_rewards(), np.float64), gamma)[:steps]  # [T]
+    taken = torch.as_tensor(np.asarray(actions)[:steps], device=device)  # [T, n_max] or [T, n_max, k]
+    predicted = module.team_value(obs, taken)
+    returns = discounted_returns_to_go(np.asarray(rewards, np.float64), gamma)[:steps]  # [T]
     return {
         Q_BIAS_NAMES[key]: float((values.double().cpu().numpy() - returns).mean()) for key, values in predicted.items()
     }

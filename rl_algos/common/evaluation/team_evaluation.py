@@ -1,17 +1,20 @@
-"""Greedy evaluation of a checkpoint at another team size, and the scripted teams' returns (uniformly random, and
+"""Greedy evaluation of a checkpoint at another team size (its RLModule loaded and played in the team env, no
+Algorithm built), and the scripted teams' returns (uniformly random, and
 the scenario's heuristic where it has one), each with the scenario's task metrics per episode
 (`envs.task_metrics`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ray.rllib.algorithms.algorithm import Algorithm
-from ray.rllib.core import DEFAULT_MODULE_ID
+import torch
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.core import DEFAULT_MODULE_ID, Columns
+from ray.rllib.core.rl_module.rl_module import RLModule
 
 import envs
 from policies.networks.agent_ids import reuse_trained_ids
@@ -29,21 +32,40 @@ def trained_slots(env_config: Mapping[str, Any]) -> int:
     return parsed.n_max if parsed.slots == "random" else max(parsed.team_sizes)
 
 
-@contextmanager
-def playing_algorithm(
-    checkpoint_path: str | Path, env_config: Mapping[str, Any], seed: int = 0, agent_ids: str = "own"
-) -> Iterator[Algorithm]:
-    """The algorithm rebuilt from a checkpoint's config with `env_config` as its env (any `n_agents`, the same
-    `n_max`; the same scenario or its twin, `spread` <-> `vmas:spread`, with discrete actions), one local env runner
-    seeded with `seed`, no remote workers, on CPU, with the checkpoint's module weights restored; stopped on exit.
-    `agent_ids="reuse"`: agents in slots the training team never sat in act (and are valued) with the ids of trained
-    slots (`policies.networks.agent_ids.reused_id_table`) instead of their own untrained ones.
+@dataclass(frozen=True)
+class PlayedEpisode:
+    """One episode a module played greedily in the team env (`greedy_episodes`): `observations` per key
+    `[T + 1, ...]`, the joint `actions` `[T, n_max]` (or `[T, n_max, k]`), the team `rewards` `[T]` and the last
+    step's `info`."""
+
+    observations: dict[str, np.ndarray]
+    actions: np.ndarray
+    rewards: np.ndarray
+    info: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+    @property
+    def episode_return(self) -> float:
+        return float(self.rewards.sum())
+
+
+def checkpoint_module(
+    checkpoint_path: str | Path, env_config: Mapping[str, Any], agent_ids: str = "own"
+) -> tuple[RLModule, AlgorithmConfig]:
+    """The RLModule a checkpoint's learner trained (with its critics and mixer: what `q_bias` reads), on CPU, and
+    the checkpoint's config, checked against the team env `env_config` it is to play (any `n_agents`, the same
+    `n_max`; the same scenario or its twin, `spread` <-> `vmas:spread`, with discrete actions). No Algorithm is
+    built. `agent_ids="reuse"`: agents in slots the training team never sat in act (and are valued) with the ids of
+    trained slots (`policies.networks.agent_ids.reused_id_table`) instead of their own untrained ones.
     `ValueError` names what does not match the checkpoint."""
     if agent_ids not in AGENT_ID_MODES:
         raise ValueError(f"agent_ids={agent_ids!r} is unknown; use one of {', '.join(AGENT_ID_MODES)}")
     config = checkpoint_config(checkpoint_path)
-    for module_file in sorted((Path(checkpoint_path) / MODULE_COMPONENT).rglob("*.pkl")):  # before Ray restores it
-        load_checkpoint_file(checkpoint_path, module_file.relative_to(checkpoint_path))
+    module_folder = Path(checkpoint_path).absolute() / MODULE_COMPONENT / DEFAULT_MODULE_ID
+    for module_file in sorted(module_folder.rglob("*.pkl")):  # a missing or damaged file says so
+        load_checkpoint_file(checkpoint_path, module_file.relative_to(Path(checkpoint_path).absolute()))
     trained = envs.parse_env_config(**config.env_config)
     wanted = envs.parse_env_config(**env_config)
     if wanted.n_max != trained.n_max:
@@ -60,25 +82,68 @@ def playing_algorithm(
             f"the checkpoint was trained on scenario {trained.scenario.name!r}, env_config asks for "
             f"{wanted.scenario.name!r}; evaluate on {trained.scenario.name!r}{twin}"
         )
-    slots = trained_slots(config.env_config)  # before the env is replaced by the one to play
-    config = config.copy(copy_frozen=False)
-    config.env_config = dict(env_config)  # replaced: `.environment(env_config=...)` would merge in the training env's
-    config = (
-        config.env_runners(num_env_runners=0, num_envs_per_env_runner=1, create_env_on_local_worker=True)
-        .learners(num_learners=0, num_gpus_per_learner=0)  # a GPU-trained checkpoint plays on CPU
-        .evaluation(evaluation_interval=None, evaluation_num_env_runners=0)
-        .debugging(seed=seed)
-    )
-    algo = config.build_algo()
+    module = RLModule.from_checkpoint(module_folder)  # absolute: RLlib reads a relative path as a URI and refuses it
+    module.eval()
+    if agent_ids == "reuse":
+        reuse_trained_ids(module, trained_slots(config.env_config))
+    return module, config
+
+
+def greedy_episodes(module: RLModule, env_config: Mapping[str, Any], episodes: int, seed: int) -> list[PlayedEpisode]:
+    """`episodes` greedy episodes of `module` in the team env `env_config`, the first reset seeded with `seed` and
+    the next ones drawing on from it: the episodes RLlib's env runner plays with `explore=False` and
+    `.debugging(seed=seed)`, and those `scripted_episodes` plays with the same seed. Each step feeds the module one
+    observation as RLlib's connectors batch it (a time rank and the recurrent state for a stateful module) and
+    takes its actions, or the deterministic sample of its action distribution, as RLlib's `GetActions` does."""
+    env = envs.make_team_env(**env_config)
+    played = []
     try:
-        # absolute: RLlib reads a relative path as a URI without a scheme and refuses it
-        algo.restore_from_path(Path(checkpoint_path).absolute() / MODULE_COMPONENT, component=MODULE_COMPONENT)
-        if agent_ids == "reuse":
-            for module in (algo.env_runner.module, algo.learner_group._learner.module[DEFAULT_MODULE_ID]):
-                reuse_trained_ids(module, slots)
-        yield algo
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=seed if episode == 0 else None)
+            state = _batched(module.get_initial_state()) if module.is_stateful() else None
+            observations, actions, rewards, done = [obs], [], [], False
+            while not done:
+                action, state = _greedy_action(module, obs, state)
+                obs, reward, terminated, truncated, info = env.step(action)
+                observations.append(obs)
+                actions.append(action)
+                rewards.append(reward)
+                done = terminated or truncated
+            played.append(
+                PlayedEpisode(
+                    {key: np.stack([o[key] for o in observations]) for key in observations[0]},
+                    np.stack(actions),
+                    np.asarray(rewards, dtype=np.float64),
+                    info,
+                )
+            )
     finally:
-        algo.stop()
+        env.close()
+    return played
+
+
+@torch.no_grad()
+def _greedy_action(module: RLModule, obs: dict[str, np.ndarray], state: Any) -> tuple[np.ndarray, Any]:
+    """The module's greedy joint action at one team observation, and its next recurrent state (None: stateless)."""
+    batch = {Columns.OBS: {key: torch.as_tensor(np.asarray(value))[None] for key, value in obs.items()}}  # [1, ...]
+    if state is not None:  # as RLlib's `AddTimeDimToBatchAndZeroPad`: [1, T=1, ...]
+        batch = {
+            Columns.OBS: {key: value[:, None] for key, value in batch[Columns.OBS].items()},
+            Columns.STATE_IN: state,
+        }
+    out = module.forward_inference(batch)
+    actions = out.get(Columns.ACTIONS)
+    if actions is None:
+        distribution = module.get_inference_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+        actions = distribution.to_deterministic().sample()
+    if state is not None:
+        actions = actions[:, 0]
+    return actions[0].numpy(), out.get(Columns.STATE_OUT)
+
+
+def _batched(state: Any) -> Any:
+    """A module's initial recurrent state with a batch dimension of 1."""
+    return {key: _batched(value) for key, value in state.items()} if isinstance(state, dict) else state[None]
 
 
 def evaluate(
@@ -90,28 +155,26 @@ def evaluate(
 ) -> dict[str, Any]:
     """Run `episodes` greedy episodes of a checkpoint's policy in the team env `env_config`.
 
-    `playing_algorithm` rebuilds the algorithm for `env_config` with the checkpoint's weights (and, with
-    `agent_ids="reuse"`, trained ids for the agents in slots the training team never sat in); its local env runner
-    plays the episodes, seeded with `seed`. Returns `return_mean`, `return_std`, `episodes`, `episode_len_mean`,
-    `n_agents`, the per-episode `returns`, and `task_metrics`: each of the scenario's task metrics per episode
-    (`{"occupied_landmarks": [...], ...}`, read from the last step's infos). Value learners (`TeamQModule`: IQL, VDN,
-    QMIX, gum) and the replay actor-critics (MADDPG, Central-V SAC) also give `q_bias` per episode, measured on up to
-    `Q_BIAS_EPISODES` more greedy episodes played on past the time limit (`carried_on_q_bias`): the mean over the
-    task's steps of the predicted team value of the actions taken minus the discounted return that followed
-    (`rl_algos.common.evaluation.q_bias`), and `q_bias_mean`; with `unmix`, the actor-critics also give `q_bias_ind` and
-    `q_bias_ind_mean`, the same of each agent's own critic.
+    `checkpoint_module` loads the trained module (and, with `agent_ids="reuse"`, gives the agents in slots the
+    training team never sat in trained ids); `greedy_episodes` plays the episodes, seeded with `seed`. Returns
+    `return_mean`, `return_std`, `episodes`, `episode_len_mean`, `n_agents`, the per-episode `returns`, and
+    `task_metrics`: each of the scenario's task metrics per episode (`{"occupied_landmarks": [...], ...}`, read
+    from the last step's infos). Value learners (`TeamQModule`: IQL, VDN, QMIX, gum) and the replay actor-critics
+    (MADDPG, Central-V SAC) also give `q_bias` per episode, measured on up to `Q_BIAS_EPISODES` more greedy episodes
+    played on past the time limit (`carried_on_q_bias`): the mean over the task's steps of the predicted team value
+    of the actions taken minus the discounted return that followed (`rl_algos.common.evaluation.q_bias`), and
+    `q_bias_mean`; with `unmix`, the actor-critics also give `q_bias_ind` and `q_bias_ind_mean`, the same of each
+    agent's own critic.
     """
     wanted = envs.parse_env_config(**env_config)
-    with playing_algorithm(checkpoint_path, env_config, seed, agent_ids) as algo:
-        played = algo.env_runner.sample(num_episodes=episodes, explore=False)
-        values_actions = has_q_bias(algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped())
-        gamma = algo.config.gamma
+    module, config = checkpoint_module(checkpoint_path, env_config, agent_ids)
+    played = greedy_episodes(module, env_config, episodes, seed)
     q_bias = {}
-    if values_actions:
-        q_bias = carried_on_q_bias(checkpoint_path, env_config, gamma, min(episodes, Q_BIAS_EPISODES), seed, agent_ids)
-    returns = np.array([episode.get_return() for episode in played], dtype=np.float64)
+    if has_q_bias(module):
+        q_bias = carried_on_q_bias(module, env_config, config.gamma, min(episodes, Q_BIAS_EPISODES), seed)
+    returns = np.array([episode.episode_return for episode in played], dtype=np.float64)
     return {
-        **_summary(returns, [episode.get_infos(-1) for episode in played]),
+        **_summary(returns, [episode.info for episode in played]),
         "episode_len_mean": float(np.mean([len(episode) for episode in played])),
         "n_agents": wanted.team_sizes[0] if len(wanted.team_sizes) == 1 else list(wanted.team_sizes),
         **q_bias,
@@ -119,24 +182,20 @@ def evaluate(
 
 
 def carried_on_q_bias(
-    checkpoint_path: str | Path,
-    env_config: Mapping[str, Any],
-    gamma: float,
-    episodes: int,
-    seed: int,
-    agent_ids: str = "own",
+    module: RLModule, env_config: Mapping[str, Any], gamma: float, episodes: int, seed: int
 ) -> dict[str, Any]:
     """`q_bias` (and, for unmixed actor-critics, `q_bias_ind`) per episode and their means, over the states of the
-    task's time limit of greedy episodes played on past it (`rl_algos.common.evaluation.q_bias.carried_on_steps`),
-    since the learners bootstrap there."""
+    task's time limit of greedy episodes of `module` played on past it
+    (`rl_algos.common.evaluation.q_bias.carried_on_steps`), since the learners bootstrap there."""
     spec = envs.parse_env_config(**env_config)
     option = spec.scenario.time_limit_option
     limit = spec.scenario_options[option] if option else None
     carried_on = {**env_config, option: carried_on_steps(limit, gamma)} if limit else dict(env_config)
-    with playing_algorithm(checkpoint_path, carried_on, seed, agent_ids) as algo:
-        played = algo.env_runner.sample(num_episodes=episodes, explore=False)
-        module = algo.learner_group._learner.module[DEFAULT_MODULE_ID].unwrapped()
-        biases = [episode_q_bias(module, episode, gamma, steps=limit) for episode in played]
+    played = greedy_episodes(module, carried_on, episodes, seed)
+    biases = [
+        episode_q_bias(module, episode.observations, episode.actions, episode.rewards, gamma, steps=limit)
+        for episode in played
+    ]
     figures: dict[str, Any] = {}
     for key in biases[0]:
         per_episode = [bias[key] for bias in biases]
