@@ -1,14 +1,13 @@
 """The value learners' whole losses (IQL, QMIX, VDN) against a hand-computed batch: double-Q targets, n-step
 discounts, terminations, agents absent at the step or at the next one, and TD(lambda) returns over sequences."""
 
-import functools
 from types import SimpleNamespace
 
 import pytest
 import torch
 from ray.rllib.core import Columns
 
-from rl_algos.common.learners.value import TeamQLearner, sequence_lambda_returns
+from rl_algos.common.losses.value import sequence_lambda_returns
 from rl_algos.iql.learner import IQLLearner
 from rl_algos.qmix.learner import QMIXLearner
 
@@ -50,7 +49,6 @@ def learner_stub(module, **config) -> tuple[SimpleNamespace, list[dict]]:
         pretrained_kl_penalty=lambda *args: 0.0,
         log_step_metrics=lambda module_id, metrics: logged.append(metrics),
     )
-    learner.bootstrap_targets = functools.partial(TeamQLearner.bootstrap_targets, learner)
     return learner, logged
 
 

@@ -14,6 +14,7 @@ from rl_algos.common.losses.value import (
     munchausen_action_bonus,
     next_agent_values,
     td_metrics,
+    value_targets,
 )
 from rl_algos.common.replay.buffer import AGENT_REWARDS
 from rl_algos.common.replay.ready_batch import fold_sequences
@@ -47,8 +48,15 @@ class IQLLearner(TeamQLearner):
                 rewards = rewards + munchausen_action_bonus(
                     fwd_out["q_target"], actions, obs["mask"], munchausen, False
                 )
-            targets = self.bootstrap_targets(
-                batch, rewards, next_values * next_obs["mask"], valid, sequence_shape
+            targets = value_targets(
+                rewards,
+                batch["n_step"],
+                batch[Columns.TERMINATEDS].float(),
+                next_values * next_obs["mask"],
+                config.gamma,
+                config.td_lambda,
+                valid,
+                sequence_shape,
             )  # [B, n]
         weights = obs["mask"] if valid is None else obs["mask"] * valid.unsqueeze(-1)  # [B, n]
         loss = masked_mse(q_taken, targets, weights)

@@ -15,6 +15,7 @@ from rl_algos.common.losses.value import (
     munchausen_action_bonus,
     next_agent_values,
     td_metrics,
+    value_targets,
 )
 from rl_algos.common.replay.ready_batch import fold_sequences
 
@@ -45,7 +46,16 @@ class QMIXLearner(TeamQLearner):
             rewards = batch[Columns.REWARDS].float()  # [B]
             if munchausen is not None:
                 rewards = rewards + munchausen_action_bonus(fwd_out["q_target"], actions, obs["mask"], munchausen, True)
-            targets = self.bootstrap_targets(batch, rewards, next_q_tot, valid, sequence_shape)  # [B]
+            targets = value_targets(
+                rewards,
+                batch["n_step"],
+                batch[Columns.TERMINATEDS].float(),
+                next_q_tot,
+                config.gamma,
+                config.td_lambda,
+                valid,
+                sequence_shape,
+            )  # [B]
         weights = torch.ones_like(q_tot) if valid is None else valid  # [B]
         loss = masked_mse(q_tot, targets, weights)
         loss = loss + self.pretrained_kl_penalty(module_id, module, obs, fwd_out["q"], config.finetune_kl_tau)

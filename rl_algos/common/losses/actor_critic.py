@@ -11,8 +11,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from policies.networks.masked import masked_mean
-from rl_algos.common.losses.value import chosen_action_values
+from policies.networks.masked import chosen_action_values, masked_mean
 
 
 def _per_row(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

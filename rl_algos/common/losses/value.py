@@ -9,6 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from policies.networks.masked import chosen_action_values, masked_mean
+from rl_algos.common.losses.actor_critic import td_lambda_targets
 
 
 # Double Q-learning: the online network picks a' = argmax_u Q(o', u), the target network evaluates it.
@@ -116,3 +117,47 @@ def kl_to_reference(
     log_pi = F.log_softmax(outputs / tau, dim=-1)
     kl = (log_pi.exp() * (log_pi - reference_log_pi.detach())).sum(dim=-1)  # [B, n]
     return masked_mean(kl, mask)
+
+
+# y = r + gamma^n (1 - d) V', or with `td_lambda` the TD(lambda) return of each replayed sequence over the V' of
+# its steps (`sequence_lambda_returns`).
+def value_targets(
+    rewards: torch.Tensor,
+    n_steps: torch.Tensor,
+    terminateds: torch.Tensor,
+    next_values: torch.Tensor,
+    gamma: float,
+    td_lambda: float | None = None,
+    valid: torch.Tensor | None = None,
+    sequence_shape: tuple[int, int] | None = None,
+) -> torch.Tensor:
+    """The regression targets of a (folded) batch from its rewards and the bootstrap values V' of the observations
+    after each step, a team value `[B]` or per agent `[B, n]`: n-step TD targets (`n_steps`, `terminateds` `[B]`) or,
+    with `td_lambda`, the TD(lambda) returns of the replayed sequences (`valid` `[B]` and `sequence_shape` `(B, T)`
+    from `fold_sequences`)."""
+    if td_lambda is None:
+        return td_targets(rewards, gamma ** n_steps.float(), terminateds, next_values)
+    return sequence_lambda_returns(rewards, terminateds, next_values, valid, sequence_shape, gamma, td_lambda)
+
+
+# TD(lambda) targets over replayed sequences (Peng's Q(lambda), as pymarl2's `td_lambda`: no off-policy correction):
+# G_t = r_t + gamma (1 - d_t) [(1 - lambda) V'_{t+1} + lambda G_{t+1}], with G_{t+1} = V'_{t+1} once step t+1 is not in
+# the sequence (its episode ended, or the sequence did): COMA's `td_lambda_targets` with a cut after each sequence's
+# last stored step. lambda = 0 is the 1-step target.
+def sequence_lambda_returns(
+    rewards: torch.Tensor,
+    terminateds: torch.Tensor,
+    next_values: torch.Tensor,
+    valid: torch.Tensor,
+    sequence_shape: tuple[int, int],
+    gamma: float,
+    lambda_: float,
+) -> torch.Tensor:
+    """Sequences folded into the batch (`fold_sequences`), `sequence_shape` `(B, T)`: `next_values` `[B * T]` (a team
+    value) or `[B * T, n]` (per agent), V' of the observation after each step; `rewards` `[B * T]`, `[B * T, 1]` or
+    like `next_values`; `terminateds` and `valid` (1.0 on the sequence's stored steps, a prefix of each) `[B * T]`
+    -> like `next_values`."""
+    following = valid.reshape(sequence_shape).roll(-1, dims=1)
+    following[:, -1] = 0.0  # nothing follows a sequence's last slot
+    cuts = 1.0 - following.reshape(-1)
+    return td_lambda_targets(rewards, terminateds, cuts, next_values, gamma, lambda_)
