@@ -100,3 +100,62 @@ def test_central_v_sac_with_greedy_unmixing_trains_checkpoints_and_evaluates_at_
     played = evaluate(checkpoint, larger, episodes=1, seed=0)
     assert played["n_agents"] == env_config["n_max"] and np.isfinite(played["return_mean"])
     assert len(played["q_bias_ind"]) == 1 and np.isfinite(played["q_bias_mean"])
+
+
+def test_discrete_soft_actor_critic_loss_matches_a_hand_computed_batch():
+    # Two transitions, two agent slots, two actions, alpha 0.5, gamma 0.5. Transition 0: both agents act, agent 1 has
+    # left by s' (one step); transition 1: agent 1 absent throughout, terminated. The target critics at s' give
+    # Q'_1 = [1, 3] and Q'_2 = [2, 2] to every agent whatever the others' sampled next actions; the policies are
+    # uniform at s and s'. The online critics at the replayed joint action: Q_1(s, (u^-a, .)), Q_2 = Q_1 + 1.
+    q1_all = torch.tensor([[[1.0, 2.0], [3.0, 5.0]], [[0.0, 4.0], [9.0, 9.0]]])  # [B, n, A]
+    log_alpha = torch.tensor(math.log(0.5), requires_grad=True)
+    module = SimpleNamespace(
+        discrete=True,
+        n_actions=2,
+        log_alpha=log_alpha,
+        logits=lambda obs: torch.zeros(2, 2, 2),
+        twin_q=lambda obs, actions, target=False: (
+            (torch.tensor([1.0, 3.0]).expand(2, 2, 2), torch.tensor([2.0, 2.0]).expand(2, 2, 2))
+            if target
+            else (q1_all, q1_all + 1.0)
+        ),
+    )
+    logged = []
+    learner = SimpleNamespace(
+        module={"m": SimpleNamespace(unwrapped=lambda: module)},
+        pretrained_kl_penalty=lambda *args: 0.0,
+        log_step_metrics=lambda module_id, metrics: logged.append(metrics),
+        _soft_next_values=CentralVSACLearner._soft_next_values,
+        _discrete_actor_loss=CentralVSACLearner._discrete_actor_loss,
+    )
+    config = SimpleNamespace(gamma=0.5, unmix=None, target_entropy_scale=0.5)
+    batch = {
+        Columns.OBS: {"mask": torch.tensor([[1.0, 1.0], [1.0, 0.0]])},
+        Columns.NEXT_OBS: {"mask": torch.tensor([[1.0, 0.0], [1.0, 0.0]])},
+        Columns.ACTIONS: torch.tensor([[1, 0], [0, 0]]),
+        Columns.REWARDS: torch.tensor([1.0, -1.0]),
+        Columns.TERMINATEDS: torch.tensor([0.0, 1.0]),
+        "n_step": torch.tensor([1, 1]),
+    }
+    logits = torch.zeros(2, 2, 2, requires_grad=True)
+    total = CentralVSACLearner.compute_loss_for_module(
+        learner, module_id="m", config=config, batch=batch, fwd_out={"logits": logits}
+    )
+    # soft next value of a present agent: mean(min(1, 2), min(3, 2)) + 0.5 log 2 = 1.5 + 0.5 log 2; targets
+    # (1 + 0.5 * that, 1 + 0 (agent 1 left)) and (-1, terminated). Taken Q_1: 2, 3 and 0; Q_2 one more.
+    log2 = math.log(2.0)
+    target_0 = 1.0 + 0.5 * (1.5 + 0.5 * log2)
+    targets, q_taken = torch.tensor([target_0, 1.0, -1.0]), torch.tensor([2.0, 3.0, 0.0])
+    critic = float(((q_taken - targets) ** 2).mean() + ((q_taken + 1.0 - targets) ** 2).mean())
+    # actor: sum_u pi (alpha log pi - min(Q_1, Q_2)) = -0.5 log 2 - mean over u of Q_1, over present agents
+    actor = -0.5 * log2 - (1.5 + 4.0 + 2.0) / 3
+    # temperature: alpha (H - 0.5 log 2), H = log 2
+    temperature = 0.5 * (log2 - 0.5 * log2)
+    assert total.item() == pytest.approx(critic + actor + temperature, rel=1e-6)
+    assert logged[0]["vf_loss"].item() == pytest.approx(critic, rel=1e-6)
+    assert logged[0]["q_taken_mean"].item() == pytest.approx(5.0 / 3)
+    total.backward()
+    assert log_alpha.grad.item() == pytest.approx(temperature, rel=1e-6), "d/dlog_alpha of alpha (H - H_target)"
+    assert logits.grad[1, 1].abs().sum() == 0, "an absent agent's policy gets no gradient"
+    # the actor moves toward the better action: Q_1 favours action 1 for agent 0 of transition 0
+    assert logits.grad[0, 0, 1] < 0 < logits.grad[0, 0, 0]
