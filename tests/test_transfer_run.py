@@ -10,9 +10,10 @@ from PIL import Image
 
 from experiments.transfer_experiment.report import summary_markdown
 from experiments.transfer_experiment.run import main
-from experiments.transfer_experiment.settings import parse_settings
+from experiments.transfer_experiment.settings import TransferSettings, parse_settings
 from experiments.transfer_experiment.stats import mean_estimate
 from experiments.transfer_experiment.trial import TeamTrial, non_finite_losses
+from experiments.transfer_experiment.trial_spec import TrialSpec
 from rl_algos.common.evaluation.team_evaluation import evaluate
 from rl_algos.common.loops.off_policy import stored_team_replay
 
@@ -149,7 +150,7 @@ def test_non_finite_losses_are_found_and_stop_the_trial_naming_it():
     assert list(non_finite_losses(result)) == ["default_policy/total_loss"]
     assert non_finite_losses({"learners": {"default_policy": {"total_loss": 0.5}}}) == {}
 
-    spec = {"phase": "train", "algo": "qmix", "embedding": "graph", "n_agents": [3], "seed": 1, "timesteps": 10}
+    spec = TrialSpec(TransferSettings(), "train", "qmix", "graph", (3,), seed=1, timesteps=10)
     trial = SimpleNamespace(
         spec=spec, curve=None, algo=SimpleNamespace(train=lambda: {**result, "num_env_steps_sampled_lifetime": 5})
     )

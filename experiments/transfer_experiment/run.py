@@ -35,7 +35,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's compact CLIReporter table instead of per-result dumps
@@ -71,7 +70,8 @@ from experiments.transfer_experiment.settings import (  # noqa: E402
     validate,
 )
 from experiments.transfer_experiment.storage_guard import StorageGuard, readable_state, storage_full  # noqa: E402
-from experiments.transfer_experiment.trial import TeamTrial, trial_name  # noqa: E402
+from experiments.transfer_experiment.trial import TeamTrial  # noqa: E402
+from experiments.transfer_experiment.trial_spec import TrialSpec, trial_name  # noqa: E402
 from rl_algos.common.evaluation.team_evaluation import evaluate, has_heuristic, scripted_policy_evaluation  # noqa: E402
 
 SETTINGS_FILE = "settings.yaml"
@@ -273,37 +273,13 @@ def check_resources(settings: TransferSettings) -> None:
     """Refuse a grid whose trials can never be placed on this cluster (now, or after the autoscaler adds nodes)."""
     nodes, can_grow = node_capacities(BOOTSTRAP_CONFIG)
     for algo, embedding in {(algo, embedding) for algo, embedding, _ in grid(settings)}:
-        spec = trial_spec(settings, "train", algo, embedding, settings.train_agents, settings.seeds[0], 1)
-        reason = why_unplaceable(TeamTrial.default_resource_request({"trial": spec}).bundles, nodes, can_grow)
+        spec = TrialSpec(settings, "train", algo, embedding, tuple(settings.train_agents), settings.seeds[0], 1)
+        reason = why_unplaceable(TeamTrial.default_resource_request({"trial": spec.to_dict()}).bundles, nodes, can_grow)
         if reason is not None:
             raise SettingsError(
                 f"a {algo} trial could never start: {reason}; lower --env-runners (1 CPU each) or --gpus-per-trial, "
                 "or use a larger cluster"
             )
-
-
-def trial_spec(
-    settings: TransferSettings,
-    phase: str,
-    algo: str,
-    embedding: str,
-    n_agents: list[int],
-    seed: int,
-    timesteps: int,
-    restore_from: str | None = None,
-    pretrained_env_steps: int | None = None,
-) -> dict[str, Any]:
-    return {
-        "phase": phase,
-        "algo": algo,
-        "embedding": embedding,
-        "n_agents": list(n_agents),
-        "seed": seed,
-        "timesteps": timesteps,
-        "restore_from": restore_from,
-        "pretrained_env_steps": pretrained_env_steps,
-        "settings": settings.to_dict(),
-    }
 
 
 def grid(settings: TransferSettings):
@@ -313,7 +289,7 @@ def grid(settings: TransferSettings):
                 yield algo, embedding, seed
 
 
-def run_phase(settings: TransferSettings, name: str, specs: list[dict], callbacks: list) -> list[tune.Result]:
+def run_phase(settings: TransferSettings, name: str, specs: list[TrialSpec], callbacks: list) -> list[tune.Result]:
     """One Tune experiment over `specs` (restored, when resuming, without re-running finished trials)."""
     path = f"{experiment_uri(settings)}/{name}"
     local = not is_uri(settings.storage)
@@ -332,7 +308,7 @@ def run_phase(settings: TransferSettings, name: str, specs: list[dict], callback
     else:
         tuner = tune.Tuner(
             TeamTrial,
-            param_space={"trial": tune.grid_search(specs)},
+            param_space={"trial": tune.grid_search([spec.to_dict() for spec in specs])},
             tune_config=tune.TuneConfig(trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
                 name=name,
@@ -514,18 +490,18 @@ def run(settings: TransferSettings) -> int:
     callbacks = [wandb_logging.TeamWandbCallback(settings, local_dir(settings))] if settings.wandb else []
 
     train_specs = [
-        trial_spec(settings, "train", algo, emb, settings.train_agents, seed, settings.timesteps)
+        TrialSpec(settings, "train", algo, emb, tuple(settings.train_agents), seed, settings.timesteps)
         for algo, emb, seed in grid(settings)
     ]
     finetune_total = len(train_specs) * len(settings.eval_agents) * settings.finetune_timesteps
     if settings.scratch:
         train_specs += [
-            trial_spec(settings, "scratch", algo, emb, [n], seed, settings.timesteps)
+            TrialSpec(settings, "scratch", algo, emb, (n,), seed, settings.timesteps)
             for algo, emb, seed in grid(settings)
             for n in settings.eval_agents
             if [n] != settings.train_agents
         ]
-    train_total = sum(spec["timesteps"] for spec in train_specs)
+    train_total = sum(spec.timesteps for spec in train_specs)
     progress = ExperimentProgress(train_total + finetune_total)
 
     with progress.phase("scripted policies"):
@@ -541,12 +517,12 @@ def run(settings: TransferSettings) -> int:
 
     if settings.finetune_timesteps > 0:
         finetune_specs = [
-            trial_spec(
+            TrialSpec(
                 settings,
                 "finetune",
                 spec["algo"],
                 spec["embedding"],
-                [n],
+                (n,),
                 spec["seed"],
                 settings.finetune_timesteps,
                 restore_from=checkpoint_uri(result.checkpoint),

@@ -15,53 +15,22 @@ import torch
 from ray import tune
 from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
-from experiments.transfer_experiment.settings import (
-    EVAL_SEED,
-    TransferSettings,
-    algo_config,
-    finetune_algo_config,
-    train_config,
-)
+from experiments.transfer_experiment.settings import EVAL_SEED
+from experiments.transfer_experiment.trial_spec import TrialSpec
 from rl_algos.common.config.finetune import loads_pretrained_replay
 from rl_algos.common.evaluation.learning_curve import LearningCurve, default_eval_every
 from rl_algos.common.loops.divergence import ValueDivergenceError
 
 
-def trial_name(spec: dict[str, Any]) -> str:
-    """`train_qmix_graph_n3_seed0`: phase, algorithm, embedding, team size(s) trained at, seed."""
-    sizes = "-".join(str(n) for n in spec["n_agents"])
-    return f"{spec['phase']}_{spec['algo']}_{spec['embedding']}_n{sizes}_seed{spec['seed']}"
-
-
-def spec_algo_config(spec: dict[str, Any]):
-    """The AlgorithmConfig a trial spec trains: its phase's (`train`, `scratch` or `finetune`)."""
-    settings = TransferSettings(**spec["settings"])
-    algo, embedding, seed = spec["algo"], spec["embedding"], spec["seed"]
-    if spec["phase"] == "train":
-        return train_config(settings, algo, embedding, seed)
-    if spec["phase"] == "finetune":
-        return finetune_algo_config(settings, algo, embedding, spec["n_agents"][0], seed, spec["pretrained_env_steps"])
-    return algo_config(settings, algo, embedding, spec["n_agents"], seed)
-
-
-def curve_sizes(spec: dict[str, Any]) -> list[int]:
-    """The team sizes of a trial's learning curve: a train trial's training and eval sizes (its zero-shot curves),
-    any other trial's own size."""
-    if spec["phase"] != "train":
-        return list(spec["n_agents"])
-    settings = spec["settings"]
-    return sorted(set(settings["train_agents"] + settings["eval_agents"]))
-
-
-def trial_curve(spec: dict[str, Any]) -> LearningCurve | None:
+def trial_curve(spec: TrialSpec) -> LearningCurve | None:
     """The trial's learning curve (`--eval-every`; a tenth of its budget by default), or None when switched off."""
-    settings = TransferSettings(**spec["settings"])
-    every = default_eval_every(spec["timesteps"]) if settings.eval_every is None else settings.eval_every
+    settings = spec.settings
+    every = default_eval_every(spec.timesteps) if settings.eval_every is None else settings.eval_every
     if every == 0:
         return None
-    configs = [settings.env_config(n) for n in curve_sizes(spec)]
+    configs = [settings.env_config(n) for n in spec.curve_sizes()]
     return LearningCurve(
-        configs, every, settings.eval_episodes, seed=EVAL_SEED + spec["seed"], agent_ids=settings.zero_shot_ids
+        configs, every, settings.eval_episodes, seed=EVAL_SEED + spec.seed, agent_ids=settings.zero_shot_ids
     )
 
 
@@ -89,42 +58,42 @@ def non_finite_losses(result: dict[str, Any]) -> dict[str, float]:
 
 
 class TeamTrial(tune.Trainable):
-    """Trains `config["trial"]`'s algorithm for `timesteps` env steps, from scratch or, fine-tuning, from another
-    checkpoint (`restore_from`: `Algorithm.load_pretrained`, with its replay where the strategy uses it), and stops
-    with `FloatingPointError` naming the trial as soon as a loss is NaN or infinite, or the algorithm's divergence
-    guard finds its value estimates out of range (`ValueDivergenceError`), before any result of it is used. Its
-    learning curve (`trial_curve`) goes into the results of the iterations that reach each point, and of the last."""
+    """Trains the algorithm of `config["trial"]` (a `TrialSpec.to_dict()`) for its `timesteps` env steps, from
+    scratch or, fine-tuning, from another checkpoint (`restore_from`: `Algorithm.load_pretrained`, with its replay
+    where the strategy uses it), and stops with `FloatingPointError` naming the trial as soon as a loss is NaN or
+    infinite, or the algorithm's divergence guard finds its value estimates out of range (`ValueDivergenceError`),
+    before any result of it is used. Its learning curve (`trial_curve`) goes into the results of the iterations
+    that reach each point, and of the last."""
 
     @classmethod
     def default_resource_request(cls, config: dict[str, Any]):
-        algo_config_ = spec_algo_config(config["trial"])
-        return algo_config_.algo_class.default_resource_request(algo_config_)
+        algo_config = TrialSpec.from_dict(config["trial"]).algo_config()
+        return algo_config.algo_class.default_resource_request(algo_config)
 
     def setup(self, config: dict[str, Any]) -> None:
-        self.spec = config["trial"]
-        algo_config_ = spec_algo_config(self.spec)
-        torch.set_num_threads(max(1, int(algo_config_.num_cpus_for_main_process)))
-        self.algo = algo_config_.build_algo()
+        self.spec = TrialSpec.from_dict(config["trial"])
+        algo_config = self.spec.algo_config()
+        torch.set_num_threads(max(1, int(algo_config.num_cpus_for_main_process)))
+        self.algo = algo_config.build_algo()
         self.curve = trial_curve(self.spec)
-        if self.spec.get("restore_from"):
-            strategy = self.spec["settings"]["finetune"]
-            with tune.Checkpoint(self.spec["restore_from"]).as_directory() as source:
-                self.algo.load_pretrained(source, replay=loads_pretrained_replay(strategy))
+        if self.spec.restore_from:
+            with tune.Checkpoint(self.spec.restore_from).as_directory() as source:
+                self.algo.load_pretrained(source, replay=loads_pretrained_replay(self.spec.settings.finetune))
 
     def step(self) -> dict[str, Any]:
         try:
             result = self.algo.train()
         except ValueDivergenceError as error:  # the algorithm's divergence guard: say which trial
-            raise ValueDivergenceError(f"trial {trial_name(self.spec)}: {error}") from None
+            raise ValueDivergenceError(f"trial {self.spec.name}: {error}") from None
         bad = non_finite_losses(result)
         if bad:
             raise FloatingPointError(
-                f"trial {trial_name(self.spec)}: {', '.join(f'{k}={v}' for k, v in bad.items())} at env step "
+                f"trial {self.spec.name}: {', '.join(f'{k}={v}' for k, v in bad.items())} at env step "
                 f"{result.get(NUM_ENV_STEPS_SAMPLED_LIFETIME)}; stopped before writing results (try a lower lr or "
                 "grad_clip, and check the rewards)"
             )
         env_steps = result[NUM_ENV_STEPS_SAMPLED_LIFETIME]
-        result["done"] = env_steps >= self.spec["timesteps"]
+        result["done"] = env_steps >= self.spec.timesteps
         if self.curve is not None and (self.curve.due(env_steps) or result["done"]):
             result.update(curve_metrics(self.curve.evaluate(self.algo, env_steps)))
         return result
