@@ -19,8 +19,7 @@ from rl_algos.common.losses.unmixing import (
     lagrange_weights,
 )
 from rl_algos.common.losses.value import kl_to_reference, other_agent_ids
-from rl_algos.gum.learner import GUMLearner
-from rl_algos.gum.losses import clipped_team_next_value, independent_gap, mixed_gap
+from rl_algos.gum.learner import GUMLearner, clipped_team_next_value, independent_gap, mixed_gap
 
 B, N_MAX, N_ACTIONS, OBS_DIM = 8, 4, 3, 5
 
