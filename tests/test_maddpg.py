@@ -237,7 +237,9 @@ def test_maddpg_loss_matches_a_hand_computed_batch():
         twin_q=twin_q,
     )
     learner = SimpleNamespace(
-        config=SimpleNamespace(target_noise=0.0, target_noise_clip=0.5, gumbel_temperature=1.0),
+        config=SimpleNamespace(
+            target_noise=0.0, target_noise_clip=0.5, gumbel_temperature=1.0, actor_others="replayed"
+        ),
         module={"m": SimpleNamespace(unwrapped=lambda: module)},
         num_gradient_steps=0,
         pretrained_kl_penalty=lambda *args: 0.0,
@@ -266,3 +268,39 @@ def test_maddpg_loss_matches_a_hand_computed_batch():
     assert actor_out.grad.flatten().tolist() == pytest.approx([-1.0, -1.0])
     assert critic.w.grad is None, "the actor's loss does not train the critic"
     assert q1.grad.flatten().tolist() == pytest.approx([2 - 3.5, 0 - 1])
+
+
+class _OthersAwareCritic(torch.nn.Module):
+    """A stand-in joint-action critic: agent a's value is `w * u_a + sum_{b != a} u_b` (one action dimension)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor(2.0))
+
+    def own_action_values(self, obs, others, own, mask):
+        others = others.squeeze(-1)  # [B, n]
+        return self.w * own.squeeze(-1) + others.sum(-1, keepdim=True) - others
+
+
+@pytest.mark.parametrize(
+    "actor_others, expected_loss",
+    # replayed u = (0.2, -0.4): agent 0: 2 * 0.3 - 0.4 = 0.2, agent 1: 2 * 0.6 + 0.2 = 1.4 -> -(0.2 + 1.4) / 2;
+    # the policy's own mu = (0.3, 0.6): agent 0: 0.6 + 0.6 = 1.2, agent 1: 1.2 + 0.3 = 1.5 -> -(1.2 + 1.5) / 2
+    [("replayed", -0.8), ("policy", -1.35)],
+)
+def test_the_actor_sees_the_others_replayed_or_current_actions_without_their_gradient(actor_others, expected_loss):
+    module = SimpleNamespace(discrete=False, critic=_OthersAwareCritic())
+    learner = SimpleNamespace(config=SimpleNamespace(actor_others=actor_others))
+    obs = {"obs": torch.zeros(1, 2, 1), "mask": torch.ones(1, 2)}
+    actor_out = torch.tensor([[[0.3], [0.6]]], requires_grad=True)
+    replayed = torch.tensor([[[0.2], [-0.4]]])
+    loss = TeamMADDPGLearner.actor_loss(learner, module, obs, replayed, actor_out, obs["mask"])
+    assert loss.item() == pytest.approx(expected_loss)
+    loss.backward()
+    # only through each agent's own action: d(-mean_a w mu_a)/d mu_a = -w / 2; the others' actions carry none
+    assert actor_out.grad.flatten().tolist() == pytest.approx([-1.0, -1.0])
+
+
+def test_maddpg_rejects_an_unknown_actor_others():
+    with pytest.raises(ValueError, match="actor_others='joint' is unknown"):
+        rl_algos.get_config("maddpg").training(actor_others="joint").validate()

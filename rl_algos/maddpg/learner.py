@@ -48,9 +48,10 @@ class TeamMADDPGLearner(ReplayLearner):
     # Critics: sum_i mean_a m_a (Q_i(o, u)_a - y_a)^2, y_a = r + gamma^n (1 - d) m'_a min_i Q'_i(o', u')_a, u' the
     # target actor's smoothed actions (clipped Gaussian noise on continuous actions, a hard Gumbel-softmax sample of
     # the target logits for discrete ones). Actor, every `policy_delay` updates: -mean_a m_a Q_1(o, (u^-a, mu(o_a)))_a
-    # (the others' replayed actions; straight-through Gumbel-softmax for discrete actions, plus `logits_reg *
-    # mean(logits^2)`). With `unmix` the pooled critics are weighed against each agent's own critic
-    # (`unmixed_critic_loss`), and the actor maximises the weighted sum of both estimators.
+    # (u^-a the others' replayed actions, or with `actor_others="policy"` their current ones held fixed;
+    # straight-through Gumbel-softmax for discrete actions, plus `logits_reg * mean(logits^2)`). With `unmix` the
+    # pooled critics are weighed against each agent's own critic (`unmixed_critic_loss`), and the actor maximises the
+    # weighted sum of both estimators.
     def compute_loss_for_module(
         self, *, module_id: str, config: Any = None, batch: dict[str, Any], fwd_out: dict[str, torch.Tensor]
     ) -> torch.Tensor:
@@ -129,13 +130,15 @@ class TeamMADDPGLearner(ReplayLearner):
         weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """`-mean_a Q_1(o, (u^-a, mu(o_a)))_a` over present agents (+ the logits regulariser for discrete actions);
-        with unmixing `weights` (ind, pool), `-mean_a (w_ind Q_ind(o_a, mu(o_a)) + w_pool Q_1(...)_a)`."""
+        with unmixing `weights` (ind, pool), `-mean_a (w_ind Q_ind(o_a, mu(o_a)) + w_pool Q_1(...)_a)`. `u^-a`: the
+        `replayed` actions, or the policy's own (without gradient) with `actor_others="policy"`."""
         if module.discrete:
             own = F.gumbel_softmax(actor_out, tau=self.config.gumbel_temperature, hard=True)  # [B, n, A]
         else:
             own = actor_out
+        others = own.detach() if self.config.actor_others == "policy" else replayed  # [B, n, k]
         with frozen(module.critic):
-            q_own = module.critic.own_action_values(obs["obs"], replayed, own, mask)  # [B, n]
+            q_own = module.critic.own_action_values(obs["obs"], others, own, mask)  # [B, n]
         if weights is not None:
             with frozen(module.critic_ind):
                 q_own = weights[1] * q_own + weights[0] * module.independent_q(obs, own)

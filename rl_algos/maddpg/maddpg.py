@@ -15,6 +15,8 @@ from rl_algos.common.config.unmixing import UnmixingOptions
 from rl_algos.common.loops.off_policy import OffPolicyTeamAlgorithm
 from rl_algos.maddpg.learner import TeamMADDPGLearner
 
+ACTOR_OTHERS = ("replayed", "policy")
+
 
 class MADDPGConfig(TeamAlgorithmConfig):
     """MADDPG, TD3-style: a shared deterministic actor, twin critics over the joint (observation, action) pairs
@@ -31,6 +33,10 @@ class MADDPGConfig(TeamAlgorithmConfig):
       target-policy smoothing of continuous actions; `exploration_noise` (0.1): Gaussian noise of continuous
       actions on the env runners (the three noises in units of half the action bounds' width);
       `gumbel_temperature` (1.0); `logits_reg` (1e-3): weight of `mean(logits^2)` in the discrete actor loss;
+    - `actor_others` ("replayed"): the other agents' actions in the actor's critic input, their replayed ones
+      (Lowe et al. 2017) or `"policy"`, the current policy's actions held fixed (EPyMARL's MADDPG, FACMAC's
+      centralised policy gradient, Peng et al. 2021), so agent a's gradient is taken at the joint action the team
+      would play now rather than at one it played before;
     - `unmix` (None, off) and greedy unmixing's other options (`UnmixingOptions`: `cql_alpha` 1.0, `unmix_eps`,
       `target_gap`): each agent's own critic `Q_ind(o_a, u_a)` is weighed against the pooled critics by their
       conservative gaps (the actor's action against the replayed one), in the critics' losses and the actor's
@@ -51,6 +57,7 @@ class MADDPGConfig(TeamAlgorithmConfig):
         self.exploration_noise = 0.1
         self.gumbel_temperature = 1.0
         self.logits_reg = 1e-3
+        self.actor_others = "replayed"
 
     def training(
         self,
@@ -61,6 +68,7 @@ class MADDPGConfig(TeamAlgorithmConfig):
         exploration_noise: float = NotProvided,
         gumbel_temperature: float = NotProvided,
         logits_reg: float = NotProvided,
+        actor_others: str = NotProvided,
         **kwargs,
     ) -> MADDPGConfig:
         super().training(**kwargs)
@@ -83,6 +91,10 @@ class MADDPGConfig(TeamAlgorithmConfig):
             raise ValueError(f"policy_delay must be an int >= 1, got {self.policy_delay!r}")
         if min(self.target_noise, self.target_noise_clip, self.exploration_noise, self.logits_reg) < 0:
             raise ValueError("target_noise, target_noise_clip, exploration_noise and logits_reg must be >= 0")
+        if self.actor_others not in ACTOR_OTHERS:
+            raise ValueError(
+                f"actor_others={self.actor_others!r} is unknown; use one of {', '.join(map(repr, ACTOR_OTHERS))}"
+            )
         if not self.gumbel_temperature > 0:
             raise ValueError(f"gumbel_temperature must be positive, got {self.gumbel_temperature}")
 
