@@ -21,6 +21,7 @@ import numpy as np
 
 from experiments.transfer_experiment.plots import plt, png_bytes
 from experiments.transfer_experiment.stats import mean_estimate
+from experiments.transfer_experiment.trial_spec import TrialSpec
 
 CURVE_PREFIX = "curve/"
 KEYS = ("algo", "embedding", "phase", "seed", "train_agents", "point", "env_steps", "eval_agents")
@@ -34,7 +35,7 @@ def curve_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
         frame = getattr(result, "metrics_dataframe", None)
         if frame is None or frame.empty:
             continue
-        spec = result.config["trial"]
+        spec = TrialSpec.from_dict(result.config["trial"])
         columns = [c for c in frame.columns if c.startswith(CURVE_PREFIX)]
         sizes = sorted({int(c.split("/")[1]) for c in columns})
         points = 0
@@ -42,11 +43,11 @@ def curve_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
             measured = [n for n in sizes if _number(record.get(f"{CURVE_PREFIX}{n}/return_mean"))]
             for n in measured:
                 row = {
-                    "algo": spec["algo"],
-                    "embedding": spec["embedding"],
-                    "phase": spec["phase"],
-                    "seed": spec["seed"],
-                    "train_agents": "-".join(str(k) for k in spec["n_agents"]),
+                    "algo": spec.algo,
+                    "embedding": spec.embedding,
+                    "phase": spec.phase,
+                    "seed": spec.seed,
+                    "train_agents": "-".join(str(k) for k in spec.n_agents),
                     "point": points,
                     "env_steps": int(record["num_env_steps_sampled_lifetime"]),
                     "eval_agents": n,

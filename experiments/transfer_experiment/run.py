@@ -392,22 +392,22 @@ def evaluate_results(
     for result in results:
         if result.error is not None or result.checkpoint is None:
             continue
-        spec = result.config["trial"]
-        if spec["phase"] == "train":
+        spec = TrialSpec.from_dict(result.config["trial"])
+        if spec.phase == "train":
             targets = [("zero_shot", n) for n in sorted(set(settings.eval_agents + settings.train_agents))]
             if settings.scratch and len(settings.train_agents) == 1:
                 targets.append(("scratch", settings.train_agents[0]))
         else:
-            targets = [(spec["phase"], spec["n_agents"][0])]
+            targets = [(spec.phase, spec.n_agents[0])]
         for phase, n in targets:
             row = {
-                "algo": spec["algo"],
-                "embedding": spec["embedding"],
+                "algo": spec.algo,
+                "embedding": spec.embedding,
                 "scenario": settings.scenario,
                 "train_agents": settings.train_label,
                 "eval_agents": n,
                 "phase": phase,
-                "seed": spec["seed"],
+                "seed": spec.seed,
                 "timesteps": int(result.metrics[NUM_ENV_STEPS_SAMPLED_LIFETIME]),
                 "wall_s": round(result.metrics["time_total_s"], 1),
             }
@@ -417,7 +417,7 @@ def evaluate_results(
                 result.checkpoint,
                 settings.env_config(n),
                 settings.eval_episodes,
-                EVAL_SEED + spec["seed"],
+                EVAL_SEED + spec.seed,
                 settings.zero_shot_ids,
             )
             jobs.append((row, result, task))
@@ -520,16 +520,18 @@ def run(settings: TransferSettings) -> int:
             TrialSpec(
                 settings,
                 "finetune",
-                spec["algo"],
-                spec["embedding"],
+                spec.algo,
+                spec.embedding,
                 (n,),
-                spec["seed"],
+                spec.seed,
                 settings.finetune_timesteps,
                 restore_from=checkpoint_uri(result.checkpoint),
                 pretrained_env_steps=int(result.metrics[NUM_ENV_STEPS_SAMPLED_LIFETIME]),
             )
             for result in train_results
-            if (spec := result.config["trial"])["phase"] == "train" and result.error is None and result.checkpoint
+            if (spec := TrialSpec.from_dict(result.config["trial"])).phase == "train"
+            and result.error is None
+            and result.checkpoint
             for n in settings.eval_agents
         ]
         progress.total_env_steps -= finetune_total - len(finetune_specs) * settings.finetune_timesteps  # failed
@@ -570,7 +572,8 @@ def write_report(
     metric_names: tuple[str, ...],
     results: list[tune.Result],
 ) -> str:
-    """Write `summary.md`, the figures, the learning curves and (with `--wandb`) the evaluations; returns the summary."""
+    """Write `summary.md`, the figures, the learning curves and (with `--wandb`) the evaluations; return the
+    summary."""
     title = (
         f"{settings.scenario}: trained at {settings.train_label} agents, {settings.timesteps} env steps, "
         f"fine-tuned {settings.finetune_timesteps} ({settings.finetune}), slots {settings.slots}, zero-shot ids "

@@ -63,7 +63,7 @@ VDN_MUNCHAUSEN = {"spread": {}}
 EVAL_SEED = 10_000
 
 # Worlds per env runner on a VMAS scenario unless --envs-per-runner says otherwise: one VMAS call steps them all, so
-# sampling runs several times faster than at the algorithms' own 8 envs (see docs/environments.md, "Vectorised scenarios").
+# sampling runs several times faster than at the algorithms' own 8 envs (docs/environments.md, "Vectorised scenarios").
 VMAS_WORLDS = 64
 
 # Settings that may be given again when an experiment is resumed. Everything else, resources included, is fixed by
@@ -207,7 +207,9 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
     )
     add(
         "--finetune",
-        help=f"fine-tuning strategy, from {', '.join(FINETUNE_STRATEGIES)} (default: {d.finetune}; see docs/transfer.md)",
+        help=(
+            f"fine-tuning strategy, from {', '.join(FINETUNE_STRATEGIES)} (default: {d.finetune}; see docs/transfer.md)"
+        ),
     )
     add(
         "--finetune-lr-scale",
@@ -288,7 +290,10 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
     add(
         "--smoke",
         action="store_true",
-        help=f"a tiny budget that runs every phase in about a minute, replay learners updating after {SMOKE_LEARNING_STARTS} env steps (for tests)",
+        help=(
+            "a tiny budget that runs every phase in about a minute, replay learners updating after "
+            f"{SMOKE_LEARNING_STARTS} env steps (for tests)"
+        ),
     )
     return parser
 

@@ -16,6 +16,7 @@ from ray.air.integrations.wandb import WandbLoggerCallback
 
 from experiments.transfer_experiment.report import SCRIPTED_PHASES
 from experiments.transfer_experiment.settings import TransferSettings
+from experiments.transfer_experiment.trial_spec import TrialSpec
 
 
 def has_api_key() -> bool:
@@ -85,13 +86,13 @@ class TeamWandbCallback(WandbLoggerCallback):
         self._base_kwargs = dict(self.kwargs)
 
     def log_trial_start(self, trial) -> None:
-        spec = trial.config["trial"]
-        self.group = run_group(spec["algo"], spec["embedding"])
+        spec = TrialSpec.from_dict(trial.config["trial"])
+        self.group = run_group(spec.algo, spec.embedding)
         self.kwargs = {
             **self._base_kwargs,
-            "job_type": spec["phase"],
-            "tags": run_tags(self.settings, spec["phase"], spec["n_agents"]),
-            "config": {k: v for k, v in spec.items() if k != "settings"},
+            "job_type": spec.phase,
+            "tags": run_tags(self.settings, spec.phase, list(spec.n_agents)),
+            "config": {k: v for k, v in trial.config["trial"].items() if k != "settings"},
         }
         super().log_trial_start(trial)
 
