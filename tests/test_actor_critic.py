@@ -205,7 +205,8 @@ def test_coma_rejects_continuous_actions_and_the_a2c_learners_take_them():
     multiwalker = {"scenario": "multiwalker", "n_agents": 2}
     with pytest.raises(
         ValueError,
-        match="COMA needs discrete actions.*or central_v, central_v_sac, iac, ippo, maddpg, mappo for continuous actions",
+        match="COMA needs discrete actions.*"
+        "or central_v, central_v_sac, iac, ippo, maddpg, mappo for continuous actions",
     ):
         rl_algos.get_config("coma").environment("team", env_config=multiwalker).validate()
     for algo in ("iac", "central_v"):

@@ -12,13 +12,14 @@ import rl_algos
 from policies.networks.behaviour import BehaviourFit
 from policies.networks.mixers import QMixer
 from rl_algos.common import evaluate
-from rl_algos.common.losses.unmixing import (
+from rl_algos.common.losses.value import (
     direct_weights,
     inverse_gap_weights,
+    kl_to_reference,
     lagrange_multiplier_loss,
     lagrange_weights,
+    other_agent_ids,
 )
-from rl_algos.common.losses.value import kl_to_reference, other_agent_ids
 from rl_algos.gum.learner import GUMLearner, clipped_team_next_value, independent_gap, mixed_gap
 
 B, N_MAX, N_ACTIONS, OBS_DIM = 8, 4, 3, 5

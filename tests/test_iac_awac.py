@@ -8,8 +8,7 @@ import torch
 from ray.rllib.core import Columns
 
 import rl_algos
-from rl_algos.common.losses.actor_critic import advantage_weights
-from rl_algos.iac_awac.learner import IACAWACLearner
+from rl_algos.iac_awac.learner import IACAWACLearner, advantage_weights
 
 
 def test_advantage_weights_exponentiate_and_clip():
@@ -58,7 +57,8 @@ def test_iac_awac_refuses_continuous_actions_and_bad_options_and_iac_points_to_i
     multiwalker = {"scenario": "multiwalker", "n_agents": 2}
     with pytest.raises(
         ValueError,
-        match="IACAWAC needs discrete actions.*or central_v, central_v_sac, iac, ippo, maddpg, mappo for continuous actions",
+        match="IACAWAC needs discrete actions.*"
+        "or central_v, central_v_sac, iac, ippo, maddpg, mappo for continuous actions",
     ):
         rl_algos.get_config("iac_awac").environment("team", env_config=multiwalker).validate()
     with pytest.raises(ValueError, match="awac_lambda .* must be positive"):

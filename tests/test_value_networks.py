@@ -11,6 +11,7 @@ from ray.rllib.core import Columns
 import rl_algos
 from policies.networks.agent_ids import reuse_trained_ids
 from policies.networks.agent_network import AgentQNetwork, RecurrentAgentQNetwork
+from policies.networks.masked import masked_mse
 from policies.networks.mixers import QMixer, VDNMixer
 from policies.networks.team_embedding import make_team_embedding, parse_embedding_spec
 from policies.team_q_module import TeamQModule
@@ -18,7 +19,6 @@ from policies.train_mode import SkipRepeatedModeSwitch
 from rl_algos.common.losses.value import (
     double_q_next_values,
     log_policy_of_actions,
-    masked_mse,
     munchausen_bonus,
     soft_next_values,
     td_targets,

@@ -9,7 +9,7 @@ import torch
 from ray.rllib.core import Columns
 from torch.nn import functional as F
 
-from policies.networks.masked import masked_mean
+from policies.networks.masked import masked_mean, masked_mse
 from rl_algos.common.learners.connectors import bootstrap_cuts
 from rl_algos.common.learners.on_policy import OnPolicyTeamLearner
 from rl_algos.common.losses.actor_critic import (
@@ -19,7 +19,6 @@ from rl_algos.common.losses.actor_critic import (
     rollout_returns,
     shared_experience_losses,
 )
-from rl_algos.common.losses.value import masked_mse
 
 
 class CentralVLearner(OnPolicyTeamLearner):

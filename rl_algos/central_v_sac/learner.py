@@ -10,12 +10,24 @@ import torch
 from ray.rllib.core import Columns
 from torch.nn import functional as F
 
-from policies.networks.masked import masked_mean
+from policies.networks.masked import chosen_action_values, masked_entropy, masked_mean, masked_mse
 from rl_algos.common.learners.replay import ReplayLearner
 from rl_algos.common.learners.utils import frozen, register_adam_groups
-from rl_algos.common.losses.actor_critic import masked_entropy, sac_temperature_loss, soft_values
-from rl_algos.common.losses.unmixing import unmix_independent_and_pooled
-from rl_algos.common.losses.value import chosen_action_values, masked_mse, td_targets
+from rl_algos.common.losses.value import td_targets, unmix_independent_and_pooled
+
+
+# Discrete soft value: V(s) = sum_u pi(u) (Q(s, u) - alpha log pi(u)).
+def soft_values(q_values: torch.Tensor, logits: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
+    """q_values and logits [..., A] -> [...]: the soft value of the policy softmax(logits) under Q."""
+    log_pi = F.log_softmax(logits, dim=-1)
+    return (log_pi.exp() * (q_values - alpha * log_pi)).sum(dim=-1)
+
+
+# SAC temperature: J(alpha) = alpha (H(pi) - H_target), minimised over log alpha with H held fixed: alpha falls while
+# the policy is more random than the target entropy and rises while it is less.
+def sac_temperature_loss(log_alpha: torch.Tensor, entropy: torch.Tensor, target_entropy: float) -> torch.Tensor:
+    """log_alpha: the learned scalar; entropy: the policy's mean entropy over present agents -> scalar."""
+    return log_alpha.exp() * (entropy.detach() - target_entropy)
 
 
 class CentralVSACLearner(ReplayLearner):
@@ -105,7 +117,7 @@ class CentralVSACLearner(ReplayLearner):
     # gap_k = mean_a m_a (E_{u ~ pi} Q_k(u) - Q_k(u_replayed)), the policy's actions against the replayed ones: for
     # discrete actions the expectation over agent a's own action, the others' replayed (Q_pool = Q_1(s, (u^-a, .))_a);
     # for continuous ones one joint sample u ~ pi(o) (Q_pool = Q_1(o, u)_a, one critic pass); weighed as gum's
-    # (`rl_algos.common.losses.unmixing`).
+    # (`rl_algos.common.losses.value`).
     def unmixed_critic_loss(
         self,
         module,

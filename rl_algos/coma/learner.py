@@ -8,18 +8,16 @@ import torch
 from ray.rllib.core import Columns
 from torch.nn import functional as F
 
-from policies.networks.masked import masked_mean
+from policies.networks.masked import chosen_action_values, masked_entropy, masked_mean, masked_mse
 from rl_algos.common.learners.connectors import bootstrap_cuts
 from rl_algos.common.learners.on_policy import OnPolicyTeamLearner
 from rl_algos.common.losses.actor_critic import (
     coma_advantages,
-    masked_entropy,
     next_joint_actions,
     normalized,
     policy_gradient_loss,
     td_lambda_targets,
 )
-from rl_algos.common.losses.value import chosen_action_values, masked_mse
 
 
 class COMALearner(OnPolicyTeamLearner):

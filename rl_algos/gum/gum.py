@@ -15,7 +15,7 @@ from rl_algos.common.config.recurrent import RecurrentAgentOptions
 from rl_algos.common.config.unmixing import UnmixingOptions
 from rl_algos.common.config.value import MUNCHAUSEN_DEFAULTS, TeamQConfig
 from rl_algos.common.loops.off_policy import OffPolicyTeamAlgorithm
-from rl_algos.common.losses.unmixing import UNMIX
+from rl_algos.common.losses.value import UNMIX
 from rl_algos.gum.learner import GUMLearner
 
 SWITCHES = {

@@ -1,7 +1,7 @@
 """`GUMLearner`: independent and mixed TD losses on one shared agent network, weighted by their conservative
 gaps under the cloned behaviour policy; the behaviour model and the Lagrange multipliers have optimizers of
 their own. The gaps are here; the estimators' weights are shared with the actor-critics' `unmix`
-(`rl_algos.common.losses.unmixing`).
+(`rl_algos.common.losses.value`).
 
 Shapes: B batch, n = n_max agent slots, A actions, S behaviour samples, K = 2 estimators (independent, mixed).
 """
@@ -13,17 +13,15 @@ from typing import Any
 import torch
 from ray.rllib.core import Columns
 
-from policies.networks.masked import masked_mean
+from policies.networks.masked import chosen_action_values, masked_mean, masked_mse
 from rl_algos.common.learners.value import TeamQLearner
-from rl_algos.common.losses.unmixing import unmixed_loss
 from rl_algos.common.losses.value import (
-    chosen_action_values,
     kl_to_reference,
-    masked_mse,
     munchausen_action_bonus,
     next_agent_values,
     other_agent_ids,
     td_targets,
+    unmixed_loss,
 )
 
 ESTIMATORS = ("ind", "mix")  # the order of the stacked gaps, TD losses, weights and multipliers

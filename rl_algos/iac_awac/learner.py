@@ -3,17 +3,24 @@ replayed actions by exponentiated advantages (AWAC, Nair et al. 2020)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from ray.rllib.core import Columns
 from torch.nn import functional as F
 
-from policies.networks.masked import masked_mean
+from policies.networks.masked import chosen_action_values, masked_mean, masked_mse
 from rl_algos.common.learners.replay import ReplayLearner
 from rl_algos.common.learners.utils import register_adam_groups
-from rl_algos.common.losses.actor_critic import advantage_weights
-from rl_algos.common.losses.value import chosen_action_values, masked_mse, td_targets
+from rl_algos.common.losses.value import td_targets
+
+
+# AWAC / AWR weights: w = min(exp(A / lambda), max_weight), the advantages held fixed.
+def advantage_weights(advantages: torch.Tensor, temperature: float, max_weight: float) -> torch.Tensor:
+    """advantages [B, n] -> weights [B, n] in (0, max_weight]; exp is taken of the clipped log-weight, so large
+    advantages cannot overflow."""
+    return torch.exp(torch.clamp(advantages.detach() / temperature, max=math.log(max_weight)))
 
 
 class IACAWACLearner(ReplayLearner):

@@ -9,10 +9,11 @@ import torch
 from ray.rllib.core import Columns
 from torch.nn import functional as F
 
+from policies.networks.masked import masked_entropy
 from rl_algos.common.learners.connectors import bootstrap_cuts
 from rl_algos.common.learners.on_policy import OnPolicyTeamLearner
 from rl_algos.common.learners.utils import frozen
-from rl_algos.common.losses.actor_critic import masked_entropy, next_joint_actions, td_lambda_targets
+from rl_algos.common.losses.actor_critic import next_joint_actions, td_lambda_targets
 
 
 class LICALearner(OnPolicyTeamLearner):

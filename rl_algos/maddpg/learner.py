@@ -9,12 +9,30 @@ import torch
 from ray.rllib.core import Columns
 from torch.nn import functional as F
 
-from policies.networks.masked import masked_mean
+from policies.networks.masked import masked_mean, masked_mse
 from rl_algos.common.learners.replay import ReplayLearner
 from rl_algos.common.learners.utils import frozen, register_adam_groups
-from rl_algos.common.losses.actor_critic import logits_regulariser, smoothed_target_actions, twin_q_targets
-from rl_algos.common.losses.unmixing import unmix_independent_and_pooled
-from rl_algos.common.losses.value import masked_mse, td_targets
+from rl_algos.common.losses.value import td_targets, unmix_independent_and_pooled
+
+
+# TD3 target policy smoothing: a' = clip(mu'(s') + clip(eps, -c, c), low, high), eps ~ N(0, sigma).
+def smoothed_target_actions(
+    actions: torch.Tensor,
+    noise_std: float | torch.Tensor,
+    noise_clip: float | torch.Tensor,
+    low: float | torch.Tensor = -1.0,
+    high: float | torch.Tensor = 1.0,
+) -> torch.Tensor:
+    """actions [..., k] -> like actions: each dimension moved by Gaussian noise clipped to +-noise_clip, then
+    clipped to the action bounds."""
+    noise = (torch.randn_like(actions) * noise_std).clamp(-noise_clip, noise_clip)
+    return (actions + noise).clamp(low, high)
+
+
+# Actor regulariser on discrete logits (Lowe et al.'s MADDPG): coef * mean(logits^2) over present agents.
+def logits_regulariser(logits: torch.Tensor, mask: torch.Tensor, coef: float = 1e-3) -> torch.Tensor:
+    """logits [B, n, A], mask [B, n] -> scalar."""
+    return coef * masked_mean(logits.pow(2).mean(dim=-1), mask)
 
 
 class TeamMADDPGLearner(ReplayLearner):
@@ -64,8 +82,8 @@ class TeamMADDPGLearner(ReplayLearner):
             next_actions = self._target_action_vectors(module, next_obs)
             next_q1, next_q2 = module.twin_q(next_obs, next_actions, target=True)
             discounts = config.gamma ** batch["n_step"].float()
-            targets = twin_q_targets(
-                batch[Columns.REWARDS], discounts, batch[Columns.TERMINATEDS].float(), next_q1, next_q2
+            targets = td_targets(  # clipped double Q: the min of the twin target critics
+                batch[Columns.REWARDS], discounts, batch[Columns.TERMINATEDS].float(), torch.minimum(next_q1, next_q2)
             )  # [B, n]
             targets = targets * next_obs["mask"] + batch[Columns.REWARDS].unsqueeze(-1) * (1 - next_obs["mask"])
         q1, q2 = module.twin_q(obs, replayed)
@@ -89,7 +107,7 @@ class TeamMADDPGLearner(ReplayLearner):
     # Q'_ind(o'_a, u'_a); TD_pool the twin critics' loss; gap_k = mean_a m_a (Q_k(mu(o)) - Q_k(u)), the actor's
     # (greedy) actions against the replayed ones: gap_ind = Q_ind(o_a, mu(o_a)) - Q_ind(o_a, u_a), gap_pool =
     # Q_1(o, mu(o))_a - Q_1(o, u)_a at the joint greedy action (one critic pass, where swapping each agent's action
-    # alone would take n_max); weighed as gum's (`rl_algos.common.losses.unmixing`).
+    # alone would take n_max); weighed as gum's (`rl_algos.common.losses.value`).
     def unmixed_critic_loss(
         self,
         module,

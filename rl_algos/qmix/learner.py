@@ -8,15 +8,9 @@ from typing import Any
 import torch
 from ray.rllib.core import Columns
 
+from policies.networks.masked import chosen_action_values, masked_mse
 from rl_algos.common.learners.value import TeamQLearner
-from rl_algos.common.losses.value import (
-    chosen_action_values,
-    masked_mse,
-    munchausen_action_bonus,
-    next_agent_values,
-    td_metrics,
-    value_targets,
-)
+from rl_algos.common.losses.value import munchausen_action_bonus, next_agent_values, td_metrics, value_targets
 from rl_algos.common.replay.ready_batch import fold_sequences
 
 

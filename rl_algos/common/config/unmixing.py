@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rl_algos.common.config.options import OptionGroup
-from rl_algos.common.losses.unmixing import UNMIX
+from rl_algos.common.losses.value import UNMIX
 
 
 class UnmixingOptions(OptionGroup):
     """The option group of the algorithms whose learners weigh an independent estimator against a pooled one by
-    their conservative gaps (`rl_algos.common.losses.unmixing`):
+    their conservative gaps (`rl_algos.common.losses.value`):
 
     - `unmix`: "inverse" | "direct" | "lagrange", how the estimators are weighted (None: off, where the algorithm
       allows it); `unmix_eps` (1e-3) in the inverse weights; `target_gap` (1.0) for lagrange;

@@ -1,4 +1,4 @@
-"""Actor-critic targets and losses for the actor-critic learners (IAC, Central-V, COMA, MADDPG, IPPO/MAPPO; plain torch).
+"""Returns, advantages and policy-gradient terms shared by the on-policy actor-critic learners (plain torch).
 
 Shapes: T time steps of one rollout, B batch, n = n_max agent slots, A actions. `mask` [.., n] is 1.0 for present
 agents: every per-agent quantity is masked, so padded agents give and take no credit.
@@ -6,12 +6,10 @@ agents: every per-agent quantity is masked, so padded agents give and take no cr
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch.nn import functional as F
 
-from policies.networks.masked import chosen_action_values, masked_mean
+from policies.networks.masked import chosen_action_values, masked_entropy, masked_mean
 
 
 def _per_row(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -53,7 +51,8 @@ def rollout_returns(
 
 # GAE (Schulman et al. 2016) over rollouts laid end to end in one batch, with
 # delta_t = r_t + gamma * (1 - d_t) * V(s_{t+1}) - V(s_t):
-# A_t = delta_t + gamma * lambda * (1 - d_t) * (0 if the rollout is cut after t else A_{t+1}); value target A_t + V(s_t).
+# A_t = delta_t + gamma * lambda * (1 - d_t) * (0 if the rollout is cut after t else A_{t+1});
+# value target A_t + V(s_t).
 def gae_advantages(
     rewards: torch.Tensor,
     terminateds: torch.Tensor,
@@ -73,7 +72,8 @@ def gae_advantages(
 
 
 # TD(lambda) target over rollouts laid end to end in one batch:
-# G_t = r_t + gamma * (1 - d_t) * (Q'(s_{t+1}) if the rollout is cut after t else (1 - lambda) Q'(s_{t+1}) + lambda G_{t+1}).
+# G_t = r_t + gamma * (1 - d_t) * (Q'(s_{t+1}) if the rollout is cut after t
+#                                  else (1 - lambda) Q'(s_{t+1}) + lambda G_{t+1}).
 def td_lambda_targets(
     rewards: torch.Tensor,
     terminateds: torch.Tensor,
@@ -125,13 +125,6 @@ def policy_gradient_loss(log_probs: torch.Tensor, advantages: torch.Tensor, mask
     return -masked_mean(log_probs * advantages.detach(), mask)
 
 
-def masked_entropy(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean entropy of the per-agent categorical policies over present agents: logits [B, n, A] -> scalar."""
-    log_pi = F.log_softmax(logits, dim=-1)
-    entropy = -(log_pi.exp() * log_pi).sum(dim=-1)  # [B, n]
-    return masked_mean(entropy, mask)
-
-
 def log_probs_and_entropy(
     actor, logits: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,13 +136,6 @@ def log_probs_and_entropy(
         return chosen_action_values(F.log_softmax(logits, dim=-1), actions), masked_entropy(logits, mask)
     policy = actor.dist_cls().from_logits(logits)
     return policy.logp(actions), masked_mean(policy.pre_squash_entropy(), mask)
-
-
-# AWAC / AWR weights: w = min(exp(A / lambda), max_weight), the advantages held fixed.
-def advantage_weights(advantages: torch.Tensor, temperature: float, max_weight: float) -> torch.Tensor:
-    """advantages [B, n] -> weights [B, n] in (0, max_weight]; exp is taken of the clipped log-weight, so large
-    advantages cannot overflow."""
-    return torch.exp(torch.clamp(advantages.detach() / temperature, max=math.log(max_weight)))
 
 
 # SEAC (Christianos et al. 2020): agent a also learns from every other present agent b's experience, weighted by the
@@ -179,44 +165,3 @@ def shared_experience_losses(
     actor = -(ratios * log_probs_as * advantages).sum() / agents
     critic = (ratios * (values_as - returns_as.detach()) ** 2).sum() / agents
     return actor, critic
-
-
-# Discrete SAC temperature: J(alpha) = alpha * (H(pi) - H_target), minimised over log alpha (H held fixed):
-# alpha falls while the policy is more random than the target entropy and rises while it is less.
-def sac_temperature_loss(log_alpha: torch.Tensor, entropy: torch.Tensor, target_entropy: float) -> torch.Tensor:
-    """log_alpha: the learned scalar; entropy: the policy's mean entropy over present agents -> scalar."""
-    return log_alpha.exp() * (entropy.detach() - target_entropy)
-
-
-# Discrete soft value: V(s) = sum_u pi(u) * (Q(s, u) - alpha * log pi(u)).
-def soft_values(q_values: torch.Tensor, logits: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
-    """q_values and logits [..., A] -> [...]: the soft value of the policy softmax(logits) under Q."""
-    log_pi = F.log_softmax(logits, dim=-1)
-    return (log_pi.exp() * (q_values - alpha * log_pi)).sum(dim=-1)
-
-
-# TD3 target policy smoothing: a' = clip(mu'(s') + clip(eps, -c, c), low, high), eps ~ N(0, sigma).
-def smoothed_target_actions(
-    actions: torch.Tensor, noise_std: float, noise_clip: float, low: float = -1.0, high: float = 1.0
-) -> torch.Tensor:
-    noise = (torch.randn_like(actions) * noise_std).clamp(-noise_clip, noise_clip)
-    return (actions + noise).clamp(low, high)
-
-
-# TD3 clipped double-Q: y = r + gamma^n * (1 - d) * min(Q1'(s', a'), Q2'(s', a')).
-def twin_q_targets(
-    rewards: torch.Tensor,
-    discounts: torch.Tensor,
-    terminateds: torch.Tensor,
-    next_q1: torch.Tensor,
-    next_q2: torch.Tensor,
-) -> torch.Tensor:
-    """rewards, discounts, terminateds [B]; next_q1, next_q2 [B] or [B, n] (per-agent critics) -> like next_q1."""
-
-    rewards, discounts, terminateds = (_per_row(x, next_q1) for x in (rewards, discounts, terminateds))
-    return rewards + discounts * (1.0 - terminateds) * torch.minimum(next_q1, next_q2)
-
-
-# MADDPG actor regulariser on discrete logits: 1e-3 * mean(logits^2) over present agents.
-def logits_regulariser(logits: torch.Tensor, mask: torch.Tensor, coef: float = 1e-3) -> torch.Tensor:
-    return coef * masked_mean(logits.pow(2).mean(dim=-1), mask)

@@ -1,6 +1,9 @@
-"""Value-learning targets and losses shared by the value-based learners (plain torch, no RLlib).
+"""Value-learning targets and losses shared by the value-based learners and the replay critics (plain torch, no
+RLlib), and greedy unmixing's weighting of K value estimators by their conservative gaps (`gum`'s independent and
+mixed Qs; the actor-critics' `unmix`: each agent's own critic against the pooled one).
 
-Shapes: B batch, n = n_max agent slots, A actions. Absent agents are handled by the caller's masks.
+Shapes: B batch, n = n_max agent slots, A actions, K estimators (gaps and TD losses are scalars per estimator,
+stacked `[K]`). Absent agents are handled by the caller's masks.
 """
 
 from __future__ import annotations
@@ -74,12 +77,6 @@ def td_targets(
         return x.reshape(x.shape + (1,) * (next_values.dim() - x.dim()))
 
     return per_row(rewards) + per_row(discounts) * (1.0 - per_row(terminateds)) * next_values
-
-
-# Masked mean squared TD error: sum_i w_i (q_i - y_i)^2 / sum_i w_i
-def masked_mse(predictions: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the entries with weight 1 (present agents, or every team for a mixed Q)."""
-    return (weights * (predictions - targets.detach()) ** 2).sum() / weights.sum().clamp(min=1.0)
 
 
 def td_metrics(predictions: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -161,3 +158,80 @@ def sequence_lambda_returns(
     following[:, -1] = 0.0  # nothing follows a sequence's last slot
     cuts = 1.0 - following.reshape(-1)
     return td_lambda_targets(rewards, terminateds, cuts, next_values, gamma, lambda_)
+
+
+# Greedy unmixing
+
+UNMIX = ("inverse", "direct", "lagrange")  # the weightings `unmix` takes
+
+
+# inverse: w_k = (1 / (|g_k| + eps)) / sum_j (1 / (|g_j| + eps))
+def inverse_gap_weights(gaps: torch.Tensor, eps: float) -> torch.Tensor:
+    """gaps [K] (detached) -> weights [K] summing to 1; the smaller gap gets the larger weight."""
+    inverse = 1.0 / (gaps.abs() + eps)
+    return inverse / inverse.sum()
+
+
+# direct: w = one_hot(argmin_k |g_k|)
+def direct_weights(gaps: torch.Tensor) -> torch.Tensor:
+    return F.one_hot(gaps.abs().argmin(), gaps.numel()).to(gaps.dtype)
+
+
+# lagrange: w_k proportional to 1 / lambda_k
+def lagrange_weights(log_lambdas: torch.Tensor) -> torch.Tensor:
+    return F.softmax(-log_lambdas, dim=0)
+
+
+# Lagrange multipliers by gradient ascent on lambda_k (g_k - target_gap): minimise the negative
+def lagrange_multiplier_loss(log_lambdas: torch.Tensor, gaps: torch.Tensor, target_gap: float) -> torch.Tensor:
+    """log_lambdas [K] (trainable), gaps [K] (detached) -> scalar; a gap above `target_gap` raises its lambda."""
+    return -(log_lambdas.exp() * (gaps.detach() - target_gap)).sum()
+
+
+# inverse / direct: L = sum_k w_k (TD_k + cql_alpha gap_k), w from the detached gaps;
+# lagrange: L = sum_k TD_k + cql_alpha lambda_k (gap_k - target_gap), and lambda_k learned by ascent on the same term
+def unmixed_loss(
+    tds: torch.Tensor,
+    gaps: torch.Tensor,
+    log_lambdas: torch.Tensor,
+    unmix: str,
+    cql_alpha: float,
+    unmix_eps: float,
+    target_gap: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """tds, gaps [K]; log_lambdas [K] (trainable) -> (the value networks' loss, the multipliers' loss, the
+    estimators' weights [K])."""
+    detached_gaps = gaps.detach()
+    if unmix == "lagrange":
+        value_loss = tds.sum() + cql_alpha * (log_lambdas.exp().detach() * (gaps - target_gap)).sum()
+        multiplier_loss = cql_alpha * lagrange_multiplier_loss(log_lambdas, detached_gaps, target_gap)
+        return value_loss, multiplier_loss, lagrange_weights(log_lambdas.detach())
+    weights = inverse_gap_weights(detached_gaps, unmix_eps) if unmix == "inverse" else direct_weights(detached_gaps)
+    return (weights * (tds + cql_alpha * gaps)).sum(), torch.zeros((), device=tds.device), weights
+
+
+def unmix_independent_and_pooled(
+    td_ind: torch.Tensor,
+    td_pool: torch.Tensor,
+    gap_ind: torch.Tensor,
+    gap_pool: torch.Tensor,
+    log_lambdas: torch.Tensor,
+    config,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """An actor-critic's two estimators, each agent's own critic (ind) and the pooled critics (pool), weighed by
+    `unmixed_loss` with the config's `unmix`, `cql_alpha`, `unmix_eps`, `target_gap`: (the critics' loss with the
+    multipliers', the weights [2] (ind, pool), the step's metrics)."""
+    tds, gaps = torch.stack([td_ind, td_pool]), torch.stack([gap_ind, gap_pool])
+    loss, multiplier_loss, weights = unmixed_loss(
+        tds, gaps, log_lambdas, config.unmix, config.cql_alpha, config.unmix_eps, config.target_gap
+    )
+    metrics = {
+        "td_ind": td_ind,
+        "gap_ind": gap_ind,
+        "gap_pool": gap_pool,
+        "w_ind": weights[0],
+        "w_pool": weights[1],
+        "lambda_ind": log_lambdas[0].exp(),
+        "lambda_pool": log_lambdas[1].exp(),
+    }
+    return loss + multiplier_loss, weights, metrics
