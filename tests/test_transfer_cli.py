@@ -151,6 +151,14 @@ def test_training_options_merge_all_then_the_algorithm_s_own():
             "--finetune-timesteps 800 would never update qmix: its run first fills its replay",
         ),
         (["--finetune", "bold"], "unknown --finetune 'bold'; known strategies: naive, conservative, kl, others"),
+        (["--finetune", "kl,bold"], "unknown --finetune 'bold'"),
+        (["--finetune", "kl,kl"], "--finetune lists kl more than once; give each value once"),
+        (
+            ["--eval-agents", "3,6", "--finetune-agents", "8"],
+            "--finetune-agents must list sizes among --eval-agents 3,6, got 8; add the size to --eval-agents",
+        ),
+        (["--eval-agents", "3,6", "--scratch-agents", "6,6"], "--scratch-agents lists 6 more than once"),
+        (["--finetune", "naive,others", "--slots", "random"], "--finetune others: the 'others' strategy pulls agents"),
         (["--finetune", "others", "--slots", "random"], "--finetune others: the 'others' strategy pulls agents"),
         (
             ["--scenario", "multiwalker", "--algos", "maddpg", "--finetune", "kl"],
@@ -251,6 +259,14 @@ def test_the_shipped_config_file_is_valid():
     assert settings.algos == ["iql", "vdn", "qmix", "gum"] and settings.padded_size == 8
     assert settings.training_options("gum") == {"epsilon": [[0, 1.0], [50000, 0.05]]}
     assert "timesteps" in explicit
+
+
+def test_the_study_config_fine_tunes_with_three_strategies_at_6_and_8_on_either_spread():
+    study = str(ROOT / "experiments" / "configs" / "study_spread.yaml")
+    for scenario in ("spread", "vmas:spread"):
+        settings, _ = parse_settings(["--config", study, "--scenario", scenario, "--algos", "qmix,maddpg"])
+        assert settings.finetune == ["naive", "conservative", "kl"] and settings.finetune_sizes == [6, 8]
+        assert settings.scratch_sizes == [6] and settings.padded_size == 8 and settings.timesteps == 1_000_000
 
 
 def test_actor_critic_algorithms_join_the_transfer_grid_and_are_checked_against_the_scenario(capsys, monkeypatch):

@@ -87,6 +87,22 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     assert _read_rows(folder / "transfer_episodes.csv") == episodes
 
 
+def test_several_fine_tuning_strategies_each_fine_tune_every_checkpoint(ray_session, tmp_path):
+    argv = ["--smoke", "--embeddings", "concat", "--no-scratch", "--finetune", "conservative,naive"]
+    assert main([*argv, "--storage", str(tmp_path), "--name", "strategies"]) == 0
+    folder = tmp_path / "strategies"
+    learned = {(r["eval_agents"], r["phase"]) for r in _read_rows(folder / "transfer.csv") if r["algo"] == "qmix"}
+    phases = ("zero_shot", "finetune:conservative", "finetune:naive")
+    assert learned == {(n, phase) for n in ("3", "6") for phase in phases}
+    for strategy in ("conservative", "naive"):
+        assert (folder / "finetune" / f"finetune-{strategy}_qmix_concat_n6_seed0").is_dir()
+    fine_tuned_curves = {r["phase"] for r in _read_rows(folder / "curves.csv") if r["phase"].startswith("finetune")}
+    assert fine_tuned_curves == {"finetune:conservative", "finetune:naive"}
+    summary = (folder / "summary.md").read_text()
+    assert "| fine-tuned (conservative) | fine-tuned (naive) | from scratch |" in summary
+    assert "| fine-tuned (conservative) vs zero-shot | fine-tuned (naive) vs zero-shot |" in summary
+
+
 def test_summary_on_a_small_synthetic_experiment():
     """Two seeds at 6 agents, one seed (with its episodes) at 3; returns and one task metric."""
 

@@ -32,3 +32,34 @@ def test_a_bad_spec_says_what_is_missing(phase, restore_from, message):
     settings, _ = parse_settings([])
     with pytest.raises(ValueError, match=message):
         TrialSpec(settings, phase, "qmix", "graph", (3,), 0, 1000, restore_from)
+
+
+def test_several_fine_tuning_strategies_name_their_trials_and_rows():
+    settings, _ = parse_settings(["--algos", "qmix", "--eval-agents", "3,6", "--finetune", "kl,naive"])
+    assert settings.finetune == ["kl", "naive"]
+    kl = TrialSpec(settings, "finetune", "qmix", "graph", (6,), 2, 5000, "/ckpt", 50_000, strategy="kl")
+    assert TrialSpec.from_dict(kl.to_dict()) == kl
+    assert kl.name == "finetune-kl_qmix_graph_n6_seed2" and kl.result_phase == "finetune:kl"
+    naive = TrialSpec(settings, "finetune", "qmix", "graph", (6,), 2, 5000, "/ckpt", 50_000, strategy="naive")
+    assert kl.algo_config().finetune_kl == settings.finetune_kl and not naive.algo_config().finetune_kl
+    assert kl.algo_config().lr == pytest.approx(naive.algo_config().lr * settings.finetune_lr_scale), "naive keeps lr"
+    with pytest.raises(ValueError, match="strategy must be one of the settings' kl, naive, got None"):
+        TrialSpec(settings, "finetune", "qmix", "graph", (6,), 2, 5000, "/ckpt", 50_000)
+
+
+def test_one_strategy_keeps_the_plain_finetune_phase_and_old_stored_specs_read_back():
+    settings, _ = parse_settings(["--finetune", "naive"])
+    stored = TrialSpec(settings, "finetune", "qmix", "graph", (6,), 0, 5000, "/ckpt", 50_000).to_dict()
+    stored.pop("strategy")
+    stored["settings"]["finetune"] = "naive"  # settings.yaml before --finetune took a list
+    spec = TrialSpec.from_dict(stored)
+    assert spec.strategy == "naive" and spec.settings.finetune == ["naive"]
+    assert spec.result_phase == "finetune" and spec.name == "finetune_qmix_graph_n6_seed0"
+
+
+def test_fine_tuning_and_from_scratch_sizes_default_to_every_eval_size_and_can_be_narrowed():
+    settings, _ = parse_settings(["--eval-agents", "3,4,6,8"])
+    assert settings.finetune_sizes == [3, 4, 6, 8] and settings.scratch_sizes == [4, 6, 8], "3 is the train run"
+    narrowed, _ = parse_settings(["--eval-agents", "3,4,6,8", "--finetune-agents", "6,8", "--scratch-agents", "6"])
+    assert narrowed.finetune_sizes == [6, 8] and narrowed.scratch_sizes == [6]
+    assert parse_settings(["--eval-agents", "3,6", "--no-scratch"])[0].scratch_sizes == []

@@ -45,7 +45,7 @@ def curve_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
                 row = {
                     "algo": spec.algo,
                     "embedding": spec.embedding,
-                    "phase": spec.phase,
+                    "phase": spec.result_phase,
                     "seed": spec.seed,
                     "train_agents": "-".join(str(k) for k in spec.n_agents),
                     "point": points,

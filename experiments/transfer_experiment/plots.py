@@ -17,7 +17,12 @@ from collections.abc import Iterable
 import matplotlib
 import numpy as np
 
-from experiments.transfer_experiment.report import PHASE_TITLES, ExperimentFiles, per_seed_samples
+from experiments.transfer_experiment.report import (
+    ExperimentFiles,
+    learned_phases,
+    per_seed_samples,
+    phase_title,
+)
 from experiments.transfer_experiment.stats import Estimate, mean_estimate, ratio_estimate
 
 matplotlib.use("Agg")
@@ -70,7 +75,7 @@ def normalised_estimates(
 def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_names: Iterable[str] = ()) -> bytes | None:
     """`transfer.png` (see the module docstring); None when no trial was evaluated."""
     returns = per_seed_samples(rows, episodes, "return")
-    phases = [p for p in PHASE_TITLES if any(key[3] == p for key in returns)]
+    phases = learned_phases(key[3] for key in returns)
     if not phases:
         return None
     runs = sorted({key[:2] for key in returns if key[:2] not in SCRIPTED})
@@ -105,7 +110,7 @@ def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_nam
             else:
                 ax.axhline(0.0, linestyle="--", color="grey", label="random")
                 ax.axhline(1.0, linestyle=":", color="black", label=reference_label(returns))
-            ax.set_title(f"{PHASE_TITLES[phase]}: {quantity}")
+            ax.set_title(f"{phase_title(phase)}: {quantity}")
             ax.set_xticks(sizes)
             ax.grid(alpha=0.3)
         axes[row][0].set_ylabel(quantity)
@@ -122,7 +127,7 @@ def embeddings_plot(rows: list[dict], episodes: list[dict], title: str) -> bytes
     (algorithm, seed) one unit: its return normalised by its reference (`reference_samples`) and random means), with
     a 95% band, against eval team size; one panel per phase. None without a reference or random runs."""
     returns = per_seed_samples(rows, episodes, "return")
-    phases = [p for p in ("zero_shot", "finetune") if any(key[3] == p for key in returns)]
+    phases = [p for p in learned_phases(key[3] for key in returns) if p != "scratch"]  # zero-shot, fine-tuned
     embeddings = sorted({key[1] for key in returns if key[:2] not in SCRIPTED})
     sizes = sorted({key[2] for key in returns})
     pooled: dict[tuple[str, str, int], list[np.ndarray]] = {}
@@ -146,7 +151,7 @@ def embeddings_plot(rows: list[dict], episodes: list[dict], title: str) -> bytes
                 _band(ax, points, embedding)
         ax.axhline(0.0, linestyle="--", color="grey", label="random")
         ax.axhline(1.0, linestyle=":", color="black", label=reference_label(returns))
-        ax.set_title(f"{PHASE_TITLES[phase]}, over algorithms")
+        ax.set_title(f"{phase_title(phase)}, over algorithms")
         ax.set_xlabel("eval team size")
         ax.set_xticks(sizes)
         ax.grid(alpha=0.3)

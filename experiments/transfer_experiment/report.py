@@ -29,6 +29,24 @@ PHASE_TITLES = {"zero_shot": "zero-shot", "finetune": "fine-tuned", "scratch": "
 SCRIPTED_PHASES = ("random", "heuristic")  # rows of scripted teams (`algo` and `phase` the policy, embedding "-")
 
 
+def phase_title(phase: str) -> str:
+    """A learned phase's title: `zero-shot`, `fine-tuned` (`fine-tuned (kl)` for `finetune:kl`, one of several
+    strategies), `from scratch`."""
+    base, _, strategy = phase.partition(":")
+    return f"{PHASE_TITLES[base]} ({strategy})" if strategy else PHASE_TITLES[base]
+
+
+def finetune_phases(phases: Iterable[str]) -> list[str]:
+    """The fine-tuning phases among `phases`, sorted: `finetune`, or `finetune:<strategy>` for each of several."""
+    return sorted({p for p in phases if p.partition(":")[0] == "finetune"})
+
+
+def learned_phases(phases: Iterable[str]) -> list[str]:
+    """The learned policies' phases among `phases` in table order: zero-shot, each fine-tuning, from scratch."""
+    phases = set(phases)
+    return [p for p in ("zero_shot", *finetune_phases(phases), "scratch") if p in phases]
+
+
 def heuristic_cell(n: int) -> tuple[str, str, int, str]:
     """The summary cell (algo, embedding, eval agents, phase) of the scripted heuristic at `n` agents."""
     return ("heuristic", "-", n, "heuristic")
@@ -209,7 +227,11 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
     runs = sorted({(r["algo"], r["embedding"]) for r in rows if r["phase"] not in SCRIPTED_PHASES})
     sizes = sorted({int(r["eval_agents"]) for r in rows})
     seeds = sorted({int(r["seed"]) for r in rows if r["phase"] not in SCRIPTED_PHASES})
+    finetunes = finetune_phases(r["phase"] for r in rows) or ["finetune"]
+    phases = ["zero_shot", *finetunes, "scratch"]
     unit = "seeds" if len(seeds) > 1 else "episodes of the one seed"
+    titles = " | ".join(phase_title(phase) for phase in phases)
+    verdicts = " | ".join(f"{phase_title(phase)} vs zero-shot" for phase in finetunes)
     lines = [
         f"# {title}",
         "",
@@ -221,21 +243,18 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             "when the interval of their difference excludes 0, else `same`."
         ),
         "",
-        (
-            "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch | random | heuristic "
-            "| transfer ratio | fine-tuned vs zero-shot |"
-        ),
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        f"| algo | embedding | eval agents | {titles} | random | heuristic | transfer ratio | {verdicts} |",
+        "| --- | --- | ---: |" + " ---: |" * (len(phases) + 3) + " --- |" * len(finetunes),
     ]
     for algo, embedding in runs:
         for n in sizes:
-            cells = {phase: returns.get((algo, embedding, n, phase)) for phase in PHASE_TITLES}
+            cells = {phase: returns.get((algo, embedding, n, phase)) for phase in phases}
             random = returns.get(("random", "-", n, "random"))
             lines.append(
-                f"| {algo} | {embedding} | {n} | {_cell(cells['zero_shot'])} | {_cell(cells['finetune'])} "
-                f"| {_cell(cells['scratch'])} | {_cell(random)} | {_cell(returns.get(heuristic_cell(n)))} "
+                f"| {algo} | {embedding} | {n} | {' | '.join(_cell(cells[phase]) for phase in phases)} "
+                f"| {_cell(random)} | {_cell(returns.get(heuristic_cell(n)))} "
                 f"| {_ratio(cells['zero_shot'], cells['scratch'], random)} "
-                f"| {finetune_verdict(cells['finetune'], cells['zero_shot'])} |"
+                f"| {' | '.join(finetune_verdict(cells[phase], cells['zero_shot']) for phase in finetunes)} |"
             )
     if any(key[3] == "heuristic" for key in returns):
         lines += [
@@ -245,15 +264,15 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
                 "0 = random), mean [95% interval]:"
             ),
             "",
-            "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch |",
-            "| --- | --- | ---: | ---: | ---: | ---: |",
+            f"| algo | embedding | eval agents | {titles} |",
+            "| --- | --- | ---: |" + " ---: |" * len(phases),
         ]
         for algo, embedding in runs:
             for n in sizes:
                 heuristic, random = returns.get(heuristic_cell(n)), returns.get(("random", "-", n, "random"))
                 cells = [
                     str(ratio_estimate(samples, heuristic, random)) if samples and heuristic and random else "-"
-                    for samples in (returns.get((algo, embedding, n, phase)) for phase in PHASE_TITLES)
+                    for samples in (returns.get((algo, embedding, n, phase)) for phase in phases)
                 ]
                 lines.append(f"| {algo} | {embedding} | {n} | {' | '.join(cells)} |")
     if any("n/a*" in line for line in lines):
@@ -271,12 +290,12 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             "",
             f"`{metric}`, mean [95% interval]:",
             "",
-            "| algo | embedding | eval agents | zero-shot | fine-tuned | from scratch | random | heuristic |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            f"| algo | embedding | eval agents | {titles} | random | heuristic |",
+            "| --- | --- | ---: |" + " ---: |" * (len(phases) + 2),
         ]
         for algo, embedding in runs:
             for n in sizes:
-                cells = [_cell(samples.get((algo, embedding, n, phase))) for phase in PHASE_TITLES]
+                cells = [_cell(samples.get((algo, embedding, n, phase))) for phase in phases]
                 lines.append(
                     f"| {algo} | {embedding} | {n} | {' | '.join(cells)} "
                     f"| {_cell(samples.get(('random', '-', n, 'random')))} | {_cell(samples.get(heuristic_cell(n)))} |"

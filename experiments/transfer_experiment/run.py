@@ -10,10 +10,10 @@ after fine-tuning at each size, and against training from scratch at each size.
 
 Phases, each a Ray Tune experiment under <storage>/<name>/ whose independent trials run in parallel as far as the
 resources allow: `train` (one trial per algo x embedding x seed at --train-agents, plus, with --scratch, one per
-eval size trained from scratch with the same budget), then greedy evaluation of every final checkpoint at every
-eval size, then `finetune` (each train checkpoint trained --finetune-timesteps more at each eval size with the
---finetune strategy: naive, conservative (default), kl or others; see rl_algos.common.config.finetune) and its
-evaluation.
+eval size, or per --scratch-agents size, trained from scratch with the same budget), then greedy evaluation of every
+final checkpoint at every eval size, then `finetune` (each train checkpoint trained --finetune-timesteps more at each
+eval size, or each --finetune-agents size, with each --finetune strategy: naive, conservative (default), kl or
+others; see rl_algos.common.config.finetune) and its evaluation.
 Outputs: transfer.csv (one row per algo, embedding, scenario, train_agents, eval_agents, phase, seed), summary.md
 (mean ± std over seeds, the transfer ratio (zero_shot - random) / (scratch - random), and whether fine-tuned beat
 zero-shot), transfer.png,
@@ -398,7 +398,7 @@ def evaluate_results(
             if settings.scratch and len(settings.train_agents) == 1:
                 targets.append(("scratch", settings.train_agents[0]))
         else:
-            targets = [(spec.phase, spec.n_agents[0])]
+            targets = [(spec.result_phase, spec.n_agents[0])]
         for phase, n in targets:
             row = {
                 "algo": spec.algo,
@@ -493,14 +493,14 @@ def run(settings: TransferSettings) -> int:
         TrialSpec(settings, "train", algo, emb, tuple(settings.train_agents), seed, settings.timesteps)
         for algo, emb, seed in grid(settings)
     ]
-    finetune_total = len(train_specs) * len(settings.eval_agents) * settings.finetune_timesteps
-    if settings.scratch:
-        train_specs += [
-            TrialSpec(settings, "scratch", algo, emb, (n,), seed, settings.timesteps)
-            for algo, emb, seed in grid(settings)
-            for n in settings.eval_agents
-            if [n] != settings.train_agents
-        ]
+    finetune_total = (
+        len(train_specs) * len(settings.finetune_sizes) * len(settings.finetune) * settings.finetune_timesteps
+    )
+    train_specs += [
+        TrialSpec(settings, "scratch", algo, emb, (n,), seed, settings.timesteps)
+        for algo, emb, seed in grid(settings)
+        for n in settings.scratch_sizes
+    ]
     train_total = sum(spec.timesteps for spec in train_specs)
     progress = ExperimentProgress(train_total + finetune_total)
 
@@ -527,12 +527,14 @@ def run(settings: TransferSettings) -> int:
                 settings.finetune_timesteps,
                 restore_from=checkpoint_uri(result.checkpoint),
                 pretrained_env_steps=int(result.metrics[NUM_ENV_STEPS_SAMPLED_LIFETIME]),
+                strategy=strategy,
             )
             for result in train_results
             if (spec := TrialSpec.from_dict(result.config["trial"])).phase == "train"
             and result.error is None
             and result.checkpoint
-            for n in settings.eval_agents
+            for strategy in settings.finetune
+            for n in settings.finetune_sizes
         ]
         progress.total_env_steps -= finetune_total - len(finetune_specs) * settings.finetune_timesteps  # failed
         if finetune_specs:
@@ -576,8 +578,8 @@ def write_report(
     summary."""
     title = (
         f"{settings.scenario}: trained at {settings.train_label} agents, {settings.timesteps} env steps, "
-        f"fine-tuned {settings.finetune_timesteps} ({settings.finetune}), slots {settings.slots}, zero-shot ids "
-        f"{settings.zero_shot_ids} ({settings.name})"
+        f"fine-tuned {settings.finetune_timesteps} ({', '.join(settings.finetune)}), slots {settings.slots}, "
+        f"zero-shot ids {settings.zero_shot_ids} ({settings.name})"
     )
     summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names)
     files.write_bytes("summary.md", summary.encode())

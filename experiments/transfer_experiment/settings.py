@@ -27,8 +27,6 @@ from rl_algos.common.config.value import TeamQConfig
 from rl_algos.common.evaluation.team_evaluation import AGENT_ID_MODES
 from rl_algos.vdn import VDNConfig
 
-PHASES = ("zero_shot", "finetune", "scratch")
-
 # `--smoke`: a budget that exercises every phase (checkpoints, fine-tuning, scratch, evaluation) in about a minute;
 # the replay learners start updating after SMOKE_LEARNING_STARTS env steps, so that their fine-tuning updates too.
 SMOKE = {
@@ -89,13 +87,15 @@ class TransferSettings:
     seeds: list[int] = field(default_factory=lambda: [0])
     timesteps: int = 20_000
     finetune_timesteps: int = 5_000
-    finetune: str = "conservative"
+    finetune_agents: list[int] | None = None
+    finetune: list[str] = field(default_factory=lambda: ["conservative"])
     finetune_lr_scale: float = 0.3
     finetune_kl: float = 1.0
     finetune_kl_steps: int | None = None
     slots: str = "first"
     zero_shot_ids: str = "reuse"
     scratch: bool = True
+    scratch_agents: list[int] | None = None
     eval_episodes: int = 20
     eval_every: int | None = None
     training: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -139,6 +139,27 @@ class TransferSettings:
         if self.envs_per_runner is not None:
             return self.envs_per_runner
         return VMAS_WORLDS if envs.find_scenario(self.scenario).vectorised else None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.finetune, str):  # settings stored before `finetune` took a list
+            self.finetune = [self.finetune]
+
+    @property
+    def finetune_sizes(self) -> list[int]:
+        """The team sizes each train checkpoint is fine-tuned at: `finetune_agents`, else every eval size."""
+        return self.eval_agents if self.finetune_agents is None else self.finetune_agents
+
+    @property
+    def scratch_sizes(self) -> list[int]:
+        """The team sizes trained from scratch (with `scratch`): `scratch_agents`, else every eval size; never the
+        training size itself, whose from-scratch run is the train run."""
+        sizes = self.eval_agents if self.scratch_agents is None else self.scratch_agents
+        return [n for n in sizes if [n] != self.train_agents] if self.scratch else []
+
+    def finetune_phase(self, strategy: str) -> str:
+        """The `phase` of fine-tuned rows in `transfer.csv`: `finetune`, or `finetune:<strategy>` when the
+        experiment fine-tunes with several strategies."""
+        return "finetune" if len(self.finetune) == 1 else f"finetune:{strategy}"
 
     def training_options(self, algo: str) -> dict[str, Any]:
         """`.training(...)` options of `algo`: the `all` entry of `training`, then the algorithm's own."""
@@ -206,9 +227,17 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
         help=f"env steps of fine-tuning at each eval size; 0 skips fine-tuning (default: {d.finetune_timesteps})",
     )
     add(
+        "--finetune-agents",
+        type=_int_list,
+        help="team sizes to fine-tune at, among --eval-agents (default: every eval size)",
+    )
+    add(
         "--finetune",
+        type=_name_list,
         help=(
-            f"fine-tuning strategy, from {', '.join(FINETUNE_STRATEGIES)} (default: {d.finetune}; see docs/transfer.md)"
+            f"fine-tuning strategies, from {', '.join(FINETUNE_STRATEGIES)}: each fine-tunes every train checkpoint at "
+            "each eval size; with several, transfer.csv's phase is finetune:<strategy> "
+            f"(default: {','.join(d.finetune)}; see docs/transfer.md)"
         ),
     )
     add(
@@ -240,6 +269,11 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
         action=argparse.BooleanOptionalAction,
         help="also train from scratch at each eval size with "
         "the training budget, the reference of the transfer ratio (default: on; --no-scratch skips it)",
+    )
+    add(
+        "--scratch-agents",
+        type=_int_list,
+        help="team sizes to train from scratch at, among --eval-agents (default: every eval size)",
     )
     add("--eval-episodes", type=int, help=f"greedy episodes per evaluation (default: {d.eval_episodes})")
     add(
@@ -401,6 +435,7 @@ def validate(settings: TransferSettings) -> None:
         ("--train-agents", s.train_agents),
         ("--eval-agents", s.eval_agents),
         ("--seeds", s.seeds),
+        ("--finetune", s.finetune),
     ):
         repeated = sorted({str(v) for v in values if values.count(v) > 1})
         if repeated:
@@ -411,6 +446,18 @@ def validate(settings: TransferSettings) -> None:
         raise SettingsError(
             f"team size {max(too_big)} is above --n-max {s.padded_size}; raise --n-max to at least {max(too_big)}"
         )
+    for label, sizes in (("--finetune-agents", s.finetune_agents), ("--scratch-agents", s.scratch_agents)):
+        if sizes is None:
+            continue
+        outside = [n for n in sizes if n not in s.eval_agents]
+        if not sizes or outside:
+            raise SettingsError(
+                f"{label} must list sizes among --eval-agents {','.join(map(str, s.eval_agents))}, got "
+                f"{','.join(map(str, sizes)) or 'none'}; add the size to --eval-agents"
+            )
+        repeated = sorted({n for n in sizes if sizes.count(n) > 1})
+        if repeated:
+            raise SettingsError(f"{label} lists {', '.join(map(str, repeated))} more than once; give each value once")
     for label, value, low in (
         ("--timesteps", s.timesteps, 1),
         ("--finetune-timesteps", s.finetune_timesteps, 0),
@@ -439,8 +486,11 @@ def validate(settings: TransferSettings) -> None:
         raise SettingsError(f"--eval-every must be at least 0 (0: no learning curves), got {s.eval_every}")
     if s.gpus_per_trial is not None and s.gpus_per_trial < 0:
         raise SettingsError(f"--gpus-per-trial must be >= 0, got {s.gpus_per_trial}")
-    if s.finetune not in FINETUNE_STRATEGIES:
-        raise SettingsError(f"unknown --finetune {s.finetune!r}; known strategies: {', '.join(FINETUNE_STRATEGIES)}")
+    if not s.finetune:
+        raise SettingsError(f"--finetune is empty; give at least one of {', '.join(FINETUNE_STRATEGIES)}")
+    for strategy in s.finetune:
+        if strategy not in FINETUNE_STRATEGIES:
+            raise SettingsError(f"unknown --finetune {strategy!r}; known strategies: {', '.join(FINETUNE_STRATEGIES)}")
     if not s.finetune_lr_scale > 0 or s.finetune_kl < 0:
         raise SettingsError(
             f"--finetune-lr-scale must be > 0 and --finetune-kl >= 0, got {s.finetune_lr_scale} and {s.finetune_kl}"
@@ -468,11 +518,14 @@ def validate(settings: TransferSettings) -> None:
                 raise SettingsError(f"{label}: {_first_line(error)}") from None
             if s.finetune_timesteps == 0:
                 continue
-            try:
-                finetuning = finetune_algo_config(s, algo, embedding, max(s.eval_agents), s.seeds[0], s.timesteps)
-                finetuning.validate()
-            except (ValueError, TypeError) as error:
-                raise SettingsError(f"{label}, --finetune {s.finetune}: {_first_line(error)}") from None
+            for strategy in s.finetune:
+                try:
+                    finetuning = finetune_algo_config(
+                        s, algo, embedding, max(s.finetune_sizes), s.seeds[0], s.timesteps, strategy
+                    )
+                    finetuning.validate()
+                except (ValueError, TypeError) as error:
+                    raise SettingsError(f"{label}, --finetune {strategy}: {_first_line(error)}") from None
         _require_updates(algo, "--timesteps", s.timesteps, config.learning_warmup())
         if s.finetune_timesteps > 0:
             _require_updates(algo, "--finetune-timesteps", s.finetune_timesteps, finetuning.learning_warmup())
@@ -552,23 +605,29 @@ def budget_epsilon(timesteps: int) -> list[list[float]]:
 
 def train_config(settings: TransferSettings, algo: str, embedding: str, seed: int):
     """The config of a train-phase trial: `algo_config` at the training size(s), with the replay checkpointed when
-    the fine-tuning strategy starts from it."""
+    a fine-tuning strategy starts from it."""
     config = algo_config(settings, algo, embedding, settings.train_agents, seed)
-    starts_from_replay = settings.finetune_timesteps > 0 and loads_pretrained_replay(settings.finetune)
+    starts_from_replay = settings.finetune_timesteps > 0 and any(map(loads_pretrained_replay, settings.finetune))
     if starts_from_replay and config.takes(ReplayOptions):
         config.training(checkpoint_replay=True)
     return config
 
 
 def finetune_algo_config(
-    settings: TransferSettings, algo: str, embedding: str, n_agents: int, seed: int, pretrained_env_steps: int
+    settings: TransferSettings,
+    algo: str,
+    embedding: str,
+    n_agents: int,
+    seed: int,
+    pretrained_env_steps: int,
+    strategy: str,
 ):
     """The config of a fine-tuning trial at `n_agents` from the train trial's checkpoint (trained for
-    `pretrained_env_steps`), set up for `settings.finetune` (`rl_algos.common.config.finetune`)."""
+    `pretrained_env_steps`), set up for the fine-tuning `strategy` (`rl_algos.common.config.finetune`)."""
     kl_steps = settings.finetune_timesteps if settings.finetune_kl_steps is None else settings.finetune_kl_steps
     return finetune_config(
         algo_config(settings, algo, embedding, [n_agents], seed),
-        settings.finetune,
+        strategy,
         pretrained=train_config(settings, algo, embedding, seed),
         pretrained_env_steps=pretrained_env_steps,
         lr_scale=settings.finetune_lr_scale,

@@ -78,7 +78,7 @@ class TeamTrial(tune.Trainable):
         self.curve = trial_curve(self.spec)
         if self.spec.restore_from:
             with tune.Checkpoint(self.spec.restore_from).as_directory() as source:
-                self.algo.load_pretrained(source, replay=loads_pretrained_replay(self.spec.settings.finetune))
+                self.algo.load_pretrained(source, replay=loads_pretrained_replay(self.spec.strategy))
 
     def step(self) -> dict[str, Any]:
         try:

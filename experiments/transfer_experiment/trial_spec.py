@@ -20,9 +20,13 @@ PHASES = ("train", "scratch", "finetune")
 
 def trial_name(spec: Mapping[str, Any]) -> str:
     """`train_qmix_graph_n3_seed0`: phase, algorithm, embedding, team size(s) trained at, seed, of a spec's dict
-    (`TrialSpec.to_dict`, as Tune results carry it in `config["trial"]`)."""
+    (`TrialSpec.to_dict`, as Tune results carry it in `config["trial"]`); a fine-tuning trial of an experiment with
+    several strategies names its own (`finetune-kl_qmix_graph_n6_seed0`)."""
     sizes = "-".join(str(n) for n in spec["n_agents"])
-    return f"{spec['phase']}_{spec['algo']}_{spec['embedding']}_n{sizes}_seed{spec['seed']}"
+    phase = spec["phase"]
+    if phase == "finetune" and len(spec.get("settings", {}).get("finetune", [])) > 1:
+        phase = f"finetune-{spec['strategy']}"
+    return f"{phase}_{spec['algo']}_{spec['embedding']}_n{sizes}_seed{spec['seed']}"
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,8 @@ class TrialSpec:
     under the experiment's settings, and for fine-tuning the checkpoint it starts from. The driver builds each spec
     once (the grid, the resource check); Tune carries it as a plain dict (`to_dict`, in `config["trial"]`, which
     stays readable from a stored experiment), and the trial reads it back with `from_dict`. `algo_config()` is the
-    AlgorithmConfig the trial trains."""
+    AlgorithmConfig the trial trains; a fine-tuning trial's `strategy` is one of the settings' `finetune` (left out:
+    the settings' only one)."""
 
     settings: TransferSettings
     phase: str
@@ -42,16 +47,30 @@ class TrialSpec:
     timesteps: int
     restore_from: str | None = None
     pretrained_env_steps: int | None = None
+    strategy: str | None = None
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:
             raise ValueError(f"phase={self.phase!r} is unknown; use one of {', '.join(PHASES)}")
         if self.phase == "finetune" and (self.restore_from is None or self.pretrained_env_steps is None):
             raise ValueError("a finetune trial needs restore_from (a checkpoint) and pretrained_env_steps")
+        if self.phase == "finetune" and self.strategy is None and len(self.settings.finetune) == 1:
+            object.__setattr__(self, "strategy", self.settings.finetune[0])  # the one strategy there is
+        if self.phase == "finetune" and self.strategy not in self.settings.finetune:
+            raise ValueError(
+                f"a finetune trial's strategy must be one of the settings' {', '.join(self.settings.finetune)}, "
+                f"got {self.strategy!r}"
+            )
 
     @property
     def name(self) -> str:
         return trial_name(self.to_dict())
+
+    @property
+    def result_phase(self) -> str:
+        """The `phase` of this trial's rows in `transfer.csv` and `curves.csv` (besides a train trial's zero-shot
+        ones): its phase, for fine-tuning `settings.finetune_phase(strategy)`."""
+        return self.settings.finetune_phase(self.strategy) if self.phase == "finetune" else self.phase
 
     def algo_config(self) -> AlgorithmConfig:
         """The AlgorithmConfig this trial trains: its phase's."""
@@ -59,7 +78,9 @@ class TrialSpec:
         if self.phase == "train":
             return train_config(settings, algo, embedding, seed)
         if self.phase == "finetune":
-            return finetune_algo_config(settings, algo, embedding, self.n_agents[0], seed, self.pretrained_env_steps)
+            return finetune_algo_config(
+                settings, algo, embedding, self.n_agents[0], seed, self.pretrained_env_steps, self.strategy
+            )
         return algo_config(settings, algo, embedding, list(self.n_agents), seed)
 
     def curve_sizes(self) -> list[int]:
@@ -80,6 +101,7 @@ class TrialSpec:
             "timesteps": self.timesteps,
             "restore_from": self.restore_from,
             "pretrained_env_steps": self.pretrained_env_steps,
+            "strategy": self.strategy,
             "settings": self.settings.to_dict(),
         }
 
@@ -96,4 +118,5 @@ class TrialSpec:
             timesteps=spec["timesteps"],
             restore_from=spec.get("restore_from"),
             pretrained_env_steps=spec.get("pretrained_env_steps"),
+            strategy=spec.get("strategy"),
         )
