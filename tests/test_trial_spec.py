@@ -3,7 +3,7 @@
 import pytest
 
 from experiments.transfer_experiment.settings import parse_settings
-from experiments.transfer_experiment.trial_spec import TrialSpec
+from experiments.transfer_experiment.trial_spec import TrialSpec, trial_name
 
 
 def test_a_spec_survives_tune_s_dict_and_names_its_trial():
@@ -52,6 +52,7 @@ def test_one_strategy_keeps_the_plain_finetune_phase_and_old_stored_specs_read_b
     stored = TrialSpec(settings, "finetune", "qmix", "graph", (6,), 0, 5000, "/ckpt", 50_000).to_dict()
     stored.pop("strategy")
     stored["settings"]["finetune"] = "naive"  # settings.yaml before --finetune took a list
+    assert trial_name(stored) == "finetune_qmix_graph_n6_seed0", "Tune's stored dict names the same trial"
     spec = TrialSpec.from_dict(stored)
     assert spec.strategy == "naive" and spec.settings.finetune == ["naive"]
     assert spec.result_phase == "finetune" and spec.name == "finetune_qmix_graph_n6_seed0"

@@ -156,7 +156,7 @@ class TransferSettings:
         sizes = self.eval_agents if self.scratch_agents is None else self.scratch_agents
         return [n for n in sizes if [n] != self.train_agents] if self.scratch else []
 
-    def finetune_phase(self, strategy: str) -> str:
+    def finetune_phase(self, strategy: str | None) -> str:
         """The `phase` of fine-tuned rows in `transfer.csv`: `finetune`, or `finetune:<strategy>` when the
         experiment fine-tunes with several strategies."""
         return "finetune" if len(self.finetune) == 1 else f"finetune:{strategy}"

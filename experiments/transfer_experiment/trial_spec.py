@@ -24,8 +24,8 @@ def trial_name(spec: Mapping[str, Any]) -> str:
     several strategies names its own (`finetune-kl_qmix_graph_n6_seed0`)."""
     sizes = "-".join(str(n) for n in spec["n_agents"])
     phase = spec["phase"]
-    if phase == "finetune" and len(spec.get("settings", {}).get("finetune", [])) > 1:
-        phase = f"finetune-{spec['strategy']}"
+    if phase == "finetune" and "settings" in spec:  # the phase of its rows, `finetune:kl` named `finetune-kl`
+        phase = TransferSettings(**spec["settings"]).finetune_phase(spec.get("strategy")).replace(":", "-")
     return f"{phase}_{spec['algo']}_{spec['embedding']}_n{sizes}_seed{spec['seed']}"
 
 
