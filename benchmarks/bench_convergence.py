@@ -52,7 +52,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig  # noqa: E402
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME  # noqa: E402
 
 from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
-from experiments.transfer_experiment.settings import EVAL_SEED, VMAS_WORLDS, value_learner_defaults  # noqa: E402
+from experiments.transfer_experiment.settings import EVAL_SEED, VMAS_WORLDS, measured_defaults  # noqa: E402
 from experiments.transfer_experiment.stats import Estimate, mean_estimate  # noqa: E402
 from rl_algos.common.config.actor_critic import TeamActorCriticConfig  # noqa: E402
 from rl_algos.common.config.replay import ReplayOptions  # noqa: E402
@@ -194,15 +194,15 @@ def convergence_config(
     env_options: dict | None = None,
 ) -> AlgorithmConfig:
     """A convergence run's config: `budget_config` at the training size with `training` over it, VMAS's `worlds`
-    per env runner (and an on-policy batch of at least 10 steps per world, unless `training` sets it), for the value
-    learners epsilon annealed and the discount set as the transfer experiment sets them (`value_learner_defaults`),
+    per env runner (and an on-policy batch of at least 10 steps per world, unless `training` sets it), the scenario's
+    discount and the value learners' epsilon as the transfer experiment sets them (`measured_defaults`),
     and for the replay learners the replay in checkpoints (a job resumes with it)."""
     config = budget_config(algo_name, env_config(TRAIN_AGENTS, scenario, env_options), timesteps, seed, **training)
     if scenario.startswith("vmas:"):
         config.env_runners(num_envs_per_env_runner=worlds)
         if isinstance(config, TeamActorCriticConfig) and "train_batch_size_per_learner" not in training:
             config.cover_every_env()
-    value_learner_defaults(config, training, timesteps)
+    measured_defaults(config, training, timesteps)
     if config.takes(ReplayOptions):
         config.training(checkpoint_replay=True)  # a run resumed from its last point goes on with its replay
     return config

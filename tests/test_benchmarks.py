@@ -48,7 +48,7 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_convergence_runs_take_the_transfer_experiment_s_value_learner_defaults():
+def test_convergence_runs_take_the_transfer_experiment_s_measured_defaults():
     from benchmarks.bench_convergence import convergence_config
 
     qmix = convergence_config("qmix", "spread", 1_000_000, 0, {"team_embedding": "concat"})
@@ -56,6 +56,7 @@ def test_convergence_runs_take_the_transfer_experiment_s_value_learner_defaults(
     told = convergence_config("qmix", "spread", 1_000_000, 0, {"gamma": 0.99, "learning_starts": 200})
     assert told.gamma == 0.99 and told.learning_starts == 200
     assert convergence_config("mappo", "spread", 1_000_000, 0, {}).gamma == 0.99
+    assert convergence_config("maddpg", "vmas:spread", 1_000_000, 0, {"team_embedding": "graph"}).gamma == 0.95
 
 
 @pytest.mark.slow

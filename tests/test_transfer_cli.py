@@ -77,6 +77,17 @@ def test_value_learners_anneal_over_the_budget_and_discount_at_the_scenario_s_ga
     assert qmix.gamma == 0.9 and qmix.epsilon == 0.1
 
 
+def test_maddpg_discounts_at_0_95_on_spread_and_its_twin_unless_told_otherwise():
+    for scenario in ("spread", "vmas:spread"):
+        settings, _ = parse_settings(["--scenario", scenario])
+        maddpg = algo_config(settings, "maddpg", "graph", [3], seed=0)
+        assert maddpg.gamma == 0.95 and not hasattr(maddpg, "epsilon")  # no value learner's schedule
+    pursuit, _ = parse_settings(["--scenario", "pursuit"])
+    assert algo_config(pursuit, "maddpg", "graph", [3], seed=0).gamma == 0.99
+    told, _ = parse_settings(["--training", '{"maddpg": {"gamma": 0.99}}'])
+    assert algo_config(told, "maddpg", "graph", [3], seed=0).gamma == 0.99
+
+
 def test_vdn_takes_munchausen_targets_on_spread_unless_told_otherwise():
     spread, _ = parse_settings([])
     assert algo_config(spread, "vdn", "concat", [3], seed=0).munchausen_params is not None

@@ -25,6 +25,7 @@ from rl_algos.common.config.finetune import FINETUNE_STRATEGIES, finetune_config
 from rl_algos.common.config.replay import ReplayOptions
 from rl_algos.common.config.value import TeamQConfig
 from rl_algos.common.evaluation.team_evaluation import AGENT_ID_MODES
+from rl_algos.maddpg import MADDPGConfig
 from rl_algos.vdn import VDNConfig
 
 # `--smoke`: a budget that exercises every phase (checkpoints, fine-tuning, scratch, evaluation) in about a minute;
@@ -40,15 +41,23 @@ SMOKE_LEARNING_STARTS = 250
 # The value learners' epsilon falls from 1 to 0.05 over this fraction of the training budget (`--timesteps`), unless
 # `--training` sets `epsilon`: a fixed 50,000 env steps explores through half of a 100k run but 5% of a 1M one.
 EXPLORATION_FRACTION = 0.1
-# The value learners' (IQL, VDN, QMIX, gum) discount on scenarios where a measurement chose one, unless `--training`
-# sets `gamma` (elsewhere RLlib's 0.99). Spread's episodes last 25 steps: at 0.99 a value counts about 100 steps of
-# holding on past the time limit, and the few tenths of return that separate the moves near a landmark are under 1%
-# of it, so the regression's noise picks among them (the agents' action gap, `benchmarks/bench_heuristic_gap.py`).
-# At 0.95 (MADDPG's MPE setting, a horizon of about the episode) QMIX concat reached 0.95 of the heuristic's gain at
-# 1M env steps over three seeds (0.88 zero-shot at 6) against 0.87 at 0.99, QMIX graph 0.95 against 0.89, and VDN
-# 0.85 against 0.81 (docs/convergence.md, "The discount"). The actor-critics keep 0.99: MAPPO graph on vmas:spread
-# gained nothing at 0.95 (0.72 against 0.74, one seed).
-VALUE_LEARNER_GAMMA = {"spread": 0.95}
+# The discount per algorithm family on scenarios where a measurement chose one, unless `--training` sets `gamma`
+# (elsewhere RLlib's 0.99). Spread's episodes last 25 steps: at 0.99 a value counts about 100 steps of holding on
+# past the time limit, and the few tenths of return that separate the moves near a landmark are under 1% of it, so
+# the regression's noise picks among them (the agents' action gap, `benchmarks/bench_heuristic_gap.py`).
+# - The value learners (IQL, VDN, QMIX, gum): at 0.95 (MADDPG's MPE setting, a horizon of about the episode) QMIX
+#   concat reached 0.95 of the heuristic's gain at 1M env steps over three seeds (0.88 zero-shot at 6) against 0.87
+#   at 0.99, QMIX graph 0.95 against 0.89, and VDN 0.85 against 0.81 (docs/convergence.md, "The discount").
+# - MADDPG, whose actor climbs its bootstrapped critic: on vmas:spread at 0.99 the critic overvalued the greedy joint
+#   action (`q_bias` +125 at 100k) and the curve fell from its best point (0.46 at 800k, 0.31 at 1M); at 0.95
+#   `q_bias` stayed within -10.5..+2.9, 0.61 at 3 and 0.65 zero-shot at 6, every seed's end within its best point's
+#   interval (docs/convergence.md, "MADDPG at `gamma` 0.95"). Spread takes it too: the twin has its episodes and
+#   rewards.
+# The on-policy actor-critics keep 0.99: MAPPO graph on vmas:spread gained nothing at 0.95 (0.72 against 0.74).
+SCENARIO_GAMMA: dict[type[AlgorithmConfig], dict[str, float]] = {
+    TeamQConfig: {"spread": 0.95},
+    MADDPGConfig: {"spread": 0.95, "vmas:spread": 0.95},
+}
 # VDN's Munchausen targets on scenarios where a measurement chose them, unless `--training` sets `munchausen`. On
 # spread VDN loses while holding the landmarks, where its moves are 2% of their value apart; Munchausen-DQN's
 # `alpha tau log pi` reward term (Vieillard et al. 2020) widens that action gap: over three seeds at 1M env steps
@@ -577,22 +586,23 @@ def algo_config(settings: TransferSettings, algo: str, embedding: str, n_agents:
         config.reporting(min_sample_timesteps_per_iteration=settings.iteration_timesteps)
     if settings.smoke and config.learning_warmup() > SMOKE_LEARNING_STARTS:
         config.training(learning_starts=SMOKE_LEARNING_STARTS)
-    value_learner_defaults(config, settings.training_options(algo), settings.timesteps)
+    measured_defaults(config, settings.training_options(algo), settings.timesteps)
     return config
 
 
-def value_learner_defaults(config: AlgorithmConfig, training: dict[str, Any], timesteps: int) -> None:
-    """For a value learner (`TeamQConfig`), what the transfer experiment and the convergence benchmark set unless
-    `training` (the user's `.training()` options) sets it: epsilon annealed over `EXPLORATION_FRACTION` of the
-    `timesteps` budget (`budget_epsilon`), the scenario's discount (`VALUE_LEARNER_GAMMA`) and, for VDN, its
-    Munchausen targets (`VDN_MUNCHAUSEN`). Other configs are left as they are."""
+def measured_defaults(config: AlgorithmConfig, training: dict[str, Any], timesteps: int) -> None:
+    """What the transfer experiment and the convergence benchmark set unless `training` (the user's `.training()`
+    options) sets it: the scenario's discount for the config's family (`SCENARIO_GAMMA`) and, for a value learner
+    (`TeamQConfig`), epsilon annealed over `EXPLORATION_FRACTION` of the `timesteps` budget (`budget_epsilon`) and,
+    for VDN, its Munchausen targets (`VDN_MUNCHAUSEN`)."""
+    scenario = config.env_config["scenario"]
+    gammas = next((by_scenario for family, by_scenario in SCENARIO_GAMMA.items() if isinstance(config, family)), {})
+    if "gamma" not in training and scenario in gammas:
+        config.training(gamma=gammas[scenario])
     if not isinstance(config, TeamQConfig):
         return
     if "epsilon" not in training:
         config.training(epsilon=budget_epsilon(timesteps))
-    scenario = config.env_config["scenario"]
-    if "gamma" not in training and scenario in VALUE_LEARNER_GAMMA:
-        config.training(gamma=VALUE_LEARNER_GAMMA[scenario])
     if "munchausen" not in training and isinstance(config, VDNConfig) and scenario in VDN_MUNCHAUSEN:
         config.training(munchausen=VDN_MUNCHAUSEN[scenario])
 
