@@ -1,12 +1,14 @@
-"""Re-render a transfer experiment's `summary.md` and figures (`transfer.png`, `transfer_embeddings.png`) from its
-CSVs, or compare several experiments (made on different machines or days) in one table.
+"""Re-render a transfer experiment's `summary.md` and figures (`transfer.png`, `transfer_embeddings.png`, the learning
+curves' `transfer_curves.png` and `transfer_q_bias.png`) from its CSVs, or compare several experiments (made on
+different machines or days, or the chunks of one study) in one table.
 
     python experiments/report.py results/spread-20261122-081500                 # re-render in place
     python experiments/report.py results/run-a s3://bucket/marl/run-b --out results/compare
 
 Each folder (local or `s3://...`) is an experiment folder of `experiments/transfer.py`: its `transfer.csv`,
-`transfer_episodes.csv` (when present) and `settings.yaml`. The experiments must share a scenario; an evaluation
-(algo, embedding, train size, eval size, phase, seed) found in two folders is taken from the later one.
+`transfer_episodes.csv` and `curves.csv` (when present) and `settings.yaml`. The experiments must share a scenario;
+an evaluation (algo, embedding, train size, eval size, phase, seed) or a learning curve found in two folders is
+taken from the later one.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import csv
 import io
 import sys
 from collections import defaultdict
+from typing import NamedTuple
 
 import yaml
 
 import envs
+from experiments.transfer_experiment.curves import CURVES_FILE, curve_key, write_curves
 from experiments.transfer_experiment.plots import write_figures
 from experiments.transfer_experiment.report import (
     EpisodeLedger,
@@ -53,10 +57,20 @@ def _read_rows(files: ExperimentFiles, name: str) -> list[dict]:
     return rows
 
 
-def load(folders: list[str]) -> tuple[str, list[dict], list[dict], list[str]]:
-    """(scenario, evaluation rows, episode rows, experiment names) of the experiment folders, later folders
-    overriding earlier ones row by row."""
-    scenarios, rows, episodes, names = set(), {}, {}, []
+class Experiments(NamedTuple):
+    """What `load` read from one or more experiment folders."""
+
+    scenario: str
+    rows: list[dict]
+    episodes: list[dict]
+    curves: list[dict]
+    names: list[str]
+
+
+def load(folders: list[str]) -> Experiments:
+    """The experiment folders' rows, later folders overriding earlier ones evaluation by evaluation (and learning
+    curve by learning curve)."""
+    scenarios, rows, episodes, curves, names = set(), {}, {}, {}, []
     for folder in folders:
         files = ExperimentFiles(folder)
         if not files.exists(TransferLedger.FILE):
@@ -66,14 +80,16 @@ def load(folders: list[str]) -> tuple[str, list[dict], list[dict], list[str]]:
         folder_rows = _read_rows(files, TransferLedger.FILE)
         scenarios.update(row["scenario"] for row in folder_rows if row["scenario"] != "-")
         rows.update({row_key(row): row for row in folder_rows})
-        folder_episodes = defaultdict(list)
-        for row in _read_rows(files, EpisodeLedger.FILE):
-            folder_episodes[row_key(row)].append(row)
-        episodes.update(folder_episodes)
+        for name, key, merged in ((EpisodeLedger.FILE, row_key, episodes), (CURVES_FILE, curve_key, curves)):
+            grouped = defaultdict(list)
+            for row in _read_rows(files, name):
+                grouped[key(row)].append(row)
+            merged.update(grouped)
     if len(scenarios) > 1:
         raise ReportError(f"the experiments are on different scenarios ({', '.join(sorted(scenarios))}); compare one")
     scenario = scenarios.pop() if scenarios else "-"
-    return scenario, list(rows.values()), [row for group in episodes.values() for row in group], names
+    flat = [[row for group in merged.values() for row in group] for merged in (episodes, curves)]
+    return Experiments(scenario, list(rows.values()), *flat, names)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,16 +101,18 @@ def main(argv: list[str] | None = None) -> int:
         print("report.py: error: several folders need --out, the folder for the combined report", file=sys.stderr)
         return 2
     try:
-        scenario, rows, episodes, names = load(args.folders)
+        found = load(args.folders)
     except ReportError as error:
         print(f"report.py: error: {error}", file=sys.stderr)
         return 2
+    scenario = found.scenario
     metric_names = envs.find_scenario(scenario).metric_names if scenario in envs.scenario_names() else ()
-    title = f"{scenario}: {', '.join(names)}"
+    title = f"{scenario}: {', '.join(found.names)}"
     out = ExperimentFiles(args.out or args.folders[0])
-    summary = summary_markdown(rows, episodes, title, metric_names)
+    summary = summary_markdown(found.rows, found.episodes, title, metric_names)
     out.write_bytes("summary.md", summary.encode())
-    write_figures(out, rows, episodes, title, metric_names)
+    write_figures(out, found.rows, found.episodes, title, metric_names)
+    write_curves(out, found.curves, found.rows, title)
     print(summary)
     print(f"written: {out.uri}/summary.md and the figures")
     return 0

@@ -49,6 +49,38 @@ def test_two_folders_are_compared_in_one_table(tmp_path):
     assert "| iql | graph | 6 | -75.00 [-80.00, -70.00] |" in summary
 
 
+def write_curves(folder, algo, seed, returns, q_bias=None):
+    """`curves.csv` of one train trial of `algo` (seed `seed`) evaluated at 3 agents every 100 env steps."""
+    rows = [
+        {"algo": algo, "embedding": "graph", "phase": "train", "seed": seed, "train_agents": "3", "point": point,
+         "env_steps": 100 * (point + 1), "eval_agents": 3, "return_mean": value}
+        | ({} if q_bias is None else {"q_bias_mean": q_bias[point]})
+        for point, value in enumerate(returns)
+    ]  # fmt: skip
+    with open(folder / "curves.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_the_learning_curves_of_several_folders_are_merged_curve_by_curve(tmp_path):
+    write_experiment(tmp_path / "a", "spread", "qmix", [-60.0, -40.0])
+    write_curves(tmp_path / "a", "qmix", 0, [-80.0, -70.0], q_bias=[5.0, 1.0])
+    write_experiment(tmp_path / "b", "spread", "iql", [-80.0, -70.0])
+    write_curves(tmp_path / "b", "qmix", 0, [-75.0, -50.0, -45.0], q_bias=[4.0, 2.0, 0.5])  # the same curve, rerun
+    assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "both")]) == 0
+    with open(tmp_path / "both" / "curves.csv") as f:
+        merged = list(csv.DictReader(f))
+    assert [(row["algo"], row["return_mean"], row["q_bias_mean"]) for row in merged] == [
+        ("qmix", "-75.0", "4.0"), ("qmix", "-50.0", "2.0"), ("qmix", "-45.0", "0.5"),
+    ]  # fmt: skip
+    for figure in ("transfer_curves.png", "transfer_q_bias.png"):
+        assert (tmp_path / "both" / figure).stat().st_size > 0
+    write_curves(tmp_path / "b", "iql", 1, [-80.0, -70.0])  # no value estimates: no q_bias figure
+    assert main([str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "transfer_curves.png").exists() and not (tmp_path / "b" / "transfer_q_bias.png").exists()
+
+
 def test_bad_folders_are_one_line_and_exit_code_2(tmp_path, capsys):
     write_experiment(tmp_path / "a", "spread", "qmix", [-60.0, -40.0])
     write_experiment(tmp_path / "p", "pursuit", "qmix", [1.0, 2.0])

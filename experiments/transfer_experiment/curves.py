@@ -1,4 +1,4 @@
-"""Learning curves of a transfer experiment: `curves.csv` and `transfer_curves.png`.
+"""Learning curves of a transfer experiment: `curves.csv`, `transfer_curves.png` and `transfer_q_bias.png`.
 
 Each trial evaluates itself greedily every `--eval-every` env steps (`TeamTrial`,
 `rl_algos.common.evaluation.learning_curve`) and reports the points as `curve/<eval agents>/<name>` entries of its
@@ -6,7 +6,8 @@ results; here they are gathered from the trials' result histories into one row p
 drawn: one panel per eval size of the train phase,
 one line per algorithm x embedding, the mean over seeds of the k-th point with its 95% bootstrap band, as the
 heuristic-normalised score `(x - random) / (heuristic - random)` where the experiment has both scripted teams at
-that size, else the raw return.
+that size, else the raw return; and, for the learners that estimate values, their `q_bias` (the value estimate of
+the greedy team's actions minus the return it then obtained) the same way.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ from typing import Any
 import numpy as np
 
 from experiments.transfer_experiment.plots import plt, png_bytes
+from experiments.transfer_experiment.report import ExperimentFiles
 from experiments.transfer_experiment.stats import mean_estimate
 from experiments.transfer_experiment.trial_spec import TrialSpec
 
 CURVE_PREFIX = "curve/"
 KEYS = ("algo", "embedding", "phase", "seed", "train_agents", "point", "env_steps", "eval_agents")
+CURVES_FILE = "curves.csv"
+CURVE_KEY = ("algo", "embedding", "phase", "seed", "train_agents", "eval_agents")  # one curve: its points' rows
+FIGURES = {"return_mean": "transfer_curves.png", "q_bias_mean": "transfer_q_bias.png"}
 
 
 def curve_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
@@ -82,12 +87,20 @@ def scripted_means(ledger_rows: list[dict]) -> dict[tuple[str, int], float]:
     return {key: float(np.mean(v)) for key, v in values.items()}
 
 
-def curves_plot(rows: list[dict[str, Any]], ledger_rows: list[dict], title: str) -> bytes | None:
-    """`transfer_curves.png` of the train phase's curves (see the module docstring); None without any."""
-    train = [row for row in rows if row["phase"] == "train"]
+def curve_key(row: dict[str, Any]) -> tuple[str, ...]:
+    """The curve a row is a point of (a trial's curve at one eval size)."""
+    return tuple(str(row[key]) for key in CURVE_KEY)
+
+
+def curves_plot(
+    rows: list[dict[str, Any]], ledger_rows: list[dict], title: str, column: str = "return_mean"
+) -> bytes | None:
+    """The train phase's curves of `column` (see the module docstring): `return_mean` normalised by the scripted
+    teams where both were evaluated, any other column (`q_bias_mean`) raw with 0 marked; None without any point."""
+    train = [row for row in rows if row["phase"] == "train" and str(row.get(column, "")) != ""]
     if not train:
         return None
-    scripted = scripted_means(ledger_rows)
+    scripted = scripted_means(ledger_rows) if column == "return_mean" else {}
     sizes = sorted({int(row["eval_agents"]) for row in train})
     runs = sorted({(row["algo"], row["embedding"]) for row in train})
     figure, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 3.8), squeeze=False)
@@ -98,7 +111,7 @@ def curves_plot(rows: list[dict[str, Any]], ledger_rows: list[dict], title: str)
             by_point: dict[int, list[tuple[float, float]]] = {}
             for row in train:
                 if (row["algo"], row["embedding"]) == run and int(row["eval_agents"]) == n:
-                    value = float(row["return_mean"])
+                    value = float(row[column])
                     value = (value - random) / (heuristic - random) if normalised else value
                     by_point.setdefault(int(row["point"]), []).append((float(row["env_steps"]), value))
             points = sorted(by_point)
@@ -113,11 +126,26 @@ def curves_plot(rows: list[dict[str, Any]], ledger_rows: list[dict], title: str)
         if normalised:
             ax.axhline(1.0, linestyle=":", color="black", label="heuristic")
             ax.axhline(0.0, linestyle="--", color="grey", label="random")
+            ax.set_ylabel("(return - random) / (heuristic - random)")
+        elif column == "return_mean":
+            ax.set_ylabel("greedy return")
+        else:
+            ax.axhline(0.0, linestyle="--", color="grey")
+            ax.set_ylabel(f"{column.removesuffix('_mean')} (value estimate - return)")
         ax.set_title(f"evaluated at {n} agents")
         ax.set_xlabel("env steps")
-        ax.set_ylabel("(return - random) / (heuristic - random)" if normalised else "greedy return")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize="small")
-    figure.suptitle(f"learning curves: {title}")
+    figure.suptitle(f"{'learning curves' if column == 'return_mean' else column.removesuffix('_mean')}: {title}")
     figure.tight_layout()
     return png_bytes(figure)
+
+
+def write_curves(files: ExperimentFiles, rows: list[dict[str, Any]], ledger_rows: list[dict], title: str) -> None:
+    """`curves.csv` and the figures of its columns in `FIGURES` that some point has; nothing without points."""
+    if not rows:
+        return
+    files.write_bytes(CURVES_FILE, curves_csv(rows))
+    for column, name in FIGURES.items():
+        if (figure := curves_plot(rows, ledger_rows, title, column)) is not None:
+            files.write_bytes(name, figure)

@@ -47,7 +47,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM
 
 import envs  # noqa: E402
 from experiments.transfer_experiment import tensorboard_logging, wandb_logging  # noqa: E402
-from experiments.transfer_experiment.curves import curve_rows, curves_csv, curves_plot  # noqa: E402
+from experiments.transfer_experiment.curves import curve_rows, write_curves  # noqa: E402
 from experiments.transfer_experiment.lock import ExperimentLock  # noqa: E402
 from experiments.transfer_experiment.plots import write_figures  # noqa: E402
 from experiments.transfer_experiment.progress import ExperimentProgress, ProgressCallback  # noqa: E402
@@ -556,7 +556,7 @@ def run(settings: TransferSettings) -> int:
     problems = failures(all_results)
     print(
         f"\noutputs: {files.uri}/ (transfer.csv, transfer_episodes.csv, curves.csv, summary.md, transfer.png, "
-        "transfer_embeddings.png, transfer_curves.png; Tune folders train/, finetune/)\n"
+        "transfer_embeddings.png, transfer_curves.png, transfer_q_bias.png; Tune folders train/, finetune/)\n"
     )
     print(summary)
     print(progress.summary())
@@ -584,11 +584,7 @@ def write_report(
     summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names)
     files.write_bytes("summary.md", summary.encode())
     write_figures(files, ledger.rows, episodes.rows, title, metric_names)
-    curves = curve_rows(results)
-    if curves:
-        files.write_bytes("curves.csv", curves_csv(curves))
-        if (figure := curves_plot(curves, ledger.rows, title)) is not None:
-            files.write_bytes("transfer_curves.png", figure)
+    write_curves(files, curve_rows(results), ledger.rows, title)
     if settings.wandb:
         wandb_logging.log_evaluations(settings, ledger.rows, local_dir(settings))
         if os.environ.get("WANDB_MODE") == "offline":
