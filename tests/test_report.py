@@ -9,9 +9,9 @@ from experiments.report import main
 from experiments.transfer_experiment.report import COLUMNS, KEY_COLUMNS
 
 
-def write_experiment(folder, scenario, algo, returns):
-    """An experiment folder with zero-shot rows of `algo` at 6 agents for seeds 0, 1 (`returns`), random rows, and
-    two episodes per row."""
+def write_experiment(folder, scenario, algo, returns, train="3"):
+    """An experiment folder with zero-shot rows of `algo` trained at `train` agents, evaluated at 6 for seeds 0, 1
+    (`returns`), random rows, and two episodes per row."""
     folder.mkdir(parents=True)
     (folder / "settings.yaml").write_text(yaml.safe_dump({"name": folder.name, "scenario": scenario}))
     rows, episodes = [], []
@@ -20,7 +20,8 @@ def write_experiment(folder, scenario, algo, returns):
         ("random", "-", "random", [-90, -90]),
     ):
         for seed, value in enumerate(values):
-            key = dict(zip(KEY_COLUMNS, (name, embedding, scenario, "3", "6", phase, seed), strict=True))
+            trained_at = "-" if phase == "random" else train
+            key = dict(zip(KEY_COLUMNS, (name, embedding, scenario, trained_at, "6", phase, seed), strict=True))
             rows.append({**key, "timesteps": 100, "return_mean": value, "return_std": 1.0, "episodes": 2, "wall_s": 1})
             episodes += [{**key, "episode": i, "return": value + d} for i, d in enumerate((-1.0, 1.0))]
     for name, content, columns in (("transfer.csv", rows, COLUMNS), ("transfer_episodes.csv", episodes, None)):
@@ -34,7 +35,7 @@ def test_one_folder_is_re_rendered_in_place(tmp_path, capsys):
     write_experiment(tmp_path / "a", "spread", "qmix", [-60.0, -40.0])
     assert main([str(tmp_path / "a")]) == 0
     summary = (tmp_path / "a" / "summary.md").read_text()
-    assert "| qmix | graph | 6 | -50.00 [-60.00, -40.00] |" in summary
+    assert "| qmix | graph | 3 | 6 | -50.00 [-60.00, -40.00] |" in summary
     assert (tmp_path / "a" / "transfer.png").stat().st_size > 0
     assert summary in capsys.readouterr().out
 
@@ -45,8 +46,38 @@ def test_two_folders_are_compared_in_one_table(tmp_path):
     assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "both")]) == 0
     summary = (tmp_path / "both" / "summary.md").read_text()
     assert "# spread: a, b" in summary
-    assert "| qmix | graph | 6 | -50.00 [-60.00, -40.00] |" in summary
-    assert "| iql | graph | 6 | -75.00 [-80.00, -70.00] |" in summary
+    assert "| qmix | graph | 3 | 6 | -50.00 [-60.00, -40.00] |" in summary
+    assert "| iql | graph | 3 | 6 | -75.00 [-80.00, -70.00] |" in summary
+
+
+def test_runs_trained_at_different_sizes_are_told_apart(tmp_path):
+    write_experiment(tmp_path / "at3", "spread", "qmix", [-60.0, -40.0])
+    write_experiment(tmp_path / "at4", "spread", "qmix", [-30.0, -20.0], train="4")
+    assert main([str(tmp_path / "at3"), str(tmp_path / "at4"), "--out", str(tmp_path / "both")]) == 0
+    summary = (tmp_path / "both" / "summary.md").read_text()
+    assert "| qmix | graph | 3 | 6 | -50.00 [-60.00, -40.00] |" in summary
+    assert "| qmix | graph | 4 | 6 | -25.00 [-30.00, -20.00] |" in summary, "not pooled with the run trained at 3"
+
+
+def test_the_zero_shot_matrix_has_one_row_per_run_and_one_column_per_eval_size():
+    from experiments.transfer_experiment.report import summary_markdown
+
+    rows = [
+        dict(zip(KEY_COLUMNS, (algo, "graph", "spread", train, n, "zero_shot", 0), strict=True))
+        | {"return_mean": -10.0 * n, "occupied_landmarks_mean": value}
+        for algo, train, n, value in (("qmix", "3", 3, 0.9), ("qmix", "3", 6, 0.6), ("qmix", "4", 6, 0.8))
+    ] + [
+        dict(zip(KEY_COLUMNS, (policy, "-", "spread", "-", n, policy, 0), strict=True))
+        | {"return_mean": value * n, "occupied_landmarks_mean": 0.0}
+        for policy, value in (("random", -40.0), ("heuristic", -5.0))
+        for n in (3, 6)
+    ]  # fmt: skip
+    matrix = summary_markdown(rows, [], "t", ["occupied_landmarks"]).split("## Zero-shot")[1]
+    # normalised (-10 n + 40 n) / (-5 n + 40 n) = 30 / 35 at every size
+    assert "| algo | embedding | trained at | at 3 | at 6 |" in matrix
+    assert "| qmix | graph | 3 | 0.86 [0.86, 0.86] | 0.86 [0.86, 0.86] |" in matrix
+    assert "| qmix | graph | 3 | 0.90 [0.90, 0.90] | 0.60 [0.60, 0.60] |" in matrix
+    assert "| qmix | graph | 4 | - | 0.80 [0.80, 0.80] |" in matrix
 
 
 def write_curves(folder, algo, seed, returns, q_bias=None):
@@ -96,7 +127,7 @@ def test_figures_show_normalised_returns_and_the_embeddings_aggregate(tmp_path):
     from PIL import Image
 
     from experiments.transfer_experiment.plots import embeddings_plot, normalised_estimates, transfer_plot
-    from experiments.transfer_experiment.report import per_seed_samples
+    from experiments.transfer_experiment.report import Run, per_seed_samples
 
     rows = []
     for embedding, zero_shot in (("concat", -80.0), ("graph", -60.0)):
@@ -113,7 +144,7 @@ def test_figures_show_normalised_returns_and_the_embeddings_aggregate(tmp_path):
     ]
     returns = per_seed_samples(rows, [], "return")
     # graph zero-shot: (-59.5 + 100) / (-39.5 + 100) = 0.669
-    assert normalised_estimates(returns, ("qmix", "graph"), "zero_shot")[6].point == pytest.approx(40.5 / 60.5)
+    assert normalised_estimates(returns, Run("qmix", "graph", "3"), "zero_shot")[6].point == pytest.approx(40.5 / 60.5)
     for png in (transfer_plot(rows, [], "t", ["occupied_landmarks"]), embeddings_plot(rows, [], "t")):
         path = tmp_path / "figure.png"
         path.write_bytes(png)
@@ -138,7 +169,9 @@ def test_a_folder_relative_to_the_working_directory_is_read(tmp_path, monkeypatc
     write_experiment(tmp_path / "results" / "a", "spread", "qmix", [-60.0, -40.0])
     monkeypatch.chdir(tmp_path)
     assert main(["results/a"]) == 0
-    assert "| qmix | graph | 6 | -50.00 [-60.00, -40.00] |" in (tmp_path / "results" / "a" / "summary.md").read_text()
+    assert (
+        "| qmix | graph | 3 | 6 | -50.00 [-60.00, -40.00] |" in (tmp_path / "results" / "a" / "summary.md").read_text()
+    )
 
 
 def test_a_transfer_csv_cut_mid_line_is_refused_with_its_file_and_line(tmp_path, capsys):

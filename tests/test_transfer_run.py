@@ -59,7 +59,7 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
         with Image.open(folder / figure) as image:
             image.verify()
     summary = (folder / "summary.md").read_text()
-    assert "| qmix | graph | 6 |" in summary
+    assert "| qmix | graph | 3 | 6 |" in summary
     console = capsys.readouterr().out
     *_, last_summary_line, wall_time, tensorboard = console.rstrip().splitlines()
     assert summary.rstrip().endswith(last_summary_line), "the console ends with summary.md, then two lines"
@@ -110,6 +110,7 @@ def test_summary_on_a_small_synthetic_experiment():
         return {
             "algo": algo,
             "embedding": embedding,
+            "train_agents": "-" if phase in ("random", "heuristic") else "3",
             "eval_agents": n,
             "phase": phase,
             "seed": seed,
@@ -134,7 +135,11 @@ def test_summary_on_a_small_synthetic_experiment():
         row("heuristic", "-", 6, "heuristic", 1, -20.0),
     ]
     episodes = [
-        {**{k: r[k] for k in ("algo", "embedding", "eval_agents", "phase", "seed")}, "return": value, "episode": i}
+        {
+            **{k: r[k] for k in ("algo", "embedding", "train_agents", "eval_agents", "phase", "seed")},
+            "return": value,
+            "episode": i,
+        }
         for r in rows
         if r["eval_agents"] == 3
         for i, value in enumerate(np.array([-10.0, 10.0, -5.0, 5.0]) + r["return_mean"])
@@ -143,21 +148,22 @@ def test_summary_on_a_small_synthetic_experiment():
     # two seeds: the seed means -70, -50 resample to -70, -60, -50; ratio (-60 + 100) / (-40 + 100) in 0.5 .. 0.83;
     # fine-tuned minus zero-shot resamples to 10 .. 40, above 0
     assert (
-        "| qmix | graph | 6 | -60.00 [-70.00, -50.00] | -35.00 [-40.00, -30.00] | -40.00 [-40.00, -40.00] "
+        "| qmix | graph | 3 | 6 | -60.00 [-70.00, -50.00] | -35.00 [-40.00, -30.00] | -40.00 [-40.00, -40.00] "
         "| -100.00 [-100.00, -100.00] | -20.00 [-20.00, -20.00] | 0.67 [0.50, 0.83] | better (+25.00) |" in summary
     )
     # heuristic-normalised: zero-shot (-60 + 100) / (-20 + 100) = 0.5, its seeds 30 / 80 and 50 / 80;
     # fine-tuned (-35 + 100) / 80; from scratch 60 / 80; no heuristic at 3 agents
-    assert "| qmix | graph | 6 | 0.50 [0.38, 0.62] | 0.81 [0.75, 0.88] | 0.75 [0.75, 0.75] |" in summary
-    assert "| qmix | graph | 3 | - | - | - |" in summary
+    assert "| qmix | graph | 3 | 6 | 0.50 [0.38, 0.62] | 0.81 [0.75, 0.88] | 0.75 [0.75, 0.75] |" in summary
+    assert "| qmix | graph | 3 | 3 | - | - | - |" in summary
     # one seed: intervals over its episodes; from scratch (-98) overlaps random (-100): no ratio, a footnote;
     # fine-tuned 1 below zero-shot, well inside the noise
     zero_shot = mean_estimate([np.array([-100.0, -80.0, -95.0, -85.0])])
-    assert f"| qmix | graph | 3 | {zero_shot} |" in summary and "| n/a* | same (-1.00) |" in summary
+    assert f"| qmix | graph | 3 | 3 | {zero_shot} |" in summary and "| n/a* | same (-1.00) |" in summary
     assert "*n/a: from scratch is not better than random" in summary
     assert "`occupied_landmarks`, mean [95% interval]:" in summary
-    assert "| qmix | graph | 6 | 0.50 [0.50, 0.50] | 0.50 [0.50, 0.50] | 0.50 [0.50, 0.50] | 0.50 [0.50, 0.50] |" in (
-        summary
+    assert (
+        "| qmix | graph | 3 | 6 | 0.50 [0.50, 0.50] | 0.50 [0.50, 0.50] | 0.50 [0.50, 0.50] | 0.50 [0.50, 0.50] |"
+        in (summary)
     )
 
 

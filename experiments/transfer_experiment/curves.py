@@ -3,8 +3,8 @@
 Each trial evaluates itself greedily every `--eval-every` env steps (`TeamTrial`,
 `rl_algos.common.evaluation.learning_curve`) and reports the points as `curve/<eval agents>/<name>` entries of its
 results; here they are gathered from the trials' result histories into one row per (trial, point, eval size), and
-drawn: one panel per eval size of the train phase,
-one line per algorithm x embedding, the mean over seeds of the k-th point with its 95% bootstrap band, as the
+drawn: one panel per eval size of the train phase, one line per run (algorithm x embedding, with the training size
+when there are several), the mean over seeds of the k-th point with its 95% bootstrap band, as the
 heuristic-normalised score `(x - random) / (heuristic - random)` where the experiment has both scripted teams at
 that size, else the raw return; and, for the learners that estimate values, their `q_bias` (the value estimate of
 the greedy team's actions minus the return it then obtained) the same way.
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from experiments.transfer_experiment.plots import plt, png_bytes
-from experiments.transfer_experiment.report import ExperimentFiles
+from experiments.transfer_experiment.report import ExperimentFiles, Run, several_train_sizes
 from experiments.transfer_experiment.stats import mean_estimate
 from experiments.transfer_experiment.trial_spec import TrialSpec
 
@@ -102,7 +102,8 @@ def curves_plot(
         return None
     scripted = scripted_means(ledger_rows) if column == "return_mean" else {}
     sizes = sorted({int(row["eval_agents"]) for row in train})
-    runs = sorted({(row["algo"], row["embedding"]) for row in train})
+    runs = sorted({Run(row["algo"], row["embedding"], str(row["train_agents"])) for row in train})
+    trained_at = several_train_sizes(runs)
     figure, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 3.8), squeeze=False)
     for ax, n in zip(axes[0], sizes, strict=True):
         random, heuristic = scripted.get(("random", n)), scripted.get(("heuristic", n))
@@ -110,7 +111,7 @@ def curves_plot(
         for run in runs:
             by_point: dict[int, list[tuple[float, float]]] = {}
             for row in train:
-                if (row["algo"], row["embedding"]) == run and int(row["eval_agents"]) == n:
+                if (row["algo"], row["embedding"], str(row["train_agents"])) == run and int(row["eval_agents"]) == n:
                     value = float(row[column])
                     value = (value - random) / (heuristic - random) if normalised else value
                     by_point.setdefault(int(row["point"]), []).append((float(row["env_steps"]), value))
@@ -119,7 +120,7 @@ def curves_plot(
                 continue
             steps = [np.mean([s for s, _ in by_point[p]]) for p in points]
             estimates = [mean_estimate([np.array([v]) for _, v in by_point[p]]) for p in points]
-            line = ax.plot(steps, [e.point for e in estimates], marker=".", label=f"{run[0]} / {run[1]}")
+            line = ax.plot(steps, [e.point for e in estimates], marker=".", label=run.label(trained_at))
             ax.fill_between(
                 steps, [e.low for e in estimates], [e.high for e in estimates], alpha=0.15, color=line[0].get_color()
             )

@@ -1,10 +1,10 @@
 """Figures of a transfer experiment, with 95% bootstrap bands (`experiments.transfer_experiment.stats`):
 
-- `transfer.png`: against eval team size, one column per phase, one line per algorithm x embedding; first row the
-  normalised return `(x - random) / (reference - random)` at each size, the reference being the scenario's scripted
-  heuristic where the experiment has `heuristic` rows (defined even where from-scratch runs are weak), else the same
-  algorithm and embedding trained from scratch there with the training budget (the raw return when there is
-  neither), then one row per task metric;
+- `transfer.png`: against eval team size, one column per phase, one line per run (algorithm x embedding, with the
+  training size when there are several); first row the normalised return `(x - random) / (reference - random)` at
+  each size, the reference being the scenario's scripted heuristic where the experiment has `heuristic` rows
+  (defined even where from-scratch runs are weak), else the same run trained from scratch there with the training
+  budget (the raw return when there is neither), then one row per task metric;
 - `transfer_embeddings.png`: the normalised return aggregated over algorithms, one line per embedding, one panel per
   phase: does `graph` (or `mean`) transfer better than `concat`?
 """
@@ -18,28 +18,28 @@ import matplotlib
 import numpy as np
 
 from experiments.transfer_experiment.report import (
+    SCRIPTED_PHASES,
+    Cell,
     ExperimentFiles,
+    Run,
     learned_phases,
     per_seed_samples,
     phase_title,
+    several_train_sizes,
 )
 from experiments.transfer_experiment.stats import Estimate, mean_estimate, ratio_estimate
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-RANDOM = ("random", "-")
-HEURISTIC = ("heuristic", "-")
-SCRIPTED = (RANDOM, HEURISTIC)
 
-
-def reference_samples(returns: dict[tuple, list[np.ndarray]], run: tuple[str, str], n: int) -> list[np.ndarray] | None:
+def reference_samples(returns: dict[Cell, list[np.ndarray]], run: Run, n: int) -> list[np.ndarray] | None:
     """What 1.0 means in the normalised return at `n` agents: the heuristic's returns there, else `run`'s scratch's."""
-    return returns.get((*HEURISTIC, n, "heuristic")) or returns.get((*run, n, "scratch"))
+    return returns.get(Cell.scripted("heuristic", n)) or returns.get(Cell(*run, n, "scratch"))
 
 
-def reference_label(returns: dict[tuple, list[np.ndarray]]) -> str:
-    return "heuristic" if any(key[:2] == HEURISTIC for key in returns) else "from scratch"
+def reference_label(returns: dict[Cell, list[np.ndarray]]) -> str:
+    return "heuristic" if any(cell.phase == "heuristic" for cell in returns) else "from scratch"
 
 
 def png_bytes(figure) -> bytes:
@@ -59,29 +59,32 @@ def _band(ax, points: list[tuple[int, Estimate]], label: str) -> None:
     ax.fill_between(x, low, high, alpha=0.15, color=line[0].get_color())
 
 
-def normalised_estimates(
-    returns: dict[tuple, list[np.ndarray]], run: tuple[str, str], phase: str
-) -> dict[int, Estimate]:
-    """Per eval size: the normalised return of `run` (algo, embedding) in `phase`, where its reference
-    (`reference_samples`) and the random policy were evaluated there."""
+def normalised_estimates(returns: dict[Cell, list[np.ndarray]], run: Run, phase: str) -> dict[int, Estimate]:
+    """Per eval size: the normalised return of `run` in `phase`, where its reference (`reference_samples`) and the
+    random policy were evaluated there."""
     estimates = {}
-    for (algo, embedding, n, cell_phase), samples in returns.items():
-        reference, random = reference_samples(returns, run, n), returns.get((*RANDOM, n, "random"))
-        if (algo, embedding) == run and cell_phase == phase and reference and random:
-            estimates[n] = ratio_estimate(samples, reference, random)
+    for cell, samples in returns.items():
+        reference, random = reference_samples(returns, run, cell.n), returns.get(Cell.scripted("random", cell.n))
+        if cell.run == run and cell.phase == phase and reference and random:
+            estimates[cell.n] = ratio_estimate(samples, reference, random)
     return estimates
+
+
+def learned_runs(returns: dict[Cell, list[np.ndarray]]) -> list[Run]:
+    return sorted({cell.run for cell in returns if cell.phase not in SCRIPTED_PHASES})
 
 
 def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_names: Iterable[str] = ()) -> bytes | None:
     """`transfer.png` (see the module docstring); None when no trial was evaluated."""
     returns = per_seed_samples(rows, episodes, "return")
-    phases = learned_phases(key[3] for key in returns)
+    phases = learned_phases(cell.phase for cell in returns)
     if not phases:
         return None
-    runs = sorted({key[:2] for key in returns if key[:2] not in SCRIPTED})
-    sizes = sorted({key[2] for key in returns})
-    normalised = any(key[3] in ("scratch", "heuristic") for key in returns) and any(
-        key[:2] == RANDOM for key in returns
+    runs = learned_runs(returns)
+    trained_at = several_train_sizes(runs)
+    sizes = sorted({cell.n for cell in returns})
+    normalised = any(cell.phase in ("scratch", "heuristic") for cell in returns) and any(
+        cell.phase == "random" for cell in returns
     )
     quantities = ["normalised return" if normalised else "greedy return", *metric_names]
     figure, axes = plt.subplots(
@@ -94,14 +97,12 @@ def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_nam
                 if row == 0 and normalised:
                     points = sorted(normalised_estimates(returns, run, phase).items())
                 else:
-                    points = [
-                        (n, mean_estimate(samples[(*run, n, phase)])) for n in sizes if (*run, n, phase) in samples
-                    ]
+                    cells = (Cell(*run, n, phase) for n in sizes)
+                    points = [(cell.n, mean_estimate(samples[cell])) for cell in cells if cell in samples]
                 if points:
-                    _band(ax, points, f"{run[0]} / {run[1]}")
-            baseline = [
-                (n, mean_estimate(samples[(*RANDOM, n, "random")])) for n in sizes if (*RANDOM, n, "random") in samples
-            ]
+                    _band(ax, points, run.label(trained_at))
+            randoms = (Cell.scripted("random", n) for n in sizes)
+            baseline = [(cell.n, mean_estimate(samples[cell])) for cell in randoms if cell in samples]
             if row > 0 or not normalised:
                 if baseline:
                     ax.plot(
@@ -123,21 +124,21 @@ def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_nam
 
 
 def embeddings_plot(rows: list[dict], episodes: list[dict], title: str) -> bytes | None:
-    """`transfer_embeddings.png`: per embedding, the normalised return pooled over algorithms and seeds (each
-    (algorithm, seed) one unit: its return normalised by its reference (`reference_samples`) and random means), with
-    a 95% band, against eval team size; one panel per phase. None without a reference or random runs."""
+    """`transfer_embeddings.png`: per embedding, the normalised return pooled over algorithms (and training sizes)
+    and seeds (each (run, seed) one unit: its return normalised by its reference (`reference_samples`) and random
+    means), with a 95% band, against eval team size; one panel per phase. None without a reference or random runs."""
     returns = per_seed_samples(rows, episodes, "return")
-    phases = [p for p in learned_phases(key[3] for key in returns) if p != "scratch"]  # zero-shot, fine-tuned
-    embeddings = sorted({key[1] for key in returns if key[:2] not in SCRIPTED})
-    sizes = sorted({key[2] for key in returns})
+    phases = [p for p in learned_phases(cell.phase for cell in returns) if p != "scratch"]  # zero-shot, fine-tuned
+    embeddings = sorted({run.embedding for run in learned_runs(returns)})
+    sizes = sorted({cell.n for cell in returns})
     pooled: dict[tuple[str, str, int], list[np.ndarray]] = {}
-    for (algo, embedding, n, phase), samples in returns.items():
-        reference, random = reference_samples(returns, (algo, embedding), n), returns.get((*RANDOM, n, "random"))
-        if phase not in phases or not reference or not random:
+    for cell, samples in returns.items():
+        reference, random = reference_samples(returns, cell.run, cell.n), returns.get(Cell.scripted("random", cell.n))
+        if cell.phase not in phases or not reference or not random:
             continue
         random_mean = np.mean([s.mean() for s in random])
         scale = np.mean([s.mean() for s in reference]) - random_mean
-        units = pooled.setdefault((embedding, phase, n), [])
+        units = pooled.setdefault((cell.embedding, cell.phase, cell.n), [])
         units += [np.array([(s.mean() - random_mean) / scale]) for s in samples]
     if not pooled:
         return None

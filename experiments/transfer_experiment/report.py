@@ -6,10 +6,12 @@ folder or a cloud URI such as `s3://bucket/path`."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow.fs
@@ -47,9 +49,47 @@ def learned_phases(phases: Iterable[str]) -> list[str]:
     return [p for p in ("zero_shot", *finetune_phases(phases), "scratch") if p in phases]
 
 
-def heuristic_cell(n: int) -> tuple[str, str, int, str]:
-    """The summary cell (algo, embedding, eval agents, phase) of the scripted heuristic at `n` agents."""
-    return ("heuristic", "-", n, "heuristic")
+class Run(NamedTuple):
+    """What a table row and a figure's line are of: an algorithm with a team embedding trained at a team size (its
+    `train_agents` label: `3`, or `2-3-4` for mixed sizes); a scripted team is `(policy, "-", "-")`."""
+
+    algo: str
+    embedding: str
+    train: str
+
+    def label(self, trained_at: bool = False) -> str:
+        """`algo / embedding`, and `, trained at <train>` with `trained_at` (several training sizes in view)."""
+        return f"{self.algo} / {self.embedding}" + (f", trained at {self.train}" if trained_at else "")
+
+
+class Cell(NamedTuple):
+    """A summary cell: a run (`Run`) evaluated at `n` agents in one phase."""
+
+    algo: str
+    embedding: str
+    train: str
+    n: int
+    phase: str
+
+    @property
+    def run(self) -> Run:
+        return Run(self.algo, self.embedding, self.train)
+
+    @classmethod
+    def of(cls, row: dict) -> Cell:
+        """The cell of a `transfer.csv` or `transfer_episodes.csv` row (a scripted team's train size is "-")."""
+        train = "-" if row["phase"] in SCRIPTED_PHASES else str(row["train_agents"])
+        return cls(row["algo"], row["embedding"], train, int(row["eval_agents"]), row["phase"])
+
+    @classmethod
+    def scripted(cls, policy: str, n: int) -> Cell:
+        """The cell of the scripted team `policy` (`random`, `heuristic`) at `n` agents."""
+        return cls(policy, "-", "-", n, policy)
+
+
+def several_train_sizes(runs: Iterable[Run]) -> bool:
+    """Whether the runs were trained at more than one team size (then labels and figures say which)."""
+    return len({run.train for run in runs}) > 1
 
 
 def metric_columns(metric_names: Iterable[str]) -> tuple[str, ...]:
@@ -172,19 +212,18 @@ class EpisodeLedger:
         self.files.write_bytes(self.FILE, text.getvalue().encode())
 
 
-def per_seed_samples(rows: list[dict], episodes: list[dict], column: str) -> dict[tuple, list[np.ndarray]]:
-    """Per cell (algo, embedding, eval_agents, phase): one array per seed of the per-episode values of `column`
-    (`return` or a task metric) from `transfer_episodes.csv`; a seed without episode rows (an experiment from before
-    that file) contributes its mean from `transfer.csv`."""
-    per_episode: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+def per_seed_samples(rows: list[dict], episodes: list[dict], column: str) -> dict[Cell, list[np.ndarray]]:
+    """Per cell (`Cell`): one array per seed of the per-episode values of `column` (`return` or a task metric) from
+    `transfer_episodes.csv`; a seed without episode rows (an experiment from before that file) contributes its mean
+    from `transfer.csv`."""
+    per_episode: dict[Cell, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in episodes:
         if row.get(column, "") != "":
-            cell = (row["algo"], row["embedding"], int(row["eval_agents"]), row["phase"])
-            per_episode[cell][str(row["seed"])].append(float(row[column]))
-    samples: dict[tuple, list[np.ndarray]] = defaultdict(list)
+            per_episode[Cell.of(row)][str(row["seed"])].append(float(row[column]))
+    samples: dict[Cell, list[np.ndarray]] = defaultdict(list)
     mean_column = "return_mean" if column == "return" else f"{column}_mean"
     for row in rows:
-        cell = (row["algo"], row["embedding"], int(row["eval_agents"]), row["phase"])
+        cell = Cell.of(row)
         values = per_episode.get(cell, {}).get(str(row["seed"]))
         if values:
             samples[cell].append(np.array(values))
@@ -219,19 +258,44 @@ def _ratio(zero_shot, scratch, random) -> str:
     return str(ratio_estimate(zero_shot, scratch, random))
 
 
+def _mean_text(samples: dict[Cell, list[np.ndarray]], cell: Cell) -> str:
+    return str(mean_estimate(samples[cell])) if cell in samples else "-"
+
+
+def _normalised(samples, heuristic, random) -> str:
+    return str(ratio_estimate(samples, heuristic, random)) if samples and heuristic and random else "-"
+
+
+def zero_shot_matrix(runs: list[Run], sizes: list[int], cell_text) -> list[str]:
+    """A table of the zero-shot phase, trained-at x evaluated-at (TransfQMix's layout): one row per run, one column
+    per eval size, each cell `cell_text(Cell)`."""
+    lines = [
+        f"| algo | embedding | trained at | {' | '.join(f'at {n}' for n in sizes)} |",
+        "| --- | --- | ---: |" + " ---: |" * len(sizes),
+    ]
+    for run in runs:
+        cells = [cell_text(Cell(*run, n, "zero_shot")) for n in sizes]
+        lines.append(f"| {run.algo} | {run.embedding} | {run.train} | {' | '.join(cells)} |")
+    return lines
+
+
 def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_names: Iterable[str] = ()) -> str:
-    """The summary: per phase the mean return over seeds with its 95% bootstrap interval (over seeds, or over episodes
-    for one seed; and the interquartile mean with 5 or more seeds), the random policy, the transfer ratio with its
-    interval, whether fine-tuned beat zero-shot; then one such table per task metric."""
+    """The summary: per run (algorithm, embedding, training size) and phase the mean return over seeds with its 95%
+    bootstrap interval (over seeds, or over episodes for one seed; and the interquartile mean with 5 or more seeds),
+    the random policy, the transfer ratio with its interval, whether fine-tuned beat zero-shot; the
+    heuristic-normalised score; then one such table per task metric, and the zero-shot trained-at x evaluated-at
+    matrix of the normalised score and of each task metric."""
     returns = per_seed_samples(rows, episodes, "return")
-    runs = sorted({(r["algo"], r["embedding"]) for r in rows if r["phase"] not in SCRIPTED_PHASES})
-    sizes = sorted({int(r["eval_agents"]) for r in rows})
+    runs = sorted({cell.run for cell in returns if cell.phase not in SCRIPTED_PHASES})
+    sizes = sorted({cell.n for cell in returns})
     seeds = sorted({int(r["seed"]) for r in rows if r["phase"] not in SCRIPTED_PHASES})
     finetunes = finetune_phases(r["phase"] for r in rows) or ["finetune"]
     phases = ["zero_shot", *finetunes, "scratch"]
     unit = "seeds" if len(seeds) > 1 else "episodes of the one seed"
     titles = " | ".join(phase_title(phase) for phase in phases)
     verdicts = " | ".join(f"{phase_title(phase)} vs zero-shot" for phase in finetunes)
+    run_columns = "| algo | embedding | trained at | eval agents |"
+    run_alignment = "| --- | --- | ---: | ---: |"
     lines = [
         f"# {title}",
         "",
@@ -239,24 +303,30 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             f"Greedy return over seeds {', '.join(map(str, seeds))}: mean [95% bootstrap interval over {unit}]"
             f"{'; IQM: interquartile mean across seeds' if len(seeds) >= IQM_MIN_SEEDS else ''}. Transfer ratio "
             "`(zero_shot - random) / (scratch - random)` with its interval; fine-tuned vs zero-shot: `better` / "
-            "`worse` "
-            "when the interval of their difference excludes 0, else `same`."
+            "`worse` when the interval of their difference excludes 0, else `same`."
         ),
         "",
-        f"| algo | embedding | eval agents | {titles} | random | heuristic | transfer ratio | {verdicts} |",
-        "| --- | --- | ---: |" + " ---: |" * (len(phases) + 3) + " --- |" * len(finetunes),
+        f"{run_columns} {titles} | random | heuristic | transfer ratio | {verdicts} |",
+        run_alignment + " ---: |" * (len(phases) + 3) + " --- |" * len(finetunes),
     ]
-    for algo, embedding in runs:
+    for run in runs:
         for n in sizes:
-            cells = {phase: returns.get((algo, embedding, n, phase)) for phase in phases}
-            random = returns.get(("random", "-", n, "random"))
+            cells = {phase: returns.get(Cell(*run, n, phase)) for phase in phases}
+            random = returns.get(Cell.scripted("random", n))
             lines.append(
-                f"| {algo} | {embedding} | {n} | {' | '.join(_cell(cells[phase]) for phase in phases)} "
-                f"| {_cell(random)} | {_cell(returns.get(heuristic_cell(n)))} "
+                f"| {run.algo} | {run.embedding} | {run.train} | {n} "
+                f"| {' | '.join(_cell(cells[phase]) for phase in phases)} "
+                f"| {_cell(random)} | {_cell(returns.get(Cell.scripted('heuristic', n)))} "
                 f"| {_ratio(cells['zero_shot'], cells['scratch'], random)} "
                 f"| {' | '.join(finetune_verdict(cells[phase], cells['zero_shot']) for phase in finetunes)} |"
             )
-    if any(key[3] == "heuristic" for key in returns):
+    has_heuristic = any(cell.phase == "heuristic" for cell in returns)
+
+    def normalised(cell: Cell) -> str:
+        scripted = (returns.get(Cell.scripted(policy, cell.n)) for policy in ("heuristic", "random"))
+        return _normalised(returns.get(cell), *scripted)
+
+    if has_heuristic:
         lines += [
             "",
             (
@@ -264,40 +334,43 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
                 "0 = random), mean [95% interval]:"
             ),
             "",
-            f"| algo | embedding | eval agents | {titles} |",
-            "| --- | --- | ---: |" + " ---: |" * len(phases),
+            f"{run_columns} {titles} |",
+            run_alignment + " ---: |" * len(phases),
         ]
-        for algo, embedding in runs:
+        for run in runs:
             for n in sizes:
-                heuristic, random = returns.get(heuristic_cell(n)), returns.get(("random", "-", n, "random"))
-                cells = [
-                    str(ratio_estimate(samples, heuristic, random)) if samples and heuristic and random else "-"
-                    for samples in (returns.get((algo, embedding, n, phase)) for phase in phases)
-                ]
-                lines.append(f"| {algo} | {embedding} | {n} | {' | '.join(cells)} |")
+                cells = [normalised(Cell(*run, n, phase)) for phase in phases]
+                lines.append(f"| {run.algo} | {run.embedding} | {run.train} | {n} | {' | '.join(cells)} |")
     if any("n/a*" in line for line in lines):
         footnote = (
             "*n/a: from scratch is not better than random (their intervals overlap), so the ratio would be noise; "
-            "train "
-            "longer or evaluate more episodes."
+            "train longer or evaluate more episodes."
         )
         lines += ["", footnote]
-    for metric in metric_names:
-        samples = per_seed_samples(rows, episodes, metric)
-        if not samples:
-            continue
+    metric_samples = {metric: per_seed_samples(rows, episodes, metric) for metric in metric_names}
+    metric_samples = {metric: samples for metric, samples in metric_samples.items() if samples}
+    for metric, samples in metric_samples.items():
         lines += [
             "",
             f"`{metric}`, mean [95% interval]:",
             "",
-            f"| algo | embedding | eval agents | {titles} | random | heuristic |",
-            "| --- | --- | ---: |" + " ---: |" * (len(phases) + 2),
+            f"{run_columns} {titles} | random | heuristic |",
+            run_alignment + " ---: |" * (len(phases) + 2),
         ]
-        for algo, embedding in runs:
+        for run in runs:
             for n in sizes:
-                cells = [_cell(samples.get((algo, embedding, n, phase))) for phase in phases]
+                cells = [_cell(samples.get(Cell(*run, n, phase))) for phase in phases]
                 lines.append(
-                    f"| {algo} | {embedding} | {n} | {' | '.join(cells)} "
-                    f"| {_cell(samples.get(('random', '-', n, 'random')))} | {_cell(samples.get(heuristic_cell(n)))} |"
+                    f"| {run.algo} | {run.embedding} | {run.train} | {n} | {' | '.join(cells)} "
+                    f"| {_cell(samples.get(Cell.scripted('random', n)))} "
+                    f"| {_cell(samples.get(Cell.scripted('heuristic', n)))} |"
                 )
+    if runs and (has_heuristic or metric_samples):
+        lines += ["", "## Zero-shot: trained at x evaluated at", ""]
+        if has_heuristic:
+            matrix = zero_shot_matrix(runs, sizes, normalised)
+            lines += ["Heuristic-normalised score, mean [95% interval]:", "", *matrix]
+        for metric, samples in metric_samples.items():
+            metric_mean = functools.partial(_mean_text, samples)
+            lines += ["", f"`{metric}`, mean [95% interval]:", "", *zero_shot_matrix(runs, sizes, metric_mean)]
     return "\n".join(lines) + "\n"
