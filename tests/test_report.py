@@ -80,11 +80,12 @@ def test_the_zero_shot_matrix_has_one_row_per_run_and_one_column_per_eval_size()
     assert "| qmix | graph | 4 | - | 0.80 [0.80, 0.80] |" in matrix
 
 
-def write_curves(folder, algo, seed, returns, q_bias=None):
-    """`curves.csv` of one train trial of `algo` (seed `seed`) evaluated at 3 agents every 100 env steps."""
+def write_curves(folder, algo, seed, returns, q_bias=None, phase="train", n=3):
+    """`curves.csv` of one trial of `algo` (seed `seed`) trained at 3 agents, in `phase` evaluated at `n` agents
+    every 100 env steps."""
     rows = [
-        {"algo": algo, "embedding": "graph", "phase": "train", "seed": seed, "train_agents": "3", "point": point,
-         "env_steps": 100 * (point + 1), "eval_agents": 3, "return_mean": value}
+        {"algo": algo, "embedding": "graph", "phase": phase, "seed": seed, "train_agents": "3", "point": point,
+         "env_steps": 100 * (point + 1), "eval_agents": n, "return_mean": value}
         | ({} if q_bias is None else {"q_bias_mean": q_bias[point]})
         for point, value in enumerate(returns)
     ]  # fmt: skip
@@ -110,6 +111,41 @@ def test_the_learning_curves_of_several_folders_are_merged_curve_by_curve(tmp_pa
     write_curves(tmp_path / "b", "iql", 1, [-80.0, -70.0])  # no value estimates: no q_bias figure
     assert main([str(tmp_path / "b")]) == 0
     assert (tmp_path / "b" / "transfer_curves.png").exists() and not (tmp_path / "b" / "transfer_q_bias.png").exists()
+
+
+def test_fine_tuning_curves_start_from_zero_shot(tmp_path):
+    from experiments.transfer_experiment.curves import curves_plot
+
+    write_experiment(tmp_path / "a", "spread", "qmix", [-60.0, -40.0])
+    write_curves(tmp_path / "a", "qmix", 0, [-70.0, -45.0], phase="finetune:kl", n=6)
+    assert main([str(tmp_path / "a")]) == 0
+    assert (tmp_path / "a" / "transfer_finetune_curves.png").stat().st_size > 0
+    assert not (tmp_path / "a" / "transfer_curves.png").exists(), "no train-phase curve to draw"
+    assert curves_plot([], [], "t", finetuning=True) is None
+
+
+def test_a_fine_tuning_series_is_its_zero_shot_evaluation_then_its_points_mean_over_seeds():
+    from experiments.transfer_experiment.curves import panel_series
+    from experiments.transfer_experiment.report import Run
+
+    def point(seed, k, value):
+        return {"algo": "qmix", "embedding": "graph", "phase": "finetune:kl", "seed": seed, "train_agents": "3",
+                "point": k, "env_steps": 500 * (k + 1), "eval_agents": 6, "return_mean": value}  # fmt: skip
+
+    curves = [point(0, 0, -80.0), point(1, 0, -60.0), point(0, 1, -50.0), point(1, 1, -50.0)]
+    ledger = [
+        dict(zip(KEY_COLUMNS, ("qmix", "graph", "spread", "3", "6", "zero_shot", seed), strict=True))
+        | {"return_mean": value}
+        for seed, value in ((0, -65.0), (1, -55.0))
+    ]
+    # normalised by random -100 and heuristic -20 (offset -100, scale 80): zero-shot 0.5, a dip to 0.375, then 0.625
+    series = panel_series(curves, ledger, 6, "return_mean", True, offset=-100.0, scale=80.0)
+    points = series[(Run("qmix", "graph", "3"), "finetune:kl")]
+    assert [x for x, _ in points] == [0.0, 500.0, 1000.0]
+    assert [e.point for _, e in points] == pytest.approx([0.5, 0.375, 0.625])
+    assert (
+        panel_series(curves, ledger, 6, "return_mean", False)[(Run("qmix", "graph", "3"), "finetune:kl")][0][0] == 500
+    )
 
 
 def test_bad_folders_are_one_line_and_exit_code_2(tmp_path, capsys):

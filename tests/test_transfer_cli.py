@@ -145,6 +145,7 @@ def test_training_options_merge_all_then_the_algorithm_s_own():
         ),
         (["--scenario", "vmas:simple_spread"], "unknown VMAS scenario 'vmas:simple_spread'; offered: vmas:navigation"),
         (["--envs-per-runner", "0"], "--envs-per-runner must be at least 1, got 0"),
+        (["--finetune-eval-every", "-1"], "--finetune-eval-every must be at least 0 (0: no learning curves), got -1"),
         (["--eval-agents", "3,6,12", "--n-max", "8"], "team size 12 is above --n-max 8"),
         (["--scenario", "multiwalker"], "qmix with the concat embedding on multiwalker"),
         (["--config", "no/such/file.yaml"], "--config no/such/file.yaml: no such file"),

@@ -15,6 +15,17 @@ def test_a_spec_survives_tune_s_dict_and_names_its_trial():
     assert train.curve_sizes() == [3, 6] and finetune.curve_sizes() == [6], "train trials draw zero-shot curves"
 
 
+def test_fine_tuning_trials_evaluate_on_their_own_schedule():
+    from experiments.transfer_experiment.trial import trial_curve
+
+    settings, _ = parse_settings(["--eval-agents", "3,6", "--timesteps", "50000", "--eval-every", "25000"])
+    train = TrialSpec(settings, "train", "qmix", "graph", (3,), 0, 50_000)
+    finetune = TrialSpec(settings, "finetune", "qmix", "graph", (6,), 0, 5000, "/ckpt", 50_000)
+    assert trial_curve(train).every == 25_000 and trial_curve(finetune).every == 500, "a tenth of its own budget"
+    told, _ = parse_settings(["--eval-every", "25000", "--finetune-eval-every", "0"])
+    assert trial_curve(TrialSpec(told, "finetune", "qmix", "graph", (6,), 0, 5000, "/ckpt", 50_000)) is None
+
+
 def test_each_phase_builds_its_own_config():
     settings, _ = parse_settings(["--algos", "qmix", "--eval-agents", "3,6", "--timesteps", "50000"])
     train = TrialSpec(settings, "train", "qmix", "graph", (3,), 0, 50_000).algo_config()

@@ -1,4 +1,5 @@
-"""Learning curves of a transfer experiment: `curves.csv`, `transfer_curves.png` and `transfer_q_bias.png`.
+"""Learning curves of a transfer experiment: `curves.csv`, `transfer_curves.png`, `transfer_q_bias.png` and
+`transfer_finetune_curves.png`.
 
 Each trial evaluates itself greedily every `--eval-every` env steps (`TeamTrial`,
 `rl_algos.common.evaluation.learning_curve`) and reports the points as `curve/<eval agents>/<name>` entries of its
@@ -7,7 +8,9 @@ drawn: one panel per eval size of the train phase, one line per run (algorithm x
 when there are several), the mean over seeds of the k-th point with its 95% bootstrap band, as the
 heuristic-normalised score `(x - random) / (heuristic - random)` where the experiment has both scripted teams at
 that size, else the raw return; and, for the learners that estimate values, their `q_bias` (the value estimate of
-the greedy team's actions minus the return it then obtained) the same way.
+the greedy team's actions minus the return it then obtained) the same way. The fine-tuning trials evaluate on their
+own schedule (`--finetune-eval-every`), and their curves start from the zero-shot evaluation at their size: a dip
+below it is what an unsafe fine-tuning costs before it helps.
 """
 
 from __future__ import annotations
@@ -21,15 +24,20 @@ from typing import Any
 import numpy as np
 
 from experiments.transfer_experiment.plots import plt, png_bytes
-from experiments.transfer_experiment.report import ExperimentFiles, Run, several_train_sizes
-from experiments.transfer_experiment.stats import mean_estimate
+from experiments.transfer_experiment.report import Cell, ExperimentFiles, Run, phase_title, several_train_sizes
+from experiments.transfer_experiment.stats import Estimate, mean_estimate
 from experiments.transfer_experiment.trial_spec import TrialSpec
 
 CURVE_PREFIX = "curve/"
 KEYS = ("algo", "embedding", "phase", "seed", "train_agents", "point", "env_steps", "eval_agents")
 CURVES_FILE = "curves.csv"
 CURVE_KEY = ("algo", "embedding", "phase", "seed", "train_agents", "eval_agents")  # one curve: its points' rows
-FIGURES = {"return_mean": "transfer_curves.png", "q_bias_mean": "transfer_q_bias.png"}
+# (column, fine-tuning curves?) -> the figure drawing it
+FIGURES = {
+    ("return_mean", False): "transfer_curves.png",
+    ("q_bias_mean", False): "transfer_q_bias.png",
+    ("return_mean", True): "transfer_finetune_curves.png",
+}
 
 
 def curve_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
@@ -93,37 +101,36 @@ def curve_key(row: dict[str, Any]) -> tuple[str, ...]:
 
 
 def curves_plot(
-    rows: list[dict[str, Any]], ledger_rows: list[dict], title: str, column: str = "return_mean"
+    rows: list[dict[str, Any]],
+    ledger_rows: list[dict],
+    title: str,
+    column: str = "return_mean",
+    finetuning: bool = False,
 ) -> bytes | None:
-    """The train phase's curves of `column` (see the module docstring): `return_mean` normalised by the scripted
-    teams where both were evaluated, any other column (`q_bias_mean`) raw with 0 marked; None without any point."""
-    train = [row for row in rows if row["phase"] == "train" and str(row.get(column, "")) != ""]
-    if not train:
+    """The train phase's curves of `column` (see the module docstring), or with `finetuning` the fine-tuning trials'
+    (one line per run and strategy, each starting from its zero-shot evaluation at env step 0): `return_mean`
+    normalised by the scripted teams where both were evaluated, any other column (`q_bias_mean`) raw with 0 marked;
+    None without any point."""
+    if finetuning:
+        curves = [row for row in rows if row["phase"].startswith("finetune") and str(row.get(column, "")) != ""]
+    else:
+        curves = [row for row in rows if row["phase"] == "train" and str(row.get(column, "")) != ""]
+    if not curves:
         return None
     scripted = scripted_means(ledger_rows) if column == "return_mean" else {}
-    sizes = sorted({int(row["eval_agents"]) for row in train})
-    runs = sorted({Run(row["algo"], row["embedding"], str(row["train_agents"])) for row in train})
-    trained_at = several_train_sizes(runs)
+    sizes = sorted({int(row["eval_agents"]) for row in curves})
+    trained_at = several_train_sizes(curve_run(row) for row in curves)
     figure, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 3.8), squeeze=False)
     for ax, n in zip(axes[0], sizes, strict=True):
         random, heuristic = scripted.get(("random", n)), scripted.get(("heuristic", n))
         normalised = random is not None and heuristic is not None and heuristic != random
-        for run in runs:
-            by_point: dict[int, list[tuple[float, float]]] = {}
-            for row in train:
-                if (row["algo"], row["embedding"], str(row["train_agents"])) == run and int(row["eval_agents"]) == n:
-                    value = float(row[column])
-                    value = (value - random) / (heuristic - random) if normalised else value
-                    by_point.setdefault(int(row["point"]), []).append((float(row["env_steps"]), value))
-            points = sorted(by_point)
-            if not points:
-                continue
-            steps = [np.mean([s for s, _ in by_point[p]]) for p in points]
-            estimates = [mean_estimate([np.array([v]) for _, v in by_point[p]]) for p in points]
-            line = ax.plot(steps, [e.point for e in estimates], marker=".", label=run.label(trained_at))
-            ax.fill_between(
-                steps, [e.low for e in estimates], [e.high for e in estimates], alpha=0.15, color=line[0].get_color()
-            )
+        offset, scale = (random, heuristic - random) if normalised else (0.0, 1.0)
+        series = panel_series(curves, ledger_rows, n, column, finetuning, offset, scale)
+        for (run, phase), points in series.items():
+            label = run.label(trained_at) + (f", {phase_title(phase)}" if finetuning else "")
+            line = ax.plot([x for x, _ in points], [e.point for _, e in points], marker=".", label=label)
+            low, high = [e.low for _, e in points], [e.high for _, e in points]
+            ax.fill_between([x for x, _ in points], low, high, alpha=0.15, color=line[0].get_color())
         if normalised:
             ax.axhline(1.0, linestyle=":", color="black", label="heuristic")
             ax.axhline(0.0, linestyle="--", color="grey", label="random")
@@ -133,13 +140,51 @@ def curves_plot(
         else:
             ax.axhline(0.0, linestyle="--", color="grey")
             ax.set_ylabel(f"{column.removesuffix('_mean')} (value estimate - return)")
-        ax.set_title(f"evaluated at {n} agents")
-        ax.set_xlabel("env steps")
+        ax.set_title(f"{'fine-tuned' if finetuning else 'evaluated'} at {n} agents")
+        ax.set_xlabel("fine-tuning env steps" if finetuning else "env steps")
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize="small")
-    figure.suptitle(f"{'learning curves' if column == 'return_mean' else column.removesuffix('_mean')}: {title}")
+    what = "fine-tuning curves" if finetuning else "learning curves"
+    figure.suptitle(f"{what if column == 'return_mean' else column.removesuffix('_mean')}: {title}")
     figure.tight_layout()
     return png_bytes(figure)
+
+
+def panel_series(
+    curves: list[dict[str, Any]],
+    ledger_rows: list[dict],
+    n: int,
+    column: str,
+    finetuning: bool,
+    offset: float = 0.0,
+    scale: float = 1.0,
+) -> dict[tuple[Run, str], list[tuple[float, Estimate]]]:
+    """Per (run, phase) of `curves` at `n` agents: the k-th points' mean env step and mean `(column - offset) /
+    scale` over seeds with its 95% interval; a fine-tuning curve starts with its run's zero-shot evaluation at
+    `n` (`ledger_rows`) at env step 0."""
+    series = {}
+    for run, phase in sorted({(curve_run(row), row["phase"]) for row in curves}):
+        by_point: dict[int, list[tuple[float, float]]] = {}
+        for row in curves:
+            if row["phase"] == phase and int(row["eval_agents"]) == n and curve_run(row) == run:
+                value = (float(row[column]) - offset) / scale
+                by_point.setdefault(int(row["point"]), []).append((float(row["env_steps"]), value))
+        if not by_point:
+            continue
+        if finetuning:
+            start = Cell(*run, n, "zero_shot")
+            zero_shot = [row for row in ledger_rows if Cell.of(row) == start and str(row.get(column, "")) != ""]
+            by_point[-1] = [(0.0, (float(row[column]) - offset) / scale) for row in zero_shot]
+        series[(run, phase)] = [
+            (float(np.mean([x for x, _ in by_point[p]])), mean_estimate([np.array([v]) for _, v in by_point[p]]))
+            for p in sorted(p for p in by_point if by_point[p])
+        ]
+    return series
+
+
+def curve_run(row: dict[str, Any]) -> Run:
+    """The run a curve row is of."""
+    return Run(row["algo"], row["embedding"], str(row["train_agents"]))
 
 
 def write_curves(files: ExperimentFiles, rows: list[dict[str, Any]], ledger_rows: list[dict], title: str) -> None:
@@ -147,6 +192,6 @@ def write_curves(files: ExperimentFiles, rows: list[dict[str, Any]], ledger_rows
     if not rows:
         return
     files.write_bytes(CURVES_FILE, curves_csv(rows))
-    for column, name in FIGURES.items():
-        if (figure := curves_plot(rows, ledger_rows, title, column)) is not None:
+    for (column, finetuning), name in FIGURES.items():
+        if (figure := curves_plot(rows, ledger_rows, title, column, finetuning)) is not None:
             files.write_bytes(name, figure)

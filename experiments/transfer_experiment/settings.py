@@ -36,6 +36,7 @@ SMOKE = {
     "eval_episodes": 2,
     "iteration_timesteps": 250,
     "eval_every": 750,
+    "finetune_eval_every": 500,
 }
 SMOKE_LEARNING_STARTS = 250
 # The value learners' epsilon falls from 1 to 0.05 over this fraction of the training budget (`--timesteps`), unless
@@ -107,6 +108,7 @@ class TransferSettings:
     scratch_agents: list[int] | None = None
     eval_episodes: int = 20
     eval_every: int | None = None
+    finetune_eval_every: int | None = None
     training: dict[str, dict[str, Any]] = field(default_factory=dict)
     iteration_timesteps: int | None = None
     checkpoint_every: int = 5
@@ -288,8 +290,15 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
     add(
         "--eval-every",
         type=int,
-        help="env steps between the greedy evaluations of each trial's learning curve (curves.csv, "
-        "transfer_curves.png; default: a tenth of the trial's budget; 0: no curves)",
+        help="env steps between the greedy evaluations of the learning curve of each trial trained from scratch "
+        "(curves.csv, transfer_curves.png; default: a tenth of the trial's budget; 0: no curves)",
+    )
+    add(
+        "--finetune-eval-every",
+        type=int,
+        help="env steps between the greedy evaluations of each fine-tuning trial's curve (curves.csv, "
+        "transfer_finetune_curves.png: does fine-tuning dip below zero-shot on its way?; default: a tenth of "
+        "--finetune-timesteps; 0: no curves)",
     )
     add(
         "--training",
@@ -491,8 +500,9 @@ def validate(settings: TransferSettings) -> None:
             raise SettingsError(f"{label} must be a finite number, got {number}")
     if s.iteration_timesteps is not None and s.iteration_timesteps < 1:
         raise SettingsError(f"--iteration-timesteps must be at least 1, got {s.iteration_timesteps}")
-    if s.eval_every is not None and s.eval_every < 0:
-        raise SettingsError(f"--eval-every must be at least 0 (0: no learning curves), got {s.eval_every}")
+    for label, every in (("--eval-every", s.eval_every), ("--finetune-eval-every", s.finetune_eval_every)):
+        if every is not None and every < 0:
+            raise SettingsError(f"{label} must be at least 0 (0: no learning curves), got {every}")
     if s.gpus_per_trial is not None and s.gpus_per_trial < 0:
         raise SettingsError(f"--gpus-per-trial must be >= 0, got {s.gpus_per_trial}")
     if not s.finetune:

@@ -23,9 +23,11 @@ from rl_algos.common.loops.divergence import ValueDivergenceError
 
 
 def trial_curve(spec: TrialSpec) -> LearningCurve | None:
-    """The trial's learning curve (`--eval-every`; a tenth of its budget by default), or None when switched off."""
+    """The trial's learning curve (`--eval-every`, or `--finetune-eval-every` for a fine-tuning trial; a tenth of
+    its budget by default), or None when switched off."""
     settings = spec.settings
-    every = default_eval_every(spec.timesteps) if settings.eval_every is None else settings.eval_every
+    every = settings.finetune_eval_every if spec.phase == "finetune" else settings.eval_every
+    every = default_eval_every(spec.timesteps) if every is None else every
     if every == 0:
         return None
     configs = [settings.env_config(n) for n in spec.curve_sizes()]
