@@ -23,7 +23,7 @@ from typing import NamedTuple
 import yaml
 
 import envs
-from experiments.transfer_experiment.curves import CURVES_FILE, curve_key, write_curves
+from experiments.transfer_experiment.curves import CURVES_FILE, curve_key, finetune_markdown, write_curves
 from experiments.transfer_experiment.plots import write_figures
 from experiments.transfer_experiment.report import (
     EpisodeLedger,
@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     title = f"{scenario}: {', '.join(found.names)}"
     out = ExperimentFiles(args.out or args.folders[0])
     summary = summary_markdown(found.rows, found.episodes, title, metric_names)
+    summary += finetune_markdown(found.curves, found.rows)
     out.write_bytes("summary.md", summary.encode())
     write_figures(out, found.rows, found.episodes, title, metric_names)
     write_curves(out, found.curves, found.rows, title)

@@ -148,6 +148,29 @@ def test_a_fine_tuning_series_is_its_zero_shot_evaluation_then_its_points_mean_o
     )
 
 
+def test_the_fine_tuning_table_gives_zero_shot_the_lowest_point_and_the_end_per_strategy():
+    from experiments.transfer_experiment.curves import finetune_markdown
+
+    def point(strategy, seed, k, value):
+        key = {"algo": "qmix", "embedding": "graph", "phase": f"finetune:{strategy}", "seed": seed, "train_agents": "3"}
+        return key | {"point": k, "env_steps": 500 * (k + 1), "eval_agents": 6, "return_mean": value}
+
+    curves = [point("naive", 0, k, v) for k, v in enumerate((-90.0, -40.0))]
+    curves += [point("kl", 0, k, v) for k, v in enumerate((-55.0, -50.0))]
+    ledger = [
+        dict(zip(KEY_COLUMNS, (name, embedding, "spread", train, "6", phase, 0), strict=True)) | {"return_mean": value}
+        for name, embedding, train, phase, value in (
+            ("qmix", "graph", "3", "zero_shot", -60.0), ("random", "-", "-", "random", -100.0),
+            ("heuristic", "-", "-", "heuristic", -20.0),
+        )
+    ]  # fmt: skip
+    table = finetune_markdown(curves, ledger)
+    # scores (x + 100) / 80: zero-shot 0.5; naive dips to 0.125 and ends at 0.75; kl lowest 0.5625, end 0.625
+    assert "| qmix | graph | 3 | 6 | naive | 0.50 [0.50, 0.50] | 0.12 [0.12, 0.12] | 0.75 [0.75, 0.75] | -0.38" in table
+    assert "| qmix | graph | 3 | 6 | kl | 0.50 [0.50, 0.50] | 0.56 [0.56, 0.56] | 0.62 [0.62, 0.62] | 0.06" in table
+    assert finetune_markdown([], ledger) == ""
+
+
 def test_bad_folders_are_one_line_and_exit_code_2(tmp_path, capsys):
     write_experiment(tmp_path / "a", "spread", "qmix", [-60.0, -40.0])
     write_experiment(tmp_path / "p", "pursuit", "qmix", [1.0, 2.0])

@@ -96,8 +96,10 @@ def test_several_fine_tuning_strategies_each_fine_tune_every_checkpoint(ray_sess
     assert learned == {(n, phase) for n in ("3", "6") for phase in phases}
     for strategy in ("conservative", "naive"):
         assert (folder / "finetune" / f"finetune-{strategy}_qmix_concat_n6_seed0").is_dir()
-    fine_tuned_curves = {r["phase"] for r in _read_rows(folder / "curves.csv") if r["phase"].startswith("finetune")}
-    assert fine_tuned_curves == {"finetune:conservative", "finetune:naive"}
+    curves = [r for r in _read_rows(folder / "curves.csv") if r["phase"].startswith("finetune")]
+    assert {r["phase"] for r in curves} == {"finetune:conservative", "finetune:naive"}
+    assert {(r["train_agents"], r["eval_agents"]) for r in curves} == {("3", "6")}, "the run's train size, as the rows"
+    assert (folder / "transfer_finetune_curves.png").stat().st_size > 0
     summary = (folder / "summary.md").read_text()
     assert "| fine-tuned (conservative) | fine-tuned (naive) | from scratch |" in summary
     assert "| fine-tuned (conservative) vs zero-shot | fine-tuned (naive) vs zero-shot |" in summary

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,7 +61,7 @@ def curve_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
                     "embedding": spec.embedding,
                     "phase": spec.result_phase,
                     "seed": spec.seed,
-                    "train_agents": "-".join(str(k) for k in spec.n_agents),
+                    "train_agents": spec.settings.train_label,  # as in transfer.csv: the run's, in every phase
                     "point": points,
                     "env_steps": int(record["num_env_steps_sampled_lifetime"]),
                     "eval_agents": n,
@@ -95,6 +96,15 @@ def scripted_means(ledger_rows: list[dict]) -> dict[tuple[str, int], float]:
     return {key: float(np.mean(v)) for key, v in values.items()}
 
 
+def score_scaling(scripted: dict[tuple[str, int], float], n: int) -> tuple[float, float] | None:
+    """(offset, scale) of the heuristic-normalised score `(return - offset) / scale` at `n` agents, from the scripted
+    teams' mean returns (`scripted_means`); None unless both were evaluated there and differ."""
+    random, heuristic = scripted.get(("random", n)), scripted.get(("heuristic", n))
+    if random is None or heuristic is None or heuristic == random:
+        return None
+    return random, heuristic - random
+
+
 def curve_key(row: dict[str, Any]) -> tuple[str, ...]:
     """The curve a row is a point of (a trial's curve at one eval size)."""
     return tuple(str(row[key]) for key in CURVE_KEY)
@@ -122,9 +132,9 @@ def curves_plot(
     trained_at = several_train_sizes(curve_run(row) for row in curves)
     figure, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 3.8), squeeze=False)
     for ax, n in zip(axes[0], sizes, strict=True):
-        random, heuristic = scripted.get(("random", n)), scripted.get(("heuristic", n))
-        normalised = random is not None and heuristic is not None and heuristic != random
-        offset, scale = (random, heuristic - random) if normalised else (0.0, 1.0)
+        scaling = score_scaling(scripted, n)
+        normalised = scaling is not None
+        offset, scale = scaling or (0.0, 1.0)
         series = panel_series(curves, ledger_rows, n, column, finetuning, offset, scale)
         for (run, phase), points in series.items():
             label = run.label(trained_at) + (f", {phase_title(phase)}" if finetuning else "")
@@ -180,6 +190,49 @@ def panel_series(
             for p in sorted(p for p in by_point if by_point[p])
         ]
     return series
+
+
+def finetune_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> str:
+    """The fine-tuning trials on their way, for `summary.md`: per run, fine-tuning size and strategy, the score at
+    zero-shot, at the lowest point of the fine-tuning curve and at its last point, and lowest minus zero-shot (paired
+    by seed), each a mean over seeds [95% interval]; the score is heuristic-normalised where both scripted teams were
+    evaluated at that size, else the return. Empty without fine-tuning curves."""
+    curves = [row for row in rows if row["phase"].startswith("finetune") and str(row.get("return_mean", "")) != ""]
+    if not curves:
+        return ""
+    scripted = scripted_means(ledger_rows)
+    zero_shot = {(Cell.of(row), str(row["seed"])): float(row["return_mean"]) for row in ledger_rows}
+    per_seed: dict[tuple[Run, int, str], dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
+    for row in curves:
+        key = (curve_run(row), int(row["eval_agents"]), row["phase"])
+        per_seed[key][str(row["seed"])].append((int(row["point"]), float(row["return_mean"])))
+    lines = [
+        "",
+        (
+            "Fine-tuning on its way: the score at zero-shot, at the lowest point of the fine-tuning curve "
+            "(`--finetune-eval-every`) and at its end, mean over seeds [95% interval]; the lowest of several noisy "
+            "evaluations lies below the curve's level even without a dip, so compare strategies with each other:"
+        ),
+        "",
+        "| algo | embedding | trained at | fine-tuned at | strategy | zero-shot | lowest | end | lowest - zero-shot |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for (run, n, phase), seeds in sorted(per_seed.items()):
+        offset, scale = score_scaling(scripted, n) or (0.0, 1.0)
+        columns: list[list[float]] = [[], [], [], []]
+        for seed, points in seeds.items():
+            start = zero_shot.get((Cell(*run, n, "zero_shot"), seed))
+            if start is None:
+                continue
+            values = [(value - offset) / scale for _, value in sorted(points)]
+            start = (start - offset) / scale
+            for column, value in zip(columns, (start, min(values), values[-1], min(values) - start), strict=True):
+                column.append(value)
+        if columns[0]:
+            cells = [str(mean_estimate([np.array([v]) for v in column])) for column in columns]
+            strategy = phase.partition(":")[2] or "-"
+            lines.append(f"| {run.algo} | {run.embedding} | {run.train} | {n} | {strategy} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
 
 
 def curve_run(row: dict[str, Any]) -> Run:

@@ -47,7 +47,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM
 
 import envs  # noqa: E402
 from experiments.transfer_experiment import tensorboard_logging, wandb_logging  # noqa: E402
-from experiments.transfer_experiment.curves import curve_rows, write_curves  # noqa: E402
+from experiments.transfer_experiment.curves import curve_rows, finetune_markdown, write_curves  # noqa: E402
 from experiments.transfer_experiment.lock import ExperimentLock  # noqa: E402
 from experiments.transfer_experiment.plots import write_figures  # noqa: E402
 from experiments.transfer_experiment.progress import ExperimentProgress, ProgressCallback  # noqa: E402
@@ -581,10 +581,11 @@ def write_report(
         f"fine-tuned {settings.finetune_timesteps} ({', '.join(settings.finetune)}), slots {settings.slots}, "
         f"zero-shot ids {settings.zero_shot_ids} ({settings.name})"
     )
-    summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names)
+    curves = curve_rows(results)
+    summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names) + finetune_markdown(curves, ledger.rows)
     files.write_bytes("summary.md", summary.encode())
     write_figures(files, ledger.rows, episodes.rows, title, metric_names)
-    write_curves(files, curve_rows(results), ledger.rows, title)
+    write_curves(files, curves, ledger.rows, title)
     if settings.wandb:
         wandb_logging.log_evaluations(settings, ledger.rows, local_dir(settings))
         if os.environ.get("WANDB_MODE") == "offline":
