@@ -80,6 +80,24 @@ def test_the_zero_shot_matrix_has_one_row_per_run_and_one_column_per_eval_size()
     assert "| qmix | graph | 4 | - | 0.80 [0.80, 0.80] |" in matrix
 
 
+def test_the_normalised_score_has_an_interquartile_mean_over_five_seeds():
+    from experiments.transfer_experiment.report import summary_markdown
+
+    scores = (0.1, 0.4, 0.5, 0.6, 1.5)  # random -100, heuristic -20: a return of -100 + 80 x scores x
+    rows = [
+        dict(zip(KEY_COLUMNS, ("qmix", "graph", "spread", "3", "6", "zero_shot", seed), strict=True))
+        | {"return_mean": -100.0 + 80.0 * score}
+        for seed, score in enumerate(scores)
+    ] + [
+        dict(zip(KEY_COLUMNS, (policy, "-", "spread", "-", "6", policy, 0), strict=True)) | {"return_mean": value}
+        for policy, value in (("random", -100.0), ("heuristic", -20.0))
+    ]
+    summary = summary_markdown(rows, [], "t")
+    # mean 0.62; IQM: scipy's trim_mean(0.25) drops one of five at each end, mean(0.4, 0.5, 0.6) = 0.5
+    normalised = summary.split("Heuristic-normalised score")[1].split("## Zero-shot")[0]
+    assert "| qmix | graph | 3 | 6 | 0.62 [" in normalised and "; IQM 0.50 [" in normalised
+
+
 def write_curves(folder, algo, seed, returns, q_bias=None, phase="train", n=3):
     """`curves.csv` of one trial of `algo` (seed `seed`) trained at 3 agents, in `phase` evaluated at `n` agents
     every 100 env steps."""

@@ -46,3 +46,9 @@ def test_transfer_ratio_and_difference_intervals():
     assert (ratio.point, ratio.low, ratio.high) == (pytest.approx(2 / 3), pytest.approx(0.5), pytest.approx(5 / 6))
     better = difference_estimate(seeds(-40, -30), seeds(-70, -50))
     assert better.point == pytest.approx(25.0) and better.low == pytest.approx(10.0) and better.high == 40.0
+
+
+def test_a_reference_known_by_one_value_is_held_fixed_while_the_seeds_are_resampled():
+    seeds = [np.array([value]) for value in (-80.0, -60.0, -40.0)]  # scores 0.25, 0.5, 0.75 against -100 / -20
+    estimate = ratio_estimate(seeds, [np.array([-20.0])], [np.array([-100.0])])
+    assert estimate.point == pytest.approx(0.5) and 0.25 <= estimate.low < 0.5 < estimate.high <= 0.75

@@ -263,7 +263,15 @@ def _mean_text(samples: dict[Cell, list[np.ndarray]], cell: Cell) -> str:
 
 
 def _normalised(samples, heuristic, random) -> str:
-    return str(ratio_estimate(samples, heuristic, random)) if samples and heuristic and random else "-"
+    """The heuristic-normalised score of `samples` (per seed) with its interval, and with `IQM_MIN_SEEDS` seeds or
+    more the interquartile mean of the seeds' scores."""
+    if not samples or not heuristic or not random:
+        return "-"
+    text = str(ratio_estimate(samples, heuristic, random))
+    random_mean = np.mean([s.mean() for s in random])
+    scale = np.mean([s.mean() for s in heuristic]) - random_mean
+    iqm = iqm_estimate([np.array([(s.mean() - random_mean) / scale]) for s in samples])
+    return text if iqm is None else f"{text}; IQM {iqm}"
 
 
 def zero_shot_matrix(runs: list[Run], sizes: list[int], cell_text) -> list[str]:

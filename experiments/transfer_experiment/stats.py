@@ -33,6 +33,9 @@ class Estimate:
 def _bootstrap(samples: tuple[np.ndarray, ...], statistic, point: float) -> Estimate:
     if all(len(s) < 2 or np.ptp(s) == 0 for s in samples):
         return Estimate(point, point, point)
+    # scipy resamples only samples of two or more; one value (one seed's mean without its episodes) is held fixed,
+    # as two copies of itself, which leaves every mean-based statistic unchanged
+    samples = tuple(np.repeat(s, 2) if len(s) == 1 else s for s in samples)
     result = stats.bootstrap(
         samples,
         statistic,
