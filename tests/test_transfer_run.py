@@ -98,7 +98,7 @@ def test_several_fine_tuning_strategies_each_fine_tune_every_checkpoint(ray_sess
         assert (folder / "finetune" / f"finetune-{strategy}_qmix_concat_n6_seed0").is_dir()
     curves = [r for r in _read_rows(folder / "curves.csv") if r["phase"].startswith("finetune")]
     assert {r["phase"] for r in curves} == {"finetune:conservative", "finetune:naive"}
-    assert {(r["train_agents"], r["eval_agents"]) for r in curves} == {("3", "6")}, "the run's train size, as the rows"
+    assert {(r["train_agents"], r["eval_agents"]) for r in curves} == {("3", "3"), ("3", "6")}, "the run's, as rows"
     assert (folder / "transfer_finetune_curves.png").stat().st_size > 0
     summary = (folder / "summary.md").read_text()
     assert "| fine-tuned (conservative) | fine-tuned (naive) | from scratch |" in summary
