@@ -52,8 +52,8 @@ EXPLORATION_FRACTION = 0.1
 # - MADDPG, whose actor climbs its bootstrapped critic: on vmas:spread at 0.99 the critic overvalued the greedy joint
 #   action (`q_bias` +125 at 100k) and the curve fell from its best point (0.46 at 800k, 0.31 at 1M); at 0.95
 #   `q_bias` stayed within -16.2..+4.7, 0.57 at 3 and 0.63 zero-shot at 6 over three seeds, every end within its
-#   best point's interval (docs/convergence.md, "MADDPG at `gamma` 0.95"). Spread takes it too: the twin has its episodes and
-#   rewards.
+#   best point's interval (docs/convergence.md, "MADDPG at `gamma` 0.95"). Spread takes it too: the twin has its
+#   episodes and rewards.
 # The on-policy actor-critics keep 0.99: MAPPO graph on vmas:spread gained nothing at 0.95 (0.72 against 0.74).
 SCENARIO_GAMMA: dict[type[AlgorithmConfig], dict[str, float]] = {
     TeamQConfig: {"spread": 0.95},
