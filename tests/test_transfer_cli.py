@@ -11,7 +11,12 @@ import yaml
 
 import experiments.transfer_experiment.run as transfer
 from experiments.transfer_experiment.run import main
-from experiments.transfer_experiment.settings import SMOKE_LEARNING_STARTS, algo_config, parse_settings
+from experiments.transfer_experiment.settings import (
+    SMOKE_LEARNING_STARTS,
+    algo_config,
+    finetune_algo_config,
+    parse_settings,
+)
 
 ROOT = Path(__file__).parents[1]
 
@@ -75,6 +80,17 @@ def test_value_learners_anneal_over_the_budget_and_discount_at_the_scenario_s_ga
     told, _ = parse_settings(["--training", '{"all": {"gamma": 0.9}, "qmix": {"epsilon": 0.1}}'])
     qmix = algo_config(told, "qmix", "concat", [3], seed=0)
     assert qmix.gamma == 0.9 and qmix.epsilon == 0.1
+
+
+def test_naive_fine_tuning_explores_as_a_run_of_its_own_budget_and_the_others_resume_the_pre_training_schedule():
+    settings, _ = parse_settings(["--timesteps", "1000000", "--finetune-timesteps", "100000"])
+
+    def epsilon(strategy: str, pretrained_env_steps: int = 1_000_000):
+        return finetune_algo_config(settings, "qmix", "concat", 6, 0, pretrained_env_steps, strategy).epsilon
+
+    assert epsilon("naive") == [[0, 1.0], [10000, 0.05]]  # a tenth of the 100k fine-tuning, not of the 1M
+    assert epsilon("conservative") == epsilon("kl") == 0.05  # pre-training ended past its 100k of annealing
+    assert epsilon("conservative", pretrained_env_steps=50_000) == [[0, pytest.approx(0.525)], [50000, 0.05]]
 
 
 def test_maddpg_discounts_at_0_95_on_spread_and_its_twin_unless_told_otherwise():

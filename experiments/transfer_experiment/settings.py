@@ -39,8 +39,9 @@ SMOKE = {
     "finetune_eval_every": 500,
 }
 SMOKE_LEARNING_STARTS = 250
-# The value learners' epsilon falls from 1 to 0.05 over this fraction of the training budget (`--timesteps`), unless
-# `--training` sets `epsilon`: a fixed 50,000 env steps explores through half of a 100k run but 5% of a 1M one.
+# The value learners' epsilon falls from 1 to 0.05 over this fraction of the trial's budget (`--timesteps`, for a
+# fine-tuning trial `--finetune-timesteps`), unless `--training` sets `epsilon`: a fixed 50,000 env steps explores
+# through half of a 100k run but 5% of a 1M one, and a 100k fine-tuning trial from a 1M run explores as a 100k run.
 EXPLORATION_FRACTION = 0.1
 # The discount per algorithm family on scenarios where a measurement chose one, unless `--training` sets `gamma`
 # (elsewhere RLlib's 0.99). Spread's episodes last 25 steps: at 0.99 a value counts about 100 steps of holding on
@@ -575,8 +576,11 @@ def _require_updates(algo: str, label: str, budget: int, warmup: int) -> None:
         )
 
 
-def algo_config(settings: TransferSettings, algo: str, embedding: str, n_agents: list[int], seed: int):
-    """The RLlib AlgorithmConfig of one trial: `algo` with `embedding`, trained at `n_agents`."""
+def algo_config(
+    settings: TransferSettings, algo: str, embedding: str, n_agents: list[int], seed: int, timesteps: int | None = None
+):
+    """The RLlib AlgorithmConfig of one trial: `algo` with `embedding`, trained at `n_agents` for `timesteps` env
+    steps (`settings.timesteps` unless given), the budget its measured defaults scale with."""
     config = (
         rl_algos.get_config(algo)
         .environment("team", env_config=settings.env_config(n_agents))
@@ -596,7 +600,7 @@ def algo_config(settings: TransferSettings, algo: str, embedding: str, n_agents:
         config.reporting(min_sample_timesteps_per_iteration=settings.iteration_timesteps)
     if settings.smoke and config.learning_warmup() > SMOKE_LEARNING_STARTS:
         config.training(learning_starts=SMOKE_LEARNING_STARTS)
-    measured_defaults(config, settings.training_options(algo), settings.timesteps)
+    measured_defaults(config, settings.training_options(algo), settings.timesteps if timesteps is None else timesteps)
     return config
 
 
@@ -646,7 +650,7 @@ def finetune_algo_config(
     `pretrained_env_steps`), set up for the fine-tuning `strategy` (`rl_algos.common.config.finetune`)."""
     kl_steps = settings.finetune_timesteps if settings.finetune_kl_steps is None else settings.finetune_kl_steps
     return finetune_config(
-        algo_config(settings, algo, embedding, [n_agents], seed),
+        algo_config(settings, algo, embedding, [n_agents], seed, timesteps=settings.finetune_timesteps),
         strategy,
         pretrained=train_config(settings, algo, embedding, seed),
         pretrained_env_steps=pretrained_env_steps,
