@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from policies.networks.behaviour import make_behaviour_model
+from policies.networks.masked import mean_over_present
 from policies.team_q_module import TeamQModule
 
 
@@ -23,3 +24,11 @@ class GUMModule(TeamQModule):
 
     def get_non_inference_attributes(self) -> list[str]:
         return [*super().get_non_inference_attributes(), "behaviour", "log_lambdas"]
+
+    @torch.no_grad()
+    def team_value(self, obs: dict[str, torch.Tensor], actions: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Both of gum's estimates of the joint actions taken along one episode, `[T]` each: `"team"` the mixed
+        `Q_mix(s_t, u_t)`, `"independent"` the mean over present agents of `Q_a(o_a, u_a)` (its independent
+        estimator, trained toward the same team reward), so the evaluation gives `q_bias` and `q_bias_ind`."""
+        q_taken = self.episode_q_taken(obs, actions)  # [T, n_max]
+        return {"team": self.mix(q_taken, obs), "independent": mean_over_present(q_taken, obs["mask"])}

@@ -117,19 +117,23 @@ class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, Infer
     @torch.no_grad()
     def team_value(self, obs: dict[str, torch.Tensor], actions: torch.Tensor) -> dict[str, torch.Tensor]:
         """The team's predicted value of the joint actions taken along one episode (obs `[T, ...]`, actions
-        `[T, n_max]`): `{"team": [T]}`, the mixer's `Q_tot(s_t, u_t)` (VDN, QMIX, gum's mixed value) or without a
-        mixer (IQL) the mean over present agents of `Q_a(o_a, u_a)`. A recurrent agent runs over the episode from
-        its initial state."""
+        `[T, n_max]`): `{"team": [T]}`, the mixer's `Q_tot(s_t, u_t)` (VDN, QMIX, gum's mixed estimate) or without a
+        mixer (IQL) the mean over present agents of `Q_a(o_a, u_a)`."""
+        q_taken = self.episode_q_taken(obs, actions)  # [T, n_max]
+        if self.mixer is not None:
+            return {"team": self.mix(q_taken, obs)}
+        return {"team": mean_over_present(q_taken, obs["mask"])}
+
+    def episode_q_taken(self, obs: dict[str, torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
+        """Each agent's `Q_a(o_a, u_a)` [T, n_max] of the actions taken along one episode (a recurrent agent run
+        over it from its initial state)."""
         if self.recurrent:
             initial = {"h": self.get_initial_state()["h"][None]}
             q, _ = self.agent_q(self.agent, {key: value[None] for key, value in obs.items()}, initial)
             q = q[0]  # [T, n_max, A]
         else:
             q, _ = self.agent_q(self.agent, obs)  # [T, n_max, A]
-        q_taken = chosen_action_values(q, actions)  # [T, n_max]
-        if self.mixer is not None:
-            return {"team": self.mix(q_taken, obs)}
-        return {"team": mean_over_present(q_taken, obs["mask"])}
+        return chosen_action_values(q, actions)
 
     def mix(self, agent_qs: torch.Tensor, obs: dict[str, torch.Tensor], target: bool = False) -> torch.Tensor:
         """`Q_tot` [..., B] of the chosen agent Qs [..., B, n_max] with the (target) mixer; leading dimensions

@@ -7,6 +7,7 @@ import torch
 
 import envs
 import rl_algos
+from policies.gum_module import GUMModule
 from policies.maddpg_module import TeamMADDPGModule
 from policies.sac_module import TeamSACModule
 from policies.team_q_module import TeamQModule
@@ -17,6 +18,7 @@ class FixedQModule(torch.nn.Module):
     """`TeamQModule`'s team value over fixed agent Qs `[T, n_max, A]`, with a summing mixer or none."""
 
     team_value = TeamQModule.team_value
+    episode_q_taken = TeamQModule.episode_q_taken
 
     def __init__(self, q: torch.Tensor, mixer: bool):
         super().__init__()
@@ -79,6 +81,16 @@ def test_maddpg_critic_values_are_the_twin_minimum_and_the_own_critic_over_prese
     plain = _critic_module(TeamMADDPGModule, "maddpg", unmix=None)
     plain.twin_q = module.twin_q
     assert set(plain.team_value({"mask": MASK}, ACTIONS)) == {"team"}, "no own critic without unmix"
+
+
+def test_gum_values_are_its_mixed_and_its_independent_estimates():
+    module = _critic_module(GUMModule, "gum", unmix="inverse")
+    module.agent_q = lambda network, obs, state=None: (Q, {})
+    module.mix = lambda q_taken, obs: (q_taken * obs["mask"]).sum(-1)
+    values = module.team_value({"mask": MASK}, ACTIONS)
+    # taken Qs [[5, 2], [3, 8]] of the two present agents: summed [7, 11], averaged [3.5, 5.5]
+    np.testing.assert_allclose(values["team"].numpy(), [7.0, 11.0])
+    np.testing.assert_allclose(values["independent"].numpy(), [3.5, 5.5])
 
 
 def test_discrete_sac_critic_values_take_each_agent_s_own_action():

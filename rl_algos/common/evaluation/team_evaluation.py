@@ -163,8 +163,8 @@ def evaluate(
     (MADDPG, Central-V SAC) also give `q_bias` per episode, measured on up to `Q_BIAS_EPISODES` more greedy episodes
     played on past the time limit (`carried_on_q_bias`): the mean over the task's steps of the predicted team value
     of the actions taken minus the discounted return that followed (`rl_algos.common.evaluation.q_bias`), and
-    `q_bias_mean`; with `unmix`, the actor-critics also give `q_bias_ind` and `q_bias_ind_mean`, the same of each
-    agent's own critic.
+    `q_bias_mean`; gum, and the actor-critics with `unmix`, also give `q_bias_ind` and `q_bias_ind_mean`, the same
+    of the independent estimate (gum's agents' Qs, each agent's own critic).
     """
     wanted = envs.parse_env_config(**env_config)
     module, config = checkpoint_module(checkpoint_path, env_config, agent_ids)
