@@ -77,6 +77,8 @@ def test_value_learners_anneal_over_the_budget_and_discount_at_the_scenario_s_ga
     assert algo_config(spread, "mappo", "concat", [3], seed=0).gamma == 0.99  # actor-critics keep RLlib's
     vmas, _ = parse_settings(["--scenario", "vmas:spread"])
     assert algo_config(vmas, "qmix", "concat", [3], seed=0).gamma == 0.99  # no measured discount there
+    assert algo_config(vmas, "gum", "concat", [3], seed=0).gamma == 0.95  # gum's was measured there
+    assert algo_config(spread, "gum", "concat", [3], seed=0).gamma == 0.95
     told, _ = parse_settings(["--training", '{"all": {"gamma": 0.9}, "qmix": {"epsilon": 0.1}}'])
     qmix = algo_config(told, "qmix", "concat", [3], seed=0)
     assert qmix.gamma == 0.9 and qmix.epsilon == 0.1
