@@ -57,7 +57,7 @@ EXPLORATION_FRACTION = 0.1
 #   best point's interval (docs/convergence.md, "MADDPG at `gamma` 0.95"). Spread takes it too: the twin has its
 #   episodes and rewards.
 # - gum on the twin too (the first family that matches wins): on spread 0.78 at 3 and 0.75 zero-shot at 6 over
-#   three seeds at 0.95, 0.41 / 0.49 at 0.99 (500k); on vmas:spread, seed 0 at 1M, 0.74 / 0.75 at 0.95
+#   three seeds at 0.95, 0.41 / 0.49 at 0.99 (500k); on vmas:spread, three seeds at 1M, 0.77 / 0.72 at 0.95
 #   (results/convergence/gum_gamma_095_twin) against the transfer study's 0.62 / 0.60 at 0.99 (docs/results.md).
 #   QMIX reaches 0.90-0.92 on the twin at 0.99, so the other value learners keep it there (0.95 is not measured).
 # The on-policy actor-critics keep 0.99: MAPPO graph on vmas:spread gained nothing at 0.95 (0.72 against 0.74).
