@@ -56,8 +56,8 @@ EXPLORATION_FRACTION = 0.1
 #   `q_bias` stayed within -16.2..+4.7, 0.57 at 3 and 0.63 zero-shot at 6 over three seeds, every end within its
 #   best point's interval (docs/convergence.md, "MADDPG at `gamma` 0.95"). Spread takes it too: the twin has its
 #   episodes and rewards.
-# - gum on the twin too (the first family that matches wins): on spread 0.78 at 3 and 0.75 zero-shot at 6 over
-#   three seeds at 0.95, 0.41 / 0.49 at 0.99 (500k); on vmas:spread, three seeds at 1M, 0.77 / 0.72 at 0.95
+# - gum on the twin too (a config takes its most specific family's table): on spread 0.78 at 3 and 0.75 zero-shot
+#   at 6 over three seeds at 0.95, 0.41 / 0.49 at 0.99 (500k); on vmas:spread, three seeds at 1M, 0.77 / 0.72 at 0.95
 #   (results/convergence/gum_gamma_095_twin) against the transfer study's 0.62 / 0.60 at 0.99 (docs/results.md).
 #   QMIX reaches 0.90-0.92 on the twin at 0.99, so the other value learners keep it there (0.95 is not measured).
 # The on-policy actor-critics keep 0.99: MAPPO graph on vmas:spread gained nothing at 0.95 (0.72 against 0.74).
@@ -612,11 +612,11 @@ def algo_config(
 
 def measured_defaults(config: AlgorithmConfig, training: dict[str, Any], timesteps: int) -> None:
     """What the transfer experiment and the convergence benchmark set unless `training` (the user's `.training()`
-    options) sets it: the scenario's discount for the config's family (`SCENARIO_GAMMA`) and, for a value learner
-    (`TeamQConfig`), epsilon annealed over `EXPLORATION_FRACTION` of the `timesteps` budget (`budget_epsilon`) and,
-    for VDN, its Munchausen targets (`VDN_MUNCHAUSEN`)."""
+    options) sets it: the scenario's discount for the config's most specific family (`SCENARIO_GAMMA`) and, for a
+    value learner (`TeamQConfig`), epsilon annealed over `EXPLORATION_FRACTION` of the `timesteps` budget
+    (`budget_epsilon`) and, for VDN, its Munchausen targets (`VDN_MUNCHAUSEN`)."""
     scenario = config.env_config["scenario"]
-    gammas = next((by_scenario for family, by_scenario in SCENARIO_GAMMA.items() if isinstance(config, family)), {})
+    gammas = next((SCENARIO_GAMMA[family] for family in type(config).__mro__ if family in SCENARIO_GAMMA), {})
     if "gamma" not in training and scenario in gammas:
         config.training(gamma=gammas[scenario])
     if not isinstance(config, TeamQConfig):
