@@ -1,5 +1,5 @@
 """Re-render a transfer experiment's `summary.md` and figures (`transfer.png`, `transfer_embeddings.png`, the learning
-curves' `transfer_curves.png`, `transfer_q_bias.png` and `transfer_q_bias_ind.png`) from its CSVs, or compare
+curves' `transfer_curves.png` and `transfer_q_bias*.png`: raw, relative, independent) from its CSVs, or compare
 several experiments (made on different machines or days, or the chunks of one study) in one table.
 
     python experiments/report.py results/spread-20261122-081500                 # re-render in place

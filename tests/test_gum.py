@@ -163,7 +163,8 @@ def test_gum_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_
     trainer.stop()
     larger = evaluate(checkpoint, {**SPREAD, "n_agents": 6}, episodes=1)
     assert larger["n_agents"] == 6 and np.isfinite(larger["return_mean"])
-    assert np.isfinite(larger["q_bias_mean"]) and np.isfinite(larger["q_bias_ind_mean"]), "both estimators' q_bias"
+    for key in ("q_bias_mean", "q_bias_rel_mean", "q_bias_ind_mean", "q_bias_ind_rel_mean"):
+        assert np.isfinite(larger[key]), f"both estimators' q_bias, raw and relative: {key}"
 
 
 @pytest.mark.parametrize(

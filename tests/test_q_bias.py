@@ -56,9 +56,11 @@ def test_predicted_team_value_is_the_mixed_value_or_the_mean_over_present_agents
 def test_episode_q_bias_is_the_mean_gap_between_predicted_value_and_return_to_go():
     obs = {"obs": np.zeros((3, 3, 1), np.float32), "mask": MASK[[0, 0, 0]].numpy(), "state": np.zeros((3, 3))}
     rewards = np.array([1.0, 2.0])
-    # returns-to-go with gamma 0.5: [1 + 0.5 * 2, 2] = [2, 2]; mixed values [7, 11] -> gaps [5, 9], mean 7
+    # returns-to-go with gamma 0.5: [1 + 0.5 * 2, 2] = [2, 2]; mixed values [7, 11] -> gaps [5, 9], mean 7;
+    # relative to the mean |return-to-go| 2: 3.5
     assert episode_q_bias(FixedQModule(Q, mixer=True), obs, ACTIONS.numpy(), rewards, gamma=0.5) == {
-        "q_bias": pytest.approx(7.0)
+        "q_bias": pytest.approx(7.0),
+        "q_bias_rel": pytest.approx(3.5),
     }
 
 
@@ -122,9 +124,36 @@ def test_q_bias_over_the_first_steps_takes_the_return_to_the_end_of_the_carried_
     actions = np.concatenate([ACTIONS.numpy(), ACTIONS.numpy()[:1]])
     rewards = np.array([1.0, 2.0, 4.0])
     # the task's time limit is 2 steps; the episode carried on to 3. Returns-to-go with gamma 0.5 over all three
-    # rewards: [1 + 0.5 * 2 + 0.25 * 4, 2 + 0.5 * 4] = [3, 4]; mixed values [7, 11] -> gaps [4, 7], mean 5.5
+    # rewards: [1 + 0.5 * 2 + 0.25 * 4, 2 + 0.5 * 4] = [3, 4]; mixed values [7, 11] -> gaps [4, 7], mean 5.5;
+    # relative to the mean |return-to-go| 3.5 of those two states: 11 / 7
     module = FixedQModule(Q, mixer=True)  # the values of the first two states
-    assert episode_q_bias(module, obs, actions, rewards, gamma=0.5, steps=2) == {"q_bias": pytest.approx(5.5)}
+    assert episode_q_bias(module, obs, actions, rewards, gamma=0.5, steps=2) == {
+        "q_bias": pytest.approx(5.5),
+        "q_bias_rel": pytest.approx(11 / 7),
+    }
+
+
+def test_relative_q_bias_is_the_same_at_any_discount_for_a_value_that_is_the_same_share_above_the_return():
+    # a constant reward -1 over a long episode: the return-to-go is about -1 / (1 - gamma); a learner valuing every
+    # state 10% above it (less negative) overestimates by about 1 / (1 - gamma) / 10 in q_bias, by 0.1 in q_bias_rel
+    steps = 20
+    figures = {}
+    for gamma in (0.5, 0.9):
+        rewards = -np.ones(4000)
+        returns = discounted_returns_to_go(rewards, gamma)[:steps]
+        q = torch.zeros(steps, 3, 2)
+        q[:, 0, 0] = torch.as_tensor(0.9 * returns)  # agent 0's Q of action 0; the other two agents' Qs are 0
+        obs = {"obs": np.zeros((steps, 3, 1), np.float32), "mask": np.ones((steps, 3), np.float32)}
+        module = FixedQModule(q, mixer=True)
+        figures[gamma] = episode_q_bias(module, obs, np.zeros((steps, 3), np.int64), rewards, gamma, steps=steps)
+    assert figures[0.5]["q_bias"] == pytest.approx(0.2) and figures[0.9]["q_bias"] == pytest.approx(1.0)
+    assert figures[0.5]["q_bias_rel"] == pytest.approx(0.1) and figures[0.9]["q_bias_rel"] == pytest.approx(0.1)
+
+
+def test_relative_q_bias_is_undefined_where_every_return_to_go_is_zero():
+    obs = {"obs": np.zeros((2, 3, 1), np.float32), "mask": MASK.numpy()}
+    figures = episode_q_bias(FixedQModule(Q, mixer=True), obs, ACTIONS.numpy(), np.zeros(2), gamma=0.5)
+    assert figures["q_bias"] == pytest.approx(9.0) and np.isnan(figures["q_bias_rel"])
 
 
 def test_carried_on_episodes_leave_out_at_most_the_tolerance_of_the_discounted_return():

@@ -98,13 +98,14 @@ def test_the_normalised_score_has_an_interquartile_mean_over_five_seeds():
     assert "| qmix | graph | 3 | 6 | 0.62 [" in normalised and "; IQM 0.50 [" in normalised
 
 
-def write_curves(folder, algo, seed, returns, q_bias=None, phase="train", n=3, q_bias_ind=None):
+def write_curves(folder, algo, seed, returns, q_bias=None, phase="train", n=3, q_bias_ind=None, q_bias_rel=None):
     """`curves.csv` of one trial of `algo` (seed `seed`) trained at 3 agents, in `phase` evaluated at `n` agents
     every 100 env steps."""
     rows = [
         {"algo": algo, "embedding": "graph", "phase": phase, "seed": seed, "train_agents": "3", "point": point,
          "env_steps": 100 * (point + 1), "eval_agents": n, "return_mean": value}
         | ({} if q_bias is None else {"q_bias_mean": q_bias[point]})
+        | ({} if q_bias_rel is None else {"q_bias_rel_mean": q_bias_rel[point]})
         | ({} if q_bias_ind is None else {"q_bias_ind_mean": q_bias_ind[point]})
         for point, value in enumerate(returns)
     ]  # fmt: skip
@@ -128,12 +129,16 @@ def test_the_learning_curves_of_several_folders_are_merged_curve_by_curve(tmp_pa
     for figure in ("transfer_curves.png", "transfer_q_bias.png"):
         assert (tmp_path / "both" / figure).stat().st_size > 0
     assert not (tmp_path / "both" / "transfer_q_bias_ind.png").exists(), "no independent estimate, no figure of it"
+    assert not (tmp_path / "both" / "transfer_q_bias_rel.png").exists(), "curves from before the relative q_bias"
     write_curves(tmp_path / "b", "iql", 1, [-80.0, -70.0])  # no value estimates: no q_bias figure
     assert main([str(tmp_path / "b")]) == 0
     assert (tmp_path / "b" / "transfer_curves.png").exists() and not (tmp_path / "b" / "transfer_q_bias.png").exists()
-    write_curves(tmp_path / "b", "gum", 1, [-80.0, -70.0], q_bias=[9.0, 3.0], q_bias_ind=[-2.0, -1.0])
+    write_curves(
+        tmp_path / "b", "gum", 1, [-80.0, -70.0], q_bias=[9.0, 3.0], q_bias_ind=[-2.0, -1.0], q_bias_rel=[0.2, 0.1]
+    )
     assert main([str(tmp_path / "b")]) == 0
-    assert (tmp_path / "b" / "transfer_q_bias_ind.png").stat().st_size > 0
+    for figure in ("transfer_q_bias_ind.png", "transfer_q_bias_rel.png"):
+        assert (tmp_path / "b" / figure).stat().st_size > 0
 
 
 def test_fine_tuning_curves_start_from_zero_shot(tmp_path):

@@ -50,6 +50,8 @@ def test_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_path
     assert larger["episodes"] == 2 and larger["n_agents"] == 6 and larger["episode_len_mean"] == 10
     assert np.isfinite(larger["return_mean"])
     assert len(larger["q_bias"]) == 2 and np.isfinite(larger["q_bias_mean"])
+    # the same gap in units of the return-to-go's size: the same sign, and q_bias / q_bias_rel = mean |G_t| > 0
+    assert np.sign(larger["q_bias_rel"]).tolist() == np.sign(larger["q_bias"]).tolist()
     assert larger == evaluate(checkpoint, {**SPREAD, "n_agents": 6}, episodes=2, seed=3)
 
 

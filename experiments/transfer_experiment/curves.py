@@ -1,5 +1,6 @@
 """Learning curves of a transfer experiment: `curves.csv`, `transfer_curves.png`, `transfer_q_bias.png`,
-`transfer_q_bias_ind.png` and `transfer_finetune_curves.png`.
+`transfer_q_bias_rel.png`, `transfer_q_bias_ind.png`, `transfer_q_bias_ind_rel.png` and
+`transfer_finetune_curves.png`.
 
 Each trial evaluates itself greedily every `--eval-every` env steps (`TeamTrial`,
 `rl_algos.common.evaluation.learning_curve`) and reports the points as `curve/<eval agents>/<name>` entries of its
@@ -8,8 +9,9 @@ drawn: one panel per eval size of the train phase, one line per run (algorithm x
 when there are several), the mean over seeds of the k-th point with its 95% bootstrap band, as the
 heuristic-normalised score `(x - random) / (heuristic - random)` where the experiment has both scripted teams at
 that size, else the raw return; and, for the learners that estimate values, their `q_bias` (the value estimate of
-the greedy team's actions minus the return it then obtained) the same way, and `q_bias_ind` of the learners with an
-independent estimate besides (gum, the actor-critics with `unmix`). The fine-tuning trials evaluate on their
+the greedy team's actions minus the return it then obtained) the same way, raw and relative to the return's size
+(`q_bias_rel`, comparable across discounts), and `q_bias_ind` of the learners with an independent estimate besides
+(gum, the actor-critics with `unmix`). The fine-tuning trials evaluate on their
 own schedule (`--finetune-eval-every`), and their curves start from the zero-shot evaluation at their size: a dip
 below it is what an unsafe fine-tuning costs before it helps.
 """
@@ -38,7 +40,9 @@ CURVE_KEY = ("algo", "embedding", "phase", "seed", "train_agents", "eval_agents"
 FIGURES = {
     ("return_mean", False): "transfer_curves.png",
     ("q_bias_mean", False): "transfer_q_bias.png",
+    ("q_bias_rel_mean", False): "transfer_q_bias_rel.png",
     ("q_bias_ind_mean", False): "transfer_q_bias_ind.png",
+    ("q_bias_ind_rel_mean", False): "transfer_q_bias_ind_rel.png",
     ("return_mean", True): "transfer_finetune_curves.png",
 }
 
@@ -151,7 +155,8 @@ def curves_plot(
             ax.set_ylabel("greedy return")
         else:
             ax.axhline(0.0, linestyle="--", color="grey")
-            ax.set_ylabel(f"{column.removesuffix('_mean')} (value estimate - return)")
+            gap = "(value estimate - return) / |return|" if column.endswith("_rel_mean") else "value estimate - return"
+            ax.set_ylabel(f"{column.removesuffix('_mean')} ({gap})")
         ax.set_title(f"{'fine-tuned' if finetuning else 'evaluated'} at {n} agents")
         ax.set_xlabel("fine-tuning env steps" if finetuning else "env steps")
         ax.grid(alpha=0.3)

@@ -556,8 +556,8 @@ def run(settings: TransferSettings) -> int:
     problems = failures(all_results)
     print(
         f"\noutputs: {files.uri}/ (transfer.csv, transfer_episodes.csv, curves.csv, summary.md, transfer.png, "
-        "transfer_embeddings.png, transfer_curves.png, transfer_q_bias.png, transfer_q_bias_ind.png; Tune folders "
-        "train/, finetune/)\n"
+        "transfer_embeddings.png, transfer_curves.png, transfer_q_bias*.png (raw, relative, independent); Tune "
+        "folders train/, finetune/)\n"
     )
     print(summary)
     print(progress.summary())

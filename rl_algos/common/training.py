@@ -14,6 +14,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 import rl_algos
 from rl_algos.common.config.value import TeamQConfig
+from rl_algos.common.evaluation.q_bias import Q_BIAS_MEANS
 from rl_algos.common.evaluation.team_evaluation import evaluate
 
 
@@ -31,10 +32,10 @@ class TrainingRun:
 
     def summary(self, index: int = 0) -> dict[str, float]:
         """The `index`-th evaluation's greedy `return_mean`, `return_std` (and, where the learner has them,
-        `q_bias_mean` and `q_bias_ind_mean`) with the run's `wall_s` and `steps_per_s`: a benchmark row's figures."""
+        the `q_bias` means, `Q_BIAS_MEANS`) with the run's `wall_s` and `steps_per_s`: a benchmark row's figures."""
         played = self.evaluations[index]
         figures = {"return_mean": played["return_mean"], "return_std": played["return_std"]}
-        figures |= {key: played[key] for key in ("q_bias_mean", "q_bias_ind_mean") if key in played}
+        figures |= {key: played[key] for key in Q_BIAS_MEANS if key in played}
         return {**figures, "wall_s": self.wall_s, "steps_per_s": self.steps_per_s}
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from ray.rllib.algorithms.algorithm import Algorithm
 
+from rl_algos.common.evaluation.q_bias import Q_BIAS_MEANS
 from rl_algos.common.evaluation.team_evaluation import evaluate
 
 CURVE_POINTS = 10  # points per run when no interval is given
@@ -28,7 +29,7 @@ def default_eval_every(timesteps: int) -> int:
 def curve_row(evaluation: Mapping[str, Any], env_steps: int, agent_ids: str = "own") -> dict[str, Any]:
     """One curve point of an `evaluate()` result: `env_steps`, `eval_agents`, `agent_ids` (the evaluation's mode),
     `return_mean`, `return_std`, `episodes`, each task metric's mean (`<metric>_mean`) and the `q_bias` means where
-    present."""
+    present (`Q_BIAS_MEANS`: `q_bias_mean`, `q_bias_rel_mean`, and the independent estimate's)."""
     row = {
         "env_steps": env_steps,
         "eval_agents": evaluation["n_agents"],
@@ -38,7 +39,7 @@ def curve_row(evaluation: Mapping[str, Any], env_steps: int, agent_ids: str = "o
         "episodes": evaluation["episodes"],
     }
     row |= {f"{name}_mean": float(np.mean(values)) for name, values in evaluation["task_metrics"].items()}
-    row |= {key: evaluation[key] for key in ("q_bias_mean", "q_bias_ind_mean") if key in evaluation}
+    row |= {key: evaluation[key] for key in Q_BIAS_MEANS if key in evaluation}
     return row
 
 

@@ -15,8 +15,11 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 
 from rl_algos.common.losses.actor_critic import rollout_returns
 
-# a module's `team_value` keys -> the evaluation's names
+# a module's `team_value` keys -> the evaluation's names; each also relative to the return's scale (`_rel`)
 Q_BIAS_NAMES = {"team": "q_bias", "independent": "q_bias_ind"}
+RELATIVE = "_rel"
+# the per-episode means an evaluation gives of each, where the module has that estimate
+Q_BIAS_MEANS = tuple(f"{name}{kind}_mean" for name in Q_BIAS_NAMES.values() for kind in ("", RELATIVE))
 TAIL_TOLERANCE = 0.01  # the discount weight of the return left out past a carried-on episode's end
 
 
@@ -46,6 +49,9 @@ def carried_on_steps(time_limit: int, gamma: float, tolerance: float = TAIL_TOLE
 # an episode played on past the limit (`carried_on_steps`), not cut at it, which reads a large overestimation as an
 # underestimation (QMIX at 100k env steps on spread: -8.7 against the return to the limit, +113.2 against the return
 # carried on; benchmarks/bench_q_bias_horizon.py, results/convergence/q_bias_horizon/).
+# q_bias_rel = q_bias / mean_t |G_t|: the same gap in units of the return's own size. Returns-to-go, and with them
+# q_bias, grow with the discount (about 1 / (1 - gamma) steps of reward), so learners at different discounts compare
+# on q_bias_rel, not on q_bias.
 def episode_q_bias(
     module: RLModule,
     observations: Mapping[str, np.ndarray],
@@ -56,14 +62,19 @@ def episode_q_bias(
 ) -> dict[str, float]:
     """The q_bias of one played episode (its team `observations` per key `[T(+1), ...]`, joint `actions` `[T, ...]`
     and team `rewards` `[T]`) over its first `steps` states (all of them with None), each state's return-to-go taken
-    to the episode's end, for each of the module's team values: `{"q_bias": ...}`, and `"q_bias_ind"` for the
-    independent critic of an actor-critic with `unmix`."""
+    to the episode's end, for each of the module's team values: `{"q_bias": ..., "q_bias_rel": ...}`, and
+    `"q_bias_ind"`, `"q_bias_ind_rel"` for an independent estimate (gum's agents, an actor-critic's own critics with
+    `unmix`); the relative ones are NaN where every return-to-go is 0."""
     steps = len(rewards) if steps is None else min(steps, len(rewards))
     device = next(module.parameters()).device
     obs = {key: torch.as_tensor(np.asarray(value)[:steps], device=device) for key, value in observations.items()}
     taken = torch.as_tensor(np.asarray(actions)[:steps], device=device)  # [T, n_max] or [T, n_max, k]
     predicted = module.team_value(obs, taken)
     returns = discounted_returns_to_go(np.asarray(rewards, np.float64), gamma)[:steps]  # [T]
-    return {
-        Q_BIAS_NAMES[key]: float((values.double().cpu().numpy() - returns).mean()) for key, values in predicted.items()
-    }
+    return_scale = float(np.abs(returns).mean())
+    figures = {}
+    for key, values in predicted.items():
+        gap = float((values.double().cpu().numpy() - returns).mean())
+        figures[Q_BIAS_NAMES[key]] = gap
+        figures[Q_BIAS_NAMES[key] + RELATIVE] = gap / return_scale if return_scale > 0 else math.nan
+    return figures
