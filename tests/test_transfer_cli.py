@@ -16,6 +16,7 @@ from experiments.transfer_experiment.settings import (
     algo_config,
     finetune_algo_config,
     parse_settings,
+    train_config,
 )
 
 ROOT = Path(__file__).parents[1]
@@ -168,6 +169,8 @@ def test_training_options_merge_all_then_the_algorithm_s_own():
         (["--scenario", "multiwalker"], "qmix with the concat embedding on multiwalker"),
         (["--config", "no/such/file.yaml"], "--config no/such/file.yaml: no such file"),
         (["--training", '{"ppo": {}}'], "--training has entries for ppo"),
+        (["--finetune-training", '{"ppo": {}}'], "--finetune-training has entries for ppo"),
+        (["--finetune-training", '{"qmix": {"lr": -1}}'], "--finetune conservative: lr must be a number > 0"),
         (["--training", '{"qmix": {"no_such_option": 1}}'], "qmix with the concat embedding on spread"),
         (["--training", '{"qmix": {"lr": -1}}'], "lr must be a number > 0"),
         (["--algos", "mappo", "--training", '{"all": {"gamma": 1.5}}'], "gamma must be a number in [0, 1)"),
@@ -297,6 +300,20 @@ def test_the_study_config_fine_tunes_with_three_strategies_at_6_and_8_on_either_
         settings, _ = parse_settings(["--config", study, "--scenario", scenario, "--algos", "qmix,maddpg"])
         assert settings.finetune == ["naive", "conservative", "kl"] and settings.finetune_sizes == [6, 8]
         assert settings.scratch_sizes == [6] and settings.padded_size == 8 and settings.timesteps == 1_000_000
+
+
+def test_finetune_training_options_set_the_fine_tuning_trials_only_after_the_strategy_s_own():
+    settings, _ = parse_settings(
+        ["--training", '{"qmix": {"target_update_interval": 100}}',
+         "--finetune-training", '{"all": {"target_update_interval": 50, "lr": 0.002}, "iql": {"lr": 0.003}}']
+    )  # fmt: skip
+    assert train_config(settings, "qmix", "concat", seed=0).target_update_interval == 100
+    finetuning = finetune_algo_config(settings, "qmix", "concat", 6, 0, 20_000, "conservative")
+    assert finetuning.target_update_interval == 50
+    assert finetuning.lr == 0.002, "given, not the conservative strategy's scaled lr"
+    assert finetune_algo_config(settings, "iql", "concat", 6, 0, 20_000, "naive").lr == 0.003
+    plain, _ = parse_settings([])
+    assert finetune_algo_config(plain, "qmix", "concat", 6, 0, 20_000, "naive").target_update_interval == 200
 
 
 def test_actor_critic_algorithms_join_the_transfer_grid_and_are_checked_against_the_scenario(capsys, monkeypatch):

@@ -117,6 +117,7 @@ class TransferSettings:
     eval_every: int | None = None
     finetune_eval_every: int | None = None
     training: dict[str, dict[str, Any]] = field(default_factory=dict)
+    finetune_training: dict[str, dict[str, Any]] = field(default_factory=dict)
     iteration_timesteps: int | None = None
     checkpoint_every: int = 5
     env_runners: int = 0
@@ -182,6 +183,11 @@ class TransferSettings:
     def training_options(self, algo: str) -> dict[str, Any]:
         """`.training(...)` options of `algo`: the `all` entry of `training`, then the algorithm's own."""
         return {**self.training.get("all", {}), **self.training.get(algo, {})}
+
+    def finetune_training_options(self, algo: str) -> dict[str, Any]:
+        """`.training(...)` options of `algo`'s fine-tuning trials on top of its strategy's: the `all` entry of
+        `finetune_training`, then the algorithm's own."""
+        return {**self.finetune_training.get("all", {}), **self.finetune_training.get(algo, {})}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -312,6 +318,12 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
         type=_json_dict,
         help='JSON dict of .training() options per algorithm, "all" for every one, '
         'e.g. \'{"all": {"lr": 1e-3}, "qmix": {"mixing_embed_dim": 64}}\'',
+    )
+    add(
+        "--finetune-training",
+        type=_json_dict,
+        help="JSON dict of .training() options per algorithm for the fine-tuning trials only, applied after --training "
+        'and the strategy\'s own, e.g. \'{"all": {"target_update_interval": 50}}\'',
     )
     add("--iteration-timesteps", type=int, help="env steps per Tune iteration (default: the algorithm's own)")
     add(
@@ -523,12 +535,13 @@ def validate(settings: TransferSettings) -> None:
         )
     if s.finetune_kl_steps is not None and s.finetune_kl_steps < 0:
         raise SettingsError(f"--finetune-kl-steps must be >= 0 (0: no annealing), got {s.finetune_kl_steps}")
-    unknown_training = set(s.training) - {"all", *rl_algos.ALGORITHMS}
-    if unknown_training:
-        raise SettingsError(
-            f"--training has entries for {', '.join(sorted(unknown_training))}; its keys are 'all' or algorithm "
-            f"names ({', '.join(rl_algos.ALGORITHMS)})"
-        )
+    for label, options in (("--training", s.training), ("--finetune-training", s.finetune_training)):
+        unknown_training = set(options) - {"all", *rl_algos.ALGORITHMS}
+        if unknown_training:
+            raise SettingsError(
+                f"{label} has entries for {', '.join(sorted(unknown_training))}; its keys are 'all' or algorithm "
+                f"names ({', '.join(rl_algos.ALGORITHMS)})"
+            )
     for sizes in [s.train_agents, *([n] for n in s.eval_agents)]:
         try:
             envs.parse_env_config(**s.env_config(sizes))
@@ -653,9 +666,10 @@ def finetune_algo_config(
     strategy: str,
 ):
     """The config of a fine-tuning trial at `n_agents` from the train trial's checkpoint (trained for
-    `pretrained_env_steps`), set up for the fine-tuning `strategy` (`rl_algos.common.config.finetune`)."""
+    `pretrained_env_steps`), set up for the fine-tuning `strategy` (`rl_algos.common.config.finetune`), then
+    `--finetune-training`'s options."""
     kl_steps = settings.finetune_timesteps if settings.finetune_kl_steps is None else settings.finetune_kl_steps
-    return finetune_config(
+    config = finetune_config(
         algo_config(settings, algo, embedding, [n_agents], seed, timesteps=settings.finetune_timesteps),
         strategy,
         pretrained=train_config(settings, algo, embedding, seed),
@@ -664,3 +678,4 @@ def finetune_algo_config(
         kl=settings.finetune_kl,
         kl_steps=kl_steps,
     )
+    return config.training(**settings.finetune_training_options(algo))
