@@ -15,6 +15,7 @@ from policies.networks.agent_network import AgentQNetwork
 from policies.networks.team_critics import CounterfactualCritic, JointActionCritic, MixingCritic, TeamValueCritic
 from policies.networks.value_normalizer import ValueNormalizer
 from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
+from policies.reused_agent_ids import ReusedAgentIds
 from policies.sequences import unpadded_steps
 from policies.team_actor import TeamActor
 from policies.train_mode import SkipRepeatedModeSwitch
@@ -24,7 +25,7 @@ Q_CRITICS = ("coma", "joint", "agent_q", "lica")  # Q-functions, with target cop
 
 
 class TeamActorCriticModule(
-    SkipRepeatedModeSwitch, TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, PretrainedReferenceAPI
+    ReusedAgentIds, SkipRepeatedModeSwitch, TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, PretrainedReferenceAPI
 ):
     """One shared stochastic actor for the padded team (`TeamActor`: RLlib's `TorchMultiCategorical` over flat
     logits, or a squashed Gaussian for Box actions) and, on the learner only, a critic chosen by
@@ -135,7 +136,8 @@ class TeamActorCriticModule(
     def counterfactual_q(
         self, obs: dict[str, torch.Tensor], actions: torch.Tensor, target: bool = False
     ) -> torch.Tensor:
-        """COMA: `Q(s, (u^-a, u'))` for every agent a and action u' `[B, n_max, A]`, given the joint action [B, n_max]."""
+        """COMA: `Q(s, (u^-a, u'))` for every agent a and action u' `[B, n_max, A]`, given the joint action
+        `[B, n_max]`."""
         critic = self._target_critic if target else self.critic
         return critic(obs["obs"], F.one_hot(actions.long(), self.n_actions).float(), obs["mask"])
 

@@ -18,12 +18,13 @@ from policies.networks.agent_network import AgentQNetwork
 from policies.networks.masked import mean_over_present
 from policies.networks.team_critics import JointActionCritic
 from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
+from policies.reused_agent_ids import ReusedAgentIds
 from policies.team_actor import absent_agent_logits, box_bounds
 from policies.train_mode import SkipRepeatedModeSwitch
 
 
 class TeamMADDPGModule(
-    SkipRepeatedModeSwitch, TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, PretrainedReferenceAPI
+    ReusedAgentIds, SkipRepeatedModeSwitch, TorchRLModule, InferenceOnlyAPI, TargetNetworkAPI, PretrainedReferenceAPI
 ):
     """One shared actor for the padded team and, on the learner only, twin joint-action critics
     (`JointActionCritic`) and target copies of all three (and, with `model_config["pretrained_reference"]`, a

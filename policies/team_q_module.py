@@ -15,10 +15,13 @@ from policies.networks.agent_network import AgentQNetwork, RecurrentAgentQNetwor
 from policies.networks.masked import chosen_action_values, mean_over_present
 from policies.networks.mixers import make_mixer
 from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
+from policies.reused_agent_ids import ReusedAgentIds
 from policies.train_mode import SkipRepeatedModeSwitch
 
 
-class TeamQModule(SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI, PretrainedReferenceAPI):
+class TeamQModule(
+    ReusedAgentIds, SkipRepeatedModeSwitch, TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI, PretrainedReferenceAPI
+):
     """The shared agent Q-network acting for the whole (padded) team, plus, on the learner only, the mixer
     (`model_config["mixer"]`: None, "vdn" or "qmix") and the target networks.
 

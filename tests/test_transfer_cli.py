@@ -316,6 +316,17 @@ def test_finetune_training_options_set_the_fine_tuning_trials_only_after_the_str
     assert finetune_algo_config(plain, "qmix", "concat", 6, 0, 20_000, "naive").target_update_interval == 200
 
 
+@pytest.mark.parametrize(
+    "argv, ids, slots",
+    [([], "reuse", 3), (["--zero-shot-ids", "own"], "own", None), (["--slots", "random"], "own", None)],
+)
+def test_fine_tuning_acts_with_the_ids_zero_shot_evaluation_reuses(argv, ids, slots):
+    settings, _ = parse_settings(["--eval-agents", "3,6", *argv])
+    for strategy in ("naive", "conservative", "kl"):
+        config = finetune_algo_config(settings, "qmix", "concat", 6, 0, 20_000, strategy)
+        assert (config.finetune_ids, config.finetune_trained_slots) == (ids, slots), strategy
+
+
 def test_actor_critic_algorithms_join_the_transfer_grid_and_are_checked_against_the_scenario(capsys, monkeypatch):
     settings, _ = parse_settings(["--algos", "iac,central_v,coma,maddpg", "--embeddings", "mean"])
     assert settings.algos == ["iac", "central_v", "coma", "maddpg"]

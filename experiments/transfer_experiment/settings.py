@@ -24,7 +24,7 @@ from rl_algos.common.config.actor_critic import TeamActorCriticConfig
 from rl_algos.common.config.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay
 from rl_algos.common.config.replay import ReplayOptions
 from rl_algos.common.config.value import TeamQConfig
-from rl_algos.common.evaluation.team_evaluation import AGENT_ID_MODES
+from rl_algos.common.evaluation.team_evaluation import AGENT_ID_MODES, trained_slots
 from rl_algos.gum import GUMConfig
 from rl_algos.maddpg import MADDPGConfig
 from rl_algos.vdn import VDNConfig
@@ -667,7 +667,8 @@ def finetune_algo_config(
 ):
     """The config of a fine-tuning trial at `n_agents` from the train trial's checkpoint (trained for
     `pretrained_env_steps`), set up for the fine-tuning `strategy` (`rl_algos.common.config.finetune`), then
-    `--finetune-training`'s options."""
+    `--finetune-training`'s options. With `--zero-shot-ids reuse` the fine-tuning team acts with the ids the
+    pre-trained team trained (`finetune_ids="reuse"`), so it starts from the zero-shot policy it is compared with."""
     kl_steps = settings.finetune_timesteps if settings.finetune_kl_steps is None else settings.finetune_kl_steps
     config = finetune_config(
         algo_config(settings, algo, embedding, [n_agents], seed, timesteps=settings.finetune_timesteps),
@@ -678,4 +679,7 @@ def finetune_algo_config(
         kl=settings.finetune_kl,
         kl_steps=kl_steps,
     )
+    trained = trained_slots(settings.env_config(settings.train_agents))
+    if settings.zero_shot_ids == "reuse" and trained < settings.padded_size:
+        config.training(finetune_ids="reuse", finetune_trained_slots=trained)
     return config.training(**settings.finetune_training_options(algo))

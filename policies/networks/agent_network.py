@@ -52,7 +52,8 @@ class RecurrentAgentQNetwork(nn.Module):
     """PyMARL's RNN agent, shared by every agent: MLP -> GRU -> linear, along the agent axis.
 
     `forward(obs [B, T, n_max, obs_dim], h [B, n_max, H]) -> (q [B, T, n_max, n_actions], h' [B, n_max, H])`,
-    with `H = hidden[-1]` (`unroll` gives the state after every step); the agent-id one-hot is appended as in `AgentQNetwork`.
+    with `H = hidden[-1]` (`unroll` gives the state after every step); the agent-id one-hot is appended as in
+    `AgentQNetwork`.
     """
 
     def __init__(

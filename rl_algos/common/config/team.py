@@ -17,6 +17,7 @@ from rl_algos.common.config.recurrent import RecurrentAgentOptions
 from rl_algos.common.config.replay import ReplayOptions
 
 FINETUNE_KL_AGAINST = ("self", "others")
+FINETUNE_IDS = ("own", "reuse")
 # RLlib's own `.training()` options (`lr`, `gamma`, `grad_clip`, `train_batch_size_per_learner`, ...).
 RLLIB_TRAINING_OPTIONS = frozenset(inspect.signature(AlgorithmConfig.training).parameters) - {"self"}
 
@@ -32,7 +33,14 @@ class FineTuningOptions(OptionGroup):
       (`"self"`), or, for agents in slots `>= finetune_trained_slots` (ids the pre-trained team never had), with
       the id of a present agent in a trained slot (`"others"`); agents in trained slots are then not pulled;
     - `finetune_kl_tau` (1.0): the temperature of the value learners' softmax policies;
-    - `finetune_trained_slots` (None): for `"others"`, how many leading slots the pre-training team sat in.
+    - `finetune_trained_slots` (None): for `"others"` and `finetune_ids="reuse"`, how many leading slots the
+      pre-training team sat in;
+    - `finetune_ids` ("own"): the one-hot id each slot's agent acts (and learns) with: its own, or (`"reuse"`) for
+      slots `>= finetune_trained_slots` that of slot `k mod finetune_trained_slots`, the ids the pre-trained team
+      trained. A team pre-trained in fewer slots never trained the first-layer weights of the other ids, so with
+      its own ids the fine-tuning run would start from a policy worse than the zero-shot one it is compared with
+      (`evaluate(..., agent_ids="reuse")`); with `"reuse"` it starts from exactly that policy, and its checkpoints
+      act with those ids wherever they are evaluated. Nothing changes for networks without agent ids.
     """
 
     title = "the fine-tuning trust region"
@@ -42,11 +50,13 @@ class FineTuningOptions(OptionGroup):
         "finetune_kl_against": "self",
         "finetune_kl_tau": 1.0,
         "finetune_trained_slots": None,
+        "finetune_ids": "own",
     }
 
     @classmethod
     def model_config(cls, config: TeamAlgorithmConfig) -> dict[str, Any]:
-        return {"pretrained_reference": config.finetune_kl > 0}
+        reused = config.finetune_trained_slots if config.finetune_ids == "reuse" else None
+        return {"pretrained_reference": config.finetune_kl > 0, "reused_id_slots": reused}
 
     @classmethod
     def validate(cls, config: TeamAlgorithmConfig) -> None:
@@ -64,9 +74,14 @@ class FineTuningOptions(OptionGroup):
             )
         if not config.finetune_kl_tau > 0:
             raise ValueError(f"finetune_kl_tau must be positive, got {config.finetune_kl_tau}")
+        env_config = config.team_env_config()
+        n_max = env_config.n_max if env_config is not None else None
+        if config.finetune_ids not in FINETUNE_IDS:
+            raise ValueError(f"finetune_ids={config.finetune_ids!r} is unknown; use one of {', '.join(FINETUNE_IDS)}")
+        if config.finetune_ids == "reuse":
+            cls._check_trained_slots(config, "finetune_ids='reuse'", n_max, untrained_needed=False)
         if not config.finetune_kl:
             return
-        env_config = config.team_env_config()
         if env_config is not None and env_config.continuous_actions:
             raise ValueError(
                 f"finetune_kl compares softmax policies, but {config.algo_name} acts with continuous actions here; "
@@ -83,18 +98,24 @@ class FineTuningOptions(OptionGroup):
                     "finetune_kl_against='others' asks the pre-trained network with another agent's id, which needs "
                     "obs_agent_id=True; or use finetune_kl_against='self'"
                 )
-            n_max = env_config.n_max if env_config is not None else None
-            trained = config.finetune_trained_slots
-            if isinstance(trained, bool) or not isinstance(trained, int) or trained < 1:
-                raise ValueError(
-                    "finetune_kl_against='others' needs finetune_trained_slots, the number of leading slots the "
-                    f"pre-training team sat in (an int >= 1), got {trained!r}"
-                )
-            if n_max is not None and trained >= n_max:
-                raise ValueError(
-                    f"finetune_trained_slots={trained} leaves no untrained slot below n_max={n_max}: 'others' pulls "
-                    "agents in untrained slots toward trained ones; use finetune_kl_against='self'"
-                )
+            cls._check_trained_slots(config, "finetune_kl_against='others'", n_max, untrained_needed=True)
+
+    @staticmethod
+    def _check_trained_slots(config: TeamAlgorithmConfig, option: str, n_max: int | None, untrained_needed: bool):
+        """`finetune_trained_slots` is an int in [1, n_max] (below n_max where `option` needs an untrained slot)."""
+        trained = config.finetune_trained_slots
+        if isinstance(trained, bool) or not isinstance(trained, int) or trained < 1:
+            raise ValueError(
+                f"{option} needs finetune_trained_slots, the number of leading slots the pre-training team sat in "
+                f"(an int >= 1), got {trained!r}"
+            )
+        if n_max is not None and trained > n_max:
+            raise ValueError(f"finetune_trained_slots={trained} is above n_max={n_max}; give at most {n_max}")
+        if untrained_needed and n_max is not None and trained == n_max:
+            raise ValueError(
+                f"finetune_trained_slots={trained} leaves no untrained slot below n_max={n_max}: 'others' pulls "
+                "agents in untrained slots toward trained ones; use finetune_kl_against='self'"
+            )
 
 
 class DivergenceGuardOptions(OptionGroup):

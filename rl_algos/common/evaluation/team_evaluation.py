@@ -32,6 +32,15 @@ def trained_slots(env_config: Mapping[str, Any]) -> int:
     return parsed.n_max if parsed.slots == "random" else max(parsed.team_sizes)
 
 
+def checkpoint_trained_slots(config: AlgorithmConfig) -> int:
+    """How many leading agent slots' ids a checkpoint's team trained: those of its env config (`trained_slots`), or
+    fewer where its agents acted with the ids of a pre-trained team's slots (`finetune_ids="reuse"`)."""
+    slots = trained_slots(config.env_config)
+    if getattr(config, "finetune_ids", "own") == "reuse":
+        slots = min(slots, config.finetune_trained_slots)
+    return slots
+
+
 @dataclass(frozen=True)
 class PlayedEpisode:
     """One episode a module played greedily in the team env (`greedy_episodes`): `observations` per key
@@ -85,7 +94,7 @@ def checkpoint_module(
     module = RLModule.from_checkpoint(module_folder)  # absolute: RLlib reads a relative path as a URI and refuses it
     module.eval()
     if agent_ids == "reuse":
-        reuse_trained_ids(module, trained_slots(config.env_config))
+        reuse_trained_ids(module, checkpoint_trained_slots(config))
     return module, config
 
 
