@@ -269,3 +269,20 @@ def test_a_transfer_csv_cut_mid_line_is_refused_with_its_file_and_line(tmp_path,
     assert main([str(tmp_path / "a")]) == 2
     error = capsys.readouterr().err
     assert f"{ledger} line 5:" in error and "the file was cut or edited" in error
+
+
+def test_a_resumed_run_keeps_the_curves_its_tune_results_no_longer_hold(tmp_path):
+    from experiments.transfer_experiment.curves import kept_curves
+    from experiments.transfer_experiment.report import ExperimentFiles
+
+    files = ExperimentFiles(str(tmp_path))
+    assert kept_curves(files, []) == [], "a new experiment: no curves.csv yet"
+    write_curves(tmp_path, "qmix", 0, [-80.0, -70.0], phase="finetune:kl-ownids", n=6)  # a phase moved aside
+    with open(tmp_path / "curves.csv") as f:
+        moved_aside = list(csv.DictReader(f))
+    rerun = [{**row, "phase": "finetune:kl", "return_mean": -60.0} for row in moved_aside]
+    kept = kept_curves(files, rerun)
+    assert [(row["phase"], float(row["return_mean"])) for row in kept] == [
+        ("finetune:kl-ownids", -80.0), ("finetune:kl-ownids", -70.0), ("finetune:kl", -60.0), ("finetune:kl", -60.0),
+    ]  # fmt: skip
+    assert kept_curves(files, moved_aside[:1]) == moved_aside[:1], "a curve measured again replaces the stored one"

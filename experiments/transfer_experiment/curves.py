@@ -83,6 +83,17 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def kept_curves(files: ExperimentFiles, current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The experiment's learning curves: `current` (gathered from the Tune results now) and every curve of the
+    folder's `curves.csv` that `current` does not hold, e.g. of a phase whose Tune state was moved aside, so a
+    resumed run keeps every curve its `transfer.csv` rows came with."""
+    if not files.exists(CURVES_FILE):
+        return current
+    measured = {curve_key(row) for row in current}
+    previous = csv.DictReader(io.StringIO(files.read_text(CURVES_FILE)))
+    return [row for row in previous if curve_key(row) not in measured] + current
+
+
 def curves_csv(rows: list[dict[str, Any]]) -> bytes:
     """`curves.csv`: the key columns, then every measured column in the order first seen."""
     columns = list(dict.fromkeys([*KEYS, *(key for row in rows for key in row)]))

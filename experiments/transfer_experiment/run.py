@@ -47,7 +47,12 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM
 
 import envs  # noqa: E402
 from experiments.transfer_experiment import tensorboard_logging, wandb_logging  # noqa: E402
-from experiments.transfer_experiment.curves import curve_rows, finetune_markdown, write_curves  # noqa: E402
+from experiments.transfer_experiment.curves import (  # noqa: E402
+    curve_rows,
+    finetune_markdown,
+    kept_curves,
+    write_curves,
+)
 from experiments.transfer_experiment.lock import ExperimentLock  # noqa: E402
 from experiments.transfer_experiment.plots import write_figures  # noqa: E402
 from experiments.transfer_experiment.progress import ExperimentProgress, ProgressCallback  # noqa: E402
@@ -582,7 +587,7 @@ def write_report(
         f"fine-tuned {settings.finetune_timesteps} ({', '.join(settings.finetune)}), slots {settings.slots}, "
         f"zero-shot ids {settings.zero_shot_ids} ({settings.name})"
     )
-    curves = curve_rows(results)
+    curves = kept_curves(files, curve_rows(results))
     summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names) + finetune_markdown(curves, ledger.rows)
     files.write_bytes("summary.md", summary.encode())
     write_figures(files, ledger.rows, episodes.rows, title, metric_names)
