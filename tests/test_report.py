@@ -286,3 +286,26 @@ def test_a_resumed_run_keeps_the_curves_its_tune_results_no_longer_hold(tmp_path
         ("finetune:kl-ownids", -80.0), ("finetune:kl-ownids", -70.0), ("finetune:kl", -60.0), ("finetune:kl", -60.0),
     ]  # fmt: skip
     assert kept_curves(files, moved_aside[:1]) == moved_aside[:1], "a curve measured again replaces the stored one"
+
+
+def test_fine_tuning_curves_get_one_row_of_panels_per_run():
+    import io
+
+    from matplotlib import pyplot as plt
+
+    from experiments.transfer_experiment.curves import curves_plot
+
+    def curve(algo, strategy, n):
+        return [
+            {"algo": algo, "embedding": "graph", "phase": f"finetune:{strategy}", "seed": 0, "train_agents": "3",
+             "point": k, "env_steps": 500 * (k + 1), "eval_agents": n, "return_mean": -50.0 - k}
+            for k in range(2)
+        ]  # fmt: skip
+
+    one_run = curve("qmix", "kl", 6) + curve("qmix", "naive", 6) + curve("qmix", "kl", 8)
+    two_runs = one_run + curve("vdn", "kl", 6)
+
+    def height(rows):
+        return plt.imread(io.BytesIO(curves_plot(rows, [], "t", finetuning=True))).shape[0]
+
+    assert height(two_runs) > 1.8 * height(one_run), "a second run adds a row of panels, not lines to the first"

@@ -134,10 +134,11 @@ def curves_plot(
     column: str = "return_mean",
     finetuning: bool = False,
 ) -> bytes | None:
-    """The train phase's curves of `column` (see the module docstring), or with `finetuning` the fine-tuning trials'
-    (one line per run and strategy, each starting from its zero-shot evaluation at env step 0): `return_mean`
-    normalised by the scripted teams where both were evaluated, any other column (`q_bias_mean`) raw with 0 marked;
-    None without any point."""
+    """The train phase's curves of `column` (see the module docstring), one panel per eval size and one line per
+    run; or with `finetuning` the fine-tuning trials', one row of panels per run (one panel per fine-tuning size,
+    one line per strategy, each starting from its zero-shot evaluation at env step 0). `return_mean` is normalised
+    by the scripted teams where both were evaluated, any other column (`q_bias_mean`) raw with 0 marked; None
+    without any point."""
     if finetuning:
         curves = [row for row in rows if row["phase"].startswith("finetune") and str(row.get(column, "")) != ""]
     else:
@@ -147,35 +148,46 @@ def curves_plot(
     scripted = scripted_means(ledger_rows) if column == "return_mean" else {}
     sizes = sorted({int(row["eval_agents"]) for row in curves})
     trained_at = several_train_sizes(curve_run(row) for row in curves)
-    figure, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 3.8), squeeze=False)
-    for ax, n in zip(axes[0], sizes, strict=True):
-        scaling = score_scaling(scripted, n)
-        normalised = scaling is not None
-        offset, scale = scaling or (0.0, 1.0)
-        series = panel_series(curves, ledger_rows, n, column, finetuning, offset, scale)
-        for (run, phase), points in series.items():
-            label = run.label(trained_at) + (f", {phase_title(phase)}" if finetuning else "")
-            line = ax.plot([x for x, _ in points], [e.point for _, e in points], marker=".", label=label)
-            low, high = [e.low for _, e in points], [e.high for _, e in points]
-            ax.fill_between([x for x, _ in points], low, high, alpha=0.15, color=line[0].get_color())
-        if normalised:
-            ax.axhline(1.0, linestyle=":", color="black", label="heuristic")
-            ax.axhline(0.0, linestyle="--", color="grey", label="random")
-            ax.set_ylabel("(return - random) / (heuristic - random)")
-        elif column == "return_mean":
-            ax.set_ylabel("greedy return")
-        else:
-            ax.axhline(0.0, linestyle="--", color="grey")
-            gap = "(value estimate - return) / |return|" if column.endswith("_rel_mean") else "value estimate - return"
-            ax.set_ylabel(f"{column.removesuffix('_mean')} ({gap})")
-        ax.set_title(f"{'fine-tuned' if finetuning else 'evaluated'} at {n} agents")
-        ax.set_xlabel("fine-tuning env steps" if finetuning else "env steps")
-        ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize="small")
+    panel_rows = sorted({curve_run(row) for row in curves}) if finetuning else [None]
+    figure, axes = plt.subplots(
+        len(panel_rows), len(sizes), figsize=(5 * len(sizes), 3.8 * len(panel_rows)), squeeze=False
+    )
+    for axes_row, run in zip(axes, panel_rows, strict=True):
+        run_curves = [row for row in curves if run is None or curve_run(row) == run]
+        for ax, n in zip(axes_row, sizes, strict=True):
+            scaling = score_scaling(scripted, n)
+            offset, scale = scaling or (0.0, 1.0)
+            series = panel_series(run_curves, ledger_rows, n, column, finetuning, offset, scale)
+            for (line_run, phase), points in series.items():
+                label = phase_title(phase) if finetuning else line_run.label(trained_at)
+                line = ax.plot([x for x, _ in points], [e.point for _, e in points], marker=".", label=label)
+                low, high = [e.low for _, e in points], [e.high for _, e in points]
+                ax.fill_between([x for x, _ in points], low, high, alpha=0.15, color=line[0].get_color())
+            _finish_panel(ax, column, scaling is not None, n, run.label(trained_at) if run else None)
+        labelled = [ax for ax in axes_row if ax.get_legend_handles_labels()[0]]
+        if labelled:
+            labelled[-1].legend(fontsize="small")
     what = "fine-tuning curves" if finetuning else "learning curves"
     figure.suptitle(f"{what if column == 'return_mean' else column.removesuffix('_mean')}: {title}")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.4 / figure.get_figheight()))  # 0.4 inch for the title
     return png_bytes(figure)
+
+
+def _finish_panel(ax: Any, column: str, normalised: bool, n: int, fine_tuned_run: str | None) -> None:
+    """Reference lines, labels and the title of one panel at `n` agents (of `fine_tuned_run`'s fine-tuning)."""
+    if normalised:
+        ax.axhline(1.0, linestyle=":", color="black", label="heuristic")
+        ax.axhline(0.0, linestyle="--", color="grey", label="random")
+        ax.set_ylabel("(return - random) / (heuristic - random)")
+    elif column == "return_mean":
+        ax.set_ylabel("greedy return")
+    else:
+        ax.axhline(0.0, linestyle="--", color="grey")
+        gap = "(value estimate - return) / |return|" if column.endswith("_rel_mean") else "value estimate - return"
+        ax.set_ylabel(f"{column.removesuffix('_mean')} ({gap})")
+    ax.set_title(f"{fine_tuned_run}, fine-tuned at {n} agents" if fine_tuned_run else f"evaluated at {n} agents")
+    ax.set_xlabel("fine-tuning env steps" if fine_tuned_run else "env steps")
+    ax.grid(alpha=0.3)
 
 
 def panel_series(
