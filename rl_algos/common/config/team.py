@@ -23,7 +23,7 @@ RLLIB_TRAINING_OPTIONS = frozenset(inspect.signature(AlgorithmConfig.training).p
 
 
 class FineTuningOptions(OptionGroup):
-    """The fine-tuning trust region every algorithm takes:
+    """The fine-tuning options every algorithm takes, its trust region and its agent ids:
 
     - `finetune_kl` (0.0, off): `beta`, the weight of `KL(pi_a || pi_ref_a)` over present agents, where `pi_ref` is
       the frozen pre-trained policy (`Algorithm.load_pretrained` sets it) and `pi` is the agents' softmax policy:
@@ -43,7 +43,7 @@ class FineTuningOptions(OptionGroup):
       act with those ids wherever they are evaluated. Nothing changes for networks without agent ids.
     """
 
-    title = "the fine-tuning trust region"
+    title = "fine-tuning (trust region, agent ids)"
     defaults: ClassVar[dict[str, Any]] = {
         "finetune_kl": 0.0,
         "finetune_kl_steps": 0,
@@ -101,7 +101,9 @@ class FineTuningOptions(OptionGroup):
             cls._check_trained_slots(config, "finetune_kl_against='others'", n_max, untrained_needed=True)
 
     @staticmethod
-    def _check_trained_slots(config: TeamAlgorithmConfig, option: str, n_max: int | None, untrained_needed: bool):
+    def _check_trained_slots(
+        config: TeamAlgorithmConfig, option: str, n_max: int | None, untrained_needed: bool
+    ) -> None:
         """`finetune_trained_slots` is an int in [1, n_max] (below n_max where `option` needs an untrained slot)."""
         trained = config.finetune_trained_slots
         if isinstance(trained, bool) or not isinstance(trained, int) or trained < 1:
