@@ -103,6 +103,24 @@ def test_strategies_are_training_options():
 
 
 @pytest.mark.parametrize(
+    "ids, pretrained_env, expected",
+    [
+        ("reuse", SMALL, ("reuse", 3)),
+        ("own", SMALL, ("own", None)),
+        ("reuse", {**SMALL, "slots": "random"}, ("own", None)),
+    ],
+)
+def test_every_strategy_can_act_with_the_ids_the_pre_training_trained(ids, pretrained_env, expected):
+    pretrained = rl_algos.get_config("qmix").environment("team", env_config=pretrained_env)
+    config = rl_algos.get_config("qmix").environment("team", env_config=LARGE)
+    for strategy in ("naive", "conservative", "kl"):
+        tuned = finetune_config(config, strategy, pretrained=pretrained, pretrained_env_steps=0, ids=ids)
+        assert (tuned.finetune_ids, tuned.finetune_trained_slots) == expected, strategy  # random slots: all trained
+    with pytest.raises(ValueError, match="ids='theirs' is unknown; use one of own, reuse"):
+        finetune_config(config, "naive", pretrained=pretrained, pretrained_env_steps=0, ids="theirs")
+
+
+@pytest.mark.parametrize(
     "algo, env_config, strategy, pretrained_env, message",
     [
         ("qmix", LARGE, "bold", SMALL, "unknown fine-tuning strategy 'bold'; known: naive, conservative, kl, others"),

@@ -24,7 +24,7 @@ from rl_algos.common.config.actor_critic import TeamActorCriticConfig
 from rl_algos.common.config.finetune import FINETUNE_STRATEGIES, finetune_config, loads_pretrained_replay
 from rl_algos.common.config.replay import ReplayOptions
 from rl_algos.common.config.value import TeamQConfig
-from rl_algos.common.evaluation.team_evaluation import AGENT_ID_MODES, trained_slots
+from rl_algos.common.evaluation.team_evaluation import AGENT_ID_MODES
 from rl_algos.gum import GUMConfig
 from rl_algos.maddpg import MADDPGConfig
 from rl_algos.vdn import VDNConfig
@@ -182,18 +182,25 @@ class TransferSettings:
 
     def training_options(self, algo: str) -> dict[str, Any]:
         """`.training(...)` options of `algo`: the `all` entry of `training`, then the algorithm's own."""
-        return {**self.training.get("all", {}), **self.training.get(algo, {})}
+        return _for_algo(self.training, algo)
 
     def finetune_training_options(self, algo: str) -> dict[str, Any]:
         """`.training(...)` options of `algo`'s fine-tuning trials on top of its strategy's: the `all` entry of
         `finetune_training`, then the algorithm's own."""
-        return {**self.finetune_training.get("all", {}), **self.finetune_training.get(algo, {})}
+        return _for_algo(self.finetune_training, algo)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TransferSettings)}
+
+
+def _for_algo(options: dict[str, dict[str, Any]], algo: str) -> dict[str, Any]:
+    """Per-algorithm options (`{"all": {...}, "<algo>": {...}}`): the `all` entry, then `algo`'s own over it."""
+    return {**options.get("all", {}), **options.get(algo, {})}
+
+
 FIELD_TYPES = typing.get_type_hints(TransferSettings)
 
 
@@ -678,8 +685,6 @@ def finetune_algo_config(
         lr_scale=settings.finetune_lr_scale,
         kl=settings.finetune_kl,
         kl_steps=kl_steps,
+        ids=settings.zero_shot_ids,
     )
-    trained = trained_slots(settings.env_config(settings.train_agents))
-    if settings.zero_shot_ids == "reuse" and trained < settings.padded_size:
-        config.training(finetune_ids="reuse", finetune_trained_slots=trained)
     return config.training(**settings.finetune_training_options(algo))

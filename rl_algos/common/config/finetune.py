@@ -17,6 +17,9 @@ Each strategy is a set of `.training()` options, so every piece is usable on its
 - `others`: `conservative` plus the same trust region for the agents in slots the pre-training team never sat in
   only, each pulled toward the pre-trained policy with the id of a present agent that was trained
   (`finetune_kl_against="others"`); needs pre-training with `slots="first"`.
+
+Whatever the strategy, `ids="reuse"` makes the fine-tuning team act with the ids its pre-training trained
+(`finetune_ids="reuse"`), as the zero-shot evaluation with `agent_ids="reuse"` does, so it starts from that policy.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 import envs
 from rl_algos.common.config.replay import ReplayOptions
+from rl_algos.common.config.team import FINETUNE_IDS
 from rl_algos.common.config.value import TeamQConfig
+from rl_algos.common.evaluation.team_evaluation import trained_slots
 
 FINETUNE_STRATEGIES = ("naive", "conservative", "kl", "others")
 
@@ -59,13 +64,20 @@ def finetune_config(
     lr_scale: float = 0.3,
     kl: float = 1.0,
     kl_steps: int = 0,
+    ids: str = "own",
 ) -> AlgorithmConfig:
-    """A copy of `config` (the fine-tuning run as it would train from scratch) set up for `strategy`. `pretrained`
-    is the pre-trained run's config (`checkpoint_config(path)`), trained for `pretrained_env_steps` env steps.
-    Raises `ValueError` saying what to change for a strategy that cannot apply."""
+    """A copy of `config` (the fine-tuning run as it would train from scratch) set up for `strategy`, its agents
+    acting with their own ids or (`ids="reuse"`) those the pre-training trained. `pretrained` is the pre-trained
+    run's config (`checkpoint_config(path)`), trained for `pretrained_env_steps` env steps. Raises `ValueError`
+    saying what to change for a strategy that cannot apply."""
     if strategy not in FINETUNE_STRATEGIES:
         raise ValueError(f"unknown fine-tuning strategy {strategy!r}; known: {', '.join(FINETUNE_STRATEGIES)}")
+    if ids not in FINETUNE_IDS:
+        raise ValueError(f"ids={ids!r} is unknown; use one of {', '.join(FINETUNE_IDS)}")
     config = config.copy(copy_frozen=False)
+    trained = trained_slots(pretrained.env_config)
+    if ids == "reuse" and trained < envs.parse_env_config(**config.env_config).n_max:
+        config.training(finetune_ids="reuse", finetune_trained_slots=trained)
     if strategy == "naive":
         return config
     if not lr_scale > 0:
