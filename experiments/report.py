@@ -8,7 +8,9 @@ several experiments (made on different machines or days, or the chunks of one st
 Each folder (local or `s3://...`) is an experiment folder of `experiments/transfer.py`: its `transfer.csv`,
 `transfer_episodes.csv` and `curves.csv` (when present) and `settings.yaml`. The experiments must share a scenario;
 an evaluation (algo, embedding, train size, eval size, phase, seed) or a learning curve found in two folders is
-taken from the later one.
+taken from the later one. A folder of an experiment that has started but not yet evaluated (its `settings.yaml`
+without a `transfer.csv`, e.g. a study chunk still training) is skipped with a note, so the chunks of a study can be
+merged with one glob while one runs.
 """
 
 from __future__ import annotations
@@ -65,16 +67,20 @@ class Experiments(NamedTuple):
     episodes: list[dict]
     curves: list[dict]
     names: list[str]
+    not_yet_evaluated: list[str]
 
 
 def load(folders: list[str]) -> Experiments:
     """The experiment folders' rows, later folders overriding earlier ones evaluation by evaluation (and learning
-    curve by learning curve)."""
-    scenarios, rows, episodes, curves, names = set(), {}, {}, {}, []
+    curve by learning curve); folders of experiments started but not yet evaluated are listed, not read."""
+    scenarios, rows, episodes, curves, names, not_yet_evaluated = set(), {}, {}, {}, [], []
     for folder in folders:
         files = ExperimentFiles(folder)
         if not files.exists(TransferLedger.FILE):
-            raise ReportError(f"{folder}: no {TransferLedger.FILE}; give the folder of a transfer experiment")
+            if not files.exists(SETTINGS_FILE):
+                raise ReportError(f"{folder}: no {TransferLedger.FILE}; give the folder of a transfer experiment")
+            not_yet_evaluated.append(folder)
+            continue
         settings = yaml.safe_load(files.read_text(SETTINGS_FILE)) if files.exists(SETTINGS_FILE) else {}
         names.append(settings.get("name") or folder.rstrip("/").rsplit("/", 1)[-1])
         folder_rows = _read_rows(files, TransferLedger.FILE)
@@ -87,9 +93,14 @@ def load(folders: list[str]) -> Experiments:
             merged.update(grouped)
     if len(scenarios) > 1:
         raise ReportError(f"the experiments are on different scenarios ({', '.join(sorted(scenarios))}); compare one")
+    if not names:
+        raise ReportError(
+            f"no experiment here has evaluated yet ({', '.join(not_yet_evaluated)}: {SETTINGS_FILE} without "
+            f"{TransferLedger.FILE}); report once a phase has finished"
+        )
     scenario = scenarios.pop() if scenarios else "-"
     flat = [[row for group in merged.values() for row in group] for merged in (episodes, curves)]
-    return Experiments(scenario, list(rows.values()), *flat, names)
+    return Experiments(scenario, list(rows.values()), *flat, names, not_yet_evaluated)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as error:
         print(f"report.py: error: {error}", file=sys.stderr)
         return 2
+    for folder in found.not_yet_evaluated:
+        print(f"report.py: skipped {folder}: started, not yet evaluated (no {TransferLedger.FILE})", file=sys.stderr)
     scenario = found.scenario
     metric_names = envs.find_scenario(scenario).metric_names if scenario in envs.scenario_names() else ()
     title = f"{scenario}: {', '.join(found.names)}"

@@ -309,3 +309,14 @@ def test_fine_tuning_curves_get_one_row_of_panels_per_run():
         return plt.imread(io.BytesIO(curves_plot(rows, [], "t", finetuning=True))).shape[0]
 
     assert height(two_runs) > 1.8 * height(one_run), "a second run adds a row of panels, not lines to the first"
+
+
+def test_a_started_experiment_not_yet_evaluated_is_skipped_with_a_note(tmp_path, capsys):
+    write_experiment(tmp_path / "a", "spread", "qmix", [-60.0, -40.0])
+    (tmp_path / "running").mkdir()
+    (tmp_path / "running" / "settings.yaml").write_text(yaml.safe_dump({"name": "running", "scenario": "spread"}))
+    assert main([str(tmp_path / "a"), str(tmp_path / "running"), "--out", str(tmp_path / "both")]) == 0
+    assert f"skipped {tmp_path / 'running'}: started, not yet evaluated" in capsys.readouterr().err
+    assert "# spread: a\n" in (tmp_path / "both" / "summary.md").read_text()
+    assert main([str(tmp_path / "running")]) == 2
+    assert "no experiment here has evaluated yet" in capsys.readouterr().err
