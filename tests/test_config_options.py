@@ -104,3 +104,10 @@ def test_an_unknown_option_says_what_to_use_instead(option, message):
     with pytest.raises(ValueError) as error:
         rl_algos.get_config("qmix").training(**{option: 1})
     assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize("scale", [0, -1.0, True, "1", float("inf")])
+def test_the_reward_scale_must_be_a_positive_number(scale):
+    config = rl_algos.get_config("qmix").training(reward_scale=scale)
+    with pytest.raises(ValueError, match="reward_scale must be a positive number"):
+        config.validate()

@@ -10,6 +10,8 @@ from ray.rllib.core.learner.utils import update_target_network
 
 import rl_algos
 from rl_algos.common import evaluate
+from rl_algos.common.evaluation import team_evaluation
+from rl_algos.common.evaluation.q_bias import episode_q_bias
 from rl_algos.common.learners.utils import soft_update
 
 SPREAD = {"scenario": "spread", "n_agents": 3, "n_max": 4, "max_cycles": 10}
@@ -126,3 +128,35 @@ def test_exploration_anneals_on_the_env_steps_sampled(ray_session, runners):
     seen = group.foreach_env_runner(lambda runner: runner.num_env_steps_sampled_lifetime, local_env_runner=runners == 0)
     trainer.stop()
     assert min(seen) >= 400  # the runners' epsilon schedules have reached their end (0.05)
+
+
+def test_the_learner_trains_on_the_replayed_rewards_times_the_reward_scale(ray_session, tmp_path, monkeypatch):
+    trainer = replay_config(reward_scale=0.1).build_algo()
+    sampled, updated = [], []
+    sample_transitions, update = trainer.replay.sample_transitions, trainer.learner_group.update
+
+    def recorded_sample(*args, **kwargs):
+        sampled.append(sample_transitions(*args, **kwargs))
+        return sampled[-1]
+
+    def recorded_update(*, batch, **kwargs):
+        updated.append(batch["default_policy"]["rewards"].cpu().numpy().reshape(-1))
+        return update(batch=batch, **kwargs)
+
+    trainer.replay.sample_transitions, trainer.learner_group.update = recorded_sample, recorded_update
+    while not updated:
+        trainer.train()
+    checkpoint = trainer.save_to_path(str(tmp_path / "checkpoint"))
+    trainer.stop()
+    assert sampled[0]["rewards"].min() < 0  # spread's rewards
+    np.testing.assert_allclose(updated[0], sampled[0]["rewards"] * 0.1, rtol=1e-6)
+
+    read_with = []
+
+    def recorded_q_bias(*args):
+        read_with.append(args[-1])  # reward_scale
+        return episode_q_bias(*args)
+
+    monkeypatch.setattr(team_evaluation, "episode_q_bias", recorded_q_bias)
+    played = evaluate(checkpoint, SPREAD, episodes=1)
+    assert read_with == [0.1] and np.isfinite(played["q_bias_mean"]), "q_bias reads the values in the env's units"

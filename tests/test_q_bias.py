@@ -62,6 +62,11 @@ def test_episode_q_bias_is_the_mean_gap_between_predicted_value_and_return_to_go
         "q_bias": pytest.approx(7.0),
         "q_bias_rel": pytest.approx(3.5),
     }
+    # a module trained on rewards times 0.5 (`reward_scale`): its values [7, 11] are [14, 22] in the env's units
+    assert episode_q_bias(FixedQModule(Q, mixer=True), obs, ACTIONS.numpy(), rewards, 0.5, reward_scale=0.5) == {
+        "q_bias": pytest.approx(16.0),
+        "q_bias_rel": pytest.approx(8.0),
+    }
 
 
 def _critic_module(module_class: type, algo: str, unmix: str | None) -> torch.nn.Module:

@@ -8,6 +8,7 @@ from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from rl_algos.common.replay.buffer import EpisodeChunk, TeamReplayBuffer
 from rl_algos.common.replay.episode_chunks import episode_chunk
+from rl_algos.common.replay.ready_batch import ready_batch
 
 GAMMA = 0.5
 
@@ -94,6 +95,21 @@ def test_one_step_transitions_and_per_agent_rewards_summed_like_the_team_reward(
     # agent a's reward is (a + 1) times the team's: summed with the same discounts
     assert two[100.0] == {"reward": 2.0, "n_step": 2, "terminated": 0.0, "next": 102.0, "agent_rewards": [2.0, 4.0]}
     assert two[101.0] == {"reward": 4.0, "n_step": 2, "terminated": 1.0, "next": 103.0, "agent_rewards": [4.0, 8.0]}
+
+
+def test_a_ready_batch_scales_the_team_and_agent_rewards_and_leaves_the_replay_as_it_was():
+    replay = TeamReplayBuffer(capacity=50, seed=1)
+    replay.add([chunk(1, 0, [1, 2, 4], terminated=True, agents=2)])
+    sample = replay.sample_transitions(6, n_step=1, gamma=GAMMA)
+    raw = {key: sample[key].copy() for key in ("rewards", "agent_rewards", "terminateds")}
+    columns = ready_batch(sample, 2, device=None, reward_scale=0.25)["default_policy"]
+    assert columns["rewards"].shape == (2, 3)
+    np.testing.assert_array_equal(columns["rewards"].reshape(-1), raw["rewards"] * 0.25)
+    np.testing.assert_array_equal(columns["agent_rewards"].reshape(-1, 2), raw["agent_rewards"] * 0.25)
+    np.testing.assert_array_equal(columns["terminateds"].reshape(-1), raw["terminateds"])
+    np.testing.assert_array_equal(sample["rewards"], raw["rewards"])  # the sample (and the replay) unscaled
+    unscaled = ready_batch(sample, 2, device=None)["default_policy"]
+    np.testing.assert_array_equal(unscaled["rewards"].reshape(-1), raw["rewards"])
 
 
 def test_sequences_are_padded_after_the_episode_end_with_a_zero_loss_mask_and_carry_stored_states():

@@ -23,6 +23,11 @@ class ReplayOptions(OptionGroup):
       target networks move `tau` of the way to the online ones (1.0: hard copies);
     - `broadcast_interval` (100): with remote env runners (asynchronous sampling), gradient updates between two
       weight broadcasts to the runners; the synchronous loop broadcasts after every round of updates;
+    - `reward_scale` (1.0): the factor the learner's rewards are multiplied by (the replay keeps the env's): the
+      values then learned are in those units, and `q_bias` divides them back. A team's return grows with its size
+      (spread's about 3x from 3 to 6 agents), so fine-tuning a learner pre-trained at 3 at 6 with 1/3 keeps its
+      values, and every reward-unit constant (gum's `cql_alpha`, the Munchausen and entropy terms), at the scale
+      they were trained at;
     - `learner_torch_threads` (1): torch's intra-op threads in the learner's process (`torch.set_num_threads`;
       0 leaves torch's default, one per core). The networks are small: extra threads cost more than they give
       and compete with the env runners for cores (measured on 2 cores, QMIX's loop: asynchronous 1,128 env
@@ -46,6 +51,7 @@ class ReplayOptions(OptionGroup):
         "tau": 0.005,
         "broadcast_interval": 100,
         "learner_torch_threads": 1,
+        "reward_scale": 1.0,
     }
 
     @classmethod
@@ -71,6 +77,9 @@ class ReplayOptions(OptionGroup):
         threads = config.learner_torch_threads
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
             raise ValueError(f"learner_torch_threads must be an int >= 0, got {threads!r}")
+        scale = config.reward_scale
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < float("inf"):
+            raise ValueError(f"reward_scale must be a positive number (1.0 trains on the env's rewards), got {scale!r}")
         if not config.train_ratio > 0:
             raise ValueError(f"train_ratio (gradient updates per env step) must be > 0, got {config.train_ratio}")
         if isinstance(config.learning_starts, bool) or not isinstance(config.learning_starts, int):

@@ -59,10 +59,12 @@ def episode_q_bias(
     rewards: np.ndarray,
     gamma: float,
     steps: int | None = None,
+    reward_scale: float = 1.0,
 ) -> dict[str, float]:
     """The q_bias of one played episode (its team `observations` per key `[T(+1), ...]`, joint `actions` `[T, ...]`
     and team `rewards` `[T]`) over its first `steps` states (all of them with None), each state's return-to-go taken
-    to the episode's end, for each of the module's team values: `{"q_bias": ..., "q_bias_rel": ...}`, and
+    to the episode's end, for each of the module's team values, read in the env's reward units (divided by the
+    `reward_scale` the module was trained with): `{"q_bias": ..., "q_bias_rel": ...}`, and
     `"q_bias_ind"`, `"q_bias_ind_rel"` for an independent estimate (gum's agents, an actor-critic's own critics with
     `unmix`); the relative ones are NaN where every return-to-go is 0."""
     steps = len(rewards) if steps is None else min(steps, len(rewards))
@@ -74,7 +76,7 @@ def episode_q_bias(
     return_scale = float(np.abs(returns).mean())
     figures = {}
     for key, values in predicted.items():
-        gap = float((values.double().cpu().numpy() - returns).mean())
+        gap = float((values.double().cpu().numpy() / reward_scale - returns).mean())
         figures[Q_BIAS_NAMES[key]] = gap
         figures[Q_BIAS_NAMES[key] + RELATIVE] = gap / return_scale if return_scale > 0 else math.nan
     return figures

@@ -180,7 +180,10 @@ def evaluate(
     played = greedy_episodes(module, env_config, episodes, seed)
     q_bias = {}
     if has_q_bias(module):
-        q_bias = carried_on_q_bias(module, env_config, config.gamma, min(episodes, Q_BIAS_EPISODES), seed)
+        reward_scale = getattr(config, "reward_scale", 1.0)  # the replay learners' (ReplayOptions)
+        q_bias = carried_on_q_bias(
+            module, env_config, config.gamma, min(episodes, Q_BIAS_EPISODES), seed, reward_scale=reward_scale
+        )
     returns = np.array([episode.episode_return for episode in played], dtype=np.float64)
     return {
         **_summary(returns, [episode.info for episode in played]),
@@ -191,18 +194,24 @@ def evaluate(
 
 
 def carried_on_q_bias(
-    module: RLModule, env_config: Mapping[str, Any], gamma: float, episodes: int, seed: int
+    module: RLModule,
+    env_config: Mapping[str, Any],
+    gamma: float,
+    episodes: int,
+    seed: int,
+    reward_scale: float = 1.0,
 ) -> dict[str, Any]:
     """`q_bias` (and, for unmixed actor-critics, `q_bias_ind`) per episode and their means, over the states of the
     task's time limit of greedy episodes of `module` played on past it
-    (`rl_algos.common.evaluation.q_bias.carried_on_steps`), since the learners bootstrap there."""
+    (`rl_algos.common.evaluation.q_bias.carried_on_steps`), since the learners bootstrap there; the module's values,
+    learned on rewards times `reward_scale`, read in the env's units."""
     spec = envs.parse_env_config(**env_config)
     option = spec.scenario.time_limit_option
     limit = spec.scenario_options[option] if option else None
     carried_on = {**env_config, option: carried_on_steps(limit, gamma)} if limit else dict(env_config)
     played = greedy_episodes(module, carried_on, episodes, seed)
     biases = [
-        episode_q_bias(module, episode.observations, episode.actions, episode.rewards, gamma, steps=limit)
+        episode_q_bias(module, episode.observations, episode.actions, episode.rewards, gamma, limit, reward_scale)
         for episode in played
     ]
     figures: dict[str, Any] = {}

@@ -178,7 +178,7 @@ class OffPolicyTeamAlgorithm(TeamAlgorithm):
                     sample = self.replay.sample_transitions(stacked * batch_size, config.n_step, config.gamma)
                 else:
                     sample = self.replay.sample_sequences(stacked * batch_size, sequence_length)
-                batch = ready_batch(sample, stacked, self._learner_device)
+                batch = ready_batch(sample, stacked, self._learner_device, config.reward_scale)
             with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
                 results = self.learner_group.update(
                     batch=batch, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled_lifetime}

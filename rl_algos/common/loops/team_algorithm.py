@@ -33,10 +33,11 @@ class TeamAlgorithm(Algorithm):
     def step(self) -> dict[str, Any]:
         results = super().step()
         env_steps = results.get(ENV_RUNNER_RESULTS, {}).get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0)
+        scale = getattr(self.config, "reward_scale", 1.0)  # the replay learners learn on rewards times it
         check_value_estimates(
             results.get(LEARNER_RESULTS, {}),
-            self.reward_min,
-            self.reward_max,
+            self.reward_min * scale,
+            self.reward_max * scale,
             self.config.gamma,
             self.config.value_bound_margin,
             int(env_steps),

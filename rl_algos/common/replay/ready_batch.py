@@ -15,7 +15,9 @@ has the leading shape `[K, B]` (`[K, B, T]` for sequences of T steps). With `n_m
 | `loss_mask` | `[]` float32 | sequences only: 1.0 on steps of the sequence's episode, 0.0 on padding |
 | `state_in`, `next_state_in` | `{"h": [n_max, H]}` | sequences only (no T axis): the stored recurrent state before the first observation, and before the next |
 
-The tensors are made once, on the learner's device (`device=None` leaves numpy arrays, for remote learners).
+The tensors are made once, on the learner's device (`device=None` leaves numpy arrays, for remote learners). With a
+`reward_scale` other than 1 (`ReplayOptions`), `rewards` and `agent_rewards` are the replay's times that scale; the
+replay itself keeps the env's rewards.
 """
 
 from __future__ import annotations
@@ -28,12 +30,19 @@ import tree
 from ray.rllib.core import DEFAULT_MODULE_ID, Columns
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 
-from rl_algos.common.replay.buffer import ACTIONS, LOSS_MASK
+from rl_algos.common.replay.buffer import ACTIONS, AGENT_REWARDS, LOSS_MASK, REWARDS
 
 
-def ready_batch(sample: dict[str, Any], num_minibatches: int, device: torch.device | None) -> MultiAgentBatch:
+def ready_batch(
+    sample: dict[str, Any], num_minibatches: int, device: torch.device | None, reward_scale: float = 1.0
+) -> MultiAgentBatch:
     """A replay sample of `num_minibatches * B` transitions (or sequences) as K = `num_minibatches` stacked
-    minibatches `[K, B, ...]` for the team module, on `device`."""
+    minibatches `[K, B, ...]` for the team module, on `device`, its rewards times `reward_scale`."""
+    if reward_scale != 1.0:
+        sample = {
+            **sample,
+            **{key: sample[key] * np.float32(reward_scale) for key in (REWARDS, AGENT_REWARDS) if key in sample},
+        }
 
     def stacked(array: np.ndarray) -> Any:
         array = array.reshape(num_minibatches, -1, *array.shape[1:])
