@@ -189,13 +189,19 @@ def test_the_fine_tuning_table_gives_zero_shot_the_lowest_point_and_the_end_per_
         dict(zip(KEY_COLUMNS, (name, embedding, "spread", train, "6", phase, 0), strict=True)) | {"return_mean": value}
         for name, embedding, train, phase, value in (
             ("qmix", "graph", "3", "zero_shot", -60.0), ("random", "-", "-", "random", -100.0),
-            ("heuristic", "-", "-", "heuristic", -20.0),
+            ("heuristic", "-", "-", "heuristic", -20.0), ("qmix", "graph", "3", "scratch", -44.0),
         )
     ]  # fmt: skip
     table = finetune_markdown(curves, ledger)
-    # scores (x + 100) / 80: zero-shot 0.5; naive dips to 0.125 and ends at 0.75; kl lowest 0.5625, end 0.625
+    # scores (x + 100) / 80: zero-shot 0.5; naive dips to 0.125 and ends at 0.75; kl lowest 0.5625, end 0.625; from
+    # scratch at 6 0.7, 0.2 above zero-shot
     assert "| qmix | graph | 3 | 6 | naive | 0.50 [0.50, 0.50] | 0.12 [0.12, 0.12] | 0.75 [0.75, 0.75] | -0.38" in table
-    assert "| qmix | graph | 3 | 6 | kl | 0.50 [0.50, 0.50] | 0.56 [0.56, 0.56] | 0.62 [0.62, 0.62] | 0.06" in table
+    assert (
+        "| kl | 0.50 [0.50, 0.50] | 0.56 [0.56, 0.56] | 0.62 [0.62, 0.62] | 0.06 [0.06, 0.06] | 0.12 [0.12, 0.12] "
+        "| 0.20 [0.20, 0.20] |" in table
+    )
+    without_scratch = finetune_markdown(curves, [row for row in ledger if row["phase"] != "scratch"])
+    assert "| 0.75 [0.75, 0.75] | -0.38 [-0.38, -0.38] | 0.25 [0.25, 0.25] | - |" in without_scratch
     assert finetune_markdown([], ledger) == ""
 
 

@@ -224,14 +224,16 @@ def panel_series(
 
 def finetune_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> str:
     """The fine-tuning trials on their way, for `summary.md`: per run, fine-tuning size and strategy, the score at
-    zero-shot, at the lowest point of the fine-tuning curve and at its last point, and lowest minus zero-shot (paired
-    by seed), each a mean over seeds [95% interval]; the score is heuristic-normalised where both scripted teams were
-    evaluated at that size, else the return. Empty without fine-tuning curves."""
+    zero-shot, at the lowest point of the fine-tuning curve and at its last point, lowest and end minus zero-shot, and
+    from scratch at that size minus zero-shot (the room a learner trained at that size leaves: fine-tuning with its
+    updates can at best be expected to close it), the differences paired by seed, each a mean over seeds [95%
+    interval]; the score is heuristic-normalised where both scripted teams were evaluated at that size, else the
+    return. Empty without fine-tuning curves."""
     curves = [row for row in rows if row["phase"].startswith("finetune") and str(row.get("return_mean", "")) != ""]
     if not curves:
         return ""
     scripted = scripted_means(ledger_rows)
-    zero_shot = {(Cell.of(row), str(row["seed"])): float(row["return_mean"]) for row in ledger_rows}
+    evaluated = {(Cell.of(row), str(row["seed"])): float(row["return_mean"]) for row in ledger_rows}
     per_seed: dict[tuple[Run, int, str], dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
     for row in curves:
         key = (curve_run(row), int(row["eval_agents"]), row["phase"])
@@ -244,22 +246,26 @@ def finetune_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> st
             "evaluations lies below the curve's level even without a dip, so compare strategies with each other:"
         ),
         "",
-        "| algo | embedding | trained at | fine-tuned at | strategy | zero-shot | lowest | end | lowest - zero-shot |",
-        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| algo | embedding | trained at | fine-tuned at | strategy | zero-shot | lowest | end | lowest - zero-shot "
+        "| end - zero-shot | from scratch - zero-shot |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for (run, n, phase), seeds in sorted(per_seed.items()):
         offset, scale = score_scaling(scripted, n) or (0.0, 1.0)
-        columns: list[list[float]] = [[], [], [], []]
+        columns: list[list[float]] = [[], [], [], [], [], []]
         for seed, points in seeds.items():
-            start = zero_shot.get((Cell(*run, n, "zero_shot"), seed))
+            start = evaluated.get((Cell(*run, n, "zero_shot"), seed))
             if start is None:
                 continue
             values = [(value - offset) / scale for _, value in sorted(points)]
             start = (start - offset) / scale
-            for column, value in zip(columns, (start, min(values), values[-1], min(values) - start), strict=True):
+            lowest, end = min(values), values[-1]
+            for column, value in zip(columns[:5], (start, lowest, end, lowest - start, end - start), strict=True):
                 column.append(value)
+            if (scratch := evaluated.get((Cell(*run, n, "scratch"), seed))) is not None:
+                columns[5].append((scratch - offset) / scale - start)
         if columns[0]:
-            cells = [str(mean_estimate([np.array([v]) for v in column])) for column in columns]
+            cells = [str(mean_estimate([np.array([v]) for v in column])) if column else "-" for column in columns]
             strategy = phase.partition(":")[2] or "-"
             lines.append(f"| {run.algo} | {run.embedding} | {run.train} | {n} | {strategy} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
