@@ -27,7 +27,7 @@ class ReplayOptions(OptionGroup):
       values then learned are in those units, and `q_bias` divides them back. A team's return grows with its size
       (spread's about 3x from 3 to 6 agents), so fine-tuning a learner pre-trained at 3 at 6 with 1/3 keeps its
       values, and every reward-unit constant (gum's `cql_alpha`, the Munchausen and entropy terms), at the scale
-      they were trained at;
+      they were trained at (on the spread twin that did not improve gum's or IQL's fine-tuning: docs/results.md);
     - `learner_torch_threads` (1): torch's intra-op threads in the learner's process (`torch.set_num_threads`;
       0 leaves torch's default, one per core). The networks are small: extra threads cost more than they give
       and compete with the env runners for cores (measured on 2 cores, QMIX's loop: asynchronous 1,128 env
