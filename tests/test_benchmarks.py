@@ -288,3 +288,25 @@ def test_gpu_benchmark_measures_the_cpu_rows_without_a_gpu(tmp_path):
         ("raw vmas:spread N=3", "cpu", "8")
     ]
     assert "none (CPU rows only)" in printed and "| qmix-graph | cpu, 1 threads | 800 |" in printed
+
+
+def test_mixer_sensitivity_measures_a_qmix_checkpoint_at_each_team_size(ray_session, tmp_path):
+    import rl_algos
+    from benchmarks.bench_mixer_sensitivity import checkpoint_rows
+
+    spread = {"scenario": "spread", "n_agents": 2, "n_max": 3, "max_cycles": 5}
+    algo = (
+        rl_algos.get_config("qmix")
+        .environment("team", env_config=spread)
+        .env_runners(num_env_runners=0)
+        .training(learning_starts=50, train_batch_size_per_learner=16)
+        .reporting(min_sample_timesteps_per_iteration=50)
+        .build_algo()
+    )
+    algo.train()
+    checkpoint = algo.save_to_path(str(tmp_path / "qmix"))
+    algo.stop()
+    rows = checkpoint_rows(checkpoint, [2, 3], episodes=2)
+    assert [(row["eval_agents"], row["steps"]) for row in rows] == [(2, 10), (3, 10)]
+    for row in rows:  # QMIX's mixer is monotonic: every agent's gain is positive
+        assert row["gain"] > 0 and np.isfinite(row["q_tot_at_zero"]) and row["action_gap"] >= 0
