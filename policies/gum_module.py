@@ -22,6 +22,11 @@ class GUMModule(TeamQModule):
             self.behaviour = make_behaviour_model(self.model_config["behaviour_model"], obs_dim, self.n_actions, n_max)
             self.log_lambdas = nn.Parameter(torch.zeros(2))
 
+    def mix_with_fixed_mixer(self, agent_qs: torch.Tensor, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """`mix(agent_qs, obs)` with the mixer's parameters detached: its gradient reaches the agent Qs only."""
+        fixed = {name: parameter.detach() for name, parameter in self.mixer.named_parameters()}
+        return torch.func.functional_call(self.mixer, fixed, (agent_qs, obs["mask"], obs["obs"], obs["state"]))
+
     def get_non_inference_attributes(self) -> list[str]:
         return [*super().get_non_inference_attributes(), "behaviour", "log_lambdas"]
 

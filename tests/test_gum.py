@@ -128,8 +128,9 @@ def gum_config(**training):
         {},
         {"unmix": "direct", "regulariser": "kl", "regularise_against": "self", "behaviour_model": "vae"},
         {"unmix": "lagrange", "regulariser": "none", "mixer": "vdn", "cql_mu": "greedy", "cql_alpha": 0.1},
+        {"mixed_gap_grad": "agents", "team_embedding": "graph"},
     ],
-    ids=["defaults", "direct-kl-self-vae", "lagrange-none-vdn"],
+    ids=["defaults", "direct-kl-self-vae", "lagrange-none-vdn", "gap-grad-agents-graph"],
 )
 def test_gum_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_path, switches):
     trainer = gum_config(**switches).build_algo()
@@ -175,6 +176,7 @@ def test_gum_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_
         ({"regularise_against": "all"}, "regularise_against='all' is unknown; use one of others, self"),
         ({"behaviour_model": "gan"}, "behaviour_model='gan' is unknown; use one of bc, vae"),
         ({"cql_mu": "max"}, "cql_mu='max' is unknown; use one of logsumexp, greedy"),
+        ({"mixed_gap_grad": "mixer"}, "mixed_gap_grad='mixer' is unknown; use one of all, agents"),
         ({"mixer": "qtran"}, "mixer='qtran' is unknown; use one of vdn, qmix"),
         (
             {"recurrent": True},
@@ -189,23 +191,23 @@ def test_bad_gum_configs_raise(training, message):
     assert message in str(error.value)
 
 
-def test_gum_loss_matches_a_hand_computed_batch():
-    # One transition, two agents, two actions; a stand-in mixer Q_mix = 2 * (masked sum of the agents' Qs) for the
-    # online and the target mixer, a stand-in behaviour model with fixed probabilities and samples.
-    q = torch.tensor([[[1.0, 3.0], [2.0, 0.0]]], requires_grad=True)
-    log_lambdas = torch.zeros(2, requires_grad=True)
+def hand_computed_loss(q, mix, samples, mixed_gap_grad="all", fixed_mix=None):
+    """gum's loss on one transition, two agents, two actions: agent Qs `q` [1, 2, 2], a stand-in mixer `mix` (and,
+    for `mixed_gap_grad="agents"`, its fixed-parameter twin) for the online and the target mixer, a stand-in
+    behaviour model with fixed probabilities and the joint-action `samples` [S=1, 1, 2]; (loss, logged metrics)."""
     behaviour = SimpleNamespace(
-        fit=lambda obs, actions, mask, samples: BehaviourFit(
+        fit=lambda obs, actions, mask, beta_samples: BehaviourFit(
             loss=torch.tensor(0.7),
             accuracy=torch.tensor(0.5),
             probs=torch.tensor([[[0.5, 0.5], [1.0, 0.0]]]),
-            samples=torch.tensor([[[1, 0]]]),  # [S=1, B, n]
+            samples=samples,
         )
     )
     module = SimpleNamespace(
         behaviour=behaviour,
-        log_lambdas=log_lambdas,
-        mix=lambda per_agent_q, obs, target=False: 2 * (per_agent_q * obs["mask"]).sum(-1),
+        log_lambdas=torch.zeros(2, requires_grad=True),
+        mix=lambda per_agent_q, obs, target=False: mix(per_agent_q * obs["mask"]),
+        mix_with_fixed_mixer=lambda per_agent_q, obs: fixed_mix(per_agent_q * obs["mask"]),
     )
     config = SimpleNamespace(
         gamma=0.5,
@@ -221,6 +223,7 @@ def test_gum_loss_matches_a_hand_computed_batch():
         target_gap=1.0,
         beta_samples=1,
         finetune_kl_tau=1.0,
+        mixed_gap_grad=mixed_gap_grad,
     )
     logged = {}
     learner = SimpleNamespace(
@@ -244,7 +247,13 @@ def test_gum_loss_matches_a_hand_computed_batch():
         "q_next": torch.tensor([[[0.0, 1.0], [1.0, 0.0]]]),  # the online network picks (1, 0) ...
         "q_next_target": torch.tensor([[[4.0, 6.0], [8.0, 2.0]]]),  # ... the target network values them 6 and 8
     }
-    total = GUMLearner.compute_loss_for_module(learner, module_id="m", config=None, batch=batch, fwd_out=fwd_out)
+    return GUMLearner.compute_loss_for_module(learner, module_id="m", config=None, batch=batch, fwd_out=fwd_out), logged
+
+
+def test_gum_loss_matches_a_hand_computed_batch():
+    # Q_mix = 2 * (masked sum of the agents' Qs); beta's one sample is the greedy joint action (1, 0)
+    q = torch.tensor([[[1.0, 3.0], [2.0, 0.0]]], requires_grad=True)
+    total, logged = hand_computed_loss(q, lambda q_taken: 2 * q_taken.sum(-1), torch.tensor([[[1, 0]]]))
     # Q taken (1, 2). Independent: targets 1 + 0.5 * (6, 8) = (4, 5), TD_ind = (3^2 + 3^2) / 2 = 9. Mixed: Q_mix =
     # 2 * 3 = 6, target 1 + 0.5 * 2 * 14 = 15, TD_mix = 81. Gaps (mu = max): independent mean(3 - 2, 2 - 2) = 0.5;
     # mixed Q_mix(greedy (1, 0)) - Q_mix(beta's sample (1, 0)) = 0. Inverse weights 1 / (gap + 1e-3), normalised.
@@ -254,3 +263,24 @@ def test_gum_loss_matches_a_hand_computed_batch():
     assert total.item() == pytest.approx(expected, rel=1e-5)
     assert logged["gap_ind"].item() == pytest.approx(0.5) and logged["gap_mix"].item() == pytest.approx(0.0)
     assert logged["w_mix"].item() == pytest.approx(w_mix, rel=1e-5)
+
+
+def test_with_mixed_gap_grad_agents_the_mixed_gap_trains_the_agents_and_not_the_mixer():
+    # Q_mix = scale * (sum of the agents' Qs), scale a mixer parameter at 2; beta samples (0, 0), greedy is (1, 0):
+    # gap_mix = scale * ((3 + 2) - (1 + 2)) = 2 * scale, its derivative in scale 2
+    grads = {}
+    for mode in ("all", "agents"):
+        q = torch.tensor([[[1.0, 3.0], [2.0, 0.0]]], requires_grad=True)
+        scale = torch.tensor(2.0, requires_grad=True)
+        total, logged = hand_computed_loss(
+            q, lambda q_taken, scale=scale: scale * q_taken.sum(-1), torch.tensor([[[0, 0]]]), mode,
+            fixed_mix=lambda q_taken, scale=scale: scale.detach() * q_taken.sum(-1),
+        )  # fmt: skip
+        total.backward()
+        grads[mode] = (scale.grad.item(), q.grad.clone(), logged["w_mix"].item(), logged["gap_mix"].item())
+    assert grads["all"][3] == grads["agents"][3] == pytest.approx(4.0), "the same gap either way"
+    w_mix, cql_alpha = grads["all"][2], 1.0
+    # the penalty's w_mix * cql_alpha * d(gap_mix)/d(scale) is the only difference in the mixer's gradient ...
+    assert grads["all"][0] - grads["agents"][0] == pytest.approx(w_mix * cql_alpha * 2.0, rel=1e-5)
+    # ... and the agents' Qs get the same gradient: the gap still lowers the greedy action's Q through the mixer
+    torch.testing.assert_close(grads["all"][1], grads["agents"][1])

@@ -24,6 +24,7 @@ SWITCHES = {
     "cql_mu": ("logsumexp", "greedy"),
     "regulariser": ("munchausen", "kl", "none"),
     "regularise_against": ("others", "self"),
+    "mixed_gap_grad": ("all", "agents"),
 }
 
 
@@ -36,6 +37,11 @@ class GUMConfig(TeamQConfig):
       actions drawn from beta for the mixed gap; `cql_alpha` (0.1, in reward units; 0 turns conservatism off);
     - `unmix` ("inverse" here; `UnmixingOptions`): "inverse" | "direct" | "lagrange", how the estimators are
       weighted; `unmix_eps` (1e-3) in the inverse weights; `target_gap` (1.0) for lagrange;
+    - `mixed_gap_grad`: "all" | "agents", what the mixed gap's penalty trains: the mixer and, through it, the
+      agents' Qs ("all"), or the agents' Qs only, the mixer's parameters held fixed in the gap ("agents"). With
+      "all" the penalty can shrink `gap_mix` by flattening the mixer (its first layer's ELUs pushed below their
+      knee, where `Q_mix` stops depending on the agents) rather than by lowering the Qs of the actions the
+      behaviour does not take: measured at 6 agents on spread (docs/gum.md, "At larger teams");
     - `regulariser`: "munchausen" | "kl" | "none", against `regularise_against`: "others" | "self";
       `kl_coef` (0.1); the Munchausen constants (alpha 0.9, tau 0.03, l0 -1, also kl's tau) from `munchausen`.
     """
@@ -62,6 +68,7 @@ class GUMConfig(TeamQConfig):
         self.regulariser = "munchausen"
         self.regularise_against = "others"
         self.kl_coef = 0.1
+        self.mixed_gap_grad = "all"
 
     def training(
         self,
@@ -73,6 +80,7 @@ class GUMConfig(TeamQConfig):
         regulariser: str = NotProvided,
         regularise_against: str = NotProvided,
         kl_coef: float = NotProvided,
+        mixed_gap_grad: str = NotProvided,
         **kwargs,
     ) -> GUMConfig:
         super().training(**kwargs)

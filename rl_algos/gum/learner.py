@@ -102,7 +102,11 @@ class GUMLearner(TeamQLearner):
         q_ind = (q_taken * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)  # [B]
         joint_actions = torch.cat([actions[None], greedy_actions[None], beta_actions])  # [2 + S, B, n]
         q_joint = chosen_action_values(q.expand(len(joint_actions), *q.shape), joint_actions)  # [2 + S, B, n]
-        q_mix, q_mix_greedy, *q_mix_beta = module.mix(q_joint, obs)  # one hypernetwork pass: [B], [B], S x [B]
+        if cfg.mixed_gap_grad == "all":
+            q_mix, q_mix_greedy, *q_mix_beta = module.mix(q_joint, obs)  # one hypernetwork pass: [B], [B], S x [B]
+        else:  # the gap's gradient reaches the agents' Qs only
+            q_mix = module.mix(q_joint[0], obs)  # [B]
+            q_mix_greedy, *q_mix_beta = module.mix_with_fixed_mixer(q_joint[1:], obs)  # [B], S x [B]
         gaps = conservative_gaps(q, beta_probs, mask, q_mix_greedy, torch.stack(q_mix_beta), cfg.cql_mu)  # [2]
 
         with torch.no_grad():
