@@ -39,9 +39,9 @@ class GUMConfig(TeamQConfig):
       weighted; `unmix_eps` (1e-3) in the inverse weights; `target_gap` (1.0) for lagrange;
     - `mixed_gap_grad`: "all" | "agents", what the mixed gap's penalty trains: the mixer and, through it, the
       agents' Qs ("all"), or the agents' Qs only, the mixer's parameters held fixed in the gap ("agents"). With
-      "all" the penalty can shrink `gap_mix` by flattening the mixer (its first layer's ELUs pushed below their
-      knee, where `Q_mix` stops depending on the agents) rather than by lowering the Qs of the actions the
-      behaviour does not take: measured at 6 agents on spread (docs/gum.md, "At larger teams");
+      "all" the penalty could shrink `gap_mix` by flattening the mixer (its first layer's ELUs below their knee,
+      where `Q_mix` stops depending on the agents) rather than by lowering the Qs of the actions the behaviour does
+      not take; at 6 agents on spread the mixer went blind either way (docs/gum.md, "At larger teams");
     - `regulariser`: "munchausen" | "kl" | "none", against `regularise_against`: "others" | "self";
       `kl_coef` (0.1); the Munchausen constants (alpha 0.9, tau 0.03, l0 -1, also kl's tau) from `munchausen`.
     """
