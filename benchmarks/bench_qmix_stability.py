@@ -64,8 +64,7 @@ def mixer_diagnostics(module, batch: dict) -> dict[str, float]:
     with torch.no_grad():
         features = mixer.team_features(obs["obs"], mask, obs["state"])
         embedding = mixer.input_norm(features)
-        w1 = mixer.hyper_w1(embedding).abs().view(-1, mixer.n_max, mixer.mixing_embed_dim)
-        hidden_in = torch.einsum("bn,bnm->bm", agent_q, w1) + mixer.hyper_b1(embedding)
+        hidden_in = mixer.first_layer(agent_q, mask, embedding)
         w2 = mixer.hyper_w2(embedding).abs()
     present = mask.sum()
     gain_per_sample = (gain * mask).sum(-1) / mask.sum(-1)  # [B]

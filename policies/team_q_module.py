@@ -68,6 +68,7 @@ class TeamQModule(
                 hypernet_embed=config["hypernet_embed"],
                 # absent from checkpoints written before the option existed: they were trained without it
                 hypernet_input_norm=config.get("hypernet_input_norm", False),
+                mixer_pooling=config.get("mixer_pooling", "sum"),
             )
         self.make_pretrained_reference()
 

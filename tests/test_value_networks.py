@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from ray.rllib.core import Columns
+from torch.nn import functional as F
 
 import rl_algos
 from policies.networks.agent_ids import reuse_trained_ids
@@ -73,6 +74,65 @@ def test_qmix_hypernetworks_see_the_state_scale_only_without_input_norm(normalis
     q_tot, q_tot_scaled = mixer(qs, mask, obs, state), mixer(qs, mask, obs, 10 * state)
     assert torch.allclose(q_tot, q_tot_scaled, atol=1e-4) == normalised
     assert not list(mixer.input_norm.parameters())  # nothing learned: checkpoints load with or without it
+
+
+def test_mean_pooling_divides_the_first_layer_s_weighted_sum_by_the_present_agents():
+    torch.manual_seed(0)
+    summing = QMixer(N_MAX, OBS_DIM, STATE_DIM, team_embedding="mean")
+    averaging = QMixer(N_MAX, OBS_DIM, STATE_DIM, team_embedding="mean", mixer_pooling="mean")
+    averaging.load_state_dict(summing.state_dict())  # the same parameters: only the pooling differs
+    qs, mask, obs, state = team_batch(8)
+    e = summing.embed(obs, mask, state)
+    w1 = summing.hyper_w1(e).abs().view(-1, N_MAX, summing.mixing_embed_dim)  # [B, n, m]
+    weighted = (qs.unsqueeze(-1) * w1).sum(1)  # [B, m]: absent Qs are zero in team_batch
+    b1 = summing.hyper_b1(e)
+    torch.testing.assert_close(summing.first_layer(qs, mask, e), weighted + b1)
+    torch.testing.assert_close(averaging.first_layer(qs, mask, e), weighted / mask.sum(-1, keepdim=True) + b1)
+    expected = (F.elu(weighted / mask.sum(-1, keepdim=True) + b1) * summing.hyper_w2(e).abs()).sum(-1)
+    torch.testing.assert_close(averaging(qs, mask, obs, state), expected + summing.value(e).squeeze(-1))
+    with pytest.raises(ValueError, match="mixer_pooling='max' is unknown; use one of sum, mean"):
+        QMixer(N_MAX, OBS_DIM, STATE_DIM, mixer_pooling="max")
+
+
+def test_mean_pooling_keeps_the_first_layer_s_scale_when_the_team_doubles():
+    # two teams of copies: every agent of the second sees what an agent of the first sees, and holds its Q; with a
+    # pooled embedding and equal hypernetwork weights per slot, a mean-pooled first layer is the same for both teams
+    # while the summing one doubles its weighted sum
+    torch.manual_seed(0)
+    mixers = {
+        pooling: QMixer(N_MAX - 1, OBS_DIM, STATE_DIM, team_embedding="mean", mixer_pooling=pooling)
+        for pooling in ("sum", "mean")
+    }
+    for mixer in mixers.values():
+        with torch.no_grad():  # one weight per mixing unit, shared by every slot
+            mixer.hyper_w1[-1].weight.copy_(mixer.hyper_w1[-1].weight[: mixer.mixing_embed_dim].repeat(N_MAX - 1, 1))
+            mixer.hyper_w1[-1].bias.copy_(mixer.hyper_w1[-1].bias[: mixer.mixing_embed_dim].repeat(N_MAX - 1))
+    obs = torch.randn(1, N_MAX - 1, OBS_DIM)
+    obs[:, 2:] = 0
+    qs = torch.tensor([[-3.0, -5.0, 0.0, 0.0]])
+    small = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    doubled_obs = torch.cat([obs[:, :2], obs[:, :2]], dim=1)
+    doubled_qs, doubled = torch.cat([qs[:, :2], qs[:, :2]], dim=1), torch.ones(1, N_MAX - 1)
+    state = torch.zeros(1, STATE_DIM)
+    for pooling, mixer in mixers.items():
+        e_small, e_doubled = mixer.embed(obs, small, state), mixer.embed(doubled_obs, doubled, state)
+        torch.testing.assert_close(e_small, e_doubled)  # the mean embedding of copies is the same
+        b1 = mixer.hyper_b1(e_small)
+        h_small = mixer.first_layer(qs, small, e_small) - b1
+        h_doubled = mixer.first_layer(doubled_qs, doubled, e_doubled) - b1
+        torch.testing.assert_close(h_doubled, h_small * (1.0 if pooling == "mean" else 2.0))
+        assert (h_small < 0).all()
+
+
+@pytest.mark.parametrize("pooling", ["sum", "mean"])
+def test_qmix_is_monotonic_and_padding_free_with_either_pooling(pooling):
+    torch.manual_seed(0)
+    mixer = QMixer(N_MAX, OBS_DIM, STATE_DIM, team_embedding="graph", mixer_pooling=pooling)
+    qs, mask, obs, state = team_batch(32)
+    qs = (qs * 5).requires_grad_(True)
+    (grad,) = torch.autograd.grad(mixer(qs, mask, obs, state).sum(), qs)
+    assert (grad >= 0).all() and (grad[mask.bool()] > 0).any()
+    assert not grad[~mask.bool()].any()
 
 
 @pytest.mark.parametrize("embedding", EMBEDDINGS, ids=str)
@@ -304,11 +364,11 @@ def test_epsilon_schedule_and_absent_agents_never_act():
         assert differs == pytest.approx(epsilon * (1 - 1 / N_ACTIONS), abs=0.05)
 
 
-def test_hypernet_input_norm_reaches_the_mixer_and_old_checkpoints_keep_theirs():
+def test_mixer_options_reach_the_mixer_and_old_checkpoints_keep_theirs():
     normalised = make_module(mixer="qmix")
-    raw = make_module(mixer="qmix", hypernet_input_norm=False)
+    raw = make_module(mixer="qmix", hypernet_input_norm=False, mixer_pooling="mean")
     old_model_config = dict(rl_algos.get_config("qmix").model_config)
-    del old_model_config["hypernet_input_norm"]  # a checkpoint written before the option existed
+    del old_model_config["hypernet_input_norm"], old_model_config["mixer_pooling"]  # written before the options
     old = TeamQModule(
         observation_space=normalised.observation_space,
         action_space=normalised.action_space,
@@ -317,6 +377,8 @@ def test_hypernet_input_norm_reaches_the_mixer_and_old_checkpoints_keep_theirs()
     assert isinstance(normalised.mixer.input_norm, torch.nn.LayerNorm)
     assert isinstance(raw.mixer.input_norm, torch.nn.Identity)
     assert isinstance(old.mixer.input_norm, torch.nn.Identity)
+    assert (normalised.mixer.mixer_pooling, raw.mixer.mixer_pooling, old.mixer.mixer_pooling) == ("sum", "mean", "sum")
+    assert rl_algos.get_config("gum").training(mixer_pooling="mean").model_config["mixer_pooling"] == "mean"
 
 
 def test_env_runner_module_holds_the_agent_network_only():

@@ -161,6 +161,7 @@ def test_individual_rewards_reach_the_iql_learner(ray_session):
         ("vdn", {"scenario": "multiwalker", "n_agents": 2}, {}, "needs discrete actions"),
         ("qmix", SPREAD, {"reward": "individual"}, "reward='individual' is for IQL only"),
         ("qmix", SPREAD, {"mixer_input": "state", "team_embedding": "graph"}, "use team_embedding='concat' with it"),
+        ("gum", SPREAD, {"mixer_pooling": "max"}, "mixer_pooling='max' is unknown; use one of sum, mean"),
         ("qmix", SPREAD, {"optimizer": "sgd"}, "optimizer='sgd' is unknown; use one of adam, rmsprop"),
         ("qmix", SPREAD, {"tau": 0.0}, "tau must be in (0, 1]"),
         ("qmix", SPREAD, {"recurrent": True, "n_step": 3}, "recurrent=True needs n_step=1"),

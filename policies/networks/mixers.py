@@ -20,6 +20,7 @@ from policies.networks.team_embedding import make_team_embedding
 
 MIXERS = ("vdn", "qmix")
 MIXER_INPUTS = ("obs", "state")
+MIXER_POOLINGS = ("sum", "mean")
 
 
 class VDNMixer(nn.Module):
@@ -37,7 +38,9 @@ class QMixer(nn.Module):
     `e` is the team embedding of the agents' observations (`mixer_input="obs"`) or the global state itself
     (`mixer_input="state"`, as PyMARL), layer-normalised (`hypernet_input_norm`, no learned scale or shift) before
     the hypernetworks see it. Absent agents' Qs are zeroed before mixing, so they change neither `Q_tot` nor any
-    gradient."""
+    gradient. `mixer_pooling="mean"` divides the first layer's weighted sum `W1(e)^T q` by the number of present
+    agents, so its input does not grow with the team (with `"sum"`, QMIX's, six agents' Qs push twice as far below
+    ELU's knee as three agents' do)."""
 
     def __init__(
         self,
@@ -49,9 +52,12 @@ class QMixer(nn.Module):
         mixing_embed_dim: int = 32,
         hypernet_embed: int = 64,
         hypernet_input_norm: bool = True,
+        mixer_pooling: str = "sum",
     ):
         super().__init__()
-        self.mixer_input = mixer_input
+        if mixer_pooling not in MIXER_POOLINGS:
+            raise ValueError(f"mixer_pooling={mixer_pooling!r} is unknown; use one of {', '.join(MIXER_POOLINGS)}")
+        self.mixer_input, self.mixer_pooling = mixer_input, mixer_pooling
         if mixer_input == "obs":
             self.embedding = make_team_embedding(team_embedding, obs_dim, n_max)
             embed_dim = self.embedding.out_dim
@@ -83,15 +89,23 @@ class QMixer(nn.Module):
         """What the hypernetworks see: the team features, normalised per sample unless disabled. `[B, embed]`"""
         return self.input_norm(self.team_features(obs, mask, state))
 
+    # h = W1(e)^T (m * q) [/ sum_a m_a with mixer_pooling="mean"] + b1(e), before the ELU
+    def first_layer(self, agent_qs: torch.Tensor, mask: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """The first mixing layer's pre-activations `[..., B, m]` of agent Qs `[..., B, n_max]` and the
+        hypernetworks' input `e` `[B, embed]`."""
+        w1 = self.hyper_w1(e).abs().view(-1, self.n_max, self.mixing_embed_dim)  # [B, n_max, m]
+        weighted = torch.einsum("...bn,bnm->...bm", agent_qs * mask, w1)  # [..., B, m]
+        if self.mixer_pooling == "mean":
+            weighted = weighted / mask.sum(-1, keepdim=True).clamp(min=1.0)
+        return weighted + self.hyper_b1(e)
+
     def forward(
         self, agent_qs: torch.Tensor, mask: torch.Tensor, obs: torch.Tensor, state: torch.Tensor
     ) -> torch.Tensor:
         """`Q_tot` `[..., B]` of agent Qs `[..., B, n_max]`: leading dimensions (several joint actions of the same
         states, e.g. gum's behaviour samples) share one hypernetwork pass over the `B` states."""
         e = self.embed(obs, mask, state)  # [B, embed]
-        w1 = self.hyper_w1(e).abs().view(-1, self.n_max, self.mixing_embed_dim)  # [B, n_max, m]
-        b1 = self.hyper_b1(e)  # [B, m]
-        hidden = F.elu(torch.einsum("...bn,bnm->...bm", agent_qs * mask, w1) + b1)  # [..., B, m]
+        hidden = F.elu(self.first_layer(agent_qs, mask, e))  # [..., B, m]
         w2 = self.hyper_w2(e).abs()  # [B, m]
         return (hidden * w2).sum(dim=-1) + self.value(e).squeeze(-1)  # [..., B]
 

@@ -8,7 +8,7 @@ from typing import Any
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-from policies.networks.mixers import MIXER_INPUTS
+from policies.networks.mixers import MIXER_INPUTS, MIXER_POOLINGS
 from policies.networks.team_embedding import parse_embedding_spec
 from policies.team_q_module import TeamQModule
 from rl_algos.common.config.recurrent import RecurrentAgentOptions
@@ -30,6 +30,8 @@ class TeamQConfig(TeamAlgorithmConfig):
     - `mixer_input`: `"obs"` (the embedding of the agents' observations) or `"state"` (the global state, concat
       only); `mixing_embed_dim` (32), `hypernet_embed` (64): QMIX sizes; `hypernet_input_norm` (True): layer-normalise
       what the hypernetworks see (without it QMIX diverged on spread; `policies/networks/mixers.py`);
+      `mixer_pooling` ("sum"): QMIX's first mixing layer sums the agents' weighted Qs (`"sum"`, QMIX's) or averages
+      them over the present agents (`"mean"`: its input does not grow with the team);
     - `hidden` ((64, 64)), `obs_agent_id` (True): the shared agent network; `recurrent` (False): a GRU agent
       of width `hidden[-1]`, trained on replayed sequences of `max_seq_len` (20) steps from the recurrent state
       stored with their first step, `train_batch_size_per_learner // max_seq_len` of them (at least one) per
@@ -62,6 +64,7 @@ class TeamQConfig(TeamAlgorithmConfig):
         self.mixing_embed_dim = 32
         self.hypernet_embed = 64
         self.hypernet_input_norm = True
+        self.mixer_pooling = "sum"
         self.hidden: Sequence[int] = (64, 64)
         self.obs_agent_id = True
         self.obs_last_action = False
@@ -94,6 +97,7 @@ class TeamQConfig(TeamAlgorithmConfig):
         mixing_embed_dim: int = NotProvided,
         hypernet_embed: int = NotProvided,
         hypernet_input_norm: bool = NotProvided,
+        mixer_pooling: str = NotProvided,
         hidden: Sequence[int] = NotProvided,
         obs_agent_id: bool = NotProvided,
         obs_last_action: bool = NotProvided,
@@ -133,6 +137,7 @@ class TeamQConfig(TeamAlgorithmConfig):
             "mixing_embed_dim": self.mixing_embed_dim,
             "hypernet_embed": self.hypernet_embed,
             "hypernet_input_norm": self.hypernet_input_norm,
+            "mixer_pooling": self.mixer_pooling,
             "target_q_at_obs": self.munchausen_params is not None,
         }
 
@@ -165,6 +170,8 @@ class TeamQConfig(TeamAlgorithmConfig):
                 "mixer_input='state' feeds the flat global state to the hypernetworks, which has no agent axis to "
                 "pool over; use team_embedding='concat' with it, or mixer_input='obs' for mean/graph embeddings"
             )
+        if self.mixer_pooling not in MIXER_POOLINGS:
+            raise ValueError(f"mixer_pooling={self.mixer_pooling!r} is unknown; use one of {', '.join(MIXER_POOLINGS)}")
         self._validate_munchausen()
         if self.reward not in REWARDS:
             raise ValueError(f"reward={self.reward!r} is unknown; use one of {', '.join(REWARDS)}")
