@@ -50,7 +50,8 @@ REGIMES = {
 
 
 def mixer_diagnostics(module, batch: dict) -> dict[str, float]:
-    """The mixer's gain, input Qs, output-layer weight sum and ELU saturation on a replayed batch."""
+    """The mixer's gain, input Qs, output-layer weight sum, ELU saturation and running Q scale (1 without
+    `mixer_q_norm`) on a replayed batch."""
     obs = {key: torch.as_tensor(value) for key, value in batch["obs"].items()}
     mask = obs["mask"]
     actions = torch.as_tensor(batch["actions"]).long()
@@ -78,6 +79,7 @@ def mixer_diagnostics(module, batch: dict) -> dict[str, float]:
         "features_norm": float(features.norm(dim=-1).mean()),
         "gain_norm_corr": float(gain_norm_corr),
         "q_tot_at_zero": float(q_tot_at_zero.mean()),
+        "q_scale": float(mixer.scale()),
     }
 
 

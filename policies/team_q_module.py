@@ -13,7 +13,7 @@ from ray.rllib.utils.schedules.scheduler import Scheduler
 
 from policies.networks.agent_network import AgentQNetwork, RecurrentAgentQNetwork
 from policies.networks.masked import chosen_action_values, mean_over_present
-from policies.networks.mixers import make_mixer
+from policies.networks.mixers import QMixer, make_mixer
 from policies.pretrained_reference import PRETRAINED_REFERENCE, PretrainedReferenceAPI
 from policies.reused_agent_ids import ReusedAgentIds
 from policies.train_mode import SkipRepeatedModeSwitch
@@ -69,6 +69,7 @@ class TeamQModule(
                 # absent from checkpoints written before the option existed: they were trained without it
                 hypernet_input_norm=config.get("hypernet_input_norm", False),
                 mixer_pooling=config.get("mixer_pooling", "sum"),
+                q_norm=config.get("mixer_q_norm", False),
             )
         self.make_pretrained_reference()
 
@@ -138,6 +139,12 @@ class TeamQModule(
         else:
             q, _ = self.agent_q(self.agent, obs)  # [T, n_max, A]
         return chosen_action_values(q, actions)
+
+    def observe_agent_qs(self, agent_qs: torch.Tensor, mask: torch.Tensor) -> None:
+        """Let a QMIX mixer with `mixer_q_norm` move its running Q scale toward the agent Qs `[B, n_max]` the
+        learner is about to mix (once per update); other mixers have no scale to track."""
+        if isinstance(self.mixer, QMixer):
+            self.mixer.observe_agent_qs(agent_qs, mask)
 
     def mix(self, agent_qs: torch.Tensor, obs: dict[str, torch.Tensor], target: bool = False) -> torch.Tensor:
         """`Q_tot` [..., B] of the chosen agent Qs [..., B, n_max] with the (target) mixer; leading dimensions

@@ -195,6 +195,7 @@ def hand_computed_loss(q, mix, samples, mixed_gap_grad="all", fixed_mix=None):
     """gum's loss on one transition, two agents, two actions: agent Qs `q` [1, 2, 2], a stand-in mixer `mix` (and,
     for `mixed_gap_grad="agents"`, its fixed-parameter twin) for the online and the target mixer, a stand-in
     behaviour model with fixed probabilities and the joint-action `samples` [S=1, 1, 2]; (loss, logged metrics)."""
+    logged = {}
     behaviour = SimpleNamespace(
         fit=lambda obs, actions, mask, beta_samples: BehaviourFit(
             loss=torch.tensor(0.7),
@@ -208,6 +209,7 @@ def hand_computed_loss(q, mix, samples, mixed_gap_grad="all", fixed_mix=None):
         log_lambdas=torch.zeros(2, requires_grad=True),
         mix=lambda per_agent_q, obs, target=False: mix(per_agent_q * obs["mask"]),
         mix_with_fixed_mixer=lambda per_agent_q, obs: fixed_mix(per_agent_q * obs["mask"]),
+        observe_agent_qs=lambda per_agent_q, mask: logged.update(observed_q=per_agent_q * mask),
     )
     config = SimpleNamespace(
         gamma=0.5,
@@ -225,7 +227,6 @@ def hand_computed_loss(q, mix, samples, mixed_gap_grad="all", fixed_mix=None):
         finetune_kl_tau=1.0,
         mixed_gap_grad=mixed_gap_grad,
     )
-    logged = {}
     learner = SimpleNamespace(
         config=config,
         module={"m": SimpleNamespace(unwrapped=lambda: module)},
@@ -263,6 +264,7 @@ def test_gum_loss_matches_a_hand_computed_batch():
     assert total.item() == pytest.approx(expected, rel=1e-5)
     assert logged["gap_ind"].item() == pytest.approx(0.5) and logged["gap_mix"].item() == pytest.approx(0.0)
     assert logged["w_mix"].item() == pytest.approx(w_mix, rel=1e-5)
+    torch.testing.assert_close(logged["observed_q"], torch.tensor([[1.0, 2.0]]))  # the mixer sees the Qs taken
 
 
 def test_with_mixed_gap_grad_agents_the_mixed_gap_trains_the_agents_and_not_the_mixer():

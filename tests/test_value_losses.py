@@ -52,6 +52,14 @@ def learner_stub(module, **config) -> tuple[SimpleNamespace, list[dict]]:
     return learner, logged
 
 
+def mixing_module(mix) -> tuple[SimpleNamespace, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """A stand-in module with the mixer `mix`; it records the (agent Qs, present mask) the learner lets it
+    observe (a QMIX mixer's running scale, `mixer_q_norm`)."""
+    observed: list[tuple[torch.Tensor, torch.Tensor]] = []
+    module = SimpleNamespace(mix=mix, observe_agent_qs=lambda qs, mask: observed.append((qs, mask)))
+    return module, observed
+
+
 @pytest.mark.parametrize("terminated_second", [0.0, 1.0])
 def test_iql_loss_matches_a_hand_computed_batch(terminated_second):
     batch, fwd_out = batch_and_outputs(terminated_second)
@@ -77,8 +85,14 @@ def test_qmix_loss_matches_a_hand_computed_batch(terminated_second):
         return 2 * (q * obs["mask"]).sum(-1) + obs["mask"].sum(-1)
 
     batch, fwd_out = batch_and_outputs(terminated_second)
-    learner, logged = learner_stub(SimpleNamespace(mix=mix))
+    module, observed = mixing_module(mix)
+    learner, logged = learner_stub(module)
     loss = QMIXLearner.compute_loss_for_module(learner, module_id="m", config=None, batch=batch, fwd_out=fwd_out)
+    # the mixer observes the Qs it mixes once, detached, with the agents present at the step
+    ((observed_qs, observed_mask),) = observed
+    assert not observed_qs.requires_grad
+    torch.testing.assert_close(observed_qs * observed_mask, torch.tensor([[2.0, 3.0], [0.5, 0.0]]))
+    torch.testing.assert_close(observed_mask, batch[Columns.OBS]["mask"])
     # Q_tot: 2 * (2 + 3) + 2 = 12 and 2 * 0.5 + 1 = 2. Next Q_tot over the agents present next: 2 * 4 + 1 = 9 and
     # 2 * 3 + 1 = 7. Targets: 1 + 0.5 * 9 = 5.5; -1 + 0.25 * 7 = 0.75, or -1 if terminated.
     second_target = -1.0 if terminated_second else 0.75
@@ -93,9 +107,7 @@ def test_qmix_loss_matches_a_hand_computed_batch(terminated_second):
 
 def test_qmix_without_double_q_bootstraps_from_the_target_network_s_max():
     batch, fwd_out = batch_and_outputs(0.0)
-    learner, _ = learner_stub(
-        SimpleNamespace(mix=lambda q, obs, target=False: (q * obs["mask"]).sum(-1)), double_q=False
-    )
+    learner, _ = learner_stub(mixing_module(lambda q, obs, target=False: (q * obs["mask"]).sum(-1))[0], double_q=False)
     loss = QMIXLearner.compute_loss_for_module(learner, module_id="m", config=None, batch=batch, fwd_out=fwd_out)
     # VDN's sum: Q_tot 5 and 0.5; next: max of the target network, 10 and 3, for the agent present next
     expected = ((5 - (1 + 0.5 * 10)) ** 2 + (0.5 - (-1 + 0.25 * 3)) ** 2) / 2
@@ -157,8 +169,10 @@ def test_qmix_loss_on_sequences_regresses_on_lambda_returns_over_valid_steps():
         "n_step": torch.ones(1, 3, dtype=torch.long),
     }
     fwd_out = {"q": torch.full((1, 3, 1, 2), 5.0, requires_grad=True), "q_next": q_next, "q_next_target": q_next}
-    learner, logged = learner_stub(SimpleNamespace(mix=lambda q, obs, target=False: q.sum(-1)), td_lambda=0.5)
+    module, observed = mixing_module(lambda q, obs, target=False: q.sum(-1))
+    learner, logged = learner_stub(module, td_lambda=0.5)
     loss = QMIXLearner.compute_loss_for_module(learner, module_id="m", config=None, batch=batch, fwd_out=fwd_out)
+    assert observed[0][1].reshape(-1).tolist() == [1.0, 1.0, 0.0], "the padding step's Qs are not observed"
     # the terminated sequence: targets 4 and 2 on its two steps; its padding step is out of the loss
     assert loss.item() == pytest.approx(((5 - 4) ** 2 + (5 - 2) ** 2) / 2)
     assert logged[0]["target_mean"].item() == pytest.approx(3.0)

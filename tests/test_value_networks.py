@@ -1,6 +1,7 @@
 """Value-based networks and losses, without Ray: shapes, masking, monotonicity, invariance, hand-computed targets."""
 
 import math
+from types import SimpleNamespace
 
 import gymnasium as gym
 import numpy as np
@@ -17,6 +18,7 @@ from policies.networks.mixers import QMixer, VDNMixer
 from policies.networks.team_embedding import make_team_embedding, parse_embedding_spec
 from policies.team_q_module import TeamQModule
 from policies.train_mode import SkipRepeatedModeSwitch
+from rl_algos.common.learners.utils import update_targets
 from rl_algos.common.losses.value import (
     double_q_next_values,
     log_policy_of_actions,
@@ -124,10 +126,52 @@ def test_mean_pooling_keeps_the_first_layer_s_scale_when_the_team_doubles():
         assert (h_small < 0).all()
 
 
-@pytest.mark.parametrize("pooling", ["sum", "mean"])
-def test_qmix_is_monotonic_and_padding_free_with_either_pooling(pooling):
+def test_q_norm_mixes_the_qs_divided_by_the_running_scale_and_scales_the_result_back():
     torch.manual_seed(0)
-    mixer = QMixer(N_MAX, OBS_DIM, STATE_DIM, team_embedding="graph", mixer_pooling=pooling)
+    plain = QMixer(N_MAX, OBS_DIM, STATE_DIM, team_embedding="mean")
+    normed = QMixer(N_MAX, OBS_DIM, STATE_DIM, team_embedding="mean", q_norm=True)
+    normed.load_state_dict({**plain.state_dict(), "q_scale": torch.tensor(4.0)})
+    qs, mask, obs, state = team_batch(8)
+    # Q_tot = sigma * mix(q / sigma): at sigma 4, four times the plain mixer's value of the Qs divided by 4 ...
+    torch.testing.assert_close(normed(qs, mask, obs, state), 4 * plain(qs / 4, mask, obs, state))
+    # ... so Qs and scale grown together by 10 give 10 times the value: the first layer sees the same inputs
+    normed.q_scale.fill_(40.0)
+    torch.testing.assert_close(normed(10 * qs, mask, obs, state), 10 * 4 * plain(qs / 4, mask, obs, state))
+    e = normed.embed(obs, mask, state)
+    torch.testing.assert_close(normed.first_layer(10 * qs, mask, e), plain.first_layer(qs / 4, mask, e))
+
+
+def test_the_running_scale_moves_toward_the_present_agents_mean_absolute_q_and_never_below_one():
+    mixer = QMixer(N_MAX, OBS_DIM, STATE_DIM, q_norm=True)
+    mask = torch.tensor([[1.0, 1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0]])
+    qs = torch.tensor([[-10.0, -20.0, 999.0, 0.0, 0.0], [-30.0, -999.0, 0.0, 0.0, 0.0]])  # absent: never read
+    mixer.observe_agent_qs(qs, mask)  # mean |Q| over present agents 20: 1 + 0.01 * (20 - 1)
+    assert mixer.q_scale.item() == pytest.approx(1.19)
+    mixer.observe_agent_qs(qs, mask)
+    assert mixer.q_scale.item() == pytest.approx(1.19 + 0.01 * (20 - 1.19))
+    mixer.q_scale.fill_(1.5)
+    mixer.observe_agent_qs(torch.full_like(qs, 0.2), mask)  # |Q| below 1 counts as 1
+    assert mixer.q_scale.item() == pytest.approx(1.5 + 0.01 * (1.0 - 1.5))
+    assert "q_scale" in mixer.state_dict(), "saved with checkpoints, copied to the target mixer"
+    unnormed = QMixer(N_MAX, OBS_DIM, STATE_DIM)
+    unnormed.observe_agent_qs(qs, mask)  # without q_norm: nothing to track, and no buffer to save
+    assert unnormed.scale() == 1.0 and "q_scale" not in unnormed.state_dict()
+
+
+def test_the_target_mixer_takes_the_running_scale_with_the_weights():
+    module = make_module(mixer="qmix", mixer_q_norm=True)
+    module.make_target_networks()
+    module.mixer.q_scale.fill_(7.0)
+    update_targets(SimpleNamespace(module=SimpleNamespace(_rl_modules={"m": module})), tau=1.0)
+    assert module._target_mixer.q_scale.item() == 7.0
+
+
+@pytest.mark.parametrize("pooling, q_norm", [("sum", False), ("mean", False), ("mean", True)])
+def test_qmix_is_monotonic_and_padding_free_with_either_pooling_and_q_norm(pooling, q_norm):
+    torch.manual_seed(0)
+    mixer = QMixer(N_MAX, OBS_DIM, STATE_DIM, team_embedding="graph", mixer_pooling=pooling, q_norm=q_norm)
+    if q_norm:
+        mixer.q_scale.fill_(3.0)
     qs, mask, obs, state = team_batch(32)
     qs = (qs * 5).requires_grad_(True)
     (grad,) = torch.autograd.grad(mixer(qs, mask, obs, state).sum(), qs)
@@ -366,9 +410,10 @@ def test_epsilon_schedule_and_absent_agents_never_act():
 
 def test_mixer_options_reach_the_mixer_and_old_checkpoints_keep_theirs():
     normalised = make_module(mixer="qmix")
-    raw = make_module(mixer="qmix", hypernet_input_norm=False, mixer_pooling="mean")
+    raw = make_module(mixer="qmix", hypernet_input_norm=False, mixer_pooling="mean", mixer_q_norm=True)
     old_model_config = dict(rl_algos.get_config("qmix").model_config)
-    del old_model_config["hypernet_input_norm"], old_model_config["mixer_pooling"]  # written before the options
+    for option in ("hypernet_input_norm", "mixer_pooling", "mixer_q_norm"):
+        del old_model_config[option]  # a checkpoint written before the options existed
     old = TeamQModule(
         observation_space=normalised.observation_space,
         action_space=normalised.action_space,
@@ -378,6 +423,7 @@ def test_mixer_options_reach_the_mixer_and_old_checkpoints_keep_theirs():
     assert isinstance(raw.mixer.input_norm, torch.nn.Identity)
     assert isinstance(old.mixer.input_norm, torch.nn.Identity)
     assert (normalised.mixer.mixer_pooling, raw.mixer.mixer_pooling, old.mixer.mixer_pooling) == ("sum", "mean", "sum")
+    assert (normalised.mixer.q_norm, raw.mixer.q_norm, old.mixer.q_norm) == (False, True, False)
     assert rl_algos.get_config("gum").training(mixer_pooling="mean").model_config["mixer_pooling"] == "mean"
 
 

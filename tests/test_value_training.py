@@ -162,6 +162,7 @@ def test_individual_rewards_reach_the_iql_learner(ray_session):
         ("qmix", SPREAD, {"reward": "individual"}, "reward='individual' is for IQL only"),
         ("qmix", SPREAD, {"mixer_input": "state", "team_embedding": "graph"}, "use team_embedding='concat' with it"),
         ("gum", SPREAD, {"mixer_pooling": "max"}, "mixer_pooling='max' is unknown; use one of sum, mean"),
+        ("qmix", SPREAD, {"mixer_q_norm": "yes"}, "mixer_q_norm must be True or False, got 'yes'"),
         ("qmix", SPREAD, {"optimizer": "sgd"}, "optimizer='sgd' is unknown; use one of adam, rmsprop"),
         ("qmix", SPREAD, {"tau": 0.0}, "tau must be in (0, 1]"),
         ("qmix", SPREAD, {"recurrent": True, "n_step": 3}, "recurrent=True needs n_step=1"),

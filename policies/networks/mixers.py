@@ -40,7 +40,12 @@ class QMixer(nn.Module):
     the hypernetworks see it. Absent agents' Qs are zeroed before mixing, so they change neither `Q_tot` nor any
     gradient. `mixer_pooling="mean"` divides the first layer's weighted sum `W1(e)^T q` by the number of present
     agents, so its input does not grow with the team (with `"sum"`, QMIX's, six agents' Qs push twice as far below
-    ELU's knee as three agents' do)."""
+    ELU's knee as three agents' do). `q_norm=True` mixes the agents' Qs divided by a running scale `sigma` (a
+    moving average of their mean absolute value, at least 1, updated by `observe_agent_qs`) and scales the result
+    back: `Q_tot = sigma * mix(q / sigma)`, so the first layer stays in ELU's working range as the values grow;
+    `sigma` is one number for the whole batch, so `Q_tot` stays monotonic in each agent's Q."""
+
+    scale_momentum = 0.01  # the running scale's update per learner step: a time constant of 100 steps
 
     def __init__(
         self,
@@ -53,11 +58,14 @@ class QMixer(nn.Module):
         hypernet_embed: int = 64,
         hypernet_input_norm: bool = True,
         mixer_pooling: str = "sum",
+        q_norm: bool = False,
     ):
         super().__init__()
         if mixer_pooling not in MIXER_POOLINGS:
             raise ValueError(f"mixer_pooling={mixer_pooling!r} is unknown; use one of {', '.join(MIXER_POOLINGS)}")
-        self.mixer_input, self.mixer_pooling = mixer_input, mixer_pooling
+        self.mixer_input, self.mixer_pooling, self.q_norm = mixer_input, mixer_pooling, q_norm
+        if q_norm:  # a buffer: saved with checkpoints and carried to the target mixer with the parameters
+            self.register_buffer("q_scale", torch.ones(()))
         if mixer_input == "obs":
             self.embedding = make_team_embedding(team_embedding, obs_dim, n_max)
             embed_dim = self.embedding.out_dim
@@ -89,12 +97,27 @@ class QMixer(nn.Module):
         """What the hypernetworks see: the team features, normalised per sample unless disabled. `[B, embed]`"""
         return self.input_norm(self.team_features(obs, mask, state))
 
-    # h = W1(e)^T (m * q) [/ sum_a m_a with mixer_pooling="mean"] + b1(e), before the ELU
+    # sigma <- (1 - momentum) sigma + momentum max(1, sum_a m_a |Q_a| / sum_a m_a)
+    @torch.no_grad()
+    def observe_agent_qs(self, agent_qs: torch.Tensor, mask: torch.Tensor) -> None:
+        """Move the running scale toward the mean absolute Q of the present agents in `agent_qs` `[B, n_max]`
+        (a no-op without `q_norm`); the learner calls it once per update, before mixing."""
+        if not self.q_norm:
+            return
+        batch_scale = (agent_qs.abs() * mask).sum() / mask.sum().clamp(min=1.0)
+        self.q_scale.lerp_(batch_scale.clamp(min=1.0), self.scale_momentum)
+
+    def scale(self) -> torch.Tensor | float:
+        """`sigma`, what the agents' Qs are divided by before mixing and `Q_tot` multiplied by after (1 without
+        `q_norm`)."""
+        return self.q_scale if self.q_norm else 1.0
+
+    # h = W1(e)^T (m * q / sigma) [/ sum_a m_a with mixer_pooling="mean"] + b1(e), before the ELU
     def first_layer(self, agent_qs: torch.Tensor, mask: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         """The first mixing layer's pre-activations `[..., B, m]` of agent Qs `[..., B, n_max]` and the
         hypernetworks' input `e` `[B, embed]`."""
         w1 = self.hyper_w1(e).abs().view(-1, self.n_max, self.mixing_embed_dim)  # [B, n_max, m]
-        weighted = torch.einsum("...bn,bnm->...bm", agent_qs * mask, w1)  # [..., B, m]
+        weighted = torch.einsum("...bn,bnm->...bm", agent_qs * mask / self.scale(), w1)  # [..., B, m]
         if self.mixer_pooling == "mean":
             weighted = weighted / mask.sum(-1, keepdim=True).clamp(min=1.0)
         return weighted + self.hyper_b1(e)
@@ -107,7 +130,7 @@ class QMixer(nn.Module):
         e = self.embed(obs, mask, state)  # [B, embed]
         hidden = F.elu(self.first_layer(agent_qs, mask, e))  # [..., B, m]
         w2 = self.hyper_w2(e).abs()  # [B, m]
-        return (hidden * w2).sum(dim=-1) + self.value(e).squeeze(-1)  # [..., B]
+        return self.scale() * ((hidden * w2).sum(dim=-1) + self.value(e).squeeze(-1))  # [..., B]
 
 
 def make_mixer(name: str, n_max: int, obs_dim: int, state_dim: int, **qmix_options: Any) -> nn.Module:

@@ -100,6 +100,7 @@ class GUMLearner(TeamQLearner):
         beta_probs, beta_actions = behaviour.probs, behaviour.samples * mask.long()  # [B, n, A], [S, B, n]
         greedy_actions = q.detach().argmax(dim=-1) * mask.long()  # [B, n]
         q_ind = (q_taken * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)  # [B]
+        module.observe_agent_qs(q_taken.detach(), mask)
         joint_actions = torch.cat([actions[None], greedy_actions[None], beta_actions])  # [2 + S, B, n]
         q_joint = chosen_action_values(q.expand(len(joint_actions), *q.shape), joint_actions)  # [2 + S, B, n]
         if cfg.mixed_gap_grad == "all":

@@ -31,6 +31,8 @@ class QMIXLearner(TeamQLearner):
         batch, fwd_out, valid = fold_sequences(batch, fwd_out)  # sequences: [B, T] steps -> [B * T]
         obs, next_obs, actions = batch[Columns.OBS], batch[Columns.NEXT_OBS], batch[Columns.ACTIONS]
         q_taken = chosen_action_values(fwd_out["q"], actions)  # [B, n]
+        present = obs["mask"] if valid is None else obs["mask"] * valid.unsqueeze(-1)  # [B, n]: no sequence padding
+        module.observe_agent_qs(q_taken.detach(), present)
         q_tot = module.mix(q_taken, obs)  # [B]
         with torch.no_grad():
             next_values = next_agent_values(

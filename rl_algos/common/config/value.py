@@ -31,7 +31,9 @@ class TeamQConfig(TeamAlgorithmConfig):
       only); `mixing_embed_dim` (32), `hypernet_embed` (64): QMIX sizes; `hypernet_input_norm` (True): layer-normalise
       what the hypernetworks see (without it QMIX diverged on spread; `policies/networks/mixers.py`);
       `mixer_pooling` ("sum"): QMIX's first mixing layer sums the agents' weighted Qs (`"sum"`, QMIX's) or averages
-      them over the present agents (`"mean"`: its input does not grow with the team);
+      them over the present agents (`"mean"`: its input does not grow with the team); `mixer_q_norm` (False): QMIX
+      mixes the agents' Qs divided by a running scale of their size and scales `Q_tot` back, so its first layer
+      stays in ELU's working range as the values grow (`policies/networks/mixers.py`);
     - `hidden` ((64, 64)), `obs_agent_id` (True): the shared agent network; `recurrent` (False): a GRU agent
       of width `hidden[-1]`, trained on replayed sequences of `max_seq_len` (20) steps from the recurrent state
       stored with their first step, `train_batch_size_per_learner // max_seq_len` of them (at least one) per
@@ -65,6 +67,7 @@ class TeamQConfig(TeamAlgorithmConfig):
         self.hypernet_embed = 64
         self.hypernet_input_norm = True
         self.mixer_pooling = "sum"
+        self.mixer_q_norm = False
         self.hidden: Sequence[int] = (64, 64)
         self.obs_agent_id = True
         self.obs_last_action = False
@@ -98,6 +101,7 @@ class TeamQConfig(TeamAlgorithmConfig):
         hypernet_embed: int = NotProvided,
         hypernet_input_norm: bool = NotProvided,
         mixer_pooling: str = NotProvided,
+        mixer_q_norm: bool = NotProvided,
         hidden: Sequence[int] = NotProvided,
         obs_agent_id: bool = NotProvided,
         obs_last_action: bool = NotProvided,
@@ -138,6 +142,7 @@ class TeamQConfig(TeamAlgorithmConfig):
             "hypernet_embed": self.hypernet_embed,
             "hypernet_input_norm": self.hypernet_input_norm,
             "mixer_pooling": self.mixer_pooling,
+            "mixer_q_norm": self.mixer_q_norm,
             "target_q_at_obs": self.munchausen_params is not None,
         }
 
@@ -172,6 +177,8 @@ class TeamQConfig(TeamAlgorithmConfig):
             )
         if self.mixer_pooling not in MIXER_POOLINGS:
             raise ValueError(f"mixer_pooling={self.mixer_pooling!r} is unknown; use one of {', '.join(MIXER_POOLINGS)}")
+        if not isinstance(self.mixer_q_norm, bool):
+            raise ValueError(f"mixer_q_norm must be True or False, got {self.mixer_q_norm!r}")
         self._validate_munchausen()
         if self.reward not in REWARDS:
             raise ValueError(f"reward={self.reward!r} is unknown; use one of {', '.join(REWARDS)}")
