@@ -129,8 +129,9 @@ def gum_config(**training):
         {"unmix": "direct", "regulariser": "kl", "regularise_against": "self", "behaviour_model": "vae"},
         {"unmix": "lagrange", "regulariser": "none", "mixer": "vdn", "cql_mu": "greedy", "cql_alpha": 0.1},
         {"mixed_gap_grad": "agents", "team_embedding": "graph"},
+        {"mixer_pooling": "mean", "mixer_q_norm": True},
     ],
-    ids=["defaults", "direct-kl-self-vae", "lagrange-none-vdn", "gap-grad-agents-graph"],
+    ids=["defaults", "direct-kl-self-vae", "lagrange-none-vdn", "gap-grad-agents-graph", "mean-pooled-q-norm"],
 )
 def test_gum_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_path, switches):
     trainer = gum_config(**switches).build_algo()
