@@ -40,10 +40,11 @@ class QMixer(nn.Module):
     the hypernetworks see it. Absent agents' Qs are zeroed before mixing, so they change neither `Q_tot` nor any
     gradient. `mixer_pooling="mean"` divides the first layer's weighted sum `W1(e)^T q` by the number of present
     agents, so its input does not grow with the team (with `"sum"`, QMIX's, six agents' negative Qs push it twice
-    as far below ELU's knee as three agents' Qs of the same size). `q_norm=True` mixes the agents' Qs divided by a running scale `sigma` (a
-    moving average of their mean absolute value, at least 1, updated by `observe_agent_qs`) and scales the result
-    back: `Q_tot = sigma * mix(q / sigma)`, so the first layer stays in ELU's working range as the values grow;
-    `sigma` is one number for the whole batch, so `Q_tot` stays monotonic in each agent's Q."""
+    as far below ELU's knee as three agents' Qs of the same size). `q_norm=True` mixes the agents' Qs divided by
+    a running scale `sigma` (a moving average of their mean absolute value, at least 1, updated by
+    `observe_agent_qs`) and scales the result back: `Q_tot = sigma * mix(q / sigma)`, so the first layer stays in
+    ELU's working range as the values grow; `sigma` is one number for the whole batch, so `Q_tot` stays monotonic
+    in each agent's Q."""
 
     scale_momentum = 0.01  # the running scale's update per learner step: a time constant of 100 steps
 
