@@ -98,6 +98,49 @@ def test_the_normalised_score_has_an_interquartile_mean_over_five_seeds():
     assert "| qmix | graph | 3 | 6 | 0.62 [" in normalised and "; IQM 0.50 [" in normalised
 
 
+def test_each_seed_is_normalised_by_the_scripted_teams_on_its_own_episodes():
+    from experiments.transfer_experiment.report import Cell
+    from experiments.transfer_experiment.yardstick import Yardstick
+
+    def row(name, phase, seed, value, n=6):
+        train = "-" if name in ("random", "heuristic") else "3"
+        key = (name, "graph" if train == "3" else "-", "spread", train, str(n), phase, seed)
+        return dict(zip(KEY_COLUMNS, key, strict=True)) | {"return_mean": value}
+
+    rows = [row("random", "random", 0, -100.0), row("heuristic", "heuristic", 0, -20.0)]
+    rows += [row("random", "random", 1, -90.0), row("heuristic", "heuristic", 1, -50.0)]
+    yardstick = Yardstick(rows)
+    assert yardstick.scaling(6, 0) == (-100.0, 80.0) and yardstick.scaling(6, "1") == (-90.0, 40.0)
+    assert yardstick.scaling(6) == (-95.0, 60.0), "without a seed (or for a seed not scripted): the seeds' means"
+    assert yardstick.scaling(6, 2) == (-95.0, 60.0)
+    assert yardstick.scaling(3, 0) is None and yardstick.score(-30.0, 3, 0) == -30.0, "nothing to normalise by at 3"
+    scores = yardstick.normalise({"0": [-60.0, -40.0], "1": [-70.0]}, 6)
+    assert [list(s) for s in scores] == [pytest.approx([0.5, 0.75]), pytest.approx([0.5])]
+    scratch = Cell("qmix", "graph", "3", 6, "scratch")
+    with_scratch = Yardstick([*rows, row("qmix", "scratch", 0, -40.0)])
+    assert with_scratch.scaling(6, 0, reference=scratch) == (-100.0, 60.0)
+    assert Yardstick(rows).normalise({"0": [-60.0]}, 6, reference=scratch) is None, "no from-scratch run to scale by"
+
+
+def test_merging_another_seeds_experiment_leaves_a_one_seed_learners_score_as_it_was(tmp_path):
+    from experiments.transfer_experiment.report import summary_markdown
+
+    def rows(algo, seed, value, random, heuristic):
+        learner = dict(zip(KEY_COLUMNS, (algo, "graph", "spread", "3", "6", "zero_shot", seed), strict=True))
+        return [learner | {"return_mean": value}] + [
+            dict(zip(KEY_COLUMNS, (policy, "-", "spread", "-", "6", policy, seed), strict=True)) | {"return_mean": mean}
+            for policy, mean in (("random", random), ("heuristic", heuristic))
+        ]
+
+    vdn_seed0 = rows("vdn", 0, -60.0, -100.0, -20.0)  # (-60 + 100) / 80 = 0.50; pooled with seed 1 35 / 60
+    mappo_seed1 = rows("mappo", 1, -70.0, -90.0, -50.0)  # (-70 + 90) / 40 = 0.50; pooled 25 / 60
+    alone = summary_markdown(vdn_seed0, [], "t").split("Heuristic-normalised score")[1]
+    merged = summary_markdown(vdn_seed0 + mappo_seed1, [], "t").split("Heuristic-normalised score")[1]
+    assert "| vdn | graph | 3 | 6 | 0.50 [0.50, 0.50] |" in alone
+    assert "| vdn | graph | 3 | 6 | 0.50 [0.50, 0.50] |" in merged
+    assert "| mappo | graph | 3 | 6 | 0.50 [0.50, 0.50] |" in merged
+
+
 def write_curves(folder, algo, seed, returns, q_bias=None, phase="train", n=3, q_bias_ind=None, q_bias_rel=None):
     """`curves.csv` of one trial of `algo` (seed `seed`) trained at 3 agents, in `phase` evaluated at `n` agents
     every 100 env steps."""
@@ -155,6 +198,7 @@ def test_fine_tuning_curves_start_from_zero_shot(tmp_path):
 def test_a_fine_tuning_series_is_its_zero_shot_evaluation_then_its_points_mean_over_seeds():
     from experiments.transfer_experiment.curves import panel_series
     from experiments.transfer_experiment.report import Run
+    from experiments.transfer_experiment.yardstick import Yardstick
 
     def point(seed, k, value):
         return {"algo": "qmix", "embedding": "graph", "phase": "finetune:kl", "seed": seed, "train_agents": "3",
@@ -162,15 +206,22 @@ def test_a_fine_tuning_series_is_its_zero_shot_evaluation_then_its_points_mean_o
 
     curves = [point(0, 0, -80.0), point(1, 0, -60.0), point(0, 1, -50.0), point(1, 1, -50.0)]
     ledger = [
-        dict(zip(KEY_COLUMNS, ("qmix", "graph", "spread", "3", "6", "zero_shot", seed), strict=True))
+        dict(zip(KEY_COLUMNS, (name, embedding, "spread", train, "6", phase, seed), strict=True))
         | {"return_mean": value}
-        for seed, value in ((0, -65.0), (1, -55.0))
-    ]
-    # normalised by random -100 and heuristic -20 (offset -100, scale 80): zero-shot 0.5, a dip to 0.375, then 0.625
-    series = panel_series(curves, ledger, 6, "return_mean", True, offset=-100.0, scale=80.0)
+        for name, embedding, train, phase, seed, value in (
+            ("qmix", "graph", "3", "zero_shot", 0, -65.0), ("qmix", "graph", "3", "zero_shot", 1, -55.0),
+            ("random", "-", "-", "random", 0, -100.0), ("heuristic", "-", "-", "heuristic", 0, -20.0),
+            ("random", "-", "-", "random", 1, -90.0), ("heuristic", "-", "-", "heuristic", 1, -50.0),
+        )
+    ]  # fmt: skip
+    # each seed by its own scripted teams: seed 0 (x + 100) / 80: zero-shot 0.4375, 0.25, 0.625; seed 1 (x + 90) / 40:
+    # 0.875, 0.75, 1.0; their means 0.65625, 0.5, 0.8125 (pooled scripted means, (x + 95) / 60, would start at 0.583)
+    series = panel_series(curves, ledger, 6, "return_mean", True, Yardstick(ledger))
     points = series[(Run("qmix", "graph", "3"), "finetune:kl")]
     assert [x for x, _ in points] == [0.0, 500.0, 1000.0]
-    assert [e.point for _, e in points] == pytest.approx([0.5, 0.375, 0.625])
+    assert [e.point for _, e in points] == pytest.approx([0.65625, 0.5, 0.8125])
+    raw = panel_series(curves, ledger, 6, "return_mean", True)[(Run("qmix", "graph", "3"), "finetune:kl")]
+    assert [e.point for _, e in raw] == pytest.approx([-60.0, -70.0, -50.0])
     assert (
         panel_series(curves, ledger, 6, "return_mean", False)[(Run("qmix", "graph", "3"), "finetune:kl")][0][0] == 500
     )
@@ -220,7 +271,8 @@ def test_figures_show_normalised_returns_and_the_embeddings_aggregate(tmp_path):
     from PIL import Image
 
     from experiments.transfer_experiment.plots import embeddings_plot, normalised_estimates, transfer_plot
-    from experiments.transfer_experiment.report import Run, per_seed_samples
+    from experiments.transfer_experiment.report import Run, seeded_samples
+    from experiments.transfer_experiment.yardstick import Yardstick
 
     rows = []
     for embedding, zero_shot in (("concat", -80.0), ("graph", -60.0)):
@@ -235,9 +287,10 @@ def test_figures_show_normalised_returns_and_the_embeddings_aggregate(tmp_path):
         | {"return_mean": -100.0}
         for seed in (0, 1)
     ]
-    returns = per_seed_samples(rows, [], "return")
-    # graph zero-shot: (-59.5 + 100) / (-39.5 + 100) = 0.669
-    assert normalised_estimates(returns, Run("qmix", "graph", "3"), "zero_shot")[6].point == pytest.approx(40.5 / 60.5)
+    seeded, yardstick = seeded_samples(rows, [], "return"), Yardstick(rows)
+    # graph zero-shot, each seed by its own from-scratch run: seed 0 (-60 + 100) / (-40 + 100), seed 1 41 / 61
+    estimate = normalised_estimates(seeded, yardstick, Run("qmix", "graph", "3"), "zero_shot")[6]
+    assert estimate.point == pytest.approx((40 / 60 + 41 / 61) / 2)
     for png in (transfer_plot(rows, [], "t", ["occupied_landmarks"]), embeddings_plot(rows, [], "t")):
         path = tmp_path / "figure.png"
         path.write_bytes(png)

@@ -7,8 +7,9 @@ Each trial evaluates itself greedily every `--eval-every` env steps (`TeamTrial`
 results; here they are gathered from the trials' result histories into one row per (trial, point, eval size), and
 drawn: one panel per eval size of the train phase, one line per run (algorithm x embedding, with the training size
 when there are several), the mean over seeds of the k-th point with its 95% bootstrap band, as the
-heuristic-normalised score `(x - random) / (heuristic - random)` where the experiment has both scripted teams at
-that size, else the raw return; and, for the learners that estimate values, their `q_bias` (the value estimate of
+heuristic-normalised score `(x - random) / (heuristic - random)` (each seed by the scripted teams' returns on its
+own episodes, `experiments.transfer_experiment.yardstick`) where the experiment has both scripted teams at that size,
+else the raw return; and, for the learners that estimate values, their `q_bias` (the value estimate of
 the greedy team's actions minus the return it then obtained) the same way, raw and relative to the return's size
 (`q_bias_rel`, comparable across discounts), and `q_bias_ind` of the learners with an independent estimate besides
 (gum, the actor-critics with `unmix`). The fine-tuning trials evaluate on their
@@ -31,6 +32,7 @@ from experiments.transfer_experiment.plots import plt, png_bytes
 from experiments.transfer_experiment.report import Cell, ExperimentFiles, Run, phase_title, several_train_sizes
 from experiments.transfer_experiment.stats import Estimate, mean_estimate
 from experiments.transfer_experiment.trial_spec import TrialSpec
+from experiments.transfer_experiment.yardstick import Yardstick
 
 CURVE_PREFIX = "curve/"
 KEYS = ("algo", "embedding", "phase", "seed", "train_agents", "point", "env_steps", "eval_agents")
@@ -104,24 +106,6 @@ def curves_csv(rows: list[dict[str, Any]]) -> bytes:
     return text.getvalue().encode()
 
 
-def scripted_means(ledger_rows: list[dict]) -> dict[tuple[str, int], float]:
-    """(policy, eval agents) -> mean return over seeds of the random and heuristic rows of `transfer.csv`."""
-    values: dict[tuple[str, int], list[float]] = {}
-    for row in ledger_rows:
-        if row["phase"] in ("random", "heuristic"):
-            values.setdefault((row["phase"], int(row["eval_agents"])), []).append(float(row["return_mean"]))
-    return {key: float(np.mean(v)) for key, v in values.items()}
-
-
-def score_scaling(scripted: dict[tuple[str, int], float], n: int) -> tuple[float, float] | None:
-    """(offset, scale) of the heuristic-normalised score `(return - offset) / scale` at `n` agents, from the scripted
-    teams' mean returns (`scripted_means`); None unless both were evaluated there and differ."""
-    random, heuristic = scripted.get(("random", n)), scripted.get(("heuristic", n))
-    if random is None or heuristic is None or heuristic == random:
-        return None
-    return random, heuristic - random
-
-
 def curve_key(row: dict[str, Any]) -> tuple[str, ...]:
     """The curve a row is a point of (a trial's curve at one eval size)."""
     return tuple(str(row[key]) for key in CURVE_KEY)
@@ -145,7 +129,7 @@ def curves_plot(
         curves = [row for row in rows if row["phase"] == "train" and str(row.get(column, "")) != ""]
     if not curves:
         return None
-    scripted = scripted_means(ledger_rows) if column == "return_mean" else {}
+    yardstick = Yardstick(ledger_rows) if column == "return_mean" else None
     sizes = sorted({int(row["eval_agents"]) for row in curves})
     trained_at = several_train_sizes(curve_run(row) for row in curves)
     panel_rows = sorted({curve_run(row) for row in curves}) if finetuning else [None]
@@ -155,15 +139,14 @@ def curves_plot(
     for axes_row, run in zip(axes, panel_rows, strict=True):
         run_curves = [row for row in curves if run is None or curve_run(row) == run]
         for ax, n in zip(axes_row, sizes, strict=True):
-            scaling = score_scaling(scripted, n)
-            offset, scale = scaling or (0.0, 1.0)
-            series = panel_series(run_curves, ledger_rows, n, column, finetuning, offset, scale)
+            series = panel_series(run_curves, ledger_rows, n, column, finetuning, yardstick)
             for (line_run, phase), points in series.items():
                 label = phase_title(phase) if finetuning else line_run.label(trained_at)
                 line = ax.plot([x for x, _ in points], [e.point for _, e in points], marker=".", label=label)
                 low, high = [e.low for _, e in points], [e.high for _, e in points]
                 ax.fill_between([x for x, _ in points], low, high, alpha=0.15, color=line[0].get_color())
-            _finish_panel(ax, column, scaling is not None, n, run.label(trained_at) if run else None)
+            normalised = yardstick is not None and yardstick.scaling(n) is not None
+            _finish_panel(ax, column, normalised, n, run.label(trained_at) if run else None)
         labelled = [ax for ax in axes_row if ax.get_legend_handles_labels()[0]]
         if labelled:
             labelled[-1].legend(fontsize="small")
@@ -196,25 +179,27 @@ def panel_series(
     n: int,
     column: str,
     finetuning: bool,
-    offset: float = 0.0,
-    scale: float = 1.0,
+    yardstick: Yardstick | None = None,
 ) -> dict[tuple[Run, str], list[tuple[float, Estimate]]]:
-    """Per (run, phase) of `curves` at `n` agents: the k-th points' mean env step and mean `(column - offset) /
-    scale` over seeds with its 95% interval; a fine-tuning curve starts with its run's zero-shot evaluation at
-    `n` (`ledger_rows`) at env step 0."""
+    """Per (run, phase) of `curves` at `n` agents: the k-th points' mean env step and mean `column` over seeds with
+    its 95% interval, each seed's value normalised by its `yardstick` where one is given; a fine-tuning curve starts
+    with its run's zero-shot evaluation at `n` (`ledger_rows`) at env step 0."""
+
+    def value(row: dict) -> float:
+        return yardstick.score(float(row[column]), n, row["seed"]) if yardstick else float(row[column])
+
     series = {}
     for run, phase in sorted({(curve_run(row), row["phase"]) for row in curves}):
         by_point: dict[int, list[tuple[float, float]]] = {}
         for row in curves:
             if row["phase"] == phase and int(row["eval_agents"]) == n and curve_run(row) == run:
-                value = (float(row[column]) - offset) / scale
-                by_point.setdefault(int(row["point"]), []).append((float(row["env_steps"]), value))
+                by_point.setdefault(int(row["point"]), []).append((float(row["env_steps"]), value(row)))
         if not by_point:
             continue
         if finetuning:
             start = Cell(*run, n, "zero_shot")
             zero_shot = [row for row in ledger_rows if Cell.of(row) == start and str(row.get(column, "")) != ""]
-            by_point[-1] = [(0.0, (float(row[column]) - offset) / scale) for row in zero_shot]
+            by_point[-1] = [(0.0, value(row)) for row in zero_shot]
         series[(run, phase)] = [
             (float(np.mean([x for x, _ in by_point[p]])), mean_estimate([np.array([v]) for _, v in by_point[p]]))
             for p in sorted(p for p in by_point if by_point[p])
@@ -227,13 +212,12 @@ def finetune_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> st
     zero-shot, at the lowest point of the fine-tuning curve and at its last point, lowest and end minus zero-shot, and
     from scratch at that size minus zero-shot (the room a learner trained at that size leaves: fine-tuning with its
     updates can at best be expected to close it), the differences paired by seed, each a mean over seeds [95%
-    interval]; the score is heuristic-normalised where both scripted teams were evaluated at that size, else the
-    return. Empty without fine-tuning curves."""
+    interval]; the score is heuristic-normalised (each seed by its own `Yardstick`) where both scripted teams were
+    evaluated at that size, else the return. Empty without fine-tuning curves."""
     curves = [row for row in rows if row["phase"].startswith("finetune") and str(row.get("return_mean", "")) != ""]
     if not curves:
         return ""
-    scripted = scripted_means(ledger_rows)
-    evaluated = {(Cell.of(row), str(row["seed"])): float(row["return_mean"]) for row in ledger_rows}
+    yardstick = Yardstick(ledger_rows)
     per_seed: dict[tuple[Run, int, str], dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
     for row in curves:
         key = (curve_run(row), int(row["eval_agents"]), row["phase"])
@@ -251,19 +235,18 @@ def finetune_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> st
         "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for (run, n, phase), seeds in sorted(per_seed.items()):
-        offset, scale = score_scaling(scripted, n) or (0.0, 1.0)
+        zero_shot, scratch = (yardstick.means.get(Cell(*run, n, phase), {}) for phase in ("zero_shot", "scratch"))
         columns: list[list[float]] = [[], [], [], [], [], []]
         for seed, points in seeds.items():
-            start = evaluated.get((Cell(*run, n, "zero_shot"), seed))
-            if start is None:
+            if seed not in zero_shot:
                 continue
-            values = [(value - offset) / scale for _, value in sorted(points)]
-            start = (start - offset) / scale
+            values = [yardstick.score(value, n, seed) for _, value in sorted(points)]
+            start = yardstick.score(zero_shot[seed], n, seed)
             lowest, end = min(values), values[-1]
             for column, value in zip(columns[:5], (start, lowest, end, lowest - start, end - start), strict=True):
                 column.append(value)
-            if (scratch := evaluated.get((Cell(*run, n, "scratch"), seed))) is not None:
-                columns[5].append((scratch - offset) / scale - start)
+            if seed in scratch:
+                columns[5].append(yardstick.score(scratch[seed], n, seed) - start)
         if columns[0]:
             cells = [str(mean_estimate([np.array([v]) for v in column])) if column else "-" for column in columns]
             strategy = phase.partition(":")[2] or "-"

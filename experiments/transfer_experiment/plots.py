@@ -4,7 +4,8 @@
   training size when there are several); first row the normalised return `(x - random) / (reference - random)` at
   each size, the reference being the scenario's scripted heuristic where the experiment has `heuristic` rows
   (defined even where from-scratch runs are weak), else the same run trained from scratch there with the training
-  budget (the raw return when there is neither), then one row per task metric;
+  budget (the raw return when there is neither), each seed by its own yardstick
+  (`experiments.transfer_experiment.yardstick`), then one row per task metric;
 - `transfer_embeddings.png`: the normalised return aggregated over algorithms, one line per embedding, one panel per
   phase: does `graph` (or `mean`) transfer better than `concat`?
 """
@@ -25,21 +26,25 @@ from experiments.transfer_experiment.report import (
     learned_phases,
     per_seed_samples,
     phase_title,
+    seeded_samples,
     several_train_sizes,
+    without_seed_names,
 )
-from experiments.transfer_experiment.stats import Estimate, mean_estimate, ratio_estimate
+from experiments.transfer_experiment.stats import Estimate, mean_estimate
+from experiments.transfer_experiment.yardstick import Yardstick
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def reference_samples(returns: dict[Cell, list[np.ndarray]], run: Run, n: int) -> list[np.ndarray] | None:
-    """What 1.0 means in the normalised return at `n` agents: the heuristic's returns there, else `run`'s scratch's."""
-    return returns.get(Cell.scripted("heuristic", n)) or returns.get(Cell(*run, n, "scratch"))
+def reference_cell(yardstick: Yardstick, run: Run, n: int) -> Cell:
+    """What 1.0 means in the normalised return at `n` agents: the heuristic there, else `run`'s from-scratch run."""
+    heuristic = Cell.scripted("heuristic", n)
+    return heuristic if yardstick.has(heuristic) else Cell(*run, n, "scratch")
 
 
-def reference_label(returns: dict[Cell, list[np.ndarray]]) -> str:
-    return "heuristic" if any(cell.phase == "heuristic" for cell in returns) else "from scratch"
+def reference_label(cells: Iterable[Cell]) -> str:
+    return "heuristic" if any(cell.phase == "heuristic" for cell in cells) else "from scratch"
 
 
 def png_bytes(figure) -> bytes:
@@ -59,24 +64,34 @@ def _band(ax, points: list[tuple[int, Estimate]], label: str) -> None:
     ax.fill_between(x, low, high, alpha=0.15, color=line[0].get_color())
 
 
-def normalised_estimates(returns: dict[Cell, list[np.ndarray]], run: Run, phase: str) -> dict[int, Estimate]:
-    """Per eval size: the normalised return of `run` in `phase`, where its reference (`reference_samples`) and the
+def normalised_scores(
+    seeded: dict[Cell, dict[str, np.ndarray]], yardstick: Yardstick, cell: Cell
+) -> list[np.ndarray] | None:
+    """`cell`'s per-seed normalised returns (`Yardstick.normalise`, by its reference `reference_cell`); None where
+    the reference or the random team was not evaluated at its size."""
+    return yardstick.normalise(seeded.get(cell), cell.n, reference_cell(yardstick, cell.run, cell.n))
+
+
+def normalised_estimates(
+    seeded: dict[Cell, dict[str, np.ndarray]], yardstick: Yardstick, run: Run, phase: str
+) -> dict[int, Estimate]:
+    """Per eval size: the mean normalised return of `run` in `phase` with its interval, where its reference and the
     random policy were evaluated there."""
     estimates = {}
-    for cell, samples in returns.items():
-        reference, random = reference_samples(returns, run, cell.n), returns.get(Cell.scripted("random", cell.n))
-        if cell.run == run and cell.phase == phase and reference and random:
-            estimates[cell.n] = ratio_estimate(samples, reference, random)
+    for cell in seeded:
+        if cell.run == run and cell.phase == phase and (scores := normalised_scores(seeded, yardstick, cell)):
+            estimates[cell.n] = mean_estimate(scores)
     return estimates
 
 
-def learned_runs(returns: dict[Cell, list[np.ndarray]]) -> list[Run]:
-    return sorted({cell.run for cell in returns if cell.phase not in SCRIPTED_PHASES})
+def learned_runs(cells: Iterable[Cell]) -> list[Run]:
+    return sorted({cell.run for cell in cells if cell.phase not in SCRIPTED_PHASES})
 
 
 def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_names: Iterable[str] = ()) -> bytes | None:
     """`transfer.png` (see the module docstring); None when no trial was evaluated."""
-    returns = per_seed_samples(rows, episodes, "return")
+    seeded, yardstick = seeded_samples(rows, episodes, "return"), Yardstick(rows)
+    returns = without_seed_names(seeded)
     phases = learned_phases(cell.phase for cell in returns)
     if not phases:
         return None
@@ -95,7 +110,7 @@ def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_nam
         for ax, phase in zip(axes[row], phases, strict=True):
             for run in runs:
                 if row == 0 and normalised:
-                    points = sorted(normalised_estimates(returns, run, phase).items())
+                    points = sorted(normalised_estimates(seeded, yardstick, run, phase).items())
                 else:
                     cells = (Cell(*run, n, phase) for n in sizes)
                     points = [(cell.n, mean_estimate(samples[cell])) for cell in cells if cell in samples]
@@ -125,21 +140,18 @@ def transfer_plot(rows: list[dict], episodes: list[dict], title: str, metric_nam
 
 def embeddings_plot(rows: list[dict], episodes: list[dict], title: str) -> bytes | None:
     """`transfer_embeddings.png`: per embedding, the normalised return pooled over algorithms (and training sizes)
-    and seeds (each (run, seed) one unit: its return normalised by its reference (`reference_samples`) and random
-    means), with a 95% band, against eval team size; one panel per phase. None without a reference or random runs."""
-    returns = per_seed_samples(rows, episodes, "return")
-    phases = [p for p in learned_phases(cell.phase for cell in returns) if p != "scratch"]  # zero-shot, fine-tuned
-    embeddings = sorted({run.embedding for run in learned_runs(returns)})
-    sizes = sorted({cell.n for cell in returns})
+    and seeds (each (run, seed) one unit: its mean normalised return, `normalised_scores`), with a 95% band, against
+    eval team size; one panel per phase. None without a reference or random runs."""
+    seeded, yardstick = seeded_samples(rows, episodes, "return"), Yardstick(rows)
+    phases = [p for p in learned_phases(cell.phase for cell in seeded) if p != "scratch"]  # zero-shot, fine-tuned
+    embeddings = sorted({run.embedding for run in learned_runs(seeded)})
+    sizes = sorted({cell.n for cell in seeded})
     pooled: dict[tuple[str, str, int], list[np.ndarray]] = {}
-    for cell, samples in returns.items():
-        reference, random = reference_samples(returns, cell.run, cell.n), returns.get(Cell.scripted("random", cell.n))
-        if cell.phase not in phases or not reference or not random:
-            continue
-        random_mean = np.mean([s.mean() for s in random])
-        scale = np.mean([s.mean() for s in reference]) - random_mean
-        units = pooled.setdefault((cell.embedding, cell.phase, cell.n), [])
-        units += [np.array([(s.mean() - random_mean) / scale]) for s in samples]
+    for cell in seeded:
+        scores = normalised_scores(seeded, yardstick, cell) if cell.phase in phases else None
+        if scores:
+            units = pooled.setdefault((cell.embedding, cell.phase, cell.n), [])
+            units += [np.array([s.mean()]) for s in scores]
     if not pooled:
         return None
     figure, axes = plt.subplots(1, len(phases), figsize=(4.5 * len(phases), 3.8), squeeze=False, sharey=True)
@@ -151,7 +163,7 @@ def embeddings_plot(rows: list[dict], episodes: list[dict], title: str) -> bytes
             if points:
                 _band(ax, points, embedding)
         ax.axhline(0.0, linestyle="--", color="grey", label="random")
-        ax.axhline(1.0, linestyle=":", color="black", label=reference_label(returns))
+        ax.axhline(1.0, linestyle=":", color="black", label=reference_label(seeded))
         ax.set_title(f"{phase_title(phase)}, over algorithms")
         ax.set_xlabel("eval team size")
         ax.set_xticks(sizes)

@@ -11,11 +11,11 @@ import io
 import os
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import NamedTuple
 
 import numpy as np
 import pyarrow.fs
 
+from experiments.transfer_experiment.cells import SCRIPTED_PHASES, Cell, Run
 from experiments.transfer_experiment.stats import (
     IQM_MIN_SEEDS,
     difference_estimate,
@@ -23,12 +23,12 @@ from experiments.transfer_experiment.stats import (
     mean_estimate,
     ratio_estimate,
 )
+from experiments.transfer_experiment.yardstick import Yardstick
 
 KEY_COLUMNS = ("algo", "embedding", "scenario", "train_agents", "eval_agents", "phase", "seed")
 VALUE_COLUMNS = ("timesteps", "return_mean", "return_std", "episodes", "wall_s")
 COLUMNS = KEY_COLUMNS + VALUE_COLUMNS
 PHASE_TITLES = {"zero_shot": "zero-shot", "finetune": "fine-tuned", "scratch": "from scratch"}
-SCRIPTED_PHASES = ("random", "heuristic")  # rows of scripted teams (`algo` and `phase` the policy, embedding "-")
 
 
 def phase_title(phase: str) -> str:
@@ -47,44 +47,6 @@ def learned_phases(phases: Iterable[str]) -> list[str]:
     """The learned policies' phases among `phases` in table order: zero-shot, each fine-tuning, from scratch."""
     phases = set(phases)
     return [p for p in ("zero_shot", *finetune_phases(phases), "scratch") if p in phases]
-
-
-class Run(NamedTuple):
-    """What a table row and a figure's line are of: an algorithm with a team embedding trained at a team size (its
-    `train_agents` label: `3`, or `2-3-4` for mixed sizes); a scripted team is `(policy, "-", "-")`."""
-
-    algo: str
-    embedding: str
-    train: str
-
-    def label(self, trained_at: bool = False) -> str:
-        """`algo / embedding`, and `, trained at <train>` with `trained_at` (several training sizes in view)."""
-        return f"{self.algo} / {self.embedding}" + (f", trained at {self.train}" if trained_at else "")
-
-
-class Cell(NamedTuple):
-    """A summary cell: a run (`Run`) evaluated at `n` agents in one phase."""
-
-    algo: str
-    embedding: str
-    train: str
-    n: int
-    phase: str
-
-    @property
-    def run(self) -> Run:
-        return Run(self.algo, self.embedding, self.train)
-
-    @classmethod
-    def of(cls, row: dict) -> Cell:
-        """The cell of a `transfer.csv` or `transfer_episodes.csv` row (a scripted team's train size is "-")."""
-        train = "-" if row["phase"] in SCRIPTED_PHASES else str(row["train_agents"])
-        return cls(row["algo"], row["embedding"], train, int(row["eval_agents"]), row["phase"])
-
-    @classmethod
-    def scripted(cls, policy: str, n: int) -> Cell:
-        """The cell of the scripted team `policy` (`random`, `heuristic`) at `n` agents."""
-        return cls(policy, "-", "-", n, policy)
 
 
 def several_train_sizes(runs: Iterable[Run]) -> bool:
@@ -212,24 +174,34 @@ class EpisodeLedger:
         self.files.write_bytes(self.FILE, text.getvalue().encode())
 
 
-def per_seed_samples(rows: list[dict], episodes: list[dict], column: str) -> dict[Cell, list[np.ndarray]]:
-    """Per cell (`Cell`): one array per seed of the per-episode values of `column` (`return` or a task metric) from
+def seeded_samples(rows: list[dict], episodes: list[dict], column: str) -> dict[Cell, dict[str, np.ndarray]]:
+    """Per cell (`Cell`) and seed: the per-episode values of `column` (`return` or a task metric) from
     `transfer_episodes.csv`; a seed without episode rows (an experiment from before that file) contributes its mean
     from `transfer.csv`."""
     per_episode: dict[Cell, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in episodes:
         if row.get(column, "") != "":
             per_episode[Cell.of(row)][str(row["seed"])].append(float(row[column]))
-    samples: dict[Cell, list[np.ndarray]] = defaultdict(list)
+    samples: dict[Cell, dict[str, np.ndarray]] = defaultdict(dict)
     mean_column = "return_mean" if column == "return" else f"{column}_mean"
     for row in rows:
-        cell = Cell.of(row)
-        values = per_episode.get(cell, {}).get(str(row["seed"]))
+        cell, seed = Cell.of(row), str(row["seed"])
+        values = per_episode.get(cell, {}).get(seed)
         if values:
-            samples[cell].append(np.array(values))
+            samples[cell][seed] = np.array(values)
         elif row.get(mean_column, "") != "":
-            samples[cell].append(np.array([float(row[mean_column])]))
+            samples[cell][seed] = np.array([float(row[mean_column])])
     return dict(samples)
+
+
+def without_seed_names(seeded: dict[Cell, dict[str, np.ndarray]]) -> dict[Cell, list[np.ndarray]]:
+    """Per cell, one array of per-episode values per seed (`seeded_samples` without the seeds' names)."""
+    return {cell: list(per_seed.values()) for cell, per_seed in seeded.items()}
+
+
+def per_seed_samples(rows: list[dict], episodes: list[dict], column: str) -> dict[Cell, list[np.ndarray]]:
+    """Per cell (`Cell`): one array per seed of the per-episode values of `column` (`seeded_samples`)."""
+    return without_seed_names(seeded_samples(rows, episodes, column))
 
 
 def _cell(samples: list[np.ndarray] | None) -> str:
@@ -262,18 +234,6 @@ def _mean_text(samples: dict[Cell, list[np.ndarray]], cell: Cell) -> str:
     return str(mean_estimate(samples[cell])) if cell in samples else "-"
 
 
-def _normalised(samples, heuristic, random) -> str:
-    """The heuristic-normalised score of `samples` (per seed) with its interval, and with `IQM_MIN_SEEDS` seeds or
-    more the interquartile mean of the seeds' scores."""
-    if not samples or not heuristic or not random:
-        return "-"
-    text = str(ratio_estimate(samples, heuristic, random))
-    random_mean = np.mean([s.mean() for s in random])
-    scale = np.mean([s.mean() for s in heuristic]) - random_mean
-    iqm = iqm_estimate([np.array([(s.mean() - random_mean) / scale]) for s in samples])
-    return text if iqm is None else f"{text}; IQM {iqm}"
-
-
 def zero_shot_matrix(runs: list[Run], sizes: list[int], cell_text) -> list[str]:
     """A table of the zero-shot phase, trained-at x evaluated-at (TransfQMix's layout): one row per run, one column
     per eval size, each cell `cell_text(Cell)`."""
@@ -293,7 +253,8 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
     the random policy, the transfer ratio with its interval, whether fine-tuned beat zero-shot; the
     heuristic-normalised score; then one such table per task metric, and the zero-shot trained-at x evaluated-at
     matrix of the normalised score and of each task metric."""
-    returns = per_seed_samples(rows, episodes, "return")
+    seeded_returns, yardstick = seeded_samples(rows, episodes, "return"), Yardstick(rows)
+    returns = without_seed_names(seeded_returns)
     runs = sorted({cell.run for cell in returns if cell.phase not in SCRIPTED_PHASES})
     sizes = sorted({cell.n for cell in returns})
     seeds = sorted({int(r["seed"]) for r in rows if r["phase"] not in SCRIPTED_PHASES})
@@ -331,15 +292,14 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
     has_heuristic = any(cell.phase == "heuristic" for cell in returns)
 
     def normalised(cell: Cell) -> str:
-        scripted = (returns.get(Cell.scripted(policy, cell.n)) for policy in ("heuristic", "random"))
-        return _normalised(returns.get(cell), *scripted)
+        return _cell(yardstick.normalise(seeded_returns.get(cell), cell.n))
 
     if has_heuristic:
         lines += [
             "",
             (
                 "Heuristic-normalised score `(x - random) / (heuristic - random)` (1 = the scripted heuristic, "
-                "0 = random), mean [95% interval]:"
+                "0 = random; each seed by the scripted teams' returns on its own episodes), mean [95% interval]:"
             ),
             "",
             f"{run_columns} {titles} |",
