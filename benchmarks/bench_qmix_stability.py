@@ -56,7 +56,8 @@ def mixer_diagnostics(module, batch: dict) -> dict[str, float]:
     mask = obs["mask"]
     actions = torch.as_tensor(batch["actions"]).long()
     with torch.no_grad():
-        agent_q = module.agent(module.agent_inputs(obs)).gather(-1, actions.unsqueeze(-1)).squeeze(-1) * mask
+        q = module.agent(module.agent_inputs(obs))  # [B, n_max, A]
+        agent_q = module.mixer_inputs(q.gather(-1, actions.unsqueeze(-1)).squeeze(-1), q) * mask  # what is mixed
     taken = agent_q.clone().requires_grad_(True)
     gain = torch.autograd.grad(module.mix(taken, obs).sum(), taken)[0]  # [B, n_max]
     with torch.no_grad():

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from policies.networks.behaviour import make_behaviour_model
-from policies.networks.masked import mean_over_present
+from policies.networks.masked import chosen_action_values, mean_over_present
 from policies.team_q_module import TeamQModule
 
 
@@ -22,6 +22,16 @@ class GUMModule(TeamQModule):
             self.behaviour = make_behaviour_model(self.model_config["behaviour_model"], obs_dim, self.n_actions, n_max)
             self.log_lambdas = nn.Parameter(torch.zeros(2))
 
+    # c_a = Q_a(o_a, u_a) - mean_u Q_a(o_a, u) with mixer_agent_input="centred"
+    def mixer_inputs(self, chosen_qs: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        """The chosen Qs `[..., B, n_max]`, less each agent's mean Q over its actions (`q` `[B, n_max, A]`) with
+        `model_config["mixer_agent_input"] == "centred"`: the mixer then sees how much better than its average each
+        agent's action is, not the level its Qs share (the team's return, which the independent estimator trains
+        them toward). `argmax_u` is unchanged, so the greedy joint action still maximises a monotonic mixer."""
+        if self.model_config.get("mixer_agent_input", "q") == "centred":
+            return chosen_qs - q.mean(dim=-1)
+        return chosen_qs
+
     def mix_with_fixed_mixer(self, agent_qs: torch.Tensor, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """`mix(agent_qs, obs)` with the mixer's parameters detached: its gradient reaches the agent Qs only."""
         fixed = {name: parameter.detach() for name, parameter in self.mixer.named_parameters()}
@@ -35,5 +45,9 @@ class GUMModule(TeamQModule):
         """Both of gum's estimates of the joint actions taken along one episode, `[T]` each: `"team"` the mixed
         `Q_mix(s_t, u_t)`, `"independent"` the mean over present agents of `Q_a(o_a, u_a)` (its independent
         estimator, trained toward the same team reward), so the evaluation gives `q_bias` and `q_bias_ind`."""
-        q_taken = self.episode_q_taken(obs, actions)  # [T, n_max]
-        return {"team": self.mix(q_taken, obs), "independent": mean_over_present(q_taken, obs["mask"])}
+        q, _ = self.agent_q(self.agent, obs)  # [T, n_max, A] (gum's agents are MLPs)
+        q_taken = chosen_action_values(q, actions)  # [T, n_max]
+        return {
+            "team": self.mix(self.mixer_inputs(q_taken, q), obs),
+            "independent": mean_over_present(q_taken, obs["mask"]),
+        }

@@ -146,6 +146,11 @@ class TeamQModule(
         if isinstance(self.mixer, QMixer):
             self.mixer.observe_agent_qs(agent_qs, mask)
 
+    def mixer_inputs(self, chosen_qs: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        """What the mixer mixes of each agent, from its chosen Qs `[..., B, n_max]` and all its Qs `[B, n_max, A]`
+        at the same observations: the chosen Qs themselves (gum may centre them)."""
+        return chosen_qs
+
     def mix(self, agent_qs: torch.Tensor, obs: dict[str, torch.Tensor], target: bool = False) -> torch.Tensor:
         """`Q_tot` [..., B] of the chosen agent Qs [..., B, n_max] with the (target) mixer; leading dimensions
         are joint actions of the same `obs` ([B, ...])."""

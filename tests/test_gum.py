@@ -9,7 +9,9 @@ from ray.rllib.core import DEFAULT_MODULE_ID, Columns
 from torch.nn import functional as F
 
 import rl_algos
+from policies.gum_module import GUMModule
 from policies.networks.behaviour import BehaviourFit
+from policies.networks.masked import chosen_action_values
 from policies.networks.mixers import QMixer
 from rl_algos.common import evaluate
 from rl_algos.common.losses.value import (
@@ -130,8 +132,16 @@ def gum_config(**training):
         {"unmix": "lagrange", "regulariser": "none", "mixer": "vdn", "cql_mu": "greedy", "cql_alpha": 0.1},
         {"mixed_gap_grad": "agents", "team_embedding": "graph"},
         {"mixer_pooling": "mean", "mixer_q_norm": True},
+        {"mixer_agent_input": "centred"},
     ],
-    ids=["defaults", "direct-kl-self-vae", "lagrange-none-vdn", "gap-grad-agents-graph", "mean-pooled-q-norm"],
+    ids=[
+        "defaults",
+        "direct-kl-self-vae",
+        "lagrange-none-vdn",
+        "gap-grad-agents-graph",
+        "mean-pooled-q-norm",
+        "centred",
+    ],
 )
 def test_gum_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_path, switches):
     trainer = gum_config(**switches).build_algo()
@@ -179,6 +189,7 @@ def test_gum_trains_checkpoints_and_evaluates_at_a_larger_team(ray_session, tmp_
         ({"cql_mu": "max"}, "cql_mu='max' is unknown; use one of logsumexp, greedy"),
         ({"mixed_gap_grad": "mixer"}, "mixed_gap_grad='mixer' is unknown; use one of all, agents"),
         ({"mixer": "qtran"}, "mixer='qtran' is unknown; use one of vdn, qmix"),
+        ({"mixer_agent_input": "advantage"}, "mixer_agent_input='advantage' is unknown; use one of q, centred"),
         (
             {"recurrent": True},
             "GUM has no option 'recurrent': it does not take recurrent agents; the algorithms that do",
@@ -192,7 +203,7 @@ def test_bad_gum_configs_raise(training, message):
     assert message in str(error.value)
 
 
-def hand_computed_loss(q, mix, samples, mixed_gap_grad="all", fixed_mix=None):
+def hand_computed_loss(q, mix, samples, mixed_gap_grad="all", fixed_mix=None, mixer_agent_input="q"):
     """gum's loss on one transition, two agents, two actions: agent Qs `q` [1, 2, 2], a stand-in mixer `mix` (and,
     for `mixed_gap_grad="agents"`, its fixed-parameter twin) for the online and the target mixer, a stand-in
     behaviour model with fixed probabilities and the joint-action `samples` [S=1, 1, 2]; (loss, logged metrics)."""
@@ -211,6 +222,9 @@ def hand_computed_loss(q, mix, samples, mixed_gap_grad="all", fixed_mix=None):
         mix=lambda per_agent_q, obs, target=False: mix(per_agent_q * obs["mask"]),
         mix_with_fixed_mixer=lambda per_agent_q, obs: fixed_mix(per_agent_q * obs["mask"]),
         observe_agent_qs=lambda per_agent_q, mask: logged.update(observed_q=per_agent_q * mask),
+        mixer_inputs=lambda chosen, all_q: GUMModule.mixer_inputs(
+            SimpleNamespace(model_config={"mixer_agent_input": mixer_agent_input}), chosen, all_q
+        ),
     )
     config = SimpleNamespace(
         gamma=0.5,
@@ -266,6 +280,35 @@ def test_gum_loss_matches_a_hand_computed_batch():
     assert logged["gap_ind"].item() == pytest.approx(0.5) and logged["gap_mix"].item() == pytest.approx(0.0)
     assert logged["w_mix"].item() == pytest.approx(w_mix, rel=1e-5)
     torch.testing.assert_close(logged["observed_q"], torch.tensor([[1.0, 2.0]]))  # the mixer sees the Qs taken
+
+
+def test_a_centred_mixer_input_mixes_each_agents_q_less_its_mean_and_leaves_the_independent_estimate():
+    q = torch.tensor([[[1.0, 3.0], [2.0, 0.0]]], requires_grad=True)
+    total, logged = hand_computed_loss(
+        q, lambda inputs: 2 * inputs.sum(-1), torch.tensor([[[1, 0]]]), mixer_agent_input="centred"
+    )
+    # The agents' mean Qs (2, 1): the mixer mixes the taken (1, 2) as (-1, 1), Q_mix = 0. Its target: the next values
+    # (6, 8) less the target network's means (5, 5), (1, 3), so 1 + 0.5 * 2 * 4 = 5 and TD_mix = 25. The independent
+    # TD (9) and gap (0.5) read the Qs themselves; the mixed gap compares greedy (1, 0) with beta's (1, 0): 0.
+    inverse = torch.tensor([1 / 0.501, 1 / 0.001])
+    w_ind, w_mix = (inverse / inverse.sum()).tolist()
+    assert total.item() == pytest.approx(w_ind * (9 + 0.5) + w_mix * 25 + 0.7, rel=1e-5)
+    assert logged["q_mix_mean"].item() == pytest.approx(0.0) and logged["td_ind"].item() == pytest.approx(9.0)
+    torch.testing.assert_close(logged["observed_q"], torch.tensor([[-1.0, 1.0]]))
+
+
+def test_centred_mixer_inputs_keep_the_greedy_action_and_drop_each_agents_level():
+    centred = SimpleNamespace(model_config={"mixer_agent_input": "centred"})
+    q = torch.tensor([[[1.0, 3.0, 2.0], [-150.0, -152.0, -149.0]]])  # [B=1, n=2, A=3]
+    greedy = chosen_action_values(q, q.argmax(-1))  # [1, 2]
+    every_action = q.permute(2, 0, 1)  # [A, B, n]: each joint action (u, u) as a leading dimension
+    inputs = GUMModule.mixer_inputs(centred, every_action, q)
+    torch.testing.assert_close(inputs, every_action - q.mean(-1))
+    torch.testing.assert_close(inputs.max(0).values, GUMModule.mixer_inputs(centred, greedy, q))
+    shifted = torch.tensor([[[100.0], [-40.0]]])  # a level per agent, as the team's return gives its Qs
+    torch.testing.assert_close(GUMModule.mixer_inputs(centred, every_action + shifted.squeeze(-1), q + shifted), inputs)
+    plain = SimpleNamespace(model_config={})
+    torch.testing.assert_close(GUMModule.mixer_inputs(plain, every_action, q), every_action)
 
 
 def test_with_mixed_gap_grad_agents_the_mixed_gap_trains_the_agents_and_not_the_mixer():

@@ -25,6 +25,7 @@ SWITCHES = {
     "regulariser": ("munchausen", "kl", "none"),
     "regularise_against": ("others", "self"),
     "mixed_gap_grad": ("all", "agents"),
+    "mixer_agent_input": ("q", "centred"),
 }
 
 
@@ -42,6 +43,10 @@ class GUMConfig(TeamQConfig):
       "all" the penalty could shrink `gap_mix` by flattening the mixer (its first layer's ELUs below their knee,
       where `Q_mix` stops depending on the agents) rather than by lowering the Qs of the actions the behaviour does
       not take; at 6 agents on spread the mixer went blind either way (docs/gum.md, "At larger teams");
+    - `mixer_agent_input`: "q" | "centred", what the mixer mixes of each agent: its Q of the action (`Q_a(u_a)`), or
+      that Q less the mean of its Qs over the actions (`Q_a(u_a) - mean_u Q_a(u)`: the same greedy action, so a
+      monotonic mixer still picks the agents' own, but free of the level the independent estimator gives every Q,
+      the team's return, which at 6 agents saturates the mixer; docs/gum.md, "What slows gum at 6");
     - `regulariser`: "munchausen" | "kl" | "none", against `regularise_against`: "others" | "self";
       `kl_coef` (0.1); the Munchausen constants (alpha 0.9, tau 0.03, l0 -1, also kl's tau) from `munchausen`.
     """
@@ -69,6 +74,7 @@ class GUMConfig(TeamQConfig):
         self.regularise_against = "others"
         self.kl_coef = 0.1
         self.mixed_gap_grad = "all"
+        self.mixer_agent_input = "q"
 
     def training(
         self,
@@ -81,6 +87,7 @@ class GUMConfig(TeamQConfig):
         regularise_against: str = NotProvided,
         kl_coef: float = NotProvided,
         mixed_gap_grad: str = NotProvided,
+        mixer_agent_input: str = NotProvided,
         **kwargs,
     ) -> GUMConfig:
         super().training(**kwargs)
@@ -99,7 +106,11 @@ class GUMConfig(TeamQConfig):
     @property
     def _model_config_auto_includes(self) -> dict[str, Any]:
         # the regulariser's reference policy needs the target network's Qs at the observations
-        return super()._model_config_auto_includes | {"behaviour_model": self.behaviour_model, "target_q_at_obs": True}
+        return super()._model_config_auto_includes | {
+            "behaviour_model": self.behaviour_model,
+            "target_q_at_obs": True,
+            "mixer_agent_input": self.mixer_agent_input,
+        }
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         return RLModuleSpec(module_class=GUMModule)

@@ -100,9 +100,10 @@ class GUMLearner(TeamQLearner):
         beta_probs, beta_actions = behaviour.probs, behaviour.samples * mask.long()  # [B, n, A], [S, B, n]
         greedy_actions = q.detach().argmax(dim=-1) * mask.long()  # [B, n]
         q_ind = (q_taken * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)  # [B]
-        module.observe_agent_qs(q_taken.detach(), mask)
         joint_actions = torch.cat([actions[None], greedy_actions[None], beta_actions])  # [2 + S, B, n]
         q_joint = chosen_action_values(q.expand(len(joint_actions), *q.shape), joint_actions)  # [2 + S, B, n]
+        q_joint = module.mixer_inputs(q_joint, q)  # what the mixer mixes of each agent: [2 + S, B, n]
+        module.observe_agent_qs(q_joint[0].detach(), mask)
         if cfg.mixed_gap_grad == "all":
             q_mix, q_mix_greedy, *q_mix_beta = module.mix(q_joint, obs)  # one hypernetwork pass: [B], [B], S x [B]
         else:  # the gap's gradient reaches the agents' Qs only
@@ -116,7 +117,8 @@ class GUMLearner(TeamQLearner):
             next_values = next_agent_values(
                 fwd_out["q_next"], fwd_out["q_next_target"], cfg.double_q, cfg.munchausen_tau
             )  # [B, n]
-            next_ind, next_mix = next_values * next_mask, module.mix(next_values, next_obs, target=True)
+            next_mixer_inputs = module.mixer_inputs(next_values, fwd_out["q_next_target"])  # [B, n]
+            next_ind, next_mix = next_values * next_mask, module.mix(next_mixer_inputs, next_obs, target=True)
             if cfg.unmix == "direct":
                 next_mix = clipped_team_next_value(next_values, next_mask, next_mix)  # [B]
                 next_ind = next_mix.unsqueeze(-1)
