@@ -98,6 +98,26 @@ def test_the_normalised_score_has_an_interquartile_mean_over_five_seeds():
     assert "| qmix | graph | 3 | 6 | 0.62 [" in normalised and "; IQM 0.50 [" in normalised
 
 
+def test_the_seeds_table_lists_each_runs_seeds_per_phase_at_any_size():
+    from experiments.transfer_experiment.report import summary_markdown
+
+    def row(algo, train, n, phase, seed):
+        embedding = "-" if phase in ("random", "heuristic") else "graph"
+        return dict(zip(KEY_COLUMNS, (algo, embedding, "spread", train, n, phase, seed), strict=True)) | {
+            "return_mean": -50.0
+        }
+
+    rows = [row("qmix", "3", n, "zero_shot", seed) for n in (3, 6) for seed in (0, 1)]
+    rows += [row("qmix", "3", 6, "finetune:kl", 1), row("qmix", "3", 6, "scratch", 0)]
+    rows += [row("qmix", "3", 6, "scratch", 2), row("qmix", "4", 6, "zero_shot", 3)]
+    rows += [row("random", "-", 6, "random", seed) for seed in (0, 1, 2, 3)]
+    table = summary_markdown(rows, [], "t").split("## Seeds per run")[1]
+    assert "| algo | embedding | trained at | zero-shot | fine-tuned (kl) | from scratch |" in table
+    assert "| qmix | graph | 3 | 2: 0, 1 | 1: 1 | 2: 0, 2 |" in table, "two sizes of one seed count once"
+    assert "| qmix | graph | 4 | 1: 3 | - | - |" in table, "a run trained at another size has its own row"
+    assert "random" not in table, "scripted teams are not runs"
+
+
 def test_each_seed_is_normalised_by_the_scripted_teams_on_its_own_episodes():
     from experiments.transfer_experiment.report import Cell
     from experiments.transfer_experiment.yardstick import Yardstick

@@ -247,12 +247,33 @@ def zero_shot_matrix(runs: list[Run], sizes: list[int], cell_text) -> list[str]:
     return lines
 
 
+def seeds_table(rows: list[dict], runs: list[Run], phases: list[str]) -> list[str]:
+    """A table of which seeds each run has in each learned phase (evaluated at any team size): `2: 0, 1`, or `-`;
+    how far a study's chunks are from the seeds it needs."""
+    seeds: dict[tuple[Run, str], set[int]] = defaultdict(set)
+    for row in rows:
+        if row["phase"] not in SCRIPTED_PHASES:
+            seeds[Cell.of(row).run, row["phase"]].add(int(row["seed"]))
+
+    def text(run: Run, phase: str) -> str:
+        found = sorted(seeds.get((run, phase), ()))
+        return f"{len(found)}: {', '.join(map(str, found))}" if found else "-"
+
+    lines = [
+        f"| algo | embedding | trained at | {' | '.join(phase_title(phase) for phase in phases)} |",
+        "| --- | --- | ---: |" + " --- |" * len(phases),
+    ]
+    for run in runs:
+        lines.append(f"| {run.algo} | {run.embedding} | {run.train} | {' | '.join(text(run, p) for p in phases)} |")
+    return lines
+
+
 def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_names: Iterable[str] = ()) -> str:
     """The summary: per run (algorithm, embedding, training size) and phase the mean return over seeds with its 95%
     bootstrap interval (over seeds, or over episodes for one seed; and the interquartile mean with 5 or more seeds),
     the random policy, the transfer ratio with its interval, whether fine-tuned beat zero-shot; the
     heuristic-normalised score; then one such table per task metric, and the zero-shot trained-at x evaluated-at
-    matrix of the normalised score and of each task metric."""
+    matrix of the normalised score and of each task metric; last, the seeds each run has in each phase."""
     seeded_returns, yardstick = seeded_samples(rows, episodes, "return"), Yardstick(rows)
     returns = without_seed_names(seeded_returns)
     runs = sorted({cell.run for cell in returns if cell.phase not in SCRIPTED_PHASES})
@@ -341,4 +362,7 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
         for metric, samples in metric_samples.items():
             metric_mean = functools.partial(_mean_text, samples)
             lines += ["", f"`{metric}`, mean [95% interval]:", "", *zero_shot_matrix(runs, sizes, metric_mean)]
+    if runs:
+        lines += ["", "## Seeds per run", "", "The seeds evaluated in each phase (at any team size):", ""]
+        lines += seeds_table(rows, runs, phases)
     return "\n".join(lines) + "\n"
