@@ -203,7 +203,7 @@ def test_bad_gum_configs_raise(training, message):
     assert message in str(error.value)
 
 
-def hand_computed_loss(q, mix, samples, mixed_gap_grad="all", fixed_mix=None, mixer_agent_input="q"):
+def hand_computed_loss(q, mix, samples, mixed_gap_grad="all", fixed_mix=None, mixer_agent_input="q", unmix="inverse"):
     """gum's loss on one transition, two agents, two actions: agent Qs `q` [1, 2, 2], a stand-in mixer `mix` (and,
     for `mixed_gap_grad="agents"`, its fixed-parameter twin) for the online and the target mixer, a stand-in
     behaviour model with fixed probabilities and the joint-action `samples` [S=1, 1, 2]; (loss, logged metrics)."""
@@ -233,7 +233,7 @@ def hand_computed_loss(q, mix, samples, mixed_gap_grad="all", fixed_mix=None, mi
         munchausen_params=None,
         regulariser="none",
         regularise_against="self",
-        unmix="inverse",
+        unmix=unmix,
         cql_alpha=1.0,
         cql_mu="greedy",
         unmix_eps=1e-3,
@@ -280,6 +280,25 @@ def test_gum_loss_matches_a_hand_computed_batch():
     assert logged["gap_ind"].item() == pytest.approx(0.5) and logged["gap_mix"].item() == pytest.approx(0.0)
     assert logged["w_mix"].item() == pytest.approx(w_mix, rel=1e-5)
     torch.testing.assert_close(logged["observed_q"], torch.tensor([[1.0, 2.0]]))  # the mixer sees the Qs taken
+
+
+@pytest.mark.parametrize("unmix, kept", [("independent", "ind"), ("pooled", "mix")])
+def test_a_fixed_weighting_keeps_one_estimators_loss_whatever_the_gaps(unmix, kept):
+    q = torch.tensor([[[1.0, 3.0], [2.0, 0.0]]], requires_grad=True)
+    total, logged = hand_computed_loss(q, lambda q_taken: 2 * q_taken.sum(-1), torch.tensor([[[1, 0]]]), unmix=unmix)
+    # the batch of the hand-computed test above: TD_ind 9, gap_ind 0.5; TD_mix 81, gap_mix 0; behaviour loss 0.7
+    assert total.item() == pytest.approx({"ind": 9 + 0.5, "mix": 81 + 0.0}[kept] + 0.7, rel=1e-5)
+    assert logged[f"w_{kept}"].item() == 1.0 and sum(logged[f"w_{k}"].item() for k in ("ind", "mix")) == 1.0
+    total.backward()
+    # d/dq of the kept loss alone. Independent: the TD's Q_taken - (4, 5) on the taken actions (0, 0), and the gap's
+    # (one_hot(greedy) - beta) / 2 agents: agent 0 (greedy 1, beta (0.5, 0.5)) -0.25, +0.25; agent 1 (greedy 0 = beta)
+    # 0. Mixed: 2 (Q_mix - 15) dQ_mix/dQ_a = 2 * (6 - 15) * 2 on the taken actions; the gap's two joint actions are
+    # the same, so its gradient cancels.
+    expected = {
+        "ind": torch.tensor([[[-3.0 - 0.25, 0.25], [-3.0, 0.0]]]),
+        "mix": torch.tensor([[[2 * (6.0 - 15.0) * 2, 0.0], [2 * (6.0 - 15.0) * 2, 0.0]]]),
+    }[kept]
+    torch.testing.assert_close(q.grad, expected)
 
 
 def test_a_centred_mixer_input_mixes_each_agents_q_less_its_mean_and_leaves_the_independent_estimate():

@@ -37,7 +37,9 @@ class GUMConfig(TeamQConfig):
     - `cql_mu`: "logsumexp" | "greedy", the `mu(Q_a)` of the independent gap; `beta_samples` (4): joint
       actions drawn from beta for the mixed gap; `cql_alpha` (0.1, in reward units; 0 turns conservatism off);
     - `unmix` ("inverse" here; `UnmixingOptions`): "inverse" | "direct" | "lagrange", how the estimators are
-      weighted; `unmix_eps` (1e-3) in the inverse weights; `target_gap` (1.0) for lagrange;
+      weighted, or the ablations "independent" | "pooled", one estimator's loss alone (the mixed one for "pooled":
+      with everything else of gum kept, what the weighting adds); `unmix_eps` (1e-3) in the inverse weights;
+      `target_gap` (1.0) for lagrange;
     - `mixed_gap_grad`: "all" | "agents", what the mixed gap's penalty trains: the mixer and, through it, the
       agents' Qs ("all"), or the agents' Qs only, the mixer's parameters held fixed in the gap ("agents"). With
       "all" the penalty could shrink `gap_mix` by flattening the mixer (its first layer's ELUs below their knee,
@@ -135,7 +137,7 @@ class GUMConfig(TeamQConfig):
         if self.unmix is None:
             raise ValueError(
                 f"gum always weighs its estimators: unmix must be one of {', '.join(UNMIX)}; for the mixed estimator "
-                "alone use qmix"
+                "alone with gum's penalty and regulariser use unmix='pooled', without them qmix"
             )
         if self.kl_coef < 0:
             raise ValueError(f"kl_coef must be >= 0, got {self.kl_coef}")

@@ -12,8 +12,9 @@ class UnmixingOptions(OptionGroup):
     """The option group of the algorithms whose learners weigh an independent estimator against a pooled one by
     their conservative gaps (`rl_algos.common.losses.value`):
 
-    - `unmix`: "inverse" | "direct" | "lagrange", how the estimators are weighted (None: off, where the algorithm
-      allows it); `unmix_eps` (1e-3) in the inverse weights; `target_gap` (1.0) for lagrange;
+    - `unmix`: "inverse" | "direct" | "lagrange", how the estimators are weighted, or "independent" | "pooled",
+      fixed weights (1, 0) | (0, 1) that keep one estimator's loss alone, the ablations of the weighting (None: off,
+      where the algorithm allows it); `unmix_eps` (1e-3) in the inverse weights; `target_gap` (1.0) for lagrange;
     - `cql_alpha` (1.0; 0 turns conservatism off): the weight of each estimator's gap in its critic's loss.
     """
 

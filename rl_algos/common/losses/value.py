@@ -162,7 +162,8 @@ def sequence_lambda_returns(
 
 # Greedy unmixing
 
-UNMIX = ("inverse", "direct", "lagrange")  # the weightings `unmix` takes
+UNMIX = ("inverse", "direct", "lagrange", "independent", "pooled")  # the weightings `unmix` takes
+FIXED_WEIGHTS = {"independent": 0, "pooled": -1}  # the one estimator a fixed weighting keeps (its index in [K])
 
 
 # inverse: w_k = (1 / (|g_k| + eps)) / sum_j (1 / (|g_j| + eps))
@@ -177,6 +178,15 @@ def direct_weights(gaps: torch.Tensor) -> torch.Tensor:
     return F.one_hot(gaps.abs().argmin(), gaps.numel()).to(gaps.dtype)
 
 
+# independent / pooled: w = one_hot(k) for the first (independent) or the last (pooled) estimator, whatever the gaps:
+# that estimator's TD and gap alone, the ablations that measure what weighting the two adds
+def fixed_weights(kept: int, like: torch.Tensor) -> torch.Tensor:
+    """`like` [K] (the gaps) -> weights [K]: 1 for the estimator at index `kept` (-1: the last), 0 elsewhere."""
+    weights = torch.zeros_like(like)
+    weights[kept] = 1.0
+    return weights
+
+
 # lagrange: w_k proportional to 1 / lambda_k
 def lagrange_weights(log_lambdas: torch.Tensor) -> torch.Tensor:
     return F.softmax(-log_lambdas, dim=0)
@@ -188,7 +198,8 @@ def lagrange_multiplier_loss(log_lambdas: torch.Tensor, gaps: torch.Tensor, targ
     return -(log_lambdas.exp() * (gaps.detach() - target_gap)).sum()
 
 
-# inverse / direct: L = sum_k w_k (TD_k + cql_alpha gap_k), w from the detached gaps;
+# inverse / direct / independent / pooled: L = sum_k w_k (TD_k + cql_alpha gap_k), w from the detached gaps (fixed
+# for independent and pooled);
 # lagrange: L = sum_k TD_k + cql_alpha lambda_k (gap_k - target_gap), and lambda_k learned by ascent on the same term
 def unmixed_loss(
     tds: torch.Tensor,
@@ -206,7 +217,12 @@ def unmixed_loss(
         value_loss = tds.sum() + cql_alpha * (log_lambdas.exp().detach() * (gaps - target_gap)).sum()
         multiplier_loss = cql_alpha * lagrange_multiplier_loss(log_lambdas, detached_gaps, target_gap)
         return value_loss, multiplier_loss, lagrange_weights(log_lambdas.detach())
-    weights = inverse_gap_weights(detached_gaps, unmix_eps) if unmix == "inverse" else direct_weights(detached_gaps)
+    if unmix in FIXED_WEIGHTS:
+        weights = fixed_weights(FIXED_WEIGHTS[unmix], detached_gaps)
+    elif unmix == "inverse":
+        weights = inverse_gap_weights(detached_gaps, unmix_eps)
+    else:
+        weights = direct_weights(detached_gaps)
     return (weights * (tds + cql_alpha * gaps)).sum(), torch.zeros((), device=tds.device), weights
 
 
