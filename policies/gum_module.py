@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from policies.networks.behaviour import make_behaviour_model
-from policies.networks.masked import chosen_action_values, mean_over_present
+from policies.networks.masked import mean_over_present
 from policies.team_q_module import TeamQModule
 
 
@@ -45,8 +45,7 @@ class GUMModule(TeamQModule):
         """Both of gum's estimates of the joint actions taken along one episode, `[T]` each: `"team"` the mixed
         `Q_mix(s_t, u_t)`, `"independent"` the mean over present agents of `Q_a(o_a, u_a)` (its independent
         estimator, trained toward the same team reward), so the evaluation gives `q_bias` and `q_bias_ind`."""
-        q, _ = self.agent_q(self.agent, obs)  # [T, n_max, A] (gum's agents are MLPs)
-        q_taken = chosen_action_values(q, actions)  # [T, n_max]
+        q, q_taken = self.episode_qs(obs, actions)  # [T, n_max, A], [T, n_max]
         return {
             "team": self.mix(self.mixer_inputs(q_taken, q), obs),
             "independent": mean_over_present(q_taken, obs["mask"]),

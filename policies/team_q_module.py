@@ -124,21 +124,21 @@ class TeamQModule(
         """The team's predicted value of the joint actions taken along one episode (obs `[T, ...]`, actions
         `[T, n_max]`): `{"team": [T]}`, the mixer's `Q_tot(s_t, u_t)` (VDN, QMIX, gum's mixed estimate) or without a
         mixer (IQL) the mean over present agents of `Q_a(o_a, u_a)`."""
-        q_taken = self.episode_q_taken(obs, actions)  # [T, n_max]
+        q, q_taken = self.episode_qs(obs, actions)  # [T, n_max, A], [T, n_max]
         if self.mixer is not None:
-            return {"team": self.mix(q_taken, obs)}
+            return {"team": self.mix(self.mixer_inputs(q_taken, q), obs)}
         return {"team": mean_over_present(q_taken, obs["mask"])}
 
-    def episode_q_taken(self, obs: dict[str, torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
-        """Each agent's `Q_a(o_a, u_a)` [T, n_max] of the actions taken along one episode (a recurrent agent run
-        over it from its initial state)."""
+    def episode_qs(self, obs: dict[str, torch.Tensor], actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each agent's Qs `Q_a(o_a, .)` [T, n_max, A] along one episode (a recurrent agent run over it from its
+        initial state) and its `Q_a(o_a, u_a)` [T, n_max] of the actions taken."""
         if self.recurrent:
             initial = {"h": self.get_initial_state()["h"][None]}
             q, _ = self.agent_q(self.agent, {key: value[None] for key, value in obs.items()}, initial)
             q = q[0]  # [T, n_max, A]
         else:
             q, _ = self.agent_q(self.agent, obs)  # [T, n_max, A]
-        return chosen_action_values(q, actions)
+        return q, chosen_action_values(q, actions)
 
     def observe_agent_qs(self, agent_qs: torch.Tensor, mask: torch.Tensor) -> None:
         """Let a QMIX mixer with `mixer_q_norm` move its running Q scale toward the agent Qs `[B, n_max]` the

@@ -18,7 +18,8 @@ class FixedQModule(torch.nn.Module):
     """`TeamQModule`'s team value over fixed agent Qs `[T, n_max, A]`, with a summing mixer or none."""
 
     team_value = TeamQModule.team_value
-    episode_q_taken = TeamQModule.episode_q_taken
+    episode_qs = TeamQModule.episode_qs
+    mixer_inputs = TeamQModule.mixer_inputs
 
     def __init__(self, q: torch.Tensor, mixer: bool):
         super().__init__()
