@@ -34,6 +34,12 @@ class AppendAgentIds(nn.Module):
         return torch.cat([x, ids], dim=-1)
 
 
+def agent_id_appender(n_max: int, obs_agent_id: bool) -> tuple[nn.Module, int]:
+    """`(module, width it adds to each agent's features)`: `AppendAgentIds(n_max)` and `n_max`, or `nn.Identity()`
+    and 0 for networks that take no agent ids."""
+    return (AppendAgentIds(n_max), n_max) if obs_agent_id else (nn.Identity(), 0)
+
+
 def reuse_trained_ids(module: nn.Module, trained_slots: int) -> int:
     """Every `AppendAgentIds` in `module` gives the slots from `trained_slots` on the ids of trained slots
     (`reused_id_table`); returns how many it changed (0: the networks take no agent ids)."""

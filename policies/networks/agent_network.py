@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from policies.networks.agent_ids import AppendAgentIds
+from policies.networks.agent_ids import agent_id_appender
 from policies.networks.masked import used_slots
 from policies.networks.mlp import mlp
 
@@ -31,8 +31,8 @@ class AgentQNetwork(nn.Module):
     ):
         super().__init__()
         self.n_max = n_max
-        self.agent_ids = AppendAgentIds(n_max) if obs_agent_id else nn.Identity()
-        self.q = mlp(obs_dim + (n_max if obs_agent_id else 0), hidden, n_actions)
+        self.agent_ids, id_dim = agent_id_appender(n_max, obs_agent_id)
+        self.q = mlp(obs_dim + id_dim, hidden, n_actions)
 
     def forward(
         self, obs: torch.Tensor, ids: torch.Tensor | None = None, mask: torch.Tensor | None = None
@@ -62,8 +62,8 @@ class RecurrentAgentQNetwork(nn.Module):
         super().__init__()
         self.n_max = n_max
         self.hidden_dim = hidden[-1]
-        self.agent_ids = AppendAgentIds(n_max) if obs_agent_id else nn.Identity()
-        self.encoder = mlp(obs_dim + (n_max if obs_agent_id else 0), hidden[:-1], self.hidden_dim, activate_output=True)
+        self.agent_ids, id_dim = agent_id_appender(n_max, obs_agent_id)
+        self.encoder = mlp(obs_dim + id_dim, hidden[:-1], self.hidden_dim, activate_output=True)
         self.gru = nn.GRU(self.hidden_dim, self.hidden_dim, batch_first=True)
         self.q = nn.Linear(self.hidden_dim, n_actions)
 

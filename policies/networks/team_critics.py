@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from policies.networks.agent_ids import AppendAgentIds
+from policies.networks.agent_ids import agent_id_appender
 from policies.networks.masked import used_slots
 from policies.networks.mlp import mlp
 from policies.networks.team_embedding import ConcatEmbedding, make_team_embedding
@@ -53,8 +53,8 @@ class CounterfactualCritic(nn.Module):
         super().__init__()
         self.obs_dim = obs_dim
         self.embedding = make_team_embedding(team_embedding, obs_dim + n_actions, n_max)
-        self.agent_ids = AppendAgentIds(n_max) if obs_agent_id else nn.Identity()
-        own_dim = obs_dim + (n_max if obs_agent_id else 0)
+        self.agent_ids, id_dim = agent_id_appender(n_max, obs_agent_id)
+        own_dim = obs_dim + id_dim
         self.head = mlp(self.embedding.out_dim + own_dim, hidden, n_actions)
 
     def forward(self, obs: torch.Tensor, actions_onehot: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -98,8 +98,8 @@ class JointActionCritic(nn.Module):
         if self.unshared:
             self.heads = nn.ModuleList(mlp(self.embedding.out_dim, hidden, 1) for _ in range(n_max))
         else:
-            self.agent_ids = AppendAgentIds(n_max) if obs_agent_id else nn.Identity()
-            own_dim = obs_dim + (n_max if obs_agent_id else 0)
+            self.agent_ids, id_dim = agent_id_appender(n_max, obs_agent_id)
+            own_dim = obs_dim + id_dim
             self.head = mlp(self.embedding.out_dim + own_dim, hidden, 1)
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -150,8 +150,8 @@ class MixingCritic(nn.Module):
         super().__init__()
         self.n_actions, self.mixing_embed_dim = n_actions, mixing_embed_dim
         self.embedding = make_team_embedding(team_embedding, obs_dim, n_max)
-        self.agent_ids = AppendAgentIds(n_max) if obs_agent_id else nn.Identity()
-        own_dim = obs_dim + (n_max if obs_agent_id else 0)
+        self.agent_ids, id_dim = agent_id_appender(n_max, obs_agent_id)
+        own_dim = obs_dim + id_dim
         embed_dim = self.embedding.out_dim
         self.hyper_w1 = mlp(embed_dim + own_dim, hidden, n_actions * mixing_embed_dim)
         self.hyper_b1 = nn.Linear(embed_dim, mixing_embed_dim)
