@@ -80,6 +80,26 @@ def test_the_zero_shot_matrix_has_one_row_per_run_and_one_column_per_eval_size()
     assert "| qmix | graph | 4 | - | 0.80 [0.80, 0.80] |" in matrix
 
 
+def test_a_run_has_rows_only_at_the_sizes_it_was_evaluated_at():
+    from experiments.transfer_experiment.report import summary_markdown
+
+    def row(algo, train, n, phase):
+        embedding = "-" if phase in ("random", "heuristic") else "mean"
+        return dict(zip(KEY_COLUMNS, (algo, embedding, "spread", train, n, phase, 0), strict=True)) | {
+            "return_mean": -10.0 * n,
+            "occupied_landmarks_mean": 0.5,
+        }
+
+    rows = [row("qmix", "3", n, "zero_shot") for n in (3, 6)] + [row("qmix", "2-3-4", n, "zero_shot") for n in (2, 6)]
+    rows += [row(policy, "-", n, policy) for policy in ("random", "heuristic") for n in (2, 3, 6)]
+    summary = summary_markdown(rows, [], "t", ["occupied_landmarks"])
+    tables = summary.split("## Zero-shot")[0]
+    assert tables.count("| qmix | mean | 3 | 2 |") == 0, "trained at 3, never evaluated at 2 (only the scripted were)"
+    assert tables.count("| qmix | mean | 3 | 6 |") == 3, "return, normalised score and the metric"
+    assert tables.count("| qmix | mean | 2-3-4 | 2 |") == 3 and tables.count("| qmix | mean | 2-3-4 | 3 |") == 0
+    assert "| qmix | mean | 3 | - | " in summary.split("## Zero-shot")[1], "the matrix keeps every size's column"
+
+
 def test_the_normalised_score_has_an_interquartile_mean_over_five_seeds():
     from experiments.transfer_experiment.report import summary_markdown
 

@@ -269,15 +269,17 @@ def seeds_table(rows: list[dict], runs: list[Run], phases: list[str]) -> list[st
 
 
 def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_names: Iterable[str] = ()) -> str:
-    """The summary: per run (algorithm, embedding, training size) and phase the mean return over seeds with its 95%
-    bootstrap interval (over seeds, or over episodes for one seed; and the interquartile mean with 5 or more seeds),
-    the random policy, the transfer ratio with its interval, whether fine-tuned beat zero-shot; the
-    heuristic-normalised score; then one such table per task metric, and the zero-shot trained-at x evaluated-at
-    matrix of the normalised score and of each task metric; last, the seeds each run has in each phase."""
+    """The summary: per run (algorithm, embedding, training size), at each size it was evaluated at, and phase the
+    mean return over seeds with its 95% bootstrap interval (over seeds, or over episodes for one seed; and the
+    interquartile mean with 5 or more seeds), the random policy, the transfer ratio with its interval, whether
+    fine-tuned beat zero-shot; the heuristic-normalised score; then one such table per task metric, and the
+    zero-shot trained-at x evaluated-at matrix of the normalised score and of each task metric; last, the seeds each
+    run has in each phase."""
     seeded_returns, yardstick = seeded_samples(rows, episodes, "return"), Yardstick(rows)
     returns = without_seed_names(seeded_returns)
     runs = sorted({cell.run for cell in returns if cell.phase not in SCRIPTED_PHASES})
     sizes = sorted({cell.n for cell in returns})
+    run_sizes = {run: sorted({cell.n for cell in returns if cell.run == run}) for run in runs}  # where it was evaluated
     seeds = sorted({int(r["seed"]) for r in rows if r["phase"] not in SCRIPTED_PHASES})
     finetunes = finetune_phases(r["phase"] for r in rows) or ["finetune"]
     phases = ["zero_shot", *finetunes, "scratch"]
@@ -300,7 +302,7 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
         run_alignment + " ---: |" * (len(phases) + 3) + " --- |" * len(finetunes),
     ]
     for run in runs:
-        for n in sizes:
+        for n in run_sizes[run]:
             cells = {phase: returns.get(Cell(*run, n, phase)) for phase in phases}
             random = returns.get(Cell.scripted("random", n))
             lines.append(
@@ -327,7 +329,7 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             run_alignment + " ---: |" * len(phases),
         ]
         for run in runs:
-            for n in sizes:
+            for n in run_sizes[run]:
                 cells = [normalised(Cell(*run, n, phase)) for phase in phases]
                 lines.append(f"| {run.algo} | {run.embedding} | {run.train} | {n} | {' | '.join(cells)} |")
     if any("n/a*" in line for line in lines):
@@ -347,7 +349,7 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             run_alignment + " ---: |" * (len(phases) + 2),
         ]
         for run in runs:
-            for n in sizes:
+            for n in run_sizes[run]:
                 cells = [_cell(samples.get(Cell(*run, n, phase))) for phase in phases]
                 lines.append(
                     f"| {run.algo} | {run.embedding} | {run.train} | {n} | {' | '.join(cells)} "
