@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from experiments.transfer_experiment.report import summary_markdown
-from experiments.transfer_experiment.run import main
+from experiments.transfer_experiment.run import main, summary_title
 from experiments.transfer_experiment.settings import TransferSettings, parse_settings
 from experiments.transfer_experiment.stats import mean_estimate
 from experiments.transfer_experiment.trial import TeamTrial, non_finite_losses
@@ -103,6 +103,15 @@ def test_several_fine_tuning_strategies_each_fine_tune_every_checkpoint(ray_sess
     summary = (folder / "summary.md").read_text()
     assert "| fine-tuned (conservative) | fine-tuned (naive) | from scratch |" in summary
     assert "| fine-tuned (conservative) vs zero-shot | fine-tuned (naive) vs zero-shot |" in summary
+
+
+def test_the_summary_title_names_the_fine_tuning_or_says_there_is_none():
+    settings = parse_settings(["--smoke", "--name", "t", "--finetune", "kl,naive", "--finetune-timesteps", "500"])[0]
+    assert ", fine-tuned 500 (kl, naive), slots first," in summary_title(settings)
+    evaluation_only = parse_settings(["--smoke", "--name", "t", "--train-agents", "2,3", "--finetune-timesteps", "0"])[0]
+    title = summary_title(evaluation_only)
+    assert title.startswith("spread: trained at 2-3 agents, ") and ", not fine-tuned, " in title
+    assert "(kl" not in title and "conservative" not in title
 
 
 def test_summary_on_a_small_synthetic_experiment():

@@ -572,6 +572,20 @@ def run(settings: TransferSettings) -> int:
     return 1 if problems else 0
 
 
+def summary_title(settings: TransferSettings) -> str:
+    """The headline of an experiment's `summary.md` and figures: scenario, training size and budget, fine-tuning
+    (budget and strategies, or none), slots, zero-shot ids and the experiment's name."""
+    finetuned = (
+        f"fine-tuned {settings.finetune_timesteps} ({', '.join(settings.finetune)})"
+        if settings.finetune_timesteps > 0
+        else "not fine-tuned"
+    )
+    return (
+        f"{settings.scenario}: trained at {settings.train_label} agents, {settings.timesteps} env steps, "
+        f"{finetuned}, slots {settings.slots}, zero-shot ids {settings.zero_shot_ids} ({settings.name})"
+    )
+
+
 def write_report(
     settings: TransferSettings,
     files: ExperimentFiles,
@@ -582,11 +596,7 @@ def write_report(
 ) -> str:
     """Write `summary.md`, the figures, the learning curves and (with `--wandb`) the evaluations; return the
     summary."""
-    title = (
-        f"{settings.scenario}: trained at {settings.train_label} agents, {settings.timesteps} env steps, "
-        f"fine-tuned {settings.finetune_timesteps} ({', '.join(settings.finetune)}), slots {settings.slots}, "
-        f"zero-shot ids {settings.zero_shot_ids} ({settings.name})"
-    )
+    title = summary_title(settings)
     curves = kept_curves(files, curve_rows(results))
     summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names) + finetune_markdown(curves, ledger.rows)
     files.write_bytes("summary.md", summary.encode())
