@@ -108,8 +108,8 @@ def test_several_fine_tuning_strategies_each_fine_tune_every_checkpoint(ray_sess
 def test_the_summary_title_names_the_fine_tuning_or_says_there_is_none():
     settings = parse_settings(["--smoke", "--name", "t", "--finetune", "kl,naive", "--finetune-timesteps", "500"])[0]
     assert ", fine-tuned 500 (kl, naive), slots first," in summary_title(settings)
-    evaluation_only = parse_settings(["--smoke", "--name", "t", "--train-agents", "2,3", "--finetune-timesteps", "0"])[0]
-    title = summary_title(evaluation_only)
+    evaluation_only = ["--smoke", "--name", "t", "--train-agents", "2,3", "--finetune-timesteps", "0"]
+    title = summary_title(parse_settings(evaluation_only)[0])
     assert title.startswith("spread: trained at 2-3 agents, ") and ", not fine-tuned, " in title
     assert "(kl" not in title and "conservative" not in title
 
