@@ -116,6 +116,18 @@ def test_the_normalised_score_has_an_interquartile_mean_over_five_seeds():
     # mean 0.62; IQM: scipy's trim_mean(0.25) drops one of five at each end, mean(0.4, 0.5, 0.6) = 0.5
     normalised = summary.split("Heuristic-normalised score")[1].split("## Zero-shot")[0]
     assert "| qmix | graph | 3 | 6 | 0.62 [" in normalised and "; IQM 0.50 [" in normalised
+    assert "seeds' spread" not in summary, "five seeds: no few-seeds caveat"
+
+
+def test_intervals_over_two_to_four_seeds_are_flagged_as_their_spread(tmp_path):
+    write_experiment(tmp_path / "two", "spread", "qmix", [-60.0, -40.0])
+    write_experiment(tmp_path / "one", "spread", "qmix", [-60.0])
+    assert main([str(tmp_path / "two")]) == 0 and main([str(tmp_path / "one")]) == 0
+    two_seeds = (tmp_path / "two" / "summary.md").read_text()
+    # a percentile bootstrap of two seeds' means is their range: [-60, -40]
+    assert "| qmix | graph | 3 | 6 | -50.00 [-60.00, -40.00] |" in two_seeds
+    assert "with 2 seeds it is their range" in two_seeds
+    assert "seeds' spread" not in (tmp_path / "one" / "summary.md").read_text(), "one seed: over its episodes"
 
 
 def test_the_seeds_table_lists_each_runs_seeds_per_phase_at_any_size():

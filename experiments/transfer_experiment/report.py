@@ -222,6 +222,13 @@ def finetune_verdict(finetuned: list[np.ndarray] | None, zero_shot: list[np.ndar
     return f"{word} ({difference.point:+.2f})"
 
 
+# a percentile bootstrap over k seeds' means never leaves their range, so with few seeds it covers less than 95%
+FEW_SEEDS_CAVEAT = (
+    f" A cell over 2 to {IQM_MIN_SEEDS - 1} seeds has an interval that lies within its seeds' range (with 2 seeds it"
+    " is their range): read it as the seeds' spread, narrower than a 95% interval over more seeds would be."
+)
+
+
 def _ratio(zero_shot, scratch, random) -> str:
     if not zero_shot or not scratch or not random:
         return "-"
@@ -284,6 +291,9 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
     finetunes = finetune_phases(r["phase"] for r in rows) or ["finetune"]
     phases = ["zero_shot", *finetunes, "scratch"]
     unit = "seeds" if len(seeds) > 1 else "episodes of the one seed"
+    few_seeds = any(
+        2 <= len(per_seed) < IQM_MIN_SEEDS for cell, per_seed in returns.items() if cell.phase not in SCRIPTED_PHASES
+    )
     titles = " | ".join(phase_title(phase) for phase in phases)
     verdicts = " | ".join(f"{phase_title(phase)} vs zero-shot" for phase in finetunes)
     run_columns = "| algo | embedding | trained at | eval agents |"
@@ -296,6 +306,7 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             f"{'; IQM: interquartile mean across seeds' if len(seeds) >= IQM_MIN_SEEDS else ''}. Transfer ratio "
             "`(zero_shot - random) / (scratch - random)` with its interval; fine-tuned vs zero-shot: `better` / "
             "`worse` when the interval of their difference excludes 0, else `same`."
+            + (FEW_SEEDS_CAVEAT if few_seeds else "")
         ),
         "",
         f"{run_columns} {titles} | random | heuristic | transfer ratio | {verdicts} |",
