@@ -25,7 +25,12 @@ from typing import NamedTuple
 import yaml
 
 import envs
-from experiments.transfer_experiment.curves import CURVES_FILE, curve_key, finetune_markdown, write_curves
+from experiments.transfer_experiment.curves import (
+    CURVES_FILE,
+    curve_key,
+    curves_markdown,
+    write_curves,
+)
 from experiments.transfer_experiment.plots import write_figures
 from experiments.transfer_experiment.report import (
     EpisodeLedger,
@@ -123,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     title = f"{scenario}: {', '.join(found.names)}"
     out = ExperimentFiles(args.out or args.folders[0])
     summary = summary_markdown(found.rows, found.episodes, title, metric_names)
-    summary += finetune_markdown(found.curves, found.rows)
+    summary += curves_markdown(found.curves, found.rows)
     out.write_bytes("summary.md", summary.encode())
     write_figures(out, found.rows, found.episodes, title, metric_names)
     write_curves(out, found.curves, found.rows, title)

@@ -279,6 +279,26 @@ def test_a_fine_tuning_series_is_its_zero_shot_evaluation_then_its_points_mean_o
     )
 
 
+def test_the_value_estimates_table_takes_each_seeds_last_train_point():
+    from experiments.transfer_experiment.curves import q_bias_markdown
+
+    def point(algo, seed, k, n, q_bias, rel=None, phase="train"):
+        key = {"algo": algo, "embedding": "mean", "phase": phase, "seed": seed, "train_agents": "3", "point": k}
+        return key | {"eval_agents": n, "return_mean": -50.0, "q_bias_mean": q_bias, "q_bias_rel_mean": rel}
+
+    rows = [point("qmix", 0, 0, 6, 90.0, 0.9), point("qmix", 0, 1, 6, 30.0, 0.3), point("qmix", 1, 1, 6, 10.0, 0.1)]
+    rows += [point("qmix", 1, 0, 6, 70.0, 0.7), point("qmix", 0, 1, 3, -4.0, -0.1)]
+    rows += [point("iql", 0, 0, 6, 5.0), point("iql", 0, 0, 6, 500.0, 0.5, phase="scratch")]
+    rows += [point("mappo", 0, 0, 6, "", "")]  # no value estimate: no row
+    table = q_bias_markdown(rows)
+    assert "| algo | embedding | trained at | eval agents | `q_bias` | `q_bias_rel` |" in table, "no `_ind` column"
+    # the last points (k = 1) of seeds 0 and 1 at 6: q_bias (30 + 10) / 2 with two seeds' interval their range
+    assert "| qmix | mean | 3 | 6 | 20.00 [10.00, 30.00] (2) | 0.20 [0.10, 0.30] (2) |" in table
+    assert "| qmix | mean | 3 | 3 | -4.00 [-4.00, -4.00] (1) | -0.10 [-0.10, -0.10] (1) |" in table
+    assert "| iql | mean | 3 | 6 | 5.00 [5.00, 5.00] (1) | - |" in table, "train phase only; no relative value: -"
+    assert "mappo" not in table and q_bias_markdown([point("mappo", 0, 0, 6, "")]) == ""
+
+
 def test_the_fine_tuning_table_gives_zero_shot_the_lowest_point_and_the_end_per_strategy():
     from experiments.transfer_experiment.curves import finetune_markdown
 

@@ -254,6 +254,62 @@ def finetune_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> st
     return "\n".join(lines) + "\n"
 
 
+# q_bias = mean over steps (V_hat(s_t, greedy u_t) - G_t), G_t the discounted return the greedy team then obtains;
+# q_bias_rel = q_bias / mean_t |G_t|; the _ind columns of the independent estimate (gum, `unmix`)
+Q_BIAS_COLUMNS = ("q_bias", "q_bias_rel", "q_bias_ind", "q_bias_ind_rel")
+
+
+def _float(row: dict[str, Any], column: str) -> float | None:
+    value = row.get(column, "")
+    return None if value in ("", None) or not math.isfinite(float(value)) else float(value)
+
+
+def q_bias_markdown(rows: list[dict[str, Any]]) -> str:
+    """The value estimates at the end of training, for `summary.md` (question (b): does a learner's estimate stay at
+    or below the return it obtains?): per run and eval size, each seed's last train-curve point of `Q_BIAS_COLUMNS`
+    (those some run reports), mean over the seeds that report it [95% interval], with the number of seeds. Empty when
+    no learner reports `q_bias`."""
+    last: dict[tuple[Run, int, str], dict[str, Any]] = {}
+    for row in rows:
+        if row["phase"] != "train" or _float(row, "q_bias_mean") is None:
+            continue
+        key = (curve_run(row), int(row["eval_agents"]), str(row["seed"]))
+        if key not in last or int(row["point"]) > int(last[key]["point"]):
+            last[key] = row
+    if not last:
+        return ""
+    columns = [c for c in Q_BIAS_COLUMNS if any(_float(row, f"{c}_mean") is not None for row in last.values())]
+    per_cell: dict[tuple[Run, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for (run, n, _), row in last.items():
+        for column in columns:
+            if (value := _float(row, f"{column}_mean")) is not None:
+                per_cell[run, n][column].append(value)
+    lines = [
+        "",
+        (
+            "Value estimates at the end of training: each seed's last train-curve point (the greedy team's value "
+            "estimate minus the return it then obtained; `_rel` relative to the return's size, comparable across "
+            "discounts; `_ind` the independent estimate), mean over seeds [95% interval] (seeds):"
+        ),
+        "",
+        f"| algo | embedding | trained at | eval agents | {' | '.join(f'`{c}`' for c in columns)} |",
+        "| --- | --- | ---: | ---: |" + " ---: |" * len(columns),
+    ]
+    for (run, n), values in sorted(per_cell.items()):
+        cells = [
+            f"{mean_estimate([np.array([v]) for v in values[c]])} ({len(values[c])})" if values[c] else "-"
+            for c in columns
+        ]
+        lines.append(f"| {run.algo} | {run.embedding} | {run.train} | {n} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def curves_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> str:
+    """What `summary.md` says of the learning curves: the fine-tuning trials on their way (`finetune_markdown`) and
+    the value estimates at the end of training (`q_bias_markdown`)."""
+    return finetune_markdown(rows, ledger_rows) + q_bias_markdown(rows)
+
+
 def curve_run(row: dict[str, Any]) -> Run:
     """The run a curve row is of."""
     return Run(row["algo"], row["embedding"], str(row["train_agents"]))

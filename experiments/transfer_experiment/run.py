@@ -49,7 +49,7 @@ import envs  # noqa: E402
 from experiments.transfer_experiment import tensorboard_logging, wandb_logging  # noqa: E402
 from experiments.transfer_experiment.curves import (  # noqa: E402
     curve_rows,
-    finetune_markdown,
+    curves_markdown,
     kept_curves,
     write_curves,
 )
@@ -598,7 +598,7 @@ def write_report(
     summary."""
     title = summary_title(settings)
     curves = kept_curves(files, curve_rows(results))
-    summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names) + finetune_markdown(curves, ledger.rows)
+    summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names) + curves_markdown(curves, ledger.rows)
     files.write_bytes("summary.md", summary.encode())
     write_figures(files, ledger.rows, episodes.rows, title, metric_names)
     write_curves(files, curves, ledger.rows, title)
