@@ -211,6 +211,7 @@ def test_training_options_merge_all_then_the_algorithm_s_own():
             "pursuit option n_evaders=0 must be an int >= 1",
         ),
         (["--timesteps", "1000"], "--timesteps 1000 would never update qmix"),
+        (["--variant", "unmix inverse"], "--variant 'unmix inverse' must be letters, digits, '.', '_' or '-'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2_before_ray_starts(argv, message, capsys, tmp_path, monkeypatch):

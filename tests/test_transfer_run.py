@@ -87,15 +87,20 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     assert _read_rows(folder / "transfer_episodes.csv") == episodes
 
 
-def test_several_fine_tuning_strategies_each_fine_tune_every_checkpoint(ray_session, tmp_path):
+def test_several_fine_tuning_strategies_each_fine_tune_every_checkpoint_and_a_variant_labels_the_rows(
+    ray_session, tmp_path
+):
     argv = ["--smoke", "--embeddings", "concat", "--no-scratch", "--finetune", "conservative,naive"]
-    assert main([*argv, "--storage", str(tmp_path), "--name", "strategies"]) == 0
+    assert main([*argv, "--variant", "lr-probe", "--storage", str(tmp_path), "--name", "strategies"]) == 0
     folder = tmp_path / "strategies"
-    learned = {(r["eval_agents"], r["phase"]) for r in _read_rows(folder / "transfer.csv") if r["algo"] == "qmix"}
+    rows = _read_rows(folder / "transfer.csv")
+    assert {r["algo"] for r in rows if r["phase"] not in ("random", "heuristic")} == {"qmix+lr-probe"}
+    learned = {(r["eval_agents"], r["phase"]) for r in rows if r["algo"] == "qmix+lr-probe"}
     phases = ("zero_shot", "finetune:conservative", "finetune:naive")
     assert learned == {(n, phase) for n in ("3", "6") for phase in phases}
     for strategy in ("conservative", "naive"):
         assert (folder / "finetune" / f"finetune-{strategy}_qmix_concat_n6_seed0").is_dir()
+    assert {r["algo"] for r in _read_rows(folder / "curves.csv")} == {"qmix+lr-probe"}
     curves = [r for r in _read_rows(folder / "curves.csv") if r["phase"].startswith("finetune")]
     assert {r["phase"] for r in curves} == {"finetune:conservative", "finetune:naive"}
     assert {(r["train_agents"], r["eval_agents"]) for r in curves} == {("3", "3"), ("3", "6")}, "the run's, as rows"
@@ -103,6 +108,7 @@ def test_several_fine_tuning_strategies_each_fine_tune_every_checkpoint(ray_sess
     summary = (folder / "summary.md").read_text()
     assert "| fine-tuned (conservative) | fine-tuned (naive) | from scratch |" in summary
     assert "| fine-tuned (conservative) vs zero-shot | fine-tuned (naive) vs zero-shot |" in summary
+    assert "| qmix+lr-probe | concat | 3 | 6 |" in summary
 
 
 def test_the_summary_title_names_the_fine_tuning_or_says_there_is_none():

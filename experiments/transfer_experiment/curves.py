@@ -65,7 +65,7 @@ def curve_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
             measured = [n for n in sizes if _number(record.get(f"{CURVE_PREFIX}{n}/return_mean"))]
             for n in measured:
                 row = {
-                    "algo": spec.algo,
+                    "algo": spec.settings.run_algo(spec.algo),
                     "embedding": spec.embedding,
                     "phase": spec.result_phase,
                     "seed": spec.seed,

@@ -406,7 +406,7 @@ def evaluate_results(
             targets = [(spec.result_phase, spec.n_agents[0])]
         for phase, n in targets:
             row = {
-                "algo": spec.algo,
+                "algo": settings.run_algo(spec.algo),
                 "embedding": spec.embedding,
                 "scenario": settings.scenario,
                 "train_agents": settings.train_label,

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import json
 import math
+import re
 import time
 import typing
 from dataclasses import dataclass, field
@@ -86,6 +87,10 @@ VMAS_WORLDS = 64
 RESUMABLE_OVERRIDES = {"wandb", "dashboard", "resume", "storage", "name", "config"}
 
 
+# `--variant`: one token, so `<algo>+<variant>` reads back as one name in every CSV and table
+VARIANT_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
+
+
 class SettingsError(ValueError):
     """A bad setting: the message is one line saying what was wrong and what to do."""
 
@@ -118,6 +123,7 @@ class TransferSettings:
     finetune_eval_every: int | None = None
     training: dict[str, dict[str, Any]] = field(default_factory=dict)
     finetune_training: dict[str, dict[str, Any]] = field(default_factory=dict)
+    variant: str | None = None
     iteration_timesteps: int | None = None
     checkpoint_every: int = 5
     env_runners: int = 0
@@ -174,6 +180,12 @@ class TransferSettings:
         training size itself, whose from-scratch run is the train run."""
         sizes = self.eval_agents if self.scratch_agents is None else self.scratch_agents
         return [n for n in sizes if [n] != self.train_agents] if self.scratch else []
+
+    def run_algo(self, algo: str) -> str:
+        """The `algo` column of `algo`'s rows in `transfer.csv` and `curves.csv`: the algorithm's name, or
+        `<algo>+<variant>` for an experiment labelled `--variant`, so a report merging it with the algorithm's default
+        runs keeps the two apart."""
+        return algo if self.variant is None else f"{algo}+{self.variant}"
 
     def finetune_phase(self, strategy: str | None) -> str:
         """The `phase` of fine-tuned rows in `transfer.csv`: `finetune`, or `finetune:<strategy>` when the
@@ -331,6 +343,12 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
         type=_json_dict,
         help="JSON dict of .training() options per algorithm for the fine-tuning trials only, applied after --training "
         'and the strategy\'s own, e.g. \'{"all": {"target_update_interval": 50}}\'',
+    )
+    add(
+        "--variant",
+        help="a label for runs that differ from an algorithm's defaults (by --training options, say): their rows and "
+        "curves name the algorithm `<algo>+<variant>`, so a report merging them with the default runs keeps them "
+        "apart, e.g. --variant unmix-inverse (letters, digits, '.', '_', '-') (default: none)",
     )
     add("--iteration-timesteps", type=int, help="env steps per Tune iteration (default: the algorithm's own)")
     add(
@@ -542,6 +560,11 @@ def validate(settings: TransferSettings) -> None:
         )
     if s.finetune_kl_steps is not None and s.finetune_kl_steps < 0:
         raise SettingsError(f"--finetune-kl-steps must be >= 0 (0: no annealing), got {s.finetune_kl_steps}")
+    if s.variant is not None and not VARIANT_PATTERN.fullmatch(s.variant):
+        raise SettingsError(
+            f"--variant {s.variant!r} must be letters, digits, '.', '_' or '-' (it names rows as <algo>+<variant>), "
+            "e.g. unmix-inverse"
+        )
     for label, options in (("--training", s.training), ("--finetune-training", s.finetune_training)):
         unknown_training = set(options) - {"all", *rl_algos.ALGORITHMS}
         if unknown_training:
