@@ -130,6 +130,37 @@ def test_intervals_over_two_to_four_seeds_are_flagged_as_their_spread(tmp_path):
     assert "seeds' spread" not in (tmp_path / "one" / "summary.md").read_text(), "one seed: over its episodes"
 
 
+def test_the_overview_gives_each_run_one_row_with_fine_tuning_paired_by_seed():
+    from experiments.transfer_experiment.report import summary_markdown
+
+    def row(algo, train, n, phase, seed, value):
+        embedding = "-" if phase in ("random", "heuristic") else "graph"
+        return dict(zip(KEY_COLUMNS, (algo, embedding, "spread", train, n, phase, seed), strict=True)) | {
+            "return_mean": value
+        }
+
+    # random -100 and heuristic -20 at 3 and 6 for both seeds: score (x + 100) / 80
+    rows = [
+        row(p, "-", n, p, seed, v)
+        for p, v in (("random", -100.0), ("heuristic", -20.0))
+        for n in (3, 6)
+        for seed in (0, 1)
+    ]
+    rows += [row("qmix", "3", 3, "zero_shot", 0, -28.0), row("qmix", "3", 3, "zero_shot", 1, -36.0)]  # 0.9, 0.8
+    rows += [row("qmix", "3", 6, "zero_shot", 0, -44.0), row("qmix", "3", 6, "zero_shot", 1, -52.0)]  # 0.7, 0.6
+    rows += [row("qmix", "3", 3, "scratch", 0, -28.0), row("qmix", "3", 6, "scratch", 0, -36.0)]  # train run; 0.8
+    rows += [row("qmix", "3", 6, "finetune:kl", 1, -44.0)]  # seed 1 only: 0.7 - 0.6
+    rows += [row("qmix", "3", 6, "finetune:naive", s, -60.0) for s in (0, 1)]  # 0.5 - 0.7, 0.5 - 0.6
+    rows += [row("vdn", "3", 3, "zero_shot", 0, -60.0)]  # 0.5; never evaluated at 6
+    overview = summary_markdown(rows, [], "t").split("## Overview")[1].split("## Seeds per run")[0]
+    assert (
+        "| algo | embedding | trained at | seeds | at 3 | at 6 | from scratch at 6 | fine-tuned (kl) at 6 - zero-shot "
+        "| fine-tuned (naive) at 6 - zero-shot |" in overview
+    ), "no from-scratch column at the training size, whose row is the train run"
+    assert "| qmix | graph | 3 | 2 | 0.85 | 0.65 | 0.80 | +0.10 (1) | -0.15 |" in overview
+    assert "| vdn | graph | 3 | 1 | 0.50 | - | - | - | - |" in overview
+
+
 def test_the_seeds_table_lists_each_runs_seeds_per_phase_at_any_size():
     from experiments.transfer_experiment.report import summary_markdown
 

@@ -254,6 +254,57 @@ def zero_shot_matrix(runs: list[Run], sizes: list[int], cell_text) -> list[str]:
     return lines
 
 
+def _signed(value: float) -> str:
+    return "0.00" if round(value, 2) == 0 else f"{value:+.2f}"
+
+
+# score_s(x) = (x - random_s) / (heuristic_s - random_s), each seed s by its own yardstick;
+# fine-tuned - zero-shot = mean over the seeds with both of score_s(finetuned_s) - score_s(zero_shot_s)
+def overview_table(
+    runs: list[Run], yardstick: Yardstick, sizes: list[int], finetunes: list[str], finetune_sizes: list[int]
+) -> list[str]:
+    """Every run in one row (the study's headline table): its zero-shot seeds, the mean over seeds of its normalised
+    zero-shot score at each size and from scratch at each size it was trained at from scratch, and per fine-tuning
+    phase and size the end minus zero-shot paired by seed, with the number of seeds where fewer than zero-shot's.
+    `-` where a cell was not run or has no yardstick."""
+
+    def scores(run: Run, n: int, phase: str) -> dict[str, float]:
+        per_seed = yardstick.means.get(Cell(*run, n, phase), {})
+        if yardstick.scaling(n) is None:
+            return {}
+        return {seed: yardstick.score(value, n, seed) for seed, value in per_seed.items()}
+
+    # a run's from-scratch row at its own training size is its train run: not a column of its own
+    scratch_sizes = [
+        n for n in sizes if any(yardstick.has(Cell(*run, n, "scratch")) and run.train != str(n) for run in runs)
+    ]
+    finetune_columns = [(phase, n) for phase in finetunes for n in finetune_sizes]
+    lines = [
+        "| algo | embedding | trained at | seeds | "
+        + " | ".join(
+            [f"at {n}" for n in sizes]
+            + [f"from scratch at {n}" for n in scratch_sizes]
+            + [f"{phase_title(phase)} at {n} - zero-shot" for phase, n in finetune_columns]
+        )
+        + " |",
+        "| --- | --- | ---: | ---: |" + " ---: |" * (len(sizes) + len(scratch_sizes) + len(finetune_columns)),
+    ]
+    for run in runs:
+        zero_shot = {n: scores(run, n, "zero_shot") for n in sizes}
+        seeds = sorted({seed for per_seed in zero_shot.values() for seed in per_seed}, key=int)
+        cells = [f"{np.mean(list(zero_shot[n].values())):.2f}" if zero_shot[n] else "-" for n in sizes]
+        for n in scratch_sizes:
+            scratch = scores(run, n, "scratch")
+            cells.append(f"{np.mean(list(scratch.values())):.2f}" if scratch else "-")
+        for phase, n in finetune_columns:
+            finetuned = scores(run, n, phase)
+            paired = [finetuned[seed] - zero_shot[n][seed] for seed in finetuned if seed in zero_shot[n]]
+            fewer = f" ({len(paired)})" if paired and len(paired) < len(zero_shot[n]) else ""
+            cells.append(_signed(float(np.mean(paired))) + fewer if paired else "-")
+        lines.append(f"| {run.algo} | {run.embedding} | {run.train} | {len(seeds)} | {' | '.join(cells)} |")
+    return lines
+
+
 def seeds_table(rows: list[dict], runs: list[Run], phases: list[str]) -> list[str]:
     """A table of which seeds each run has in each learned phase (evaluated at any team size): `2: 0, 1`, or `-`;
     how far a study's chunks are from the seeds it needs."""
@@ -375,6 +426,20 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
         for metric, samples in metric_samples.items():
             metric_mean = functools.partial(_mean_text, samples)
             lines += ["", f"`{metric}`, mean [95% interval]:", "", *zero_shot_matrix(runs, sizes, metric_mean)]
+    if runs and has_heuristic:
+        finetune_sizes = sorted({cell.n for cell in returns if cell.phase in finetunes})
+        lines += [
+            "",
+            "## Overview",
+            "",
+            (
+                "Every run in one row: the normalised score's mean over seeds zero-shot at each size and from scratch, "
+                "and each fine-tuning's end minus zero-shot paired by seed (in brackets the seeds it has, where fewer "
+                "than zero-shot's); the tables above give the intervals:"
+            ),
+            "",
+            *overview_table(runs, yardstick, sizes, finetunes, finetune_sizes),
+        ]
     if runs:
         lines += ["", "## Seeds per run", "", "The seeds evaluated in each phase (at any team size):", ""]
         lines += seeds_table(rows, runs, phases)
