@@ -87,7 +87,7 @@ class TeamWandbCallback(WandbLoggerCallback):
 
     def log_trial_start(self, trial) -> None:
         spec = TrialSpec.from_dict(trial.config["trial"])
-        self.group = run_group(spec.algo, spec.embedding)
+        self.group = run_group(self.settings.run_algo(spec.algo), spec.embedding)
         self.kwargs = {
             **self._base_kwargs,
             "job_type": spec.phase,
