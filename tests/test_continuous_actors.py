@@ -87,10 +87,16 @@ def test_own_action_values_replace_only_the_agent_s_own_action():
     replayed, own = torch.randn(5, N_MAX, ACTION_DIM), torch.randn(5, N_MAX, ACTION_DIM)
     values = critic.own_action_values(obs["obs"], replayed, own, obs["mask"])
     assert values.shape == (5, N_MAX)
-    for agent in range(N_MAX):
+    for agent in range(3):
         joint = replayed.clone()
         joint[:, agent] = own[:, agent]
         assert torch.allclose(values[:, agent], critic(obs["obs"], joint, obs["mask"])[:, agent], atol=1e-5)
+    assert (values[:, 3:] == 0).all(), "slots no team of the batch fills: no critic pass, value 0"
+    obs["mask"][0, 3] = 1.0  # one team with an agent in the last slot: every slot is computed for every row
+    values = critic.own_action_values(obs["obs"], replayed, own, obs["mask"])
+    joint = replayed.clone()
+    joint[:, 3] = own[:, 3]
+    assert torch.allclose(values[:, 3], critic(obs["obs"], joint, obs["mask"])[:, 3], atol=1e-5)
 
 
 def test_frozen_keeps_an_actor_loss_out_of_the_critic_s_gradients():

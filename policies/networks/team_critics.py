@@ -113,16 +113,20 @@ class JointActionCritic(nn.Module):
         self, obs: torch.Tensor, actions: torch.Tensor, own_actions: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
         """`Q_a(o, (u^-a, u'_a))` `[B, n_max]`: agent a's value with its own action replaced by `own_actions[:, a]`
-        and the others' kept from `actions` (both `[B, n_max, k]`), the actor losses' view of the critic."""
+        and the others' kept from `actions` (both `[B, n_max, k]`), the actor losses' view of the critic. One critic
+        pass per agent slot up to the last one any team of the batch fills (`used_slots`: 3 of 8 for a team of 3);
+        the slots past it are absent everywhere, and their values 0."""
         batch, n_max, _ = actions.shape
-        is_own = torch.eye(n_max, device=actions.device).view(1, n_max, n_max, 1)  # [1, a, b, 1]
+        width = used_slots(mask)
+        is_own = torch.eye(width, n_max, device=actions.device).view(1, width, n_max, 1)  # [1, a, b, 1]
         joint = is_own * own_actions.unsqueeze(1) + (1 - is_own) * actions.unsqueeze(1)  # [B, a, b, k]
         q = self(
-            obs.repeat_interleave(n_max, dim=0),
-            joint.reshape(batch * n_max, n_max, -1),
-            mask.repeat_interleave(n_max, dim=0),
+            obs.repeat_interleave(width, dim=0),
+            joint.reshape(batch * width, n_max, -1),
+            mask.repeat_interleave(width, dim=0),
         )  # [B * a, n_max]
-        return q.view(batch, n_max, n_max).diagonal(dim1=1, dim2=2)  # [B, a]: Q_a with a's own action
+        own_q = q.view(batch, width, n_max)[:, :, :width].diagonal(dim1=1, dim2=2)  # [B, a]: Q_a with a's own action
+        return F.pad(own_q, (0, n_max - width))  # [B, n_max]
 
 
 class MixingCritic(nn.Module):
