@@ -25,12 +25,7 @@ from typing import NamedTuple
 import yaml
 
 import envs
-from experiments.transfer_experiment.curves import (
-    CURVES_FILE,
-    curve_key,
-    curves_markdown,
-    write_curves,
-)
+from experiments.transfer_experiment.curves import CURVES_FILE, curve_key, curves_markdown, write_curves
 from experiments.transfer_experiment.plots import write_figures
 from experiments.transfer_experiment.report import (
     EpisodeLedger,

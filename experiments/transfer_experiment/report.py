@@ -291,7 +291,7 @@ def overview_table(
     ]
     for run in runs:
         zero_shot = {n: scores(run, n, "zero_shot") for n in sizes}
-        seeds = sorted({seed for per_seed in zero_shot.values() for seed in per_seed}, key=int)
+        seeds = {seed for per_seed in zero_shot.values() for seed in per_seed}
         cells = [f"{np.mean(list(zero_shot[n].values())):.2f}" if zero_shot[n] else "-" for n in sizes]
         for n in scratch_sizes:
             scratch = scores(run, n, "scratch")
