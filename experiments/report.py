@@ -1,6 +1,7 @@
 """Re-render a transfer experiment's `summary.md` and figures (`transfer.png`, `transfer_embeddings.png`, the learning
-curves' `transfer_curves.png` and `transfer_q_bias*.png`: raw, relative, independent) from its CSVs, or compare
-several experiments (made on different machines or days, or the chunks of one study) in one table.
+curves' `transfer_curves.png` and `transfer_q_bias*.png`: raw, relative, independent; the study's answer figures
+`study_*.png`) from its CSVs, or compare several experiments (made on different machines or days, or the chunks of
+one study) in one table.
 
     python experiments/report.py results/spread-20261122-081500                 # re-render in place
     python experiments/report.py results/run-a s3://bucket/marl/run-b --out results/compare
@@ -34,6 +35,7 @@ from experiments.transfer_experiment.report import (
     row_key,
     summary_markdown,
 )
+from experiments.transfer_experiment.study_figures import write_study_figures
 
 SETTINGS_FILE = "settings.yaml"
 
@@ -127,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     out.write_bytes("summary.md", summary.encode())
     write_figures(out, found.rows, found.episodes, title, metric_names)
     write_curves(out, found.curves, found.rows, title)
+    write_study_figures(out, found.rows, found.curves)
     print(summary)
     print(f"written: {out.uri}/summary.md and the figures")
     return 0

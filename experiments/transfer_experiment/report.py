@@ -268,12 +268,6 @@ def overview_table(
     phase and size the end minus zero-shot paired by seed, with the number of seeds where fewer than zero-shot's.
     `-` where a cell was not run or has no yardstick."""
 
-    def scores(run: Run, n: int, phase: str) -> dict[str, float]:
-        per_seed = yardstick.means.get(Cell(*run, n, phase), {})
-        if yardstick.scaling(n) is None:
-            return {}
-        return {seed: yardstick.score(value, n, seed) for seed, value in per_seed.items()}
-
     # a run's from-scratch row at its own training size is its train run: not a column of its own
     scratch_sizes = [
         n for n in sizes if any(yardstick.has(Cell(*run, n, "scratch")) and run.train != str(n) for run in runs)
@@ -290,14 +284,14 @@ def overview_table(
         "| --- | --- | ---: | ---: |" + " ---: |" * (len(sizes) + len(scratch_sizes) + len(finetune_columns)),
     ]
     for run in runs:
-        zero_shot = {n: scores(run, n, "zero_shot") for n in sizes}
+        zero_shot = {n: yardstick.scores(Cell(*run, n, "zero_shot")) for n in sizes}
         seeds = {seed for per_seed in zero_shot.values() for seed in per_seed}
         cells = [f"{np.mean(list(zero_shot[n].values())):.2f}" if zero_shot[n] else "-" for n in sizes]
         for n in scratch_sizes:
-            scratch = scores(run, n, "scratch")
+            scratch = yardstick.scores(Cell(*run, n, "scratch"))
             cells.append(f"{np.mean(list(scratch.values())):.2f}" if scratch else "-")
         for phase, n in finetune_columns:
-            finetuned = scores(run, n, phase)
+            finetuned = yardstick.scores(Cell(*run, n, phase))
             paired = [finetuned[seed] - zero_shot[n][seed] for seed in finetuned if seed in zero_shot[n]]
             fewer = f" ({len(paired)})" if paired and len(paired) < len(zero_shot[n]) else ""
             cells.append(_signed(float(np.mean(paired))) + fewer if paired else "-")

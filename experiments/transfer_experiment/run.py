@@ -75,6 +75,7 @@ from experiments.transfer_experiment.settings import (  # noqa: E402
     validate,
 )
 from experiments.transfer_experiment.storage_guard import StorageGuard, readable_state, storage_full  # noqa: E402
+from experiments.transfer_experiment.study_figures import write_study_figures  # noqa: E402
 from experiments.transfer_experiment.trial import TeamTrial  # noqa: E402
 from experiments.transfer_experiment.trial_spec import TrialSpec, trial_name  # noqa: E402
 from rl_algos.common.evaluation.team_evaluation import evaluate, has_heuristic, scripted_policy_evaluation  # noqa: E402
@@ -602,6 +603,7 @@ def write_report(
     files.write_bytes("summary.md", summary.encode())
     write_figures(files, ledger.rows, episodes.rows, title, metric_names)
     write_curves(files, curves, ledger.rows, title)
+    write_study_figures(files, ledger.rows, curves)
     if settings.wandb:
         wandb_logging.log_evaluations(settings, ledger.rows, local_dir(settings))
         if os.environ.get("WANDB_MODE") == "offline":

@@ -56,6 +56,13 @@ class Yardstick:
         offset, scale = self.scaling(n, seed) or (0.0, 1.0)
         return (value - offset) / scale
 
+    def scores(self, cell: Cell) -> dict[str, float]:
+        """Each seed's normalised score of `cell`'s mean return (`score`); empty where `cell` was not evaluated or
+        the scripted teams were not both evaluated at its size."""
+        if self.scaling(cell.n) is None:
+            return {}
+        return {seed: self.score(value, cell.n, seed) for seed, value in self.means.get(cell, {}).items()}
+
     def normalise(
         self, seeded: dict[str, np.ndarray] | None, n: int, reference: Cell | None = None
     ) -> list[np.ndarray] | None:

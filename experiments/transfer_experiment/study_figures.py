@@ -1,0 +1,204 @@
+"""The transfer study's answer figures, one per question of `docs/results.md`, drawn from the rows behind
+`summary.md`'s "Overview". Scores are heuristic-normalised, `(x - random) / (heuristic - random)`, each seed by its
+own yardstick (`experiments.transfer_experiment.yardstick`). Lines and bars are means over seeds, and each seed is
+drawn as a dot rather than as an interval: over 2 to 4 seeds a bootstrap interval is only the seeds' range.
+
+- `study_embeddings.png`, question (a): one panel per algorithm trained with several team embeddings at one size.
+  Each embedding's zero-shot score against the eval team size is a line; its from-scratch score at each size it
+  was trained at from scratch is a hollow marker.
+- `study_q_bias.png`, question (b): the value learners' `q_bias_rel` over training, one panel per eval size, one
+  line per run (its independent estimate `q_bias_ind_rel` dashed, where it has one). Only runs trained at the size
+  most of them were trained at are drawn, so that the lines compare learners, not training sizes.
+- `study_finetune.png`, question (c): one panel per fine-tuning size, one group per run, one bar per strategy: the
+  fine-tuned score at the end minus the zero-shot score at that size, paired by seed. Only strategies run for more
+  than half of the fine-tuned runs are drawn; probes and reruns kept under labels of their own stay in `summary.md`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+
+from experiments.transfer_experiment.cells import Cell, Run
+from experiments.transfer_experiment.curves import curve_run, panel_series
+from experiments.transfer_experiment.plots import learned_runs, plt, png_bytes
+from experiments.transfer_experiment.report import ExperimentFiles, finetune_phases, phase_title
+from experiments.transfer_experiment.yardstick import Yardstick
+
+PANELS_PER_ROW = 3  # the docs page is about three panels wide
+ZERO_LINE = {"color": "grey", "linestyle": "--", "linewidth": 1}
+
+
+def _seed_dots(ax: Any, x: float, values: list[float], color: str) -> None:
+    ax.scatter([x] * len(values), values, s=12, color=color, alpha=0.6, zorder=3)
+
+
+def _panel_grid(panels: int, sharey: bool = False) -> tuple[Any, np.ndarray, np.ndarray]:
+    """A figure of `panels` panels, `PANELS_PER_ROW` to a row: (figure, the panels, the grid's unused slots)."""
+    columns = min(panels, PANELS_PER_ROW)
+    rows = -(-panels // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows), squeeze=False, sharey=sharey)
+    return figure, grid.flat[:panels], grid.flat[panels:]
+
+
+def _legend_entries(axes: Any) -> tuple[list, list[str]]:
+    """The handles and labels of all `axes`, each label once, for one legend of the figure."""
+    entries = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    return list(entries.values()), list(entries)
+
+
+def embeddings_figure(rows: list[dict]) -> bytes | None:
+    """`study_embeddings.png` (see the module docstring); None without an algorithm trained with several embeddings
+    and scored against both scripted teams."""
+    yardstick = Yardstick(rows)
+    runs = learned_runs(Cell.of(row) for row in rows)
+    families: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for run in runs:
+        families[run.algo, run.train].append(run)
+    families = {key: members for key, members in families.items() if len(members) > 1}
+    evaluated = {cell for cell in yardstick.means if cell.phase == "zero_shot" and yardstick.scores(cell)}
+    if not any(cell.run in members for cell in evaluated for members in families.values()):
+        return None
+    figure, axes, spare = _panel_grid(len(families), sharey=True)
+    for ax, ((algo, train), members) in zip(axes, sorted(families.items()), strict=True):
+        sizes = sorted({cell.n for cell in evaluated if cell.run in members})
+        for index, run in enumerate(members):
+            color = f"C{index}"
+            zero_shot = {n: yardstick.scores(Cell(*run, n, "zero_shot")) for n in sizes}
+            points = [(n, list(per_seed.values())) for n, per_seed in zero_shot.items() if per_seed]
+            seeds = len({seed for per_seed in zero_shot.values() for seed in per_seed})
+            ax.plot(
+                [n for n, _ in points],
+                [np.mean(v) for _, v in points],
+                marker="o",
+                color=color,
+                label=f"{run.embedding} ({seeds} seeds)",
+            )
+            for n, values in points:
+                _seed_dots(ax, n, values, color)
+            for n in sizes:
+                if str(n) != train and (scratch := list(yardstick.scores(Cell(*run, n, "scratch")).values())):
+                    ax.scatter([n], [np.mean(scratch)], s=70, facecolors="none", edgecolors=color, linewidths=1.5)
+        ax.axhline(1.0, linestyle=":", color="black", linewidth=1)
+        ax.axhline(0.0, **ZERO_LINE)
+        ax.set_title(f"{algo}, trained at {train}: zero-shot (o from scratch)", fontsize="medium")
+        ax.set_xticks(sizes)
+        ax.set_xlabel("eval team size")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", loc="lower left")
+    for ax in spare:
+        ax.axis("off")
+    axes[0].set_ylabel("(return - random) / (heuristic - random)")
+    figure.suptitle("(a) team embeddings: zero-shot score at larger teams, mean and seeds")
+    figure.tight_layout()
+    return png_bytes(figure)
+
+
+def q_bias_curves(curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The train-phase curve rows reporting `q_bias_rel` of the runs trained at the size most such runs were trained
+    at (the first of equally common ones); empty when no run reports it."""
+    reported = [row for row in curves if row["phase"] == "train" and str(row.get("q_bias_rel_mean", "")) != ""]
+    if not reported:
+        return []
+    runs_by_train = Counter(run.train for run in sorted({curve_run(row) for row in reported}))
+    train = runs_by_train.most_common(1)[0][0]
+    return [row for row in reported if str(row["train_agents"]) == train]
+
+
+def q_bias_figure(curves: list[dict[str, Any]]) -> bytes | None:
+    """`study_q_bias.png` (see the module docstring); None when no run reports `q_bias_rel`."""
+    drawn = q_bias_curves(curves)
+    if not drawn:
+        return None
+    train = str(drawn[0]["train_agents"])
+    runs = sorted({curve_run(row) for row in drawn})
+    sizes = sorted({int(row["eval_agents"]) for row in drawn})
+    figure, axes, spare = _panel_grid(len(sizes))
+    colors = {run: f"C{index % 10}" for index, run in enumerate(runs)}
+    for ax, n in zip(axes, sizes, strict=True):
+        for column, style in (("q_bias_rel_mean", "-"), ("q_bias_ind_rel_mean", "--")):
+            present = [row for row in drawn if str(row.get(column, "")) != ""]
+            for (run, _), points in panel_series(present, [], n, column, finetuning=False).items():
+                label = f"{run.algo} / {run.embedding}" + (" (independent)" if style == "--" else "")
+                x, y = [x for x, _ in points], [e.point for _, e in points]
+                ax.plot(x, y, style, marker=".", color=colors[run], label=label)
+        ax.axhline(0.0, **ZERO_LINE)
+        ax.set_title(f"evaluated at {n} agents", fontsize="medium")
+        ax.set_xlabel("training env steps")
+        ax.grid(alpha=0.3)
+        ax.set_ylabel("(estimate - return) / |return|")
+    figure.suptitle(f"(b) q_bias_rel: value estimate minus the return obtained, trained at {train}, mean over seeds")
+    legend_ax = spare[0] if len(spare) else axes[-1]  # an empty slot of the grid, else the last panel
+    legend_ax.legend(*_legend_entries(axes), loc="center" if len(spare) else "best", fontsize="small")
+    for ax in spare:
+        ax.axis("off")
+    figure.tight_layout()
+    return png_bytes(figure)
+
+
+# gain_s = score_s(fine-tuned at the end) - score_s(zero-shot), each seed s at the fine-tuning size
+def finetune_gains(rows: list[dict]) -> dict[tuple[int, Run, str], list[float]]:
+    """Per (fine-tuning size, run, strategy phase): each seed's end minus zero-shot score, over the seeds with both,
+    for the strategies run for more than half of the fine-tuned runs; empty where no size has both scripted teams."""
+    yardstick = Yardstick(rows)
+    finetunes = finetune_phases(cell.phase for cell in yardstick.means)
+    gains: dict[tuple[int, Run, str], list[float]] = {}
+    for cell in yardstick.means:
+        if cell.phase in finetunes and (finetuned := yardstick.scores(cell)):
+            zero_shot = yardstick.scores(Cell(*cell.run, cell.n, "zero_shot"))
+            paired = [finetuned[seed] - zero_shot[seed] for seed in finetuned if seed in zero_shot]
+            if paired:
+                gains[cell.n, cell.run, cell.phase] = paired
+    run_phases = {(run, phase) for _, run, phase in gains}
+    runs_per_phase = Counter(phase for _, phase in run_phases)
+    fine_tuned_runs = len({run for run, _ in run_phases})
+    # strategies run for half of the runs or fewer (probes, reruns kept under other labels) are left to summary.md
+    phases = sorted(phase for phase, count in runs_per_phase.items() if 2 * count > fine_tuned_runs)
+    return {key: values for key, values in gains.items() if key[2] in phases}
+
+
+def finetune_figure(rows: list[dict]) -> bytes | None:
+    """`study_finetune.png` (see the module docstring); None without fine-tuned runs scored against both scripted
+    teams."""
+    gains = finetune_gains(rows)
+    if not gains:
+        return None
+    phases = sorted({phase for _, _, phase in gains})
+    sizes = sorted({n for n, _, _ in gains})
+    runs = sorted({run for _, run, _ in gains})
+    width = 0.8 / len(phases)
+    figure, axes = plt.subplots(len(sizes), 1, figsize=(max(8.0, 1.1 * len(runs) + 2), 3.4 * len(sizes) + 0.8))
+    axes = np.atleast_1d(axes)
+    for ax, n in zip(axes, sizes, strict=True):
+        for j, phase in enumerate(phases):
+            drawn = [(i, gains[n, run, phase]) for i, run in enumerate(runs) if (n, run, phase) in gains]
+            for k, (i, values) in enumerate(drawn):
+                x = i + (j - (len(phases) - 1) / 2) * width
+                label = phase_title(phase) if k == 0 else None
+                ax.bar(x, np.mean(values), width=width * 0.9, color=f"C{j}", alpha=0.4, label=label)
+                _seed_dots(ax, x, values, f"C{j}")
+        ax.axhline(0.0, color="black", linewidth=1)
+        ax.set_xticks(range(len(runs)), [f"{run.algo}\n{run.embedding}" for run in runs], fontsize="small")
+        ax.set_ylabel("end - zero-shot score")
+        ax.set_title(f"fine-tuned at {n} agents", fontsize="medium")
+        ax.grid(alpha=0.3, axis="y")
+    figure.suptitle("(c) fine-tuning: score at the end minus zero-shot, paired by seed (bars: mean; dots: seeds)")
+    figure.legend(*_legend_entries(axes), loc="upper center", ncols=len(phases), bbox_to_anchor=(0.5, 0.96))
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.7 / figure.get_figheight()))
+    return png_bytes(figure)
+
+
+def write_study_figures(files: ExperimentFiles, rows: list[dict], curves: list[dict[str, Any]]) -> None:
+    """The answer figures the rows support (`study_embeddings.png`, `study_q_bias.png`, `study_finetune.png`)."""
+    for name, figure in (
+        ("study_embeddings.png", embeddings_figure(rows)),
+        ("study_q_bias.png", q_bias_figure(curves)),
+        ("study_finetune.png", finetune_figure(rows)),
+    ):
+        if figure is not None:
+            files.write_bytes(name, figure)
