@@ -1,10 +1,14 @@
 """The transfer study's answer figures (`experiments.transfer_experiment.study_figures`) and the per-seed scores they
 are drawn from, on hand-made rows: random -100 and heuristic -20 at every size, so a return x scores (x + 100) / 80."""
 
-import pytest
+import csv
 
+import pytest
+from PIL import Image
+
+from experiments.report import main
 from experiments.transfer_experiment.cells import Cell, Run
-from experiments.transfer_experiment.report import KEY_COLUMNS
+from experiments.transfer_experiment.report import COLUMNS, KEY_COLUMNS
 from experiments.transfer_experiment.study_figures import (
     embeddings_figure,
     finetune_figure,
@@ -105,3 +109,21 @@ def test_the_q_bias_figure_draws_the_value_learners_curves():
     assert {(row["algo"], row["train_agents"]) for row in drawn} == {("qmix", "3"), ("gum", "3")}, "two runs at 3"
     assert len(drawn) == 12
     assert q_bias_figure(curves).startswith(PNG)
+
+
+def test_the_report_writes_the_answer_figures_it_has_rows_for(tmp_path):
+    for embedding in ("concat", "graph"):
+        rows = scripted() + [row("qmix", embedding, n, "zero_shot", 0, -50.0) for n in (3, 6)]
+        rows += [row("qmix", embedding, 6, "finetune:naive", 0, -45.0)]
+        folder = tmp_path / embedding
+        folder.mkdir()
+        with open(folder / "transfer.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+    assert main([str(tmp_path / "concat"), str(tmp_path / "graph"), "--out", str(tmp_path / "out")]) == 0
+    written = sorted(path.name for path in (tmp_path / "out").glob("study_*.png"))
+    assert written == ["study_embeddings.png", "study_finetune.png"], "no learning curves: no q_bias figure"
+    for name in written:
+        with Image.open(tmp_path / "out" / name) as image:
+            image.verify()
