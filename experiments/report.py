@@ -38,6 +38,7 @@ from experiments.transfer_experiment.report import (
 from experiments.transfer_experiment.study_figures import write_study_figures
 
 SETTINGS_FILE = "settings.yaml"
+TITLE_NAMES = 3  # a title names at most this many experiments
 
 
 class ReportError(ValueError):
@@ -105,6 +106,14 @@ def load(folders: list[str]) -> Experiments:
     return Experiments(scenario, list(rows.values()), *flat, names, not_yet_evaluated)
 
 
+def report_title(scenario: str, names: list[str]) -> str:
+    """The report's title (its summary's heading, its figures' titles): the scenario and the experiments' names, or
+    their number where there are more than `TITLE_NAMES` (a study's chunks)."""
+    if len(names) > TITLE_NAMES:
+        return f"{scenario}: {len(names)} experiments"
+    return f"{scenario}: {', '.join(names)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", help="experiment folders (local paths or s3://...)")
@@ -122,9 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report.py: skipped {folder}: started, not yet evaluated (no {TransferLedger.FILE})", file=sys.stderr)
     scenario = found.scenario
     metric_names = envs.find_scenario(scenario).metric_names if scenario in envs.scenario_names() else ()
-    title = f"{scenario}: {', '.join(found.names)}"
+    title = report_title(scenario, found.names)
     out = ExperimentFiles(args.out or args.folders[0])
     summary = summary_markdown(found.rows, found.episodes, title, metric_names)
+    if len(found.names) > TITLE_NAMES:  # the title counts them: list them under it
+        heading, _, tables = summary.partition("\n")
+        summary = f"{heading}\n\nMerged from: {', '.join(found.names)}.\n{tables}"
     summary += curves_markdown(found.curves, found.rows)
     out.write_bytes("summary.md", summary.encode())
     write_figures(out, found.rows, found.episodes, title, metric_names)

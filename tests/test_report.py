@@ -50,6 +50,16 @@ def test_two_folders_are_compared_in_one_table(tmp_path):
     assert "| iql | graph | 3 | 6 | -75.00 [-80.00, -70.00] |" in summary
 
 
+def test_a_report_of_many_folders_counts_them_in_its_title_and_lists_them_below(tmp_path):
+    names = ["a", "b", "c", "d"]
+    for index, name in enumerate(names):
+        write_experiment(tmp_path / name, "spread", f"algo{index}", [-60.0, -40.0])
+    assert main([str(tmp_path / name) for name in names] + ["--out", str(tmp_path / "all")]) == 0
+    summary = (tmp_path / "all" / "summary.md").read_text()
+    assert summary.startswith("# spread: 4 experiments\n\nMerged from: a, b, c, d.\n")
+    assert "| algo3 | graph | 3 | 6 | -50.00 [-60.00, -40.00] |" in summary
+
+
 def test_runs_trained_at_different_sizes_are_told_apart(tmp_path):
     write_experiment(tmp_path / "at3", "spread", "qmix", [-60.0, -40.0])
     write_experiment(tmp_path / "at4", "spread", "qmix", [-30.0, -20.0], train="4")
