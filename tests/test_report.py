@@ -171,6 +171,32 @@ def test_the_overview_gives_each_run_one_row_with_fine_tuning_paired_by_seed():
     assert "| vdn | graph | 3 | 1 | 0.50 | - | - | - | - |" in overview
 
 
+def test_embeddings_are_set_against_concat_paired_by_seed():
+    from experiments.transfer_experiment.report import summary_markdown
+
+    def row(algo, embedding, n, phase, seed, score):
+        return dict(zip(KEY_COLUMNS, (algo, embedding, "spread", "3", n, phase, seed), strict=True)) | {
+            "return_mean": -100.0 + 80.0 * score
+        }
+
+    rows = [
+        dict(zip(KEY_COLUMNS, (p, "-", "spread", "-", n, p, 0), strict=True)) | {"return_mean": v}
+        for p, v in (("random", -100.0), ("heuristic", -20.0))
+        for n in (3, 6)
+    ]  # a return x scores (x + 100) / 80
+    rows += [row("qmix", "concat", 6, "zero_shot", s, v) for s, v in ((0, 0.5), (1, 0.6), (2, 0.7))]
+    rows += [row("qmix", "mean", 6, "zero_shot", s, v) for s, v in ((0, 0.6), (1, 0.8))]  # seed 2 not run
+    rows += [row("qmix", "concat", 6, "finetune:kl", 0, 0.5), row("qmix", "mean", 6, "finetune:kl", 0, 0.45)]
+    rows += [row("qmix", "mean", 3, "zero_shot", 0, 0.9)]  # no concat at 3: no column
+    rows += [row("vdn", "mean", 6, "zero_shot", 0, 0.9)]  # no vdn with concat: no row
+    table = summary_markdown(rows, [], "t").split("## Embeddings against concat")[1].split("## Seeds per run")[0]
+    # zero-shot at 6: seed 0 0.6 - 0.5, seed 1 0.8 - 0.6: mean 0.15, the two seeds' range [0.1, 0.2]
+    assert "| algo | trained at | embedding | phase | at 6 |" in table
+    assert "| qmix | 3 | mean | zero-shot | +0.15 [+0.10, +0.20] (2) |" in table
+    assert "| qmix | 3 | mean | fine-tuned (kl) | -0.05 [-0.05, -0.05] (1) |" in table
+    assert "vdn" not in table and "concat | zero-shot" not in table
+
+
 def test_the_seeds_table_lists_each_runs_seeds_per_phase_at_any_size():
     from experiments.transfer_experiment.report import summary_markdown
 

@@ -299,6 +299,43 @@ def overview_table(
     return lines
 
 
+BASELINE_EMBEDDING = "concat"
+
+
+# d_s = score_s(run with embedding e) - score_s(the same algorithm with concat), paired by seed s, per size and phase
+def embedding_differences_table(
+    runs: list[Run], yardstick: Yardstick, sizes: list[int], phases: list[str]
+) -> list[str]:
+    """Question (a) per algorithm: each other embedding's normalised score minus `concat`'s, paired by seed (the
+    same seed's runs play the same evaluation episodes), per phase and eval size: the mean difference [95% interval
+    over seeds] (number of seeds). One row per (algorithm, training size, embedding, phase) with a pair, one column
+    per size with one; empty without an algorithm trained with `concat` and another embedding."""
+    rows: dict[tuple[Run, str], dict[int, str]] = {}
+    for run in runs:
+        baseline = Run(run.algo, BASELINE_EMBEDDING, run.train)
+        if run.embedding == BASELINE_EMBEDDING or baseline not in runs:
+            continue
+        for phase in phases:
+            for n in sizes:
+                other = yardstick.scores(Cell(*run, n, phase))
+                concat = yardstick.scores(Cell(*baseline, n, phase))
+                if paired := [other[seed] - concat[seed] for seed in other if seed in concat]:
+                    estimate = mean_estimate([np.array([d]) for d in paired])
+                    text = f"{_signed(estimate.point)} [{estimate.low:+.2f}, {estimate.high:+.2f}] ({len(paired)})"
+                    rows.setdefault((run, phase), {})[n] = text
+    if not rows:
+        return []
+    columns = [n for n in sizes if any(n in cells for cells in rows.values())]
+    lines = [
+        f"| algo | trained at | embedding | phase | {' | '.join(f'at {n}' for n in columns)} |",
+        "| --- | ---: | --- | --- |" + " ---: |" * len(columns),
+    ]
+    for (run, phase), cells in rows.items():
+        texts = " | ".join(cells.get(n, "-") for n in columns)
+        lines.append(f"| {run.algo} | {run.train} | {run.embedding} | {phase_title(phase)} | {texts} |")
+    return lines
+
+
 def seeds_table(rows: list[dict], runs: list[Run], phases: list[str]) -> list[str]:
     """A table of which seeds each run has in each learned phase (evaluated at any team size): `2: 0, 1`, or `-`;
     how far a study's chunks are from the seeds it needs."""
@@ -433,6 +470,19 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             ),
             "",
             *overview_table(runs, yardstick, sizes, finetunes, finetune_sizes),
+        ]
+    differences = embedding_differences_table(runs, yardstick, sizes, [p for p in phases if p != "scratch"])
+    if has_heuristic and differences:
+        lines += [
+            "",
+            f"## Embeddings against {BASELINE_EMBEDDING}",
+            "",
+            (
+                f"Each embedding's normalised score minus the same algorithm's with `{BASELINE_EMBEDDING}`, paired by "
+                "seed: mean [95% interval over seeds] (seeds); one seed has no interval:"
+            ),
+            "",
+            *differences,
         ]
     if runs:
         lines += ["", "## Seeds per run", "", "The seeds evaluated in each phase (at any team size):", ""]
