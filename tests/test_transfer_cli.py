@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 import experiments.transfer_experiment.run as transfer
+from experiments.transfer_experiment import ray_session
 from experiments.transfer_experiment.run import main
 from experiments.transfer_experiment.settings import (
     SMOKE_LEARNING_STARTS,
@@ -426,9 +427,9 @@ def test_a_failed_trial_is_named_by_its_errors_own_line_not_a_source_line():
 def test_without_ray_s_dashboard_packages_the_run_starts_without_its_dashboard(monkeypatch, capsys):
     started = {}
     monkeypatch.setenv("RAY_ADDRESS", "local")
-    monkeypatch.setattr(transfer.ray, "is_initialized", lambda: False)
-    monkeypatch.setattr(transfer, "dashboard_packages_installed", lambda: False)
-    monkeypatch.setattr(transfer.ray, "init", lambda **kwargs: started.update(kwargs))
-    assert transfer.start_ray(dashboard=True) is False
+    monkeypatch.setattr(ray_session.ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray_session, "dashboard_packages_installed", lambda: False)
+    monkeypatch.setattr(ray_session.ray, "init", lambda **kwargs: started.update(kwargs))
+    assert ray_session.start_ray(dashboard=True) is False
     assert started["include_dashboard"] is False
     assert "dashboard packages (ray[default], in requirements.txt) are not installed" in capsys.readouterr().out

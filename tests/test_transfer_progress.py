@@ -81,9 +81,9 @@ DASHBOARD = """
 import time, urllib.request
 from pathlib import Path
 import ray
-import experiments.transfer_experiment.run as transfer
-transfer.RAY_START_ADDRESS_FILE = Path("/nonexistent")  # no `ray start` cluster: the embedded Ray, as a user gets
-transfer.start_ray(dashboard=True)
+from experiments.transfer_experiment import ray_session
+ray_session.RAY_START_ADDRESS_FILE = Path("/nonexistent")  # no `ray start` cluster: the embedded Ray, as a user gets
+ray_session.start_ray(dashboard=True)
 base = "http://" + ray.worker.get_dashboard_url()
 for path in ("/api/version", "/", "/api/jobs/"):
     for _ in range(60):  # the dashboard's server comes up a few seconds after ray.init returns

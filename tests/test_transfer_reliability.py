@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import experiments.transfer_experiment.run as transfer
-from experiments.transfer_experiment import storage_guard, wandb_logging
+from experiments.transfer_experiment import ray_session, storage_guard, wandb_logging
 from experiments.transfer_experiment.lock import ExperimentLock
 from experiments.transfer_experiment.report import ExperimentFiles, TransferLedger
 from experiments.transfer_experiment.run import main
@@ -44,25 +44,25 @@ def _closed_port() -> int:
 
 def test_a_run_joins_only_the_cluster_ray_address_or_ray_start_names(monkeypatch, tmp_path):
     recorded = tmp_path / "ray_current_cluster"
-    monkeypatch.setattr(transfer, "RAY_START_ADDRESS_FILE", recorded)
+    monkeypatch.setattr(ray_session, "RAY_START_ADDRESS_FILE", recorded)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    assert transfer.cluster_to_join() is None, "nothing named: a private embedded Ray, whatever else is running"
+    assert ray_session.cluster_to_join() is None, "nothing named: a private embedded Ray, whatever else is running"
     recorded.write_text("10.0.0.5:6379\n")
-    assert transfer.cluster_to_join() == ("10.0.0.5:6379", f"started by `ray start`, recorded in {recorded}")
+    assert ray_session.cluster_to_join() == ("10.0.0.5:6379", f"started by `ray start`, recorded in {recorded}")
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.7:6379")
-    assert transfer.cluster_to_join() == ("10.0.0.7:6379", "RAY_ADDRESS")
+    assert ray_session.cluster_to_join() == ("10.0.0.7:6379", "RAY_ADDRESS")
     monkeypatch.setenv("RAY_ADDRESS", "local")
-    assert transfer.cluster_to_join() is None
+    assert ray_session.cluster_to_join() is None
 
 
 def test_a_ray_address_where_nothing_answers_is_refused_at_once(monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{_closed_port()}")
-    monkeypatch.setattr(transfer.ray, "is_initialized", lambda: False)  # as in a fresh driver, even beside a test Ray
-    monkeypatch.setattr(transfer.ray, "init", lambda **kwargs: pytest.fail("ray.init would wait minutes"))
+    monkeypatch.setattr(ray_session.ray, "is_initialized", lambda: False)  # a fresh driver's, even beside a test Ray
+    monkeypatch.setattr(ray_session.ray, "init", lambda **kwargs: pytest.fail("ray.init would wait minutes"))
     with pytest.raises(
         SettingsError, match="no Ray cluster answers there; start it \\(`ray start --head`\\), or unset"
     ):
-        transfer.start_ray()
+        ray_session.start_ray()
 
 
 FIRST_RUN_RAY = """
@@ -74,9 +74,9 @@ time.sleep(600)
 SECOND_RUN_RAY = """
 from pathlib import Path
 import ray
-import experiments.transfer_experiment.run as transfer
-transfer.RAY_START_ADDRESS_FILE = Path("/nonexistent")  # no `ray start` cluster on this machine
-joined = transfer.start_ray()
+from experiments.transfer_experiment import ray_session
+ray_session.RAY_START_ADDRESS_FILE = Path("/nonexistent")  # no `ray start` cluster on this machine
+joined = ray_session.start_ray()
 print(joined, ray.get_runtime_context().gcs_address)
 ray.shutdown()
 """
