@@ -197,6 +197,29 @@ def test_embeddings_are_set_against_concat_paired_by_seed():
     assert "vdn" not in table and "concat | zero-shot" not in table
 
 
+def test_fine_tuning_strategies_are_set_against_naive_paired_by_seed():
+    from experiments.transfer_experiment.report import summary_markdown
+
+    def row(phase, seed, score, n=6):
+        return dict(zip(KEY_COLUMNS, ("qmix", "mean", "spread", "3", n, phase, seed), strict=True)) | {
+            "return_mean": -100.0 + 80.0 * score
+        }
+
+    rows = [
+        dict(zip(KEY_COLUMNS, (p, "-", "spread", "-", n, p, 0), strict=True)) | {"return_mean": v}
+        for p, v in (("random", -100.0), ("heuristic", -20.0))
+        for n in (6, 8)
+    ]  # a return x scores (x + 100) / 80
+    rows += [row("zero_shot", s, 0.7) for s in (0, 1)]
+    rows += [row("finetune:naive", 0, 0.75), row("finetune:naive", 1, 0.65)]
+    rows += [row("finetune:conservative", 0, 0.6), row("finetune:conservative", 1, 0.6)]
+    rows += [row("finetune:kl", 0, 0.8, n=8)]  # no naive at 8: no pair
+    table = summary_markdown(rows, [], "t").split("## Fine-tuning strategies against naive")[1].split("## Seeds")[0]
+    # conservative - naive: seed 0 0.6 - 0.75, seed 1 0.6 - 0.65: mean -0.1, the seeds' range [-0.15, -0.05]
+    assert "| qmix | mean | 3 | fine-tuned (conservative) | -0.10 [-0.15, -0.05] (2) |" in table
+    assert "at 8" not in table and "(kl)" not in table and "(naive)" not in table
+
+
 def test_the_seeds_table_lists_each_runs_seeds_per_phase_at_any_size():
     from experiments.transfer_experiment.report import summary_markdown
 

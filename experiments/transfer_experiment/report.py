@@ -300,40 +300,65 @@ def overview_table(
 
 
 BASELINE_EMBEDDING = "concat"
+BASELINE_FINETUNE = "finetune:naive"
 
 
-# d_s = score_s(run with embedding e) - score_s(the same algorithm with concat), paired by seed s, per size and phase
+# d_s = score_s(cell) - score_s(baseline), paired by seed s (the same seed's runs play the same evaluation episodes)
+def paired_difference(yardstick: Yardstick, cell: Cell, baseline: Cell) -> str | None:
+    """`cell`'s normalised score minus `baseline`'s, paired by seed: `mean [95% interval over seeds] (seeds)`; None
+    without a seed scored in both."""
+    mine, theirs = yardstick.scores(cell), yardstick.scores(baseline)
+    paired = [mine[seed] - theirs[seed] for seed in mine if seed in theirs]
+    if not paired:
+        return None
+    estimate = mean_estimate([np.array([d]) for d in paired])
+    return f"{_signed(estimate.point)} [{estimate.low:+.2f}, {estimate.high:+.2f}] ({len(paired)})"
+
+
+def _differences_table(labels: list[str], rows: dict[tuple[str, ...], dict[int, str]], sizes: list[int]) -> list[str]:
+    """A table of `paired_difference` texts: the `labels` columns, then one column per size some row has a cell at."""
+    if not rows:
+        return []
+    columns = [n for n in sizes if any(n in cells for cells in rows.values())]
+    lines = [
+        f"| {' | '.join(labels)} | {' | '.join(f'at {n}' for n in columns)} |",
+        "|" + " --- |" * len(labels) + " ---: |" * len(columns),
+    ]
+    for label, cells in rows.items():
+        lines.append(f"| {' | '.join(label)} | {' | '.join(cells.get(n, '-') for n in columns)} |")
+    return lines
+
+
 def embedding_differences_table(
     runs: list[Run], yardstick: Yardstick, sizes: list[int], phases: list[str]
 ) -> list[str]:
-    """Question (a) per algorithm: each other embedding's normalised score minus `concat`'s, paired by seed (the
-    same seed's runs play the same evaluation episodes), per phase and eval size: the mean difference [95% interval
-    over seeds] (number of seeds). One row per (algorithm, training size, embedding, phase) with a pair, one column
-    per size with one; empty without an algorithm trained with `concat` and another embedding."""
-    rows: dict[tuple[Run, str], dict[int, str]] = {}
+    """Question (a) per algorithm: each other embedding's normalised score minus `concat`'s (`paired_difference`) per
+    phase and eval size, one row per (algorithm, training size, embedding, phase) with a pair; empty without an
+    algorithm trained with `concat` and another embedding."""
+    rows: dict[tuple[str, ...], dict[int, str]] = {}
     for run in runs:
         baseline = Run(run.algo, BASELINE_EMBEDDING, run.train)
         if run.embedding == BASELINE_EMBEDDING or baseline not in runs:
             continue
         for phase in phases:
             for n in sizes:
-                other = yardstick.scores(Cell(*run, n, phase))
-                concat = yardstick.scores(Cell(*baseline, n, phase))
-                if paired := [other[seed] - concat[seed] for seed in other if seed in concat]:
-                    estimate = mean_estimate([np.array([d]) for d in paired])
-                    text = f"{_signed(estimate.point)} [{estimate.low:+.2f}, {estimate.high:+.2f}] ({len(paired)})"
-                    rows.setdefault((run, phase), {})[n] = text
-    if not rows:
-        return []
-    columns = [n for n in sizes if any(n in cells for cells in rows.values())]
-    lines = [
-        f"| algo | trained at | embedding | phase | {' | '.join(f'at {n}' for n in columns)} |",
-        "| --- | ---: | --- | --- |" + " ---: |" * len(columns),
-    ]
-    for (run, phase), cells in rows.items():
-        texts = " | ".join(cells.get(n, "-") for n in columns)
-        lines.append(f"| {run.algo} | {run.train} | {run.embedding} | {phase_title(phase)} | {texts} |")
-    return lines
+                if text := paired_difference(yardstick, Cell(*run, n, phase), Cell(*baseline, n, phase)):
+                    rows.setdefault((run.algo, run.train, run.embedding, phase_title(phase)), {})[n] = text
+    return _differences_table(["algo", "trained at", "embedding", "phase"], rows, sizes)
+
+
+def finetune_differences_table(runs: list[Run], yardstick: Yardstick, sizes: list[int], phases: list[str]) -> list[str]:
+    """Question (c) per run: each fine-tuning strategy's end score minus `naive`'s (`paired_difference`) at each
+    fine-tuning size: does a strategy built to be safe end above plain fine-tuning? Empty without `naive`."""
+    rows: dict[tuple[str, ...], dict[int, str]] = {}
+    for run in runs:
+        for phase in phases:
+            if phase == BASELINE_FINETUNE:
+                continue
+            for n in sizes:
+                if text := paired_difference(yardstick, Cell(*run, n, phase), Cell(*run, n, BASELINE_FINETUNE)):
+                    rows.setdefault((run.algo, run.embedding, run.train, phase_title(phase)), {})[n] = text
+    return _differences_table(["algo", "embedding", "trained at", "strategy"], rows, sizes)
 
 
 def seeds_table(rows: list[dict], runs: list[Run], phases: list[str]) -> list[str]:
@@ -483,6 +508,19 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             ),
             "",
             *differences,
+        ]
+    strategies = finetune_differences_table(runs, yardstick, sizes, finetunes)
+    if has_heuristic and strategies:
+        lines += [
+            "",
+            "## Fine-tuning strategies against naive",
+            "",
+            (
+                "Each fine-tuning strategy's normalised score at the end minus `naive`'s for the same run and size, "
+                "paired by seed: mean [95% interval over seeds] (seeds):"
+            ),
+            "",
+            *strategies,
         ]
     if runs:
         lines += ["", "## Seeds per run", "", "The seeds evaluated in each phase (at any team size):", ""]
