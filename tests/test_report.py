@@ -171,19 +171,28 @@ def test_the_overview_gives_each_run_one_row_with_fine_tuning_paired_by_seed():
     assert "| vdn | graph | 3 | 1 | 0.50 | - | - | - | - |" in overview
 
 
+def scored_row(algo, embedding, n, phase, seed, score):
+    """A learned run's row (trained at 3) whose return scores `score` against `scripted_rows`."""
+    return dict(zip(KEY_COLUMNS, (algo, embedding, "spread", "3", n, phase, seed), strict=True)) | {
+        "return_mean": -100.0 + 80.0 * score
+    }
+
+
+def scripted_rows(sizes):
+    """Random -100 and heuristic -20 at each size (seed 0, so every seed's yardstick): a return x scores
+    (x + 100) / 80."""
+    return [
+        dict(zip(KEY_COLUMNS, (p, "-", "spread", "-", n, p, 0), strict=True)) | {"return_mean": v}
+        for p, v in (("random", -100.0), ("heuristic", -20.0))
+        for n in sizes
+    ]
+
+
 def test_embeddings_are_set_against_concat_paired_by_seed():
     from experiments.transfer_experiment.report import summary_markdown
 
-    def row(algo, embedding, n, phase, seed, score):
-        return dict(zip(KEY_COLUMNS, (algo, embedding, "spread", "3", n, phase, seed), strict=True)) | {
-            "return_mean": -100.0 + 80.0 * score
-        }
-
-    rows = [
-        dict(zip(KEY_COLUMNS, (p, "-", "spread", "-", n, p, 0), strict=True)) | {"return_mean": v}
-        for p, v in (("random", -100.0), ("heuristic", -20.0))
-        for n in (3, 6)
-    ]  # a return x scores (x + 100) / 80
+    row = scored_row
+    rows = scripted_rows((3, 6))
     rows += [row("qmix", "concat", 6, "zero_shot", s, v) for s, v in ((0, 0.5), (1, 0.6), (2, 0.7))]
     rows += [row("qmix", "mean", 6, "zero_shot", s, v) for s, v in ((0, 0.6), (1, 0.8))]  # seed 2 not run
     rows += [row("qmix", "concat", 6, "finetune:kl", 0, 0.5), row("qmix", "mean", 6, "finetune:kl", 0, 0.45)]
@@ -201,15 +210,9 @@ def test_fine_tuning_strategies_are_set_against_naive_paired_by_seed():
     from experiments.transfer_experiment.report import summary_markdown
 
     def row(phase, seed, score, n=6):
-        return dict(zip(KEY_COLUMNS, ("qmix", "mean", "spread", "3", n, phase, seed), strict=True)) | {
-            "return_mean": -100.0 + 80.0 * score
-        }
+        return scored_row("qmix", "mean", n, phase, seed, score)
 
-    rows = [
-        dict(zip(KEY_COLUMNS, (p, "-", "spread", "-", n, p, 0), strict=True)) | {"return_mean": v}
-        for p, v in (("random", -100.0), ("heuristic", -20.0))
-        for n in (6, 8)
-    ]  # a return x scores (x + 100) / 80
+    rows = scripted_rows((6, 8))
     rows += [row("zero_shot", s, 0.7) for s in (0, 1)]
     rows += [row("finetune:naive", 0, 0.75), row("finetune:naive", 1, 0.65)]
     rows += [row("finetune:conservative", 0, 0.6), row("finetune:conservative", 1, 0.6)]
