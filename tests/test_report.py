@@ -197,12 +197,17 @@ def test_embeddings_are_set_against_concat_paired_by_seed():
     rows += [row("qmix", "mean", 6, "zero_shot", s, v) for s, v in ((0, 0.6), (1, 0.8))]  # seed 2 not run
     rows += [row("qmix", "concat", 6, "finetune:kl", 0, 0.5), row("qmix", "mean", 6, "finetune:kl", 0, 0.45)]
     rows += [row("qmix", "mean", 3, "zero_shot", 0, 0.9)]  # no concat at 3: no column
+    rows += [row("qmix", embedding, 3, "scratch", 0, 0.9) for embedding in ("concat", "mean")]  # the train runs
+    rows += [row("qmix", "concat", 6, "scratch", 0, 0.7), row("qmix", "mean", 6, "scratch", 0, 0.6)]
     rows += [row("vdn", "mean", 6, "zero_shot", 0, 0.9)]  # no vdn with concat: no row
     table = summary_markdown(rows, [], "t").split("## Embeddings against concat")[1].split("## Seeds per run")[0]
     # zero-shot at 6: seed 0 0.6 - 0.5, seed 1 0.8 - 0.6: mean 0.15, the two seeds' range [0.1, 0.2]
     assert "| algo | trained at | embedding | phase | at 6 |" in table
     assert "| qmix | 3 | mean | zero-shot | +0.15 [+0.10, +0.20] (2) |" in table
     assert "| qmix | 3 | mean | fine-tuned (kl) | -0.05 [-0.05, -0.05] (1) |" in table
+    assert "| qmix | 3 | mean | from scratch | -0.10 [-0.10, -0.10] (1) |" in table, (
+        "at 6 only, not at its training size"
+    )
     assert "vdn" not in table and "concat | zero-shot" not in table
 
 

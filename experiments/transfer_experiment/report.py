@@ -333,8 +333,9 @@ def embedding_differences_table(
     runs: list[Run], yardstick: Yardstick, sizes: list[int], phases: list[str]
 ) -> list[str]:
     """Question (a) per algorithm: each other embedding's normalised score minus `concat`'s (`paired_difference`) per
-    phase and eval size, one row per (algorithm, training size, embedding, phase) with a pair; empty without an
-    algorithm trained with `concat` and another embedding."""
+    phase and eval size (from scratch beside the training size, where it is the train run), one row per (algorithm,
+    training size, embedding, phase) with a pair; empty without an algorithm trained with `concat` and another
+    embedding."""
     rows: dict[tuple[str, ...], dict[int, str]] = {}
     for run in runs:
         baseline = Run(run.algo, BASELINE_EMBEDDING, run.train)
@@ -342,6 +343,8 @@ def embedding_differences_table(
             continue
         for phase in phases:
             for n in sizes:
+                if phase == "scratch" and str(n) == run.train:
+                    continue  # the train run itself, zero-shot's row at its own size
                 if text := paired_difference(yardstick, Cell(*run, n, phase), Cell(*baseline, n, phase)):
                     rows.setdefault((run.algo, run.train, run.embedding, phase_title(phase)), {})[n] = text
     return _differences_table(["algo", "trained at", "embedding", "phase"], rows, sizes)
@@ -496,7 +499,7 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             "",
             *overview_table(runs, yardstick, sizes, finetunes, finetune_sizes),
         ]
-    differences = embedding_differences_table(runs, yardstick, sizes, [p for p in phases if p != "scratch"])
+    differences = embedding_differences_table(runs, yardstick, sizes, phases)
     if has_heuristic and differences:
         lines += [
             "",
