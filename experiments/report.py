@@ -5,13 +5,15 @@ one study) in one table.
 
     python experiments/report.py results/spread-20261122-081500                 # re-render in place
     python experiments/report.py results/run-a s3://bucket/marl/run-b --out results/compare
+    python experiments/report.py results/study/vmas_spread/*/ --out docs/study --results-page docs/results.md
 
 Each folder (local or `s3://...`) is an experiment folder of `experiments/transfer.py`: its `transfer.csv`,
 `transfer_episodes.csv` and `curves.csv` (when present) and `settings.yaml`. The experiments must share a scenario;
 an evaluation (algo, embedding, train size, eval size, phase, seed) or a learning curve found in two folders is
 taken from the later one. A folder of an experiment that has started but not yet evaluated (its `settings.yaml`
 without a `transfer.csv`, e.g. a study chunk still training) is skipped with a note, so the chunks of a study can be
-merged with one glob while one runs.
+merged with one glob while one runs. `--results-page` also writes the headline table (`headline_table`: every run's
+zero-shot score per size, from scratch, and each fine-tuning strategy's gain) into a page's marked block.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from experiments.transfer_experiment.report import (
     EpisodeLedger,
     ExperimentFiles,
     TransferLedger,
+    headline_table,
     row_key,
     summary_markdown,
 )
@@ -114,17 +117,41 @@ def report_title(scenario: str, names: list[str]) -> str:
     return f"{scenario}: {', '.join(names)}"
 
 
+HEADLINE_START, HEADLINE_END = "<!-- report.py: headline table -->", "<!-- /report.py -->"
+
+
+def with_headline_table(page: str, table: list[str], path: str) -> str:
+    """`page` (a results page's Markdown) with the lines between its `HEADLINE_START` and `HEADLINE_END` markers
+    replaced by `table`; `ReportError` naming `path` where the markers are missing."""
+    start, end = page.find(HEADLINE_START), page.find(HEADLINE_END)
+    if start < 0 or end < start:
+        raise ReportError(
+            f"{path} has no {HEADLINE_START} ... {HEADLINE_END} block; put the two markers, each on a line of its own, "
+            "where the headline table goes"
+        )
+    return page[: start + len(HEADLINE_START)] + "\n" + "\n".join(table) + "\n" + page[end:]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", help="experiment folders (local paths or s3://...)")
     parser.add_argument("--out", help="where summary.md and the figures go (default: the one folder given)")
+    parser.add_argument(
+        "--results-page",
+        help=f"a Markdown page whose {HEADLINE_START} block gets the headline table (docs/results.md for the study)",
+    )
     args = parser.parse_args(argv)
     if args.out is None and len(args.folders) > 1:
         print("report.py: error: several folders need --out, the folder for the combined report", file=sys.stderr)
         return 2
     try:
         found = load(args.folders)
-    except ReportError as error:
+        results_page = None
+        if args.results_page:
+            with open(args.results_page) as f:
+                page = f.read()
+            results_page = with_headline_table(page, headline_table(found.rows), args.results_page)
+    except (ReportError, OSError) as error:
         print(f"report.py: error: {error}", file=sys.stderr)
         return 2
     for folder in found.not_yet_evaluated:
@@ -142,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     write_figures(out, found.rows, found.episodes, title, metric_names)
     write_curves(out, found.curves, found.rows, title)
     write_study_figures(out, found.rows, found.curves)
+    if results_page is not None:
+        with open(args.results_page, "w") as f:
+            f.write(results_page)
     print(summary)
     print(f"written: {out.uri}/summary.md and the figures")
     return 0

@@ -549,3 +549,37 @@ def test_a_started_experiment_not_yet_evaluated_is_skipped_with_a_note(tmp_path,
     assert "# spread: a\n" in (tmp_path / "both" / "summary.md").read_text()
     assert main([str(tmp_path / "running")]) == 2
     assert "no experiment here has evaluated yet" in capsys.readouterr().err
+
+
+def test_the_headline_table_gives_each_run_one_row_with_the_widely_run_strategies():
+    from experiments.transfer_experiment.report import headline_table
+
+    rows = scripted_rows((3, 6))
+    for algo in ("qmix", "vdn"):
+        rows += [scored_row(algo, "concat", 3, "zero_shot", s, 0.8) for s in (0, 1)]
+        rows += [scored_row(algo, "concat", 6, "zero_shot", s, v) for s, v in ((0, 0.6), (1, 0.4))]  # mean 0.5
+        rows += [scored_row(algo, "concat", 6, "finetune:naive", 0, 0.7)]  # seed 0 only: +0.1
+    rows += [scored_row("qmix", "concat", 6, "scratch", 0, 0.9)]
+    rows += [scored_row("qmix", "concat", 6, "finetune:kl-probe", 0, 0.9)]  # one run of two: not a column
+    table = headline_table(rows)
+    assert table[0] == (
+        "| learner | seeds | at 3 | at 6 | 6 / trained | from scratch at 6 "
+        "| fine-tuned at 6: end - zero-shot, `naive` |"
+    )
+    # at 6 / at 3 = 0.5 / 0.8
+    assert "| `qmix` concat | 2 | 0.80 | 0.50 | 0.62 | 0.90 | +0.10 (1 seed) |" in table
+    assert "| `vdn` concat | 2 | 0.80 | 0.50 | 0.62 | - | +0.10 (1 seed) |" in table
+
+
+def test_the_results_page_gets_the_headline_table_between_its_markers(tmp_path, capsys):
+    write_experiment(tmp_path / "a", "spread", "qmix", [-60.0, -40.0])
+    page = tmp_path / "results.md"
+    page.write_text("# Results\n\n<!-- report.py: headline table -->\nold table\n<!-- /report.py -->\n\nReadings.\n")
+    assert main([str(tmp_path / "a"), "--results-page", str(page)]) == 0
+    text = page.read_text()
+    assert "old table" not in text and text.endswith("<!-- /report.py -->\n\nReadings.\n")
+    unmarked = tmp_path / "plain.md"
+    unmarked.write_text("# Results\n")
+    assert main([str(tmp_path / "a"), "--results-page", str(unmarked)]) == 2
+    assert "has no <!-- report.py: headline table --> ... <!-- /report.py --> block" in capsys.readouterr().err
+    assert unmarked.read_text() == "# Results\n", "left as it was"

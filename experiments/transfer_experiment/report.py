@@ -38,9 +38,14 @@ def phase_title(phase: str) -> str:
     return f"{PHASE_TITLES[base]} ({strategy})" if strategy else PHASE_TITLES[base]
 
 
+def is_finetune(phase: str) -> bool:
+    """Whether `phase` is a fine-tuning one: `finetune`, or `finetune:<strategy>` for each of several."""
+    return phase.partition(":")[0] == "finetune"
+
+
 def finetune_phases(phases: Iterable[str]) -> list[str]:
-    """The fine-tuning phases among `phases`, sorted: `finetune`, or `finetune:<strategy>` for each of several."""
-    return sorted({p for p in phases if p.partition(":")[0] == "finetune"})
+    """The fine-tuning phases among `phases` (`is_finetune`), sorted."""
+    return sorted({p for p in phases if is_finetune(p)})
 
 
 def learned_phases(phases: Iterable[str]) -> list[str]:
@@ -362,6 +367,79 @@ def finetune_differences_table(runs: list[Run], yardstick: Yardstick, sizes: lis
                 if text := paired_difference(yardstick, Cell(*run, n, phase), Cell(*run, n, BASELINE_FINETUNE)):
                     rows.setdefault((run.algo, run.embedding, run.train, phase_title(phase)), {})[n] = text
     return _differences_table(["algo", "embedding", "trained at", "strategy"], rows, sizes)
+
+
+def widely_run(run_phases: Iterable[tuple[Run, str]]) -> list[str]:
+    """The phases among (run, phase) pairs that more than half of the pairs' runs have, sorted: the study's fine-tuning
+    strategies, without the probes and relabelled reruns only a few runs have."""
+    run_phases = set(run_phases)
+    runs = {run for run, _ in run_phases}
+    counts = defaultdict(int)
+    for _, phase in run_phases:
+        counts[phase] += 1
+    return sorted(phase for phase, count in counts.items() if 2 * count > len(runs))
+
+
+def headline_table(rows: list[dict]) -> list[str]:
+    """The study's headline table (`docs/results.md`, written there by `experiments/report.py --results-page`): one
+    row per learned run, the learner named by algorithm and embedding (and training size where it is not the most
+    common one); its zero-shot seeds; the normalised zero-shot score's mean over seeds at each size; its ratio at each
+    from-scratch size to its training size; from scratch there; and per fine-tuning size the end minus zero-shot of
+    each widely run strategy (`widely_run`), paired by seed, with the number of seeds where fewer than zero-shot's.
+    Empty without both scripted teams at some size."""
+    yardstick = Yardstick(rows)
+    cells = [cell for cell in yardstick.means if cell.phase not in SCRIPTED_PHASES and yardstick.scores(cell)]
+    if not cells:
+        return []
+    runs = sorted({cell.run for cell in cells})
+    sizes = sorted({cell.n for cell in cells if cell.phase == "zero_shot"})
+    scratch_sizes = sorted({cell.n for cell in cells if cell.phase == "scratch" and str(cell.n) != cell.train})
+    finetunes = widely_run((cell.run, cell.phase) for cell in cells if is_finetune(cell.phase))
+    finetune_sizes = sorted({cell.n for cell in cells if cell.phase in finetunes})
+    usual_train = max({run.train for run in runs}, key=lambda train: sum(run.train == train for run in runs))
+    strategies = " / ".join(f"`{phase.partition(':')[2]}`" for phase in finetunes)
+
+    def mean(values: dict[str, float]) -> str:
+        return f"{np.mean(list(values.values())):.2f}" if values else "-"
+
+    lines = [
+        "| learner | seeds | "
+        + " | ".join(
+            [f"at {n}" for n in sizes]
+            + [f"{n} / trained" for n in scratch_sizes]
+            + [f"from scratch at {n}" for n in scratch_sizes]
+            + [f"fine-tuned at {n}: end - zero-shot, {strategies}" for n in finetune_sizes]
+        )
+        + " |",
+        "| --- | ---: |" + " ---: |" * (len(sizes) + 2 * len(scratch_sizes)) + " --- |" * len(finetune_sizes),
+    ]
+    for run in sorted(runs, key=lambda run: (run.train != usual_train, run)):
+        zero_shot = {n: yardstick.scores(Cell(*run, n, "zero_shot")) for n in sizes}
+        seeds = {seed for per_seed in zero_shot.values() for seed in per_seed}
+        if not seeds:
+            continue
+        texts = [mean(zero_shot[n]) for n in sizes]
+        for n in scratch_sizes:
+            trained = zero_shot.get(int(run.train)) if run.train.isdigit() else None
+            texts.append(
+                f"{np.mean(list(zero_shot[n].values())) / np.mean(list(trained.values())):.2f}"
+                if trained and zero_shot.get(n)
+                else "-"
+            )
+        texts += [mean(yardstick.scores(Cell(*run, n, "scratch"))) for n in scratch_sizes]
+        for n in finetune_sizes:
+            gains, counts = [], set()
+            for phase in finetunes:
+                finetuned = yardstick.scores(Cell(*run, n, phase))
+                paired = [finetuned[seed] - zero_shot[n][seed] for seed in finetuned if seed in zero_shot.get(n, {})]
+                gains.append(_signed(float(np.mean(paired))) if paired else "-")
+                counts.add(len(paired))
+            fewer = max(counts) if counts and 0 < max(counts) < len(zero_shot.get(n, {})) else None
+            text = " / ".join(gains) + (f" ({fewer} seed{'s' if fewer > 1 else ''})" if fewer else "")
+            texts.append("-" if set(gains) == {"-"} else text)
+        label = f"`{run.algo}` {run.embedding}" + ("" if run.train == usual_train else f", trained at {run.train}")
+        lines.append(f"| {label} | {len(seeds)} | {' | '.join(texts)} |")
+    return lines
 
 
 def seeds_table(rows: list[dict], runs: list[Run], phases: list[str]) -> list[str]:

@@ -24,7 +24,7 @@ import numpy as np
 from experiments.transfer_experiment.cells import Cell, Run
 from experiments.transfer_experiment.curves import curve_run, panel_series
 from experiments.transfer_experiment.plots import learned_runs, plt, png_bytes
-from experiments.transfer_experiment.report import ExperimentFiles, finetune_phases, phase_title
+from experiments.transfer_experiment.report import ExperimentFiles, is_finetune, phase_title, widely_run
 from experiments.transfer_experiment.yardstick import Yardstick
 
 # the docs page shows a figure about 800 px wide: three panels of 3.8 inches keep a 10-point label near 10 px there
@@ -150,19 +150,14 @@ def finetune_gains(rows: list[dict]) -> dict[tuple[int, Run, str], list[float]]:
     """Per (fine-tuning size, run, strategy phase): each seed's end minus zero-shot score, over the seeds with both,
     for the strategies run for more than half of the fine-tuned runs; empty where no size has both scripted teams."""
     yardstick = Yardstick(rows)
-    finetunes = finetune_phases(cell.phase for cell in yardstick.means)
     gains: dict[tuple[int, Run, str], list[float]] = {}
     for cell in yardstick.means:
-        if cell.phase in finetunes and (finetuned := yardstick.scores(cell)):
+        if is_finetune(cell.phase) and (finetuned := yardstick.scores(cell)):
             zero_shot = yardstick.scores(Cell(*cell.run, cell.n, "zero_shot"))
             paired = [finetuned[seed] - zero_shot[seed] for seed in finetuned if seed in zero_shot]
             if paired:
                 gains[cell.n, cell.run, cell.phase] = paired
-    run_phases = {(run, phase) for _, run, phase in gains}
-    runs_per_phase = Counter(phase for _, phase in run_phases)
-    fine_tuned_runs = len({run for run, _ in run_phases})
-    # strategies run for half of the runs or fewer (probes, reruns kept under other labels) are left to summary.md
-    phases = sorted(phase for phase, count in runs_per_phase.items() if 2 * count > fine_tuned_runs)
+    phases = widely_run((run, phase) for _, run, phase in gains)  # probes and relabelled reruns stay in summary.md
     return {key: values for key, values in gains.items() if key[2] in phases}
 
 
