@@ -164,11 +164,12 @@ def test_the_overview_gives_each_run_one_row_with_fine_tuning_paired_by_seed():
     rows += [row("vdn", "3", 3, "zero_shot", 0, -60.0)]  # 0.5; never evaluated at 6
     overview = summary_markdown(rows, [], "t").split("## Overview")[1].split("## Seeds per run")[0]
     assert (
-        "| algo | embedding | trained at | seeds | at 3 | at 6 | from scratch at 6 | fine-tuned (kl) at 6 - zero-shot "
-        "| fine-tuned (naive) at 6 - zero-shot |" in overview
+        "| learner | seeds | at 3 | at 6 | 6 / trained | from scratch at 6 "
+        "| fine-tuned at 6: end - zero-shot, `kl` / `naive` |" in overview
     ), "no from-scratch column at the training size, whose row is the train run"
-    assert "| qmix | graph | 3 | 2 | 0.85 | 0.65 | 0.80 | +0.10 (1) | -0.15 |" in overview
-    assert "| vdn | graph | 3 | 1 | 0.50 | - | - | - | - |" in overview
+    # 6 / trained: 0.65 / 0.85
+    assert "| `qmix` graph | 2 | 0.85 | 0.65 | 0.76 | 0.80 | +0.10 (1) / -0.15 |" in overview
+    assert "| `vdn` graph | 1 | 0.50 | - | - | - | - |" in overview
 
 
 def scored_row(algo, embedding, n, phase, seed, score):

@@ -263,47 +263,6 @@ def _signed(value: float) -> str:
     return "0.00" if round(value, 2) == 0 else f"{value:+.2f}"
 
 
-# score_s(x) = (x - random_s) / (heuristic_s - random_s), each seed s by its own yardstick;
-# fine-tuned - zero-shot = mean over the seeds with both of score_s(finetuned_s) - score_s(zero_shot_s)
-def overview_table(
-    runs: list[Run], yardstick: Yardstick, sizes: list[int], finetunes: list[str], finetune_sizes: list[int]
-) -> list[str]:
-    """Every run in one row (the study's headline table): its zero-shot seeds, the mean over seeds of its normalised
-    zero-shot score at each size and from scratch at each size it was trained at from scratch, and per fine-tuning
-    phase and size the end minus zero-shot paired by seed, with the number of seeds where fewer than zero-shot's.
-    `-` where a cell was not run or has no yardstick."""
-
-    # a run's from-scratch row at its own training size is its train run: not a column of its own
-    scratch_sizes = [
-        n for n in sizes if any(yardstick.has(Cell(*run, n, "scratch")) and run.train != str(n) for run in runs)
-    ]
-    finetune_columns = [(phase, n) for phase in finetunes for n in finetune_sizes]
-    lines = [
-        "| algo | embedding | trained at | seeds | "
-        + " | ".join(
-            [f"at {n}" for n in sizes]
-            + [f"from scratch at {n}" for n in scratch_sizes]
-            + [f"{phase_title(phase)} at {n} - zero-shot" for phase, n in finetune_columns]
-        )
-        + " |",
-        "| --- | --- | ---: | ---: |" + " ---: |" * (len(sizes) + len(scratch_sizes) + len(finetune_columns)),
-    ]
-    for run in runs:
-        zero_shot = {n: yardstick.scores(Cell(*run, n, "zero_shot")) for n in sizes}
-        seeds = {seed for per_seed in zero_shot.values() for seed in per_seed}
-        cells = [f"{np.mean(list(zero_shot[n].values())):.2f}" if zero_shot[n] else "-" for n in sizes]
-        for n in scratch_sizes:
-            scratch = yardstick.scores(Cell(*run, n, "scratch"))
-            cells.append(f"{np.mean(list(scratch.values())):.2f}" if scratch else "-")
-        for phase, n in finetune_columns:
-            finetuned = yardstick.scores(Cell(*run, n, phase))
-            paired = [finetuned[seed] - zero_shot[n][seed] for seed in finetuned if seed in zero_shot[n]]
-            fewer = f" ({len(paired)})" if paired and len(paired) < len(zero_shot[n]) else ""
-            cells.append(_signed(float(np.mean(paired))) + fewer if paired else "-")
-        lines.append(f"| {run.algo} | {run.embedding} | {run.train} | {len(seeds)} | {' | '.join(cells)} |")
-    return lines
-
-
 BASELINE_EMBEDDING = "concat"
 BASELINE_FINETUNE = "finetune:naive"
 
@@ -380,6 +339,23 @@ def widely_run(run_phases: Iterable[tuple[Run, str]]) -> list[str]:
     return sorted(phase for phase, count in counts.items() if 2 * count > len(runs))
 
 
+def _gains_text(yardstick: Yardstick, run: Run, n: int, finetunes: list[str], zero_shot: dict[str, float]) -> str:
+    """Each strategy's end minus zero-shot at `n`, paired by seed, joined by ` / `: `+0.02 / -0.01`, with the number of
+    seeds where fewer than zero-shot's, once at the end where every strategy has that many (`... (2 seeds)`), else
+    after each value (`+0.10 (1) / -0.15`); `-` without any."""
+    gains = []
+    for phase in finetunes:
+        finetuned = yardstick.scores(Cell(*run, n, phase))
+        paired = [finetuned[seed] - zero_shot[seed] for seed in finetuned if seed in zero_shot]
+        gains.append((_signed(float(np.mean(paired))) if paired else "-", len(paired)))
+    counts = {count for _, count in gains if count}
+    if not counts:
+        return "-"
+    if len(counts) == 1 and (count := counts.pop()) < len(zero_shot):
+        return " / ".join(text for text, _ in gains) + f" ({count} seed{'s' if count > 1 else ''})"
+    return " / ".join(text + (f" ({count})" if 0 < count < len(zero_shot) else "") for text, count in gains)
+
+
 def headline_table(rows: list[dict]) -> list[str]:
     """The study's headline table (`docs/results.md`, written there by `experiments/report.py --results-page`): one
     row per learned run, the learner named by algorithm and embedding (and training size where it is not the most
@@ -428,15 +404,7 @@ def headline_table(rows: list[dict]) -> list[str]:
             )
         texts += [mean(yardstick.scores(Cell(*run, n, "scratch"))) for n in scratch_sizes]
         for n in finetune_sizes:
-            gains, counts = [], set()
-            for phase in finetunes:
-                finetuned = yardstick.scores(Cell(*run, n, phase))
-                paired = [finetuned[seed] - zero_shot[n][seed] for seed in finetuned if seed in zero_shot.get(n, {})]
-                gains.append(_signed(float(np.mean(paired))) if paired else "-")
-                counts.add(len(paired))
-            fewer = max(counts) if counts and 0 < max(counts) < len(zero_shot.get(n, {})) else None
-            text = " / ".join(gains) + (f" ({fewer} seed{'s' if fewer > 1 else ''})" if fewer else "")
-            texts.append("-" if set(gains) == {"-"} else text)
+            texts.append(_gains_text(yardstick, run, n, finetunes, yardstick.scores(Cell(*run, n, "zero_shot"))))
         label = f"`{run.algo}` {run.embedding}" + ("" if run.train == usual_train else f", trained at {run.train}")
         lines.append(f"| {label} | {len(seeds)} | {' | '.join(texts)} |")
     return lines
@@ -564,18 +532,18 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             metric_mean = functools.partial(_mean_text, samples)
             lines += ["", f"`{metric}`, mean [95% interval]:", "", *zero_shot_matrix(runs, sizes, metric_mean)]
     if runs and has_heuristic:
-        finetune_sizes = sorted({cell.n for cell in returns if cell.phase in finetunes})
         lines += [
             "",
             "## Overview",
             "",
             (
-                "Every run in one row: the normalised score's mean over seeds zero-shot at each size and from scratch, "
-                "and each fine-tuning's end minus zero-shot paired by seed (in brackets the seeds it has, where fewer "
-                "than zero-shot's); the tables above give the intervals:"
+                "Every run in one row: the normalised score's mean over seeds zero-shot at each size, its ratio at "
+                "each from-scratch size to the training size, from scratch there, and each fine-tuning strategy's end "
+                "minus zero-shot paired by seed (the strategies most runs have; the seeds it has where fewer than "
+                "zero-shot's); the tables above and below give the intervals and every other strategy:"
             ),
             "",
-            *overview_table(runs, yardstick, sizes, finetunes, finetune_sizes),
+            *headline_table(rows),
         ]
     differences = embedding_differences_table(runs, yardstick, sizes, phases)
     if has_heuristic and differences:
