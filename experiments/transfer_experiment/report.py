@@ -431,6 +431,11 @@ def seeds_table(rows: list[dict], runs: list[Run], phases: list[str]) -> list[st
     return lines
 
 
+def _section(title: str, intro: str, table: list[str]) -> list[str]:
+    """A summary section's lines: its heading, one line of what the table holds, the table; none without a table."""
+    return ["", f"## {title}", "", intro, "", *table] if table else []
+
+
 def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_names: Iterable[str] = ()) -> str:
     """The summary: per run (algorithm, embedding, training size), at each size it was evaluated at, and phase the
     mean return over seeds with its 95% bootstrap interval (over seeds, or over episodes for one seed; and the
@@ -545,32 +550,19 @@ def summary_markdown(rows: list[dict], episodes: list[dict], title: str, metric_
             "",
             *headline_table(rows),
         ]
-    differences = embedding_differences_table(runs, yardstick, sizes, phases)
-    if has_heuristic and differences:
-        lines += [
-            "",
-            f"## Embeddings against {BASELINE_EMBEDDING}",
-            "",
-            (
-                f"Each embedding's normalised score minus the same algorithm's with `{BASELINE_EMBEDDING}`, paired by "
-                "seed: mean [95% interval over seeds] (seeds); one seed has no interval:"
-            ),
-            "",
-            *differences,
-        ]
-    strategies = finetune_differences_table(runs, yardstick, sizes, finetunes)
-    if has_heuristic and strategies:
-        lines += [
-            "",
-            "## Fine-tuning strategies against naive",
-            "",
-            (
-                "Each fine-tuning strategy's normalised score at the end minus `naive`'s for the same run and size, "
-                "paired by seed: mean [95% interval over seeds] (seeds):"
-            ),
-            "",
-            *strategies,
-        ]
+    if has_heuristic:
+        lines += _section(
+            f"Embeddings against {BASELINE_EMBEDDING}",
+            f"Each embedding's normalised score minus the same algorithm's with `{BASELINE_EMBEDDING}`, paired by "
+            "seed: mean [95% interval over seeds] (seeds); one seed has no interval:",
+            embedding_differences_table(runs, yardstick, sizes, phases),
+        )
+        lines += _section(
+            "Fine-tuning strategies against naive",
+            "Each fine-tuning strategy's normalised score at the end minus `naive`'s for the same run and size, paired "
+            "by seed: mean [95% interval over seeds] (seeds):",
+            finetune_differences_table(runs, yardstick, sizes, finetunes),
+        )
     if runs:
         lines += ["", "## Seeds per run", "", "The seeds evaluated in each phase (at any team size):", ""]
         lines += seeds_table(rows, runs, phases)
