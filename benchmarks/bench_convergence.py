@@ -51,8 +51,9 @@ from ray.rllib.algorithms.algorithm import Algorithm  # noqa: E402
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig  # noqa: E402
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME  # noqa: E402
 
+from experiments.transfer_experiment.measured_defaults import measured_defaults  # noqa: E402
 from experiments.transfer_experiment.results_io import write_rows  # noqa: E402
-from experiments.transfer_experiment.settings import EVAL_SEED, VMAS_WORLDS, measured_defaults  # noqa: E402
+from experiments.transfer_experiment.settings import EVAL_SEED, VMAS_WORLDS  # noqa: E402
 from experiments.transfer_experiment.stats import Estimate, mean_estimate  # noqa: E402
 from rl_algos.common.config.actor_critic import TeamActorCriticConfig  # noqa: E402
 from rl_algos.common.config.replay import ReplayOptions  # noqa: E402

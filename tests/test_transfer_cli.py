@@ -11,14 +11,10 @@ import yaml
 
 import experiments.transfer_experiment.run as transfer
 from experiments.transfer_experiment import ray_session
+from experiments.transfer_experiment.command_line import parse_settings
 from experiments.transfer_experiment.run import main
-from experiments.transfer_experiment.settings import (
-    SMOKE_LEARNING_STARTS,
-    algo_config,
-    finetune_algo_config,
-    parse_settings,
-    train_config,
-)
+from experiments.transfer_experiment.settings import SMOKE_LEARNING_STARTS
+from experiments.transfer_experiment.trial_configs import algo_config, finetune_algo_config, train_config
 
 ROOT = Path(__file__).parents[1]
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from experiments.transfer_experiment.command_line import parse_settings
 from experiments.transfer_experiment.report import summary_markdown
 from experiments.transfer_experiment.run import main, summary_title
-from experiments.transfer_experiment.settings import TransferSettings, parse_settings
+from experiments.transfer_experiment.settings import TransferSettings
 from experiments.transfer_experiment.stats import mean_estimate
 from experiments.transfer_experiment.trial import TeamTrial, non_finite_losses
 from experiments.transfer_experiment.trial_spec import TrialSpec

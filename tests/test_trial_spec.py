@@ -2,7 +2,7 @@
 
 import pytest
 
-from experiments.transfer_experiment.settings import parse_settings
+from experiments.transfer_experiment.command_line import parse_settings
 from experiments.transfer_experiment.trial_spec import TrialSpec, trial_name
 
 

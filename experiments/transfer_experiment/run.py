@@ -46,6 +46,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM
 
 import envs  # noqa: E402
 from experiments.transfer_experiment import tensorboard_logging, wandb_logging  # noqa: E402
+from experiments.transfer_experiment.command_line import parse_settings  # noqa: E402
 from experiments.transfer_experiment.curves import (  # noqa: E402
     curve_rows,
     curves_markdown,
@@ -70,14 +71,13 @@ from experiments.transfer_experiment.settings import (  # noqa: E402
     RESUMABLE_OVERRIDES,
     SettingsError,
     TransferSettings,
-    parse_settings,
     settings_values,
-    validate,
 )
 from experiments.transfer_experiment.storage_guard import StorageGuard, readable_state, storage_full  # noqa: E402
 from experiments.transfer_experiment.study_figures import write_study_figures  # noqa: E402
 from experiments.transfer_experiment.trial import TeamTrial  # noqa: E402
 from experiments.transfer_experiment.trial_spec import TrialSpec, trial_name  # noqa: E402
+from experiments.transfer_experiment.validation import validate  # noqa: E402
 from rl_algos.common.evaluation.team_evaluation import evaluate, has_heuristic, scripted_policy_evaluation  # noqa: E402
 
 SETTINGS_FILE = "settings.yaml"

@@ -8,12 +8,8 @@ from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
-from experiments.transfer_experiment.settings import (
-    TransferSettings,
-    algo_config,
-    finetune_algo_config,
-    train_config,
-)
+from experiments.transfer_experiment.settings import TransferSettings
+from experiments.transfer_experiment.trial_configs import algo_config, finetune_algo_config, train_config
 
 PHASES = ("train", "scratch", "finetune")
 
