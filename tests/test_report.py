@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from experiments.report import main
-from experiments.transfer_experiment.report import COLUMNS, KEY_COLUMNS
+from experiments.transfer_experiment.ledgers import COLUMNS, KEY_COLUMNS
 
 
 def write_experiment(folder, scenario, algo, returns, train="3"):
@@ -471,8 +471,9 @@ def test_figures_show_normalised_returns_and_the_embeddings_aggregate(tmp_path):
 
 
 def test_a_run_whose_every_trial_failed_still_gets_a_summary_and_no_figure(tmp_path):
+    from experiments.transfer_experiment.ledgers import ExperimentFiles
     from experiments.transfer_experiment.plots import write_figures
-    from experiments.transfer_experiment.report import ExperimentFiles, summary_markdown
+    from experiments.transfer_experiment.report import summary_markdown
 
     random_only = [
         dict(zip(KEY_COLUMNS, ("random", "-", "spread", "-", "6", "random", 0), strict=True)) | {"return_mean": -100.0}
@@ -503,7 +504,7 @@ def test_a_transfer_csv_cut_mid_line_is_refused_with_its_file_and_line(tmp_path,
 
 def test_a_resumed_run_keeps_the_curves_its_tune_results_no_longer_hold(tmp_path):
     from experiments.transfer_experiment.curves import kept_curves
-    from experiments.transfer_experiment.report import ExperimentFiles
+    from experiments.transfer_experiment.ledgers import ExperimentFiles
 
     files = ExperimentFiles(str(tmp_path))
     assert kept_curves(files, []) == [], "a new experiment: no curves.csv yet"

@@ -8,7 +8,7 @@ from PIL import Image
 
 from experiments.report import main
 from experiments.transfer_experiment.cells import Cell, Run
-from experiments.transfer_experiment.report import COLUMNS, KEY_COLUMNS
+from experiments.transfer_experiment.ledgers import COLUMNS, KEY_COLUMNS
 from experiments.transfer_experiment.study_figures import (
     embeddings_figure,
     finetune_figure,

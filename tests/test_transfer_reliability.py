@@ -18,8 +18,8 @@ import yaml
 import experiments.transfer_experiment.run as transfer
 from experiments.transfer_experiment import ray_session, storage_guard, wandb_logging
 from experiments.transfer_experiment.command_line import parse_settings
+from experiments.transfer_experiment.ledgers import ExperimentFiles, TransferLedger
 from experiments.transfer_experiment.lock import ExperimentLock
-from experiments.transfer_experiment.report import ExperimentFiles, TransferLedger
 from experiments.transfer_experiment.run import main
 from experiments.transfer_experiment.settings import SettingsError
 from experiments.transfer_experiment.storage_guard import storage_full

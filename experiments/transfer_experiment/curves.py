@@ -19,8 +19,6 @@ below it is what an unsafe fine-tuning costs before it helps.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -28,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from experiments.transfer_experiment.ledgers import ExperimentFiles
 from experiments.transfer_experiment.plots import plt, png_bytes
-from experiments.transfer_experiment.report import Cell, ExperimentFiles, Run, phase_title, several_train_sizes
+from experiments.transfer_experiment.report import Cell, Run, phase_title, several_train_sizes
 from experiments.transfer_experiment.stats import Estimate, mean_estimate
 from experiments.transfer_experiment.trial_spec import TrialSpec
 from experiments.transfer_experiment.yardstick import Yardstick
@@ -89,21 +88,13 @@ def kept_curves(files: ExperimentFiles, current: list[dict[str, Any]]) -> list[d
     """The experiment's learning curves: `current` (gathered from the Tune results now) and every curve of the
     folder's `curves.csv` that `current` does not hold, e.g. of a phase whose Tune state was moved aside, so a
     resumed run keeps every curve its `transfer.csv` rows came with."""
-    if not files.exists(CURVES_FILE):
-        return current
     measured = {curve_key(row) for row in current}
-    previous = csv.DictReader(io.StringIO(files.read_text(CURVES_FILE)))
-    return [row for row in previous if curve_key(row) not in measured] + current
+    return [row for row in files.read_rows(CURVES_FILE) if curve_key(row) not in measured] + current
 
 
-def curves_csv(rows: list[dict[str, Any]]) -> bytes:
-    """`curves.csv`: the key columns, then every measured column in the order first seen."""
-    columns = list(dict.fromkeys([*KEYS, *(key for row in rows for key in row)]))
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue().encode()
+def curve_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """`curves.csv`'s columns: the key columns, then every measured column in the order first seen."""
+    return list(dict.fromkeys([*KEYS, *(key for row in rows for key in row)]))
 
 
 def curve_key(row: dict[str, Any]) -> tuple[str, ...]:
@@ -319,7 +310,7 @@ def write_curves(files: ExperimentFiles, rows: list[dict[str, Any]], ledger_rows
     """`curves.csv` and the figures of its columns in `FIGURES` that some point has; nothing without points."""
     if not rows:
         return
-    files.write_bytes(CURVES_FILE, curves_csv(rows))
+    files.write_rows(CURVES_FILE, curve_columns(rows), rows)
     for (column, finetuning), name in FIGURES.items():
         if (figure := curves_plot(rows, ledger_rows, title, column, finetuning)) is not None:
             files.write_bytes(name, figure)

@@ -18,10 +18,10 @@ from collections.abc import Iterable
 import matplotlib
 import numpy as np
 
+from experiments.transfer_experiment.ledgers import ExperimentFiles
 from experiments.transfer_experiment.report import (
     SCRIPTED_PHASES,
     Cell,
-    ExperimentFiles,
     Run,
     learned_phases,
     per_seed_samples,

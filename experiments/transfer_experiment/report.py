@@ -1,19 +1,14 @@
-"""Outputs of a transfer experiment: `transfer.csv` (the ledger of evaluations, appended as they finish, so a
-resumed run never repeats or duplicates one), `transfer_episodes.csv` and `summary.md` (the figures are in
-`experiments.transfer_experiment.plots`). Files go through pyarrow's filesystems, so `--storage` may be a local
-folder or a cloud URI such as `s3://bucket/path`."""
+"""A transfer experiment's `summary.md` and the tables it is made of (the zero-shot matrices, the headline table,
+the paired differences), from the rows of its ledgers (`experiments.transfer_experiment.ledgers`); the figures are
+in `experiments.transfer_experiment.plots`."""
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
-import os
 from collections import defaultdict
 from collections.abc import Iterable
 
 import numpy as np
-import pyarrow.fs
 
 from experiments.transfer_experiment.cells import SCRIPTED_PHASES, Cell, Run
 from experiments.transfer_experiment.stats import (
@@ -25,9 +20,6 @@ from experiments.transfer_experiment.stats import (
 )
 from experiments.transfer_experiment.yardstick import Yardstick
 
-KEY_COLUMNS = ("algo", "embedding", "scenario", "train_agents", "eval_agents", "phase", "seed")
-VALUE_COLUMNS = ("timesteps", "return_mean", "return_std", "episodes", "wall_s")
-COLUMNS = KEY_COLUMNS + VALUE_COLUMNS
 PHASE_TITLES = {"zero_shot": "zero-shot", "finetune": "fine-tuned", "scratch": "from scratch"}
 
 
@@ -57,126 +49,6 @@ def learned_phases(phases: Iterable[str]) -> list[str]:
 def several_train_sizes(runs: Iterable[Run]) -> bool:
     """Whether the runs were trained at more than one team size (then labels and figures say which)."""
     return len({run.train for run in runs}) > 1
-
-
-def metric_columns(metric_names: Iterable[str]) -> tuple[str, ...]:
-    """The CSV columns of task metrics: `<name>_mean`, `<name>_std` for each."""
-    return tuple(f"{name}_{stat}" for name in metric_names for stat in ("mean", "std"))
-
-
-def evaluation_columns(evaluation: dict) -> dict[str, float]:
-    """An evaluation's (`rl_algos.common.evaluate`) CSV values: return mean, std, episodes, and each task metric's
-    mean and std over the episodes."""
-    values = {
-        "return_mean": evaluation["return_mean"],
-        "return_std": evaluation["return_std"],
-        "episodes": evaluation["episodes"],
-    }
-    for name, per_episode in evaluation["task_metrics"].items():
-        values[f"{name}_mean"] = float(np.mean(per_episode))
-        values[f"{name}_std"] = float(np.std(per_episode))
-    return values
-
-
-def row_key(row: dict) -> tuple[str, ...]:
-    """The identity of a row: (algo, embedding, scenario, train_agents, eval_agents, phase, seed) as strings."""
-    return tuple(str(row[column]) for column in KEY_COLUMNS)
-
-
-class ExperimentFiles:
-    """Reads and writes the experiment's own files under `<storage>/<name>/`, local or remote (a folder relative to
-    the working directory is made absolute: pyarrow takes absolute paths or URIs only)."""
-
-    def __init__(self, uri: str):
-        uri = str(uri)
-        self.uri = (uri if "://" in uri else os.path.abspath(uri)).rstrip("/")
-        self.filesystem, self.root = pyarrow.fs.FileSystem.from_uri(self.uri)
-        self.local = isinstance(self.filesystem, pyarrow.fs.LocalFileSystem)
-
-    def path(self, name: str) -> str:
-        return f"{self.uri}/{name}"
-
-    def exists(self, name: str) -> bool:
-        return self.filesystem.get_file_info(f"{self.root}/{name}").type != pyarrow.fs.FileType.NotFound
-
-    def read_text(self, name: str) -> str:
-        with self.filesystem.open_input_stream(f"{self.root}/{name}") as stream:
-            return stream.read().decode()
-
-    def write_bytes(self, name: str, content: bytes) -> None:
-        """Replace `name` with `content` whole or not at all, so a write that fails (a full disk) leaves the previous
-        version, e.g. every row of `transfer.csv` so far, intact: on a local disk written beside it, then moved over
-        it; an object store (S3, GCS) makes an object visible only when its upload completes."""
-        self.filesystem.create_dir(self.root, recursive=True)
-        partial = f"{self.root}/{name}.partial" if self.local else f"{self.root}/{name}"
-        try:
-            with self.filesystem.open_output_stream(partial) as stream:
-                stream.write(content)
-            if self.local:
-                self.filesystem.move(partial, f"{self.root}/{name}")
-        except BaseException:
-            if self.local and self.filesystem.get_file_info(partial).type != pyarrow.fs.FileType.NotFound:
-                self.filesystem.delete_file(partial)
-            raise
-
-
-class TransferLedger:
-    """`transfer.csv`: one row per (algo, embedding, scenario, train_agents, eval_agents, phase, seed), with the
-    return and the scenario's task metrics (`metric_names`, as `<name>_mean`, `<name>_std` columns)."""
-
-    FILE = "transfer.csv"
-
-    def __init__(self, files: ExperimentFiles, metric_names: Iterable[str] = ()):
-        self.files = files
-        self.columns = COLUMNS + metric_columns(metric_names)
-        self.rows: list[dict] = []
-        if files.exists(self.FILE):
-            self.rows = list(csv.DictReader(io.StringIO(files.read_text(self.FILE))))
-        self._keys = {row_key(row) for row in self.rows}
-
-    def __contains__(self, key: tuple[str, ...]) -> bool:
-        return key in self._keys
-
-    def add(self, rows: Iterable[dict]) -> None:
-        """Append rows not yet present and rewrite the file."""
-        for row in rows:
-            if row_key(row) not in self._keys:
-                self.rows.append({column: row.get(column, "") for column in self.columns})
-                self._keys.add(row_key(row))
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=self.columns, restval="")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        self.files.write_bytes(self.FILE, text.getvalue().encode())
-
-
-class EpisodeLedger:
-    """`transfer_episodes.csv`: one row per evaluated episode (the key columns of `transfer.csv`, `episode`, `return`
-    and each task metric), the data the summary's intervals resample."""
-
-    FILE = "transfer_episodes.csv"
-
-    def __init__(self, files: ExperimentFiles, metric_names: Iterable[str] = ()):
-        self.files = files
-        self.metric_names = tuple(metric_names)
-        self.columns = (*KEY_COLUMNS, "episode", "return", *self.metric_names)
-        self.rows: list[dict] = []
-        if files.exists(self.FILE):
-            self.rows = list(csv.DictReader(io.StringIO(files.read_text(self.FILE))))
-
-    def add(self, key_row: dict, evaluation: dict) -> None:
-        """Append the episodes of one evaluation (`evaluate`'s result) under `key_row`'s key columns."""
-        for episode, episode_return in enumerate(evaluation["returns"]):
-            row = {column: key_row[column] for column in KEY_COLUMNS}
-            row.update(episode=episode, **{"return": episode_return})
-            for name in self.metric_names:
-                row[name] = evaluation["task_metrics"][name][episode]
-            self.rows.append(row)
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=self.columns, restval="")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        self.files.write_bytes(self.FILE, text.getvalue().encode())
 
 
 def seeded_samples(rows: list[dict], episodes: list[dict], column: str) -> dict[Cell, dict[str, np.ndarray]]:

@@ -53,18 +53,18 @@ from experiments.transfer_experiment.curves import (  # noqa: E402
     kept_curves,
     write_curves,
 )
-from experiments.transfer_experiment.lock import ExperimentLock  # noqa: E402
-from experiments.transfer_experiment.plots import write_figures  # noqa: E402
-from experiments.transfer_experiment.progress import ExperimentProgress, ProgressCallback  # noqa: E402
-from experiments.transfer_experiment.ray_session import BOOTSTRAP_CONFIG, cluster_can_have_gpus, start_ray  # noqa: E402
-from experiments.transfer_experiment.report import (  # noqa: E402
+from experiments.transfer_experiment.ledgers import (  # noqa: E402
     EpisodeLedger,
     ExperimentFiles,
     TransferLedger,
     evaluation_columns,
     row_key,
-    summary_markdown,
 )
+from experiments.transfer_experiment.lock import ExperimentLock  # noqa: E402
+from experiments.transfer_experiment.plots import write_figures  # noqa: E402
+from experiments.transfer_experiment.progress import ExperimentProgress, ProgressCallback  # noqa: E402
+from experiments.transfer_experiment.ray_session import BOOTSTRAP_CONFIG, cluster_can_have_gpus, start_ray  # noqa: E402
+from experiments.transfer_experiment.report import summary_markdown  # noqa: E402
 from experiments.transfer_experiment.resources import node_capacities, why_unplaceable  # noqa: E402
 from experiments.transfer_experiment.settings import (  # noqa: E402
     EVAL_SEED,

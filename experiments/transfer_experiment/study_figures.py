@@ -23,8 +23,9 @@ import numpy as np
 
 from experiments.transfer_experiment.cells import Cell, Run
 from experiments.transfer_experiment.curves import curve_run, panel_series
+from experiments.transfer_experiment.ledgers import ExperimentFiles
 from experiments.transfer_experiment.plots import learned_runs, plt, png_bytes
-from experiments.transfer_experiment.report import ExperimentFiles, is_finetune, phase_title, widely_run
+from experiments.transfer_experiment.report import is_finetune, phase_title, widely_run
 from experiments.transfer_experiment.yardstick import Yardstick
 
 # the docs page shows a figure about 800 px wide: three panels of 3.8 inches keep a 10-point label near 10 px there
