@@ -29,12 +29,12 @@ import yaml
 
 import envs
 from experiments.transfer_experiment.curves import CURVES_FILE, curve_key, curves_markdown, write_curves
+from experiments.transfer_experiment.experiment_folder import SETTINGS_FILE
 from experiments.transfer_experiment.ledgers import EpisodeLedger, ExperimentFiles, TransferLedger, row_key
 from experiments.transfer_experiment.plots import write_figures
 from experiments.transfer_experiment.report import headline_table, summary_markdown
 from experiments.transfer_experiment.study_figures import write_study_figures
 
-SETTINGS_FILE = "settings.yaml"
 TITLE_NAMES = 3  # a title names at most this many experiments
 
 

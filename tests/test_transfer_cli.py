@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import experiments.transfer_experiment.run as transfer
-from experiments.transfer_experiment import ray_session
+from experiments.transfer_experiment import experiment_folder, ray_session
 from experiments.transfer_experiment.command_line import parse_settings
 from experiments.transfer_experiment.run import main
 from experiments.transfer_experiment.settings import SMOKE_LEARNING_STARTS
@@ -400,14 +400,14 @@ def test_the_script_runs_from_another_directory_as_ray_submit_runs_it(tmp_path):
 
 def test_local_storage_is_refused_only_when_nodes_sit_on_several_hosts(monkeypatch, tmp_path):
     settings, _ = parse_settings(["--storage", str(tmp_path)])
-    monkeypatch.setattr(transfer, "BOOTSTRAP_CONFIG", tmp_path / "no-bootstrap.yaml")
+    monkeypatch.setattr(experiment_folder, "BOOTSTRAP_CONFIG", tmp_path / "no-bootstrap.yaml")
     one_host = [{"Alive": True, "NodeManagerAddress": "10.0.0.1"}] * 2  # `ray start` twice on one machine
-    monkeypatch.setattr(transfer.ray, "nodes", lambda: one_host)
-    transfer.check_shared_storage(settings, joined_cluster=True)
+    monkeypatch.setattr(experiment_folder.ray, "nodes", lambda: one_host)
+    experiment_folder.check_shared_storage(settings, joined_cluster=True)
     two_hosts = [*one_host, {"Alive": True, "NodeManagerAddress": "10.0.0.2"}]
-    monkeypatch.setattr(transfer.ray, "nodes", lambda: two_hosts)
-    with pytest.raises(transfer.SettingsError, match="is a local folder, but this Ray cluster has"):
-        transfer.check_shared_storage(settings, joined_cluster=True)
+    monkeypatch.setattr(experiment_folder.ray, "nodes", lambda: two_hosts)
+    with pytest.raises(experiment_folder.SettingsError, match="is a local folder, but this Ray cluster has"):
+        experiment_folder.check_shared_storage(settings, joined_cluster=True)
 
 
 def test_a_failed_trial_is_named_by_its_errors_own_line_not_a_source_line():
