@@ -138,6 +138,50 @@ def test_flags_override_the_config_file(tmp_path):
     assert {"algos", "eval_agents", "seeds", "scenario_options", "train_agents"} <= explicit
 
 
+def test_a_config_file_may_give_each_algorithm_its_own_embeddings_and_a_flag_gives_every_one_the_same(tmp_path):
+    config = tmp_path / "study.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "algos": ["qmix", "maddpg", "vdn"],
+                "embeddings": {"qmix": "concat,mean", "maddpg": ["graph"], "all": ["concat"]},
+                "scenario": "vmas:spread",
+                "finetune_timesteps": 0,
+            }
+        )
+    )
+    settings, _ = parse_settings(["--config", str(config)])
+    cells = [("qmix", "concat"), ("qmix", "mean"), ("maddpg", "graph"), ("vdn", "concat")]
+    assert settings.cells == cells, "vdn has no entry of its own: it takes all's"
+    assert settings.algo_embeddings("qmix") == ["concat", "mean"], "a comma string reads as a list, as at the top"
+    settings.seeds = [0, 1]
+    assert list(transfer.grid(settings)) == [(*cell, seed) for cell in cells for seed in (0, 1)]
+    chunk, _ = parse_settings(["--config", str(config), "--algos", "qmix", "--embeddings", "graph"])
+    assert chunk.cells == [("qmix", "graph")], "the flag replaces the mapping"
+    only_maddpg, _ = parse_settings(["--config", str(config), "--algos", "maddpg"])
+    assert only_maddpg.cells == [("maddpg", "graph")]
+
+
+@pytest.mark.parametrize(
+    "embeddings, message",
+    [
+        ({"qmx": ["concat"], "all": ["concat"]}, "--embeddings has an entry for 'qmx'; its keys are 'all' or algorithm"),
+        ({"qmix": ["concat"]}, "--embeddings gives none for vdn: add an entry for it, or one for 'all'"),
+        ({"qmix": ["concat", "gnn"], "all": ["concat"]}, "unknown embedding 'gnn' in --embeddings for qmix; known:"),
+        ({"qmix": [], "all": ["concat"]}, "--embeddings for qmix is empty; choose from concat"),
+        ({"all": ["mean", "mean"]}, "--embeddings for all lists mean more than once"),
+        ({"qmix": {"concat": 1}}, "embeddings must be a list of names such as [concat, graph] or concat,graph, or a"),
+    ],
+)
+def test_per_algorithm_embeddings_are_checked_before_ray_starts(embeddings, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(transfer, "start_ray", _ray_must_not_start)
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump({"algos": ["qmix", "vdn"], "embeddings": embeddings}))
+    assert main(["--config", str(config), "--storage", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1, error
+
+
 def test_smoke_sets_a_tiny_budget_that_explicit_flags_still_override():
     settings, _ = parse_settings(["--smoke", "--eval-episodes", "3"])
     assert settings.timesteps <= 2000 and settings.finetune_timesteps <= 1000
@@ -298,6 +342,10 @@ def test_the_study_config_fine_tunes_with_three_strategies_at_6_and_8_on_either_
         settings, _ = parse_settings(["--config", study, "--scenario", scenario, "--algos", "qmix,maddpg"])
         assert settings.finetune == ["naive", "conservative", "kl"] and settings.finetune_sizes == [6, 8]
         assert settings.scratch_sizes == [6] and settings.padded_size == 8 and settings.timesteps == 1_000_000
+        assert settings.cells == [("qmix", e) for e in ("concat", "mean", "graph")] + [("maddpg", "graph")]
+    whole, _ = parse_settings(["--config", study])
+    assert whole.scenario == "vmas:spread" and len(whole.cells) == 12 and whole.seeds == [0, 1, 2, 3, 4]
+    assert whole.algo_embeddings("vdn") == whole.algo_embeddings("iac_awac") == ["concat"]
 
 
 def test_finetune_training_options_set_the_fine_tuning_trials_only_after_the_strategy_s_own():

@@ -68,7 +68,14 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
     add = parser.add_argument
     add("--config", help="YAML file with any of the settings below (underscored keys); flags override it")
     add("--algos", type=_name_list, help=f"algorithms, from {', '.join(rl_algos.ALGORITHMS)} (default: qmix)")
-    add("--embeddings", type=_name_list, help=f"team embeddings, from {', '.join(EMBEDDINGS)} (default: concat,graph)")
+    add(
+        "--embeddings",
+        type=_name_list,
+        help=(
+            f"team embeddings, from {', '.join(EMBEDDINGS)}, for every algorithm (default: concat,graph); a --config "
+            "file may give them per algorithm instead: {qmix: [concat, mean, graph], all: [concat]}"
+        ),
+    )
     add("--scenario", help=f"scenario, from {', '.join(envs.scenario_names())} (default: {d.scenario})")
     add("--scenario-options", type=_json_dict, help="JSON dict of env options, e.g. '{\"max_cycles\": 50}'")
     add("--train-agents", type=_int_list, help="training team size; a list (2,3,4) trains on mixed sizes (default: 3)")

@@ -100,10 +100,10 @@ def check_resources(settings: TransferSettings) -> None:
 
 
 def grid(settings: TransferSettings):
-    for algo in settings.algos:
-        for embedding in settings.embeddings:
-            for seed in settings.seeds:
-                yield algo, embedding, seed
+    """Every (algorithm, embedding, seed) the experiment trains."""
+    for algo, embedding in settings.cells:
+        for seed in settings.seeds:
+            yield algo, embedding, seed
 
 
 def run_phase(settings: TransferSettings, name: str, specs: list[TrialSpec], callbacks: list) -> list[tune.Result]:

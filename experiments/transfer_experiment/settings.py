@@ -41,6 +41,11 @@ RESUMABLE_OVERRIDES = {"wandb", "dashboard", "resume", "storage", "name", "confi
 VARIANT_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 
 
+# A setting given once for every algorithm (a list of names) or per algorithm (a mapping of algorithm names, or `all`
+# for the others, to lists): `embeddings`.
+NAMES_PER_ALGO = list[str] | dict[str, list[str]]
+
+
 class SettingsError(ValueError):
     """A bad setting: the message is one line saying what was wrong and what to do."""
 
@@ -50,7 +55,7 @@ class TransferSettings:
     """Everything a transfer experiment runs: its grid, its budgets and where its outputs go."""
 
     algos: list[str] = field(default_factory=lambda: ["qmix"])
-    embeddings: list[str] = field(default_factory=lambda: ["concat", "graph"])
+    embeddings: list[str] | dict[str, list[str]] = field(default_factory=lambda: ["concat", "graph"])
     scenario: str = "spread"
     scenario_options: dict[str, Any] = field(default_factory=dict)
     train_agents: list[int] = field(default_factory=lambda: [3])
@@ -85,6 +90,18 @@ class TransferSettings:
     wandb: bool = False
     dashboard: bool = True
     smoke: bool = False
+
+    def algo_embeddings(self, algo: str) -> list[str]:
+        """The team embeddings `algo` is trained with: `embeddings`, or, where it maps algorithm names to lists (a
+        `--config` file's `{qmix: [concat, mean, graph], all: [concat]}`), `algo`'s own entry, else `all`'s."""
+        if isinstance(self.embeddings, list):
+            return self.embeddings
+        return self.embeddings.get(algo, self.embeddings.get("all", []))
+
+    @property
+    def cells(self) -> list[tuple[str, str]]:
+        """Every (algorithm, embedding) pair the experiment trains, each with every seed."""
+        return [(algo, embedding) for algo in self.algos for embedding in self.algo_embeddings(algo)]
 
     @property
     def padded_size(self) -> int:
@@ -189,10 +206,12 @@ def _typed(name: str, value: Any, source: str) -> Any:
     if value is None and optional:
         return None
     given = value
-    if kind in (list[int], list[str]) and isinstance(value, (str, int)) and not isinstance(value, bool):
-        value = [part.strip() for part in str(value).split(",") if part.strip()]
+    if kind in (list[int], list[str], NAMES_PER_ALGO) and isinstance(value, (str, int)) and not isinstance(value, bool):
+        value = _comma_list(value)
         if kind == list[int] and all(part.lstrip("-").isdigit() for part in value):
             value = [int(part) for part in value]
+    if kind == NAMES_PER_ALGO and isinstance(value, dict):
+        value = {key: _comma_list(names) if isinstance(names, str) else names for key, names in value.items()}
     expected = {
         bool: ("true or false", lambda v: isinstance(v, bool)),
         int: ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
@@ -205,12 +224,21 @@ def _typed(name: str, value: Any, source: str) -> Any:
             "a mapping of algorithm names (or all) to option mappings",
             lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
         ),
+        NAMES_PER_ALGO: (
+            "a list of names such as [concat, graph] or concat,graph, or a mapping of algorithm names (or all) to "
+            "such lists",
+            lambda v: _all_of(str)(v) or (isinstance(v, dict) and all(_all_of(str)(x) for x in v.values())),
+        ),
     }[kind]
     description, fits = expected
     if not fits(value):
         null = " (or null)" if optional else ""
         raise SettingsError(f"{source}: {name} must be {description}{null}, got {given!r}")
     return float(value) if kind is float else value
+
+
+def _comma_list(text: str | int) -> list[str]:
+    return [part.strip() for part in str(text).split(",") if part.strip()]
 
 
 def _all_of(kind: type):

@@ -17,12 +17,12 @@ def validate(settings: TransferSettings) -> None:
     """Reject what cannot run, before Ray starts: unknown names, sizes above `n_max`, algorithms that cannot act in
     the scenario's action space, bad budgets."""
     s = settings
-    for name, known, label in ((s.algos, rl_algos.ALGORITHMS, "algorithm"), (s.embeddings, EMBEDDINGS, "embedding")):
-        if not name:
-            raise SettingsError(f"no {label} given; choose from {', '.join(known)}")
-        for item in name:
-            if item not in known:
-                raise SettingsError(f"unknown {label} {item!r}; known: {', '.join(known)}")
+    if not s.algos:
+        raise SettingsError(f"no algorithm given; choose from {', '.join(rl_algos.ALGORITHMS)}")
+    for algo in s.algos:
+        if algo not in rl_algos.ALGORITHMS:
+            raise SettingsError(f"unknown algorithm {algo!r}; known: {', '.join(rl_algos.ALGORITHMS)}")
+    _check_embeddings(s)
     try:
         envs.find_scenario(s.scenario)
     except ValueError as error:
@@ -32,7 +32,6 @@ def validate(settings: TransferSettings) -> None:
             raise SettingsError(f"{label} is empty; give at least one value")
     for label, values in (
         ("--algos", s.algos),
-        ("--embeddings", s.embeddings),
         ("--train-agents", s.train_agents),
         ("--eval-agents", s.eval_agents),
         ("--seeds", s.seeds),
@@ -117,7 +116,7 @@ def validate(settings: TransferSettings) -> None:
         except ValueError as error:
             raise SettingsError(f"scenario {s.scenario!r}: {error}") from None
     for algo in s.algos:
-        for embedding in s.embeddings:
+        for embedding in s.algo_embeddings(algo):
             label = f"{algo} with the {embedding} embedding on {s.scenario}"
             try:
                 config = train_config(s, algo, embedding, seed=s.seeds[0])
@@ -137,6 +136,36 @@ def validate(settings: TransferSettings) -> None:
         _require_updates(algo, "--timesteps", s.timesteps, config.learning_warmup())
         if s.finetune_timesteps > 0:
             _require_updates(algo, "--finetune-timesteps", s.finetune_timesteps, finetuning.learning_warmup())
+
+
+def _check_embeddings(settings: TransferSettings) -> None:
+    """`embeddings`, one list or one per algorithm (keys `all` or algorithm names): known names, each once, and some
+    for every algorithm in `algos`."""
+    per_algo = isinstance(settings.embeddings, dict)
+    lists = settings.embeddings.items() if per_algo else [(None, settings.embeddings)]
+    known = ", ".join(EMBEDDINGS)
+    for key, names in lists:
+        label = f"--embeddings for {key}" if per_algo else "--embeddings"
+        if per_algo and key not in ("all", *rl_algos.ALGORITHMS):
+            raise SettingsError(
+                f"--embeddings has an entry for {key!r}; its keys are 'all' or algorithm names "
+                f"({', '.join(rl_algos.ALGORITHMS)})"
+            )
+        if not names:
+            raise SettingsError(f"{label} is empty; choose from {known}")
+        for name in names:
+            if name not in EMBEDDINGS:
+                where = f" in {label}" if per_algo else ""
+                raise SettingsError(f"unknown embedding {name!r}{where}; known: {known}")
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise SettingsError(f"{label} lists {', '.join(repeated)} more than once; give each value once")
+    without = [algo for algo in settings.algos if not settings.algo_embeddings(algo)]
+    if without:
+        raise SettingsError(
+            f"--embeddings gives none for {', '.join(without)}: add an entry for it, or one for 'all' (the algorithms "
+            "without their own)"
+        )
 
 
 def _check_name(name: str | None) -> None:
