@@ -410,6 +410,19 @@ def test_resume_refuses_a_changed_setting(tmp_path, capsys, monkeypatch):
     assert "env_runners differs (stored 0, given 2)" in capsys.readouterr().err
 
 
+def test_a_resumed_study_chunk_reads_back_per_algorithm_embeddings_and_takes_the_same_config_again(tmp_path):
+    study = str(ROOT / "experiments" / "configs" / "study_spread.yaml")
+    argv = ["--config", study, "--algos", "qmix,vdn", "--seeds", "3", "--storage", str(tmp_path), "--name", "chunk"]
+    settings, _ = parse_settings(argv)
+    (tmp_path / "chunk").mkdir()
+    (tmp_path / "chunk" / "settings.yaml").write_text(yaml.safe_dump(settings.to_dict()))
+    again, explicit = parse_settings([*argv, "--resume"])
+    resumed = experiment_folder.resolve_resume(again, explicit)
+    qmix = [("qmix", embedding) for embedding in ("concat", "mean", "graph")]
+    assert resumed.cells == settings.cells == [*qmix, ("vdn", "concat")]
+    assert resumed.embeddings == settings.embeddings and resumed.resume
+
+
 def test_trials_that_no_node_can_hold_are_refused_with_the_numbers():
     from experiments.transfer_experiment.resources import why_unplaceable
 
