@@ -3,6 +3,8 @@ its `TransferSettings` with the measured defaults (`measured_defaults.py`)."""
 
 from __future__ import annotations
 
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+
 import rl_algos
 from experiments.transfer_experiment.measured_defaults import measured_defaults
 from experiments.transfer_experiment.settings import SMOKE_LEARNING_STARTS, TransferSettings
@@ -13,7 +15,7 @@ from rl_algos.common.config.replay import ReplayOptions
 
 def algo_config(
     settings: TransferSettings, algo: str, embedding: str, n_agents: list[int], seed: int, timesteps: int | None = None
-):
+) -> AlgorithmConfig:
     """The RLlib AlgorithmConfig of one trial: `algo` with `embedding`, trained at `n_agents` for `timesteps` env
     steps (`settings.timesteps` unless given), the budget its measured defaults scale with."""
     config = (
@@ -39,7 +41,7 @@ def algo_config(
     return config
 
 
-def train_config(settings: TransferSettings, algo: str, embedding: str, seed: int):
+def train_config(settings: TransferSettings, algo: str, embedding: str, seed: int) -> AlgorithmConfig:
     """The config of a train-phase trial: `algo_config` at the training size(s), with the replay checkpointed when
     a fine-tuning strategy starts from it."""
     config = algo_config(settings, algo, embedding, settings.train_agents, seed)
@@ -57,7 +59,7 @@ def finetune_algo_config(
     seed: int,
     pretrained_env_steps: int,
     strategy: str,
-):
+) -> AlgorithmConfig:
     """The config of a fine-tuning trial at `n_agents` from the train trial's checkpoint (trained for
     `pretrained_env_steps`), set up for the fine-tuning `strategy` (`rl_algos.common.config.finetune`), then
     `--finetune-training`'s options. With `--zero-shot-ids reuse` the fine-tuning team acts with the ids the
