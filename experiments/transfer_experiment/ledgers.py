@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pyarrow.fs
 
+from experiments.transfer_experiment.results_io import csv_bytes
+
 KEY_COLUMNS = ("algo", "embedding", "scenario", "train_agents", "eval_agents", "phase", "seed")
 VALUE_COLUMNS = ("timesteps", "return_mean", "return_std", "episodes", "wall_s")
 COLUMNS = KEY_COLUMNS + VALUE_COLUMNS
@@ -40,15 +42,6 @@ def evaluation_columns(evaluation: dict) -> dict[str, float]:
 def row_key(row: dict) -> tuple[str, ...]:
     """The identity of a row: (algo, embedding, scenario, train_agents, eval_agents, phase, seed) as strings."""
     return tuple(str(row[column]) for column in KEY_COLUMNS)
-
-
-def csv_bytes(columns: Sequence[str], rows: Iterable[dict]) -> bytes:
-    """`rows` as CSV text under a header of `columns`, a row's missing columns left empty."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(columns), restval="")
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue().encode()
 
 
 class ExperimentFiles:

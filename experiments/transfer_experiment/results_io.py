@@ -4,10 +4,20 @@ std cells."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+
+def csv_bytes(columns: Sequence[str], rows: Iterable[dict]) -> bytes:
+    """`rows` as CSV text under a header of `columns`, a row's missing columns left empty."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(columns), restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue().encode()
 
 
 def write_rows(rows: Sequence[dict], path: str | Path) -> Path:
@@ -15,10 +25,7 @@ def write_rows(rows: Sequence[dict], path: str | Path) -> Path:
     appear (a row without a key, such as a run without `q_bias_mean`, leaves its cell empty)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(key for row in rows for key in row)))
-        writer.writeheader()
-        writer.writerows(rows)
+    path.write_bytes(csv_bytes(dict.fromkeys(key for row in rows for key in row), rows))
     return path
 
 
