@@ -5,7 +5,8 @@ one study) in one table.
 
     python experiments/report.py results/spread-20261122-081500                 # re-render in place
     python experiments/report.py results/run-a s3://bucket/marl/run-b --out results/compare
-    python experiments/report.py results/study/vmas_spread/*/ --out docs/study --results-page docs/results.md
+    python experiments/report.py results/study/vmas_spread/*/ --out docs/study --results-page docs/results.md \
+        --plan experiments/configs/study_spread.yaml
 
 Each folder (local or `s3://...`) is an experiment folder of `experiments/transfer.py`: its `transfer.csv`,
 `transfer_episodes.csv` and `curves.csv` (when present) and `settings.yaml`. The experiments must share a scenario;
@@ -13,7 +14,10 @@ an evaluation (algo, embedding, train size, eval size, phase, seed) or a learnin
 taken from the later one. A folder of an experiment that has started but not yet evaluated (its `settings.yaml`
 without a `transfer.csv`, e.g. a study chunk still training) is skipped with a note, so the chunks of a study can be
 merged with one glob while one runs. `--results-page` also writes the headline table (`headline_table`: every run's
-zero-shot score per size, from scratch, and each fine-tuning strategy's gain) into a page's marked block.
+zero-shot score per size, from scratch, and each fine-tuning strategy's gain) into a page's marked block. `--plan`
+names the study's config: the report then says which of its (algorithm, embedding, seed) runs the folders complete
+and gives the command of each chunk still to run (`transfer_experiment/study_progress.py`), in `summary.md` and, with
+`--results-page`, in the page's study-progress block.
 """
 
 from __future__ import annotations
@@ -28,12 +32,15 @@ from typing import NamedTuple
 import yaml
 
 import envs
+from experiments.transfer_experiment.command_line import settings_from_file
 from experiments.transfer_experiment.curves import CURVES_FILE, curve_key, curves_markdown, write_curves
 from experiments.transfer_experiment.experiment_folder import SETTINGS_FILE
 from experiments.transfer_experiment.ledgers import EpisodeLedger, ExperimentFiles, TransferLedger, row_key
 from experiments.transfer_experiment.plots import write_figures
 from experiments.transfer_experiment.report import headline_table, summary_markdown
+from experiments.transfer_experiment.settings import SettingsError, TransferSettings
 from experiments.transfer_experiment.study_figures import write_study_figures
+from experiments.transfer_experiment.study_progress import progress_markdown
 
 TITLE_NAMES = 3  # a title names at most this many experiments
 
@@ -111,19 +118,37 @@ def report_title(scenario: str, names: list[str]) -> str:
     return f"{scenario}: {', '.join(names)}"
 
 
-HEADLINE_START, HEADLINE_END = "<!-- report.py: headline table -->", "<!-- /report.py -->"
+# A results page's blocks the report writes: each between its start marker and the first `BLOCK_END` after it.
+HEADLINE_START = "<!-- report.py: headline table -->"
+PROGRESS_START = "<!-- report.py: study progress -->"
+BLOCK_END = "<!-- /report.py -->"
 
 
-def with_headline_table(page: str, table: list[str], path: str) -> str:
-    """`page` (a results page's Markdown) with the lines between its `HEADLINE_START` and `HEADLINE_END` markers
-    replaced by `table`; `ReportError` naming `path` where the markers are missing."""
-    start, end = page.find(HEADLINE_START), page.find(HEADLINE_END)
-    if start < 0 or end < start:
+def with_marked_block(page: str, start_marker: str, lines: list[str], path: str) -> str:
+    """`page` (a results page's Markdown) with the lines between `start_marker` and the next `BLOCK_END` replaced by
+    `lines`; `ReportError` naming `path` where the markers are missing."""
+    start = page.find(start_marker)
+    end = page.find(BLOCK_END, start)
+    if start < 0 or end < 0:
         raise ReportError(
-            f"{path} has no {HEADLINE_START} ... {HEADLINE_END} block; put the two markers, each on a line of its own, "
-            "where the headline table goes"
+            f"{path} has no {start_marker} ... {BLOCK_END} block; put the two markers, each on a line of its own, "
+            "where the report's block goes"
         )
-    return page[: start + len(HEADLINE_START)] + "\n" + "\n".join(table) + "\n" + page[end:]
+    return page[: start + len(start_marker)] + "\n" + "\n".join(lines) + "\n" + page[end:]
+
+
+def study_plan(path: str) -> TransferSettings:
+    """The settings of the study config at `path` (`--plan`), read as `transfer.py --config` reads them."""
+    try:
+        return TransferSettings(**settings_from_file(path, "--plan"))
+    except SettingsError as error:
+        raise ReportError(str(error)) from None
+
+
+def shared_storage(folders: list[str]) -> str | None:
+    """The folder holding every experiment folder of `folders` (the `--storage` of their chunks), if one does."""
+    parents = {folder.rstrip("/").rsplit("/", 1)[0] for folder in folders if "/" in folder.rstrip("/")}
+    return parents.pop() if len(parents) == 1 else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +157,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="where summary.md and the figures go (default: the one folder given)")
     parser.add_argument(
         "--results-page",
-        help=f"a Markdown page whose {HEADLINE_START} block gets the headline table (docs/results.md for the study)",
+        help=(
+            f"a Markdown page whose {HEADLINE_START} block gets the headline table (docs/results.md for the study), "
+            f"and with --plan its {PROGRESS_START} block the study's progress"
+        ),
+    )
+    parser.add_argument(
+        "--plan",
+        metavar="CONFIG",
+        help=(
+            "a study's --config file (experiments/configs/study_spread.yaml): the report adds how many of its "
+            "(algorithm, embedding, seed) runs the folders complete, and the commands of the chunks still to run"
+        ),
     )
     args = parser.parse_args(argv)
     if args.out is None and len(args.folders) > 1:
@@ -140,11 +176,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         found = load(args.folders)
+        progress = []
+        if args.plan:
+            taken = {folder.rstrip("/").rsplit("/", 1)[-1] for folder in args.folders}
+            plan = study_plan(args.plan)
+            progress = progress_markdown(plan, found.rows, args.plan, shared_storage(args.folders), taken)
         results_page = None
         if args.results_page:
             with open(args.results_page) as f:
-                page = f.read()
-            results_page = with_headline_table(page, headline_table(found.rows), args.results_page)
+                results_page = with_marked_block(
+                    f.read(), HEADLINE_START, headline_table(found.rows), args.results_page
+                )
+            if progress:
+                results_page = with_marked_block(results_page, PROGRESS_START, progress, args.results_page)
     except (ReportError, OSError) as error:
         print(f"report.py: error: {error}", file=sys.stderr)
         return 2
@@ -159,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         heading, _, tables = summary.partition("\n")
         summary = f"{heading}\n\nMerged from: {', '.join(found.names)}.\n{tables}"
     summary += curves_markdown(found.curves, found.rows)
+    if progress:
+        summary += "\n".join(["", "## Study progress", "", *progress, ""])
     out.write_bytes("summary.md", summary.encode())
     write_figures(out, found.rows, found.episodes, title, metric_names)
     write_curves(out, found.curves, found.rows, title)

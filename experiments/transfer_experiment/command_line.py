@@ -213,24 +213,26 @@ def build_parser(prog: str = "transfer.py", description: str | None = None) -> a
     return parser
 
 
-def _from_file(path: str) -> dict[str, Any]:
+def settings_from_file(path: str, flag: str = "--config") -> dict[str, Any]:
+    """The settings a YAML file gives, typed (`settings_values`); a `SettingsError` naming `flag` and the file where it
+    is missing, not YAML, or has an unknown or mistyped key."""
     file = Path(path)
     if not file.is_file():
-        raise SettingsError(f"--config {path}: no such file")
+        raise SettingsError(f"{flag} {path}: no such file")
     try:
         content = yaml.safe_load(file.read_text()) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or "not valid YAML"
-        raise SettingsError(f"--config {path}:{where}: {problem}; fix the YAML") from None
-    return settings_values(content, f"--config {path}", excluded=("config", "resume"))
+        raise SettingsError(f"{flag} {path}:{where}: {problem}; fix the YAML") from None
+    return settings_values(content, f"{flag} {path}", excluded=("config", "resume"))
 
 
 def parse_settings(argv: list[str] | None = None, description: str | None = None) -> tuple[TransferSettings, set[str]]:
     """Settings from the command line (and its `--config` file), validated; also the names set explicitly."""
     flags = vars(build_parser(description=description).parse_args(argv))
-    values = _from_file(flags["config"]) if "config" in flags else {}
+    values = settings_from_file(flags["config"]) if "config" in flags else {}
     values.update({k: v for k, v in flags.items() if k != "config"})
     explicit = set(values)
     if values.get("smoke"):

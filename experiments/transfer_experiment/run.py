@@ -210,12 +210,7 @@ def evaluate_results(
         if result.error is not None or result.checkpoint is None:
             continue
         spec = TrialSpec.from_dict(result.config["trial"])
-        if spec.phase == "train":
-            targets = [("zero_shot", n) for n in sorted(set(settings.eval_agents + settings.train_agents))]
-            if settings.scratch and len(settings.train_agents) == 1:
-                targets.append(("scratch", settings.train_agents[0]))
-        else:
-            targets = [(spec.result_phase, spec.n_agents[0])]
+        targets = settings.train_evaluations() if spec.phase == "train" else [(spec.result_phase, spec.n_agents[0])]
         for phase, n in targets:
             row = {
                 "algo": settings.run_algo(spec.algo),

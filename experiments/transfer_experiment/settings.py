@@ -148,6 +148,27 @@ class TransferSettings:
         sizes = self.eval_agents if self.scratch_agents is None else self.scratch_agents
         return [n for n in sizes if [n] != self.train_agents] if self.scratch else []
 
+    def train_evaluations(self) -> list[tuple[str, int]]:
+        """The (phase, team size) evaluations of a train trial's checkpoint: zero-shot at every eval size and the
+        training size, and, with `scratch` and one training size, `scratch` at it (the train run is the from-scratch
+        run at its own size)."""
+        evaluations = [("zero_shot", n) for n in sorted(set(self.eval_agents + self.train_agents))]
+        if self.scratch and len(self.train_agents) == 1:
+            evaluations.append(("scratch", self.train_agents[0]))
+        return evaluations
+
+    def planned_evaluations(self) -> list[tuple[str, int]]:
+        """Every (phase, team size) row `transfer.csv` gets for one (algorithm, embedding, seed) once the experiment
+        has finished: the train trial's (`train_evaluations`), each from-scratch size's and each fine-tuning strategy's
+        at each fine-tuning size."""
+        finetuned = [
+            (self.finetune_phase(strategy), n)
+            for strategy in self.finetune
+            for n in self.finetune_sizes
+            if self.finetune_timesteps > 0
+        ]
+        return [*self.train_evaluations(), *(("scratch", n) for n in self.scratch_sizes), *finetuned]
+
     def run_algo(self, algo: str) -> str:
         """The `algo` column of `algo`'s rows in `transfer.csv` and `curves.csv`: the algorithm's name, or
         `<algo>+<variant>` for an experiment labelled `--variant`, so a report merging it with the algorithm's default

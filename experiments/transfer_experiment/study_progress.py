@@ -1,0 +1,143 @@
+"""How far a study run in chunks has got: for each (algorithm, embedding) of a study's settings (its `--config`
+file) and each of its seeds, whether every evaluation the experiment makes (`TransferSettings.planned_evaluations`)
+is among the merged rows of the chunks so far, which are missing where some are there, and the `transfer.py`
+commands of the chunks still to run. `experiments/report.py --plan CONFIG` writes it into the merged report and the
+results page, so the study's "what is left" is regenerated with its tables rather than kept by hand."""
+
+from __future__ import annotations
+
+import shlex
+import textwrap
+from collections import defaultdict
+from typing import NamedTuple
+
+from experiments.transfer_experiment.report import PHASE_TITLES, phase_title
+from experiments.transfer_experiment.settings import TransferSettings
+
+# the phases a partial seed's missing evaluations are counted in (every fine-tuning strategy as one), in the order a
+# run makes them
+PHASE_GROUPS = tuple(PHASE_TITLES[phase] for phase in ("zero_shot", "scratch", "finetune"))
+LINE_WIDTH = 120  # the Markdown's prose lines, as the docs' own
+
+
+class SeedProgress(NamedTuple):
+    """One (algorithm, embedding, seed) of a study: the planned evaluations not among the rows (empty: complete),
+    and whether any planned one is (started)."""
+
+    algo: str
+    embedding: str
+    seed: int
+    missing: list[tuple[str, int]]
+    started: bool
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def seed_progress(settings: TransferSettings, rows: list[dict]) -> list[SeedProgress]:
+    """Each (algorithm, embedding, seed) of `settings`' grid against `rows` (merged `transfer.csv` rows); a row counts
+    where its algorithm (with the settings' variant), embedding, scenario, training size(s), phase and size match."""
+    present = {
+        (row["algo"], row["embedding"], row["phase"], str(row["eval_agents"]), str(row["seed"]))
+        for row in rows
+        if row["scenario"] == settings.scenario and str(row["train_agents"]) == settings.train_label
+    }
+    planned = settings.planned_evaluations()
+    progress = []
+    for algo, embedding in settings.cells:
+        for seed in settings.seeds:
+            found = [(settings.run_algo(algo), embedding, phase, str(n), str(seed)) in present for phase, n in planned]
+            missing = [evaluation for evaluation, there in zip(planned, found, strict=True) if not there]
+            progress.append(SeedProgress(algo, embedding, seed, missing, any(found)))
+    return progress
+
+
+def _seed_list(seeds: list[int]) -> str:
+    return ", ".join(map(str, seeds)) if seeds else "-"
+
+
+def _missing_text(missing: list[tuple[str, int]]) -> str:
+    """`fine-tuned 6` or `zero-shot 2, from scratch 1`: how many evaluations of each phase group are missing."""
+    counts = defaultdict(int)
+    for phase, _ in missing:
+        counts[PHASE_TITLES[phase.partition(":")[0]]] += 1
+    return ", ".join(f"{group} {counts[group]}" for group in PHASE_GROUPS if counts[group])
+
+
+def progress_table(settings: TransferSettings, progress: list[SeedProgress]) -> list[str]:
+    """One row per (algorithm, embedding): the seeds complete, the partial ones with what each lacks, the seeds not
+    started."""
+    lines = [
+        "| algo | embedding | seeds complete | partial: evaluations missing | not started |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for algo, embedding in settings.cells:
+        cell = [p for p in progress if (p.algo, p.embedding) == (algo, embedding)]
+        complete = [p.seed for p in cell if p.complete]
+        partial = "; ".join(f"{p.seed}: {_missing_text(p.missing)}" for p in cell if p.started and not p.complete)
+        not_started = [p.seed for p in cell if not p.started]
+        lines.append(
+            f"| {settings.run_algo(algo)} | {embedding} | {len(complete)} of {len(cell)}: {_seed_list(complete)} "
+            f"| {partial or '-'} | {_seed_list(not_started)} |"
+        )
+    return lines
+
+
+def next_chunks(
+    settings: TransferSettings, progress: list[SeedProgress], config: str, storage: str | None, taken: set[str]
+) -> list[str]:
+    """The `transfer.py` command of each chunk still to run: per seed and algorithm, the embeddings whose seed is not
+    complete (all of them: no `--embeddings`, the config's own), named `<algo>-s<seed>[-<embedding>...]`, or that
+    with `-rerun` where a folder in `taken` has the name."""
+    commands = []
+    for seed in settings.seeds:
+        for algo in settings.algos:
+            embeddings = [p.embedding for p in progress if (p.algo, p.seed) == (algo, seed) and not p.complete]
+            if not embeddings:
+                continue
+            flags = ["--algos", algo]
+            name = f"{algo}-s{seed}"
+            if embeddings != settings.algo_embeddings(algo):
+                flags += ["--embeddings", ",".join(embeddings)]
+                name += "-" + "-".join(embeddings)
+            if name in taken:
+                name += "-rerun"
+            flags += ["--seeds", str(seed), "--name", name]
+            where = ["--storage", storage] if storage else []
+            commands.append(shlex.join(["python", "experiments/transfer.py", "--config", config, *where, *flags]))
+    return commands
+
+
+def progress_markdown(
+    settings: TransferSettings, rows: list[dict], config: str, storage: str | None, taken: set[str]
+) -> list[str]:
+    """The study's progress against `config` (the settings read from it) as Markdown: a count, the table, and the
+    commands of the chunks still to run; a partial seed's chunk resumes (`--resume --name <its folder>`) only where
+    its checkpoints are, so the command given runs it anew."""
+    progress = seed_progress(settings, rows)
+    done = sum(p.complete for p in progress)
+    planned = settings.planned_evaluations()
+    phases = ", ".join(dict.fromkeys(phase_title(phase) for phase, _ in planned))
+    variant = f", variant {settings.variant}" if settings.variant else ""
+    intro = (
+        f"{done} of {len(progress)} (algorithm, embedding, seed) runs of `{config}` complete, each with all "
+        f"{len(planned)} of its evaluations ({phases}) at the config's settings (trained at {settings.train_label}"
+        f"{variant}); a seed with some of them is partial."
+    )
+    lines = [*textwrap.wrap(intro, LINE_WIDTH), "", *progress_table(settings, progress)]
+    commands = next_chunks(settings, progress, config, storage, taken)
+    if commands:
+        how = (
+            "The chunks still to run, one command each (a partial one resumes with `--resume --name <its folder>` "
+            "only on the machine that holds its checkpoints; elsewhere this command runs it anew):"
+        )
+        lines += [
+            "",
+            *textwrap.wrap(how, LINE_WIDTH),
+            "",
+            "```bash",
+            *commands,
+            "```",
+        ]
+    return lines
