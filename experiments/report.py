@@ -14,10 +14,11 @@ an evaluation (algo, embedding, train size, eval size, phase, seed) or a learnin
 taken from the later one. A folder of an experiment that has started but not yet evaluated (its `settings.yaml`
 without a `transfer.csv`, e.g. a study chunk still training) is skipped with a note, so the chunks of a study can be
 merged with one glob while one runs. `--results-page` also writes the headline table (`headline_table`: every run's
-zero-shot score per size, from scratch, and each fine-tuning strategy's gain) into a page's marked block. `--plan`
-names the study's config: the report then says which of its (algorithm, embedding, seed) runs the folders complete
-and gives the command of each chunk still to run (`transfer_experiment/study_progress.py`), in `summary.md` and, with
-`--results-page`, in the page's study-progress block.
+zero-shot score per size, from scratch, and each fine-tuning strategy's gain) into a page's marked block, and on
+spread TransfQMix's published occupancy beside the best run's (`transfer_experiment/transfqmix.py`) into another.
+`--plan` names the study's config: the report then says which of its (algorithm, embedding, seed) runs the folders
+complete and gives the command of each chunk still to run (`transfer_experiment/study_progress.py`), in `summary.md`
+and, with `--results-page`, in the page's study-progress block.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from experiments.transfer_experiment.report import headline_table, summary_markd
 from experiments.transfer_experiment.settings import SettingsError, TransferSettings
 from experiments.transfer_experiment.study_figures import write_study_figures
 from experiments.transfer_experiment.study_progress import progress_markdown
+from experiments.transfer_experiment.transfqmix import transfqmix_table
 
 TITLE_NAMES = 3  # a title names at most this many experiments
 
@@ -121,6 +123,7 @@ def report_title(scenario: str, names: list[str]) -> str:
 # A results page's blocks the report writes: each between its start marker and the first `BLOCK_END` after it.
 HEADLINE_START = "<!-- report.py: headline table -->"
 PROGRESS_START = "<!-- report.py: study progress -->"
+TRANSFQMIX_START = "<!-- report.py: against TransfQMix -->"
 BLOCK_END = "<!-- /report.py -->"
 
 
@@ -159,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         "--results-page",
         help=(
             f"a Markdown page whose {HEADLINE_START} block gets the headline table (docs/results.md for the study), "
-            f"and with --plan its {PROGRESS_START} block the study's progress"
+            f"its {TRANSFQMIX_START} block TransfQMix's occupancy beside the best run's (spread), and with --plan its "
+            f"{PROGRESS_START} block the study's progress"
         ),
     )
     parser.add_argument(
@@ -189,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if progress:
                 results_page = with_marked_block(results_page, PROGRESS_START, progress, args.results_page)
+            if against_transfqmix := transfqmix_table(found.rows, found.episodes):
+                results_page = with_marked_block(results_page, TRANSFQMIX_START, against_transfqmix, args.results_page)
     except (ReportError, OSError) as error:
         print(f"report.py: error: {error}", file=sys.stderr)
         return 2
