@@ -148,6 +148,24 @@ def study_plan(path: str) -> TransferSettings:
         raise ReportError(str(error)) from None
 
 
+def study_progress(found: Experiments, folders: list[str], plan: str) -> list[str]:
+    """The Markdown of the study's progress against its config at `plan` (`study_progress.progress_markdown`), its
+    chunk commands storing under the folders' shared parent and never reusing one of their names."""
+    taken = {folder.rstrip("/").rsplit("/", 1)[-1] for folder in folders}
+    return progress_markdown(study_plan(plan), found.rows, plan, shared_storage(folders), taken)
+
+
+def results_page_blocks(found: Experiments, progress: list[str]) -> dict[str, list[str]]:
+    """The lines of each block a results page gets, by start marker: the headline table; on spread, TransfQMix's
+    occupancy beside the best run's; with `--plan`, the study's progress (`progress`)."""
+    blocks = {HEADLINE_START: headline_table(found.rows)}
+    if against_transfqmix := transfqmix_table(found.rows, found.episodes):
+        blocks[TRANSFQMIX_START] = against_transfqmix
+    if progress:
+        blocks[PROGRESS_START] = progress
+    return blocks
+
+
 def shared_storage(folders: list[str]) -> str | None:
     """The folder holding every experiment folder of `folders` (the `--storage` of their chunks), if one does."""
     parents = {folder.rstrip("/").rsplit("/", 1)[0] for folder in folders if "/" in folder.rstrip("/")}
@@ -180,21 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         found = load(args.folders)
-        progress = []
-        if args.plan:
-            taken = {folder.rstrip("/").rsplit("/", 1)[-1] for folder in args.folders}
-            plan = study_plan(args.plan)
-            progress = progress_markdown(plan, found.rows, args.plan, shared_storage(args.folders), taken)
+        progress = study_progress(found, args.folders, args.plan) if args.plan else []
         results_page = None
         if args.results_page:
             with open(args.results_page) as f:
-                results_page = with_marked_block(
-                    f.read(), HEADLINE_START, headline_table(found.rows), args.results_page
-                )
-            if progress:
-                results_page = with_marked_block(results_page, PROGRESS_START, progress, args.results_page)
-            if against_transfqmix := transfqmix_table(found.rows, found.episodes):
-                results_page = with_marked_block(results_page, TRANSFQMIX_START, against_transfqmix, args.results_page)
+                results_page = f.read()
+            for marker, lines in results_page_blocks(found, progress).items():
+                results_page = with_marked_block(results_page, marker, lines, args.results_page)
     except (ReportError, OSError) as error:
         print(f"report.py: error: {error}", file=sys.stderr)
         return 2
