@@ -33,6 +33,7 @@ def rows_of(settings, algo, embedding, seed, evaluations, train="3"):
             "eval_agents": str(n),
             "phase": phase,
             "seed": str(seed),
+            "wall_s": 1800.0 if phase == "zero_shot" else 360.0,  # a train trial's, every other trial's
         }
         for phase, n in evaluations
     ]
@@ -89,8 +90,9 @@ def test_chunks_group_an_algorithms_embeddings_per_seed_and_never_reuse_a_folder
     ]
     lines = progress_markdown(settings, rows, "study.yaml", None, set())
     assert lines[0].startswith("1 of 6 (algorithm, embedding, seed) runs of `study.yaml` complete, each with all 6")
-    assert "| qmix | concat | 1 of 2: 0 | - | 1 |" in lines
-    assert "| vdn | concat | 0 of 2: - | 0: from scratch 2, fine-tuned 2 | 1 |" in lines
+    # 0.5 h of training, 0.1 h for each of three scratch and fine-tuning trials (scratch at 3 is the train trial)
+    assert "| qmix | concat | 1 of 2: 0 | - | 1 | 0.8 |" in lines
+    assert "| vdn | concat | 0 of 2: - | 0: from scratch 2, fine-tuned 2 | 1 | - |" in lines
     assert all(len(line) <= 120 for line in lines if not line.startswith(("|", "python")))
     done = rows + rows_of(settings, "vdn", "concat", 0, planned[2:])
     for embedding in ("concat", "graph"):

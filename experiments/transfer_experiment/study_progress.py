@@ -11,6 +11,8 @@ import textwrap
 from collections import defaultdict
 from typing import NamedTuple
 
+import numpy as np
+
 from experiments.transfer_experiment.report import PHASE_TITLES, phase_title
 from experiments.transfer_experiment.settings import TransferSettings
 
@@ -22,13 +24,15 @@ LINE_WIDTH = 120  # the Markdown's prose lines, as the docs' own
 
 class SeedProgress(NamedTuple):
     """One (algorithm, embedding, seed) of a study: the planned evaluations not among the rows (empty: complete),
-    and whether any planned one is (started)."""
+    whether any planned one is (started), and the wall seconds its trials took, summed over those evaluated (each
+    trial's `wall_s` once: the train trial's, each from-scratch and fine-tuning trial's)."""
 
     algo: str
     embedding: str
     seed: int
     missing: list[tuple[str, int]]
     started: bool
+    trial_seconds: float
 
     @property
     def complete(self) -> bool:
@@ -38,18 +42,25 @@ class SeedProgress(NamedTuple):
 def seed_progress(settings: TransferSettings, rows: list[dict]) -> list[SeedProgress]:
     """Each (algorithm, embedding, seed) of `settings`' grid against `rows` (merged `transfer.csv` rows); a row counts
     where its algorithm (with the settings' variant), embedding, scenario, training size(s), phase and size match."""
-    present = {
-        (row["algo"], row["embedding"], row["phase"], str(row["eval_agents"]), str(row["seed"]))
+    wall_seconds = {
+        (row["algo"], row["embedding"], row["phase"], str(row["eval_agents"]), str(row["seed"])): row.get("wall_s")
         for row in rows
         if row["scenario"] == settings.scenario and str(row["train_agents"]) == settings.train_label
     }
     planned = settings.planned_evaluations()
+    # one evaluation per trial: the train trial's first (its others, zero-shot at other sizes, share its wall time),
+    # then every from-scratch and fine-tuning one, each its own trial's
+    per_trial = [planned[0], *planned[len(settings.train_evaluations()) :]]
     progress = []
     for algo, embedding in settings.cells:
         for seed in settings.seeds:
-            found = [(settings.run_algo(algo), embedding, phase, str(n), str(seed)) in present for phase, n in planned]
-            missing = [evaluation for evaluation, there in zip(planned, found, strict=True) if not there]
-            progress.append(SeedProgress(algo, embedding, seed, missing, any(found)))
+            keys = {
+                evaluation: (settings.run_algo(algo), embedding, *map(str, evaluation), str(seed))
+                for evaluation in planned
+            }
+            missing = [evaluation for evaluation in planned if keys[evaluation] not in wall_seconds]
+            seconds = sum(float(wall_seconds.get(keys[evaluation]) or 0) for evaluation in per_trial)
+            progress.append(SeedProgress(algo, embedding, seed, missing, len(missing) < len(planned), seconds))
     return progress
 
 
@@ -67,19 +78,20 @@ def _missing_text(missing: list[tuple[str, int]]) -> str:
 
 def progress_table(settings: TransferSettings, progress: list[SeedProgress]) -> list[str]:
     """One row per (algorithm, embedding): the seeds complete, the partial ones with what each lacks, the seeds not
-    started."""
+    started, and the trial hours a complete seed took (the median over them of `trial_seconds`)."""
     lines = [
-        "| algo | embedding | seeds complete | partial: evaluations missing | not started |",
-        "| --- | --- | --- | --- | --- |",
+        "| algo | embedding | seeds complete | partial: evaluations missing | not started | trial hours per seed |",
+        "| --- | --- | --- | --- | --- | ---: |",
     ]
     for algo, embedding in settings.cells:
         cell = [p for p in progress if (p.algo, p.embedding) == (algo, embedding)]
         complete = [p.seed for p in cell if p.complete]
         partial = "; ".join(f"{p.seed}: {_missing_text(p.missing)}" for p in cell if p.started and not p.complete)
         not_started = [p.seed for p in cell if not p.started]
+        hours = [p.trial_seconds / 3600 for p in cell if p.complete]
         lines.append(
             f"| {settings.run_algo(algo)} | {embedding} | {len(complete)} of {len(cell)}: {_seed_list(complete)} "
-            f"| {partial or '-'} | {_seed_list(not_started)} |"
+            f"| {partial or '-'} | {_seed_list(not_started)} | {f'{np.median(hours):.1f}' if hours else '-'} |"
         )
     return lines
 
@@ -123,7 +135,9 @@ def progress_markdown(
     intro = (
         f"{done} of {len(progress)} (algorithm, embedding, seed) runs of `{config}` complete, each with all "
         f"{len(planned)} of its evaluations ({phases}) at the config's settings (trained at {settings.train_label}"
-        f"{variant}); a seed with some of them is partial."
+        f"{variant}); a seed with some of them is partial. A seed's trial hours are its trials' wall times summed "
+        "(the train trial's, each from-scratch and fine-tuning trial's), as long as they took on the machine that ran "
+        "them beside whatever else ran there."
     )
     lines = [*textwrap.wrap(intro, LINE_WIDTH), "", *progress_table(settings, progress)]
     commands = next_chunks(settings, progress, config, storage, taken)
