@@ -151,8 +151,14 @@ def study_plan(path: str) -> TransferSettings:
 def study_progress(found: Experiments, folders: list[str], plan: str) -> list[str]:
     """The Markdown of the study's progress against its config at `plan` (`study_progress.progress_markdown`), its
     chunk commands storing under the folders' shared parent and never reusing one of their names."""
+    settings = study_plan(plan)
+    if settings.scenario != found.scenario:
+        raise ReportError(
+            f"--plan {plan} is a study on {settings.scenario}, the folders' experiments are on {found.scenario}; "
+            "give the config of the study they are chunks of"
+        )
     taken = {folder.rstrip("/").rsplit("/", 1)[-1] for folder in folders}
-    return progress_markdown(study_plan(plan), found.rows, plan, shared_storage(folders), taken)
+    return progress_markdown(settings, found.rows, plan, shared_storage(folders), taken)
 
 
 def results_page_blocks(found: Experiments, progress: list[str]) -> dict[str, list[str]]:

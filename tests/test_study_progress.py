@@ -119,6 +119,9 @@ def test_the_report_writes_the_progress_into_its_summary_and_the_results_pages_b
     assert "| qmix | graph | 0 of 2: - | 0: zero-shot 1, from scratch 2, fine-tuned 2; 1: zero-shot 1, " in text
     assert f"--storage {tmp_path / 'runs'} --algos qmix --seeds 0 --name qmix-s0" in text
     assert "## Study progress" in (tmp_path / "runs" / "a" / "summary.md").read_text()
+    config.write_text("scenario: vmas:spread\n")
+    assert main([folder, "--plan", str(config)]) == 2
+    assert "is a study on vmas:spread, the folders' experiments are on spread" in capsys.readouterr().err
     config.write_text("algos: [qmix]\nunknown_key: 1\n")
     assert main([folder, "--plan", str(config)]) == 2
     assert f"--plan {config}: unknown key 'unknown_key'" in capsys.readouterr().err
