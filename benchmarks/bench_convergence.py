@@ -336,7 +336,8 @@ def report(out: Path, sizes: list[int], scenario: str, env_options: dict | None 
     yardstick = Yardstick(reference, paired)
     lines = [
         (
-            "| run | seeds (done; the table uses the done ones) | env steps | greedy return at 3 [95%] | best point at 3 | end within best's interval |"
+            "| run | seeds (done; the table uses the done ones) | env steps | greedy return at 3 [95%] "
+            "| best point at 3 | end within best's interval |"
             " normalised at 3 | normalised at 6 (zero-shot) | occupied within 0.2 at 3 | env steps/s | diverged |"
         ),
         "| --- | --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",

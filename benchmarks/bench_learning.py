@@ -65,7 +65,8 @@ def main() -> None:
     csv_path = write_rows(rows, Path(args.out) / "bench_learning.csv")
 
     print(
-        "\n| scenario | algo | embedding | env steps | greedy return (mean ± std over seeds) | random policy | wall s/run |"
+        "\n| scenario | algo | embedding | env steps | greedy return (mean ± std over seeds) | random policy "
+        "| wall s/run |"
     )
     print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
     for name in SCENARIOS:

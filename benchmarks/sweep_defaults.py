@@ -245,13 +245,13 @@ def report(args: argparse.Namespace) -> str:
         "",
         legend,
         "",
-        "| cell | seeds | env steps | score at 3 [95%] | zero-shot at 6 | final point > 0.1 below the best | diverged |",
+        "| cell | seeds | env steps | score at 3 [95%] | zero-shot at 6 | final point > 0.1 below the best "
+        "| diverged |",
         "| --- | ---: | ---: | --- | ---: | ---: | ---: |",
     ]
     for entry in entries:
-        s = entry["score"]
         lines.append(
-            f"| `{entry['cell']}` | {entry['seeds']} | {entry['env_steps']} | {s.point:.2f} [{s.low:.2f}, {s.high:.2f}] "
+            f"| `{entry['cell']}` | {entry['seeds']} | {entry['env_steps']} | {entry['score']} "
             f"| {entry['zero_shot']:.2f} | {entry['collapsed']} | {entry['diverged']} |"
         )
     furthest = max((entry["env_steps"] for entry in entries), default=0)

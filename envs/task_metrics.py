@@ -22,9 +22,9 @@ OCCUPIED_RADII = {"occupied_landmarks": OCCUPIED_DISTANCE, "occupied_landmarks_r
 class SpreadMetrics:
     """Spread (MPE `simple_spread`): `occupied_landmarks`, the fraction of landmarks with an agent within 0.1 at the
     last step (MPE's `benchmark_data`), and the same within 0.2 and 0.3 (`occupied_landmarks_r02`, `_r03`: TransfQMix
-    counts radii 0.1-0.5 without saying which its table uses); `min_dist_sum`, the sum over landmarks of the nearest agent's distance at the
-    last step; `collisions`, the pairs of agents overlapping (distance below the sum of their sizes), summed over
-    the episode's steps."""
+    counts radii 0.1-0.5 without saying which its table uses); `min_dist_sum`, the sum over landmarks of the nearest
+    agent's distance at the last step; `collisions`, the pairs of agents overlapping (distance below the sum of their
+    sizes), summed over the episode's steps."""
 
     names = (*OCCUPIED_RADII, "min_dist_sum", "collisions")
 

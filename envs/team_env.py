@@ -74,7 +74,8 @@ def scripted_heuristic(config: TeamEnvConfig) -> Callable:
         raise ValueError(
             f"scenario {config.scenario.name!r}"
             + (" with continuous actions" if heuristic is not None else "")
-            + f" has no scripted heuristic; scenarios with one (discrete actions): {', '.join(heuristic_scenario_names())}"
+            + " has no scripted heuristic; scenarios with one (discrete actions): "
+            + ", ".join(heuristic_scenario_names())
         )
     return heuristic
 

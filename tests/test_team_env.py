@@ -273,7 +273,8 @@ def test_multiwalker_walkers_that_fall_leave_and_the_others_go_on():
         ({"scenario": "matrix", "n_agents": 1, "n_max": 4}, "needs at least 2 agents"),
         (
             {"scenario": "spread", "n_agents": 3, "n_max": 4, "n_evaders": 3},
-            "does not take option(s) n_evaders; accepted options: continuous_actions, last_action, local_ratio, max_cycles, neighbors, reward, slots, terminate_on_success",
+            "does not take option(s) n_evaders; accepted options: continuous_actions, last_action, local_ratio, "
+            "max_cycles, neighbors, reward, slots, terminate_on_success",
         ),
         (
             {"scenario": "multiwalker", "n_agents": 3, "n_max": 4, "continuous_actions": False},

@@ -111,8 +111,8 @@ class TeamActorCriticConfig(TeamAlgorithmConfig):
         if self.base in self.moved_bases:
             algorithm = self.moved_bases[self.base]
             raise ValueError(
-                f"the {self.base} base is now its own algorithm: use rl_algos.get_config({algorithm!r}) (--algo / --algos "
-                f"{algorithm} in the scripts) and drop base={self.base!r}"
+                f"the {self.base} base is now its own algorithm: use rl_algos.get_config({algorithm!r}) "
+                f"(--algo / --algos {algorithm} in the scripts) and drop base={self.base!r}"
             )
         if self.base != "a2c":
             raise ValueError(f"base={self.base!r} is unknown; {self.algo_name} trains on-policy with A2C (base='a2c')")
