@@ -407,6 +407,8 @@ def test_the_fine_tuning_table_gives_zero_shot_the_lowest_point_and_the_end_per_
 
     curves = [point("naive", 0, k, v) for k, v in enumerate((-90.0, -40.0))]
     curves += [point("kl", 0, k, v) for k, v in enumerate((-55.0, -50.0))]
+    curves += [point("conservative", 0, k, v) for k, v in enumerate((-58.0, -61.0))]  # ends 0.0125 below zero-shot
+    curves += [point("tiny", 0, k, v) for k, v in enumerate((-58.0, -60.3))]  # 0.004 below: 0.00 as the table rounds
     ledger = [
         dict(zip(KEY_COLUMNS, (name, embedding, "spread", train, "6", phase, 0), strict=True)) | {"return_mean": value}
         for name, embedding, train, phase, value in (
@@ -420,10 +422,13 @@ def test_the_fine_tuning_table_gives_zero_shot_the_lowest_point_and_the_end_per_
     assert "| qmix | graph | 3 | 6 | naive | 0.50 [0.50, 0.50] | 0.12 [0.12, 0.12] | 0.75 [0.75, 0.75] | -0.38" in table
     assert (
         "| kl | 0.50 [0.50, 0.50] | 0.56 [0.56, 0.56] | 0.62 [0.62, 0.62] | 0.06 [0.06, 0.06] | 0.12 [0.12, 0.12] "
-        "| 0.20 [0.20, 0.20] |" in table
+        "| 0.20 [0.20, 0.20] | 0 of 1 |" in table
     )
+    assert "| conservative | 0.50 [0.50, 0.50] | 0.49 [0.49, 0.49] | 0.49 [0.49, 0.49] | -0.01" in table
+    assert table.split("| conservative |")[1].split("\n")[0].endswith("| 1 of 1 |")
+    assert table.split("| tiny |")[1].split("\n")[0].endswith("| 0 of 1 |")
     without_scratch = finetune_markdown(curves, [row for row in ledger if row["phase"] != "scratch"])
-    assert "| 0.75 [0.75, 0.75] | -0.38 [-0.38, -0.38] | 0.25 [0.25, 0.25] | - |" in without_scratch
+    assert "| 0.75 [0.75, 0.75] | -0.38 [-0.38, -0.38] | 0.25 [0.25, 0.25] | - | 0 of 1 |" in without_scratch
     assert finetune_markdown([], ledger) == ""
 
 

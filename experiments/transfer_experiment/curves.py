@@ -203,8 +203,9 @@ def finetune_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> st
     zero-shot, at the lowest point of the fine-tuning curve and at its last point, lowest and end minus zero-shot, and
     from scratch at that size minus zero-shot (the room a learner trained at that size leaves: fine-tuning with its
     updates can at best be expected to close it), the differences paired by seed, each a mean over seeds [95%
-    interval]; the score is heuristic-normalised (each seed by its own `Yardstick`) where both scripted teams were
-    evaluated at that size, else the return. Empty without fine-tuning curves."""
+    interval], and how many seeds end below zero-shot (by 0.005 or more, so below it as the table rounds); the score
+    is heuristic-normalised (each seed by its own `Yardstick`) where both scripted teams were evaluated at that size,
+    else the return. Empty without fine-tuning curves."""
     curves = [row for row in rows if row["phase"].startswith("finetune") and str(row.get("return_mean", "")) != ""]
     if not curves:
         return ""
@@ -215,15 +216,17 @@ def finetune_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> st
         per_seed[key][str(row["seed"])].append((int(row["point"]), float(row["return_mean"])))
     lines = [
         "",
+        "## Fine-tuning on its way",
+        "",
         (
-            "Fine-tuning on its way: the score at zero-shot, at the lowest point of the fine-tuning curve "
-            "(`--finetune-eval-every`) and at its end, mean over seeds [95% interval]; the lowest of several noisy "
+            "The score at zero-shot, at the lowest point of the fine-tuning curve (`--finetune-eval-every`) and at its "
+            "end, mean over seeds [95% interval], and the seeds that end below zero-shot; the lowest of several noisy "
             "evaluations lies below the curve's level even without a dip, so compare strategies with each other:"
         ),
         "",
         "| algo | embedding | trained at | fine-tuned at | strategy | zero-shot | lowest | end | lowest - zero-shot "
-        "| end - zero-shot | from scratch - zero-shot |",
-        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| end - zero-shot | from scratch - zero-shot | seeds ending below zero-shot |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for (run, n, phase), seeds in sorted(per_seed.items()):
         zero_shot, scratch = (yardstick.means.get(Cell(*run, n, phase), {}) for phase in ("zero_shot", "scratch"))
@@ -240,6 +243,7 @@ def finetune_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> st
                 columns[5].append(yardstick.score(scratch[seed], n, seed) - start)
         if columns[0]:
             cells = [str(mean_estimate([np.array([v]) for v in column])) if column else "-" for column in columns]
+            cells.append(f"{sum(round(gain, 2) < 0 for gain in columns[4])} of {len(columns[4])}")
             strategy = phase.partition(":")[2] or "-"
             lines.append(f"| {run.algo} | {run.embedding} | {run.train} | {n} | {strategy} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
