@@ -9,7 +9,8 @@ one study) in one table.
         --plan experiments/configs/study_spread.yaml
 
 Each folder (local or `s3://...`) is an experiment folder of `experiments/transfer.py`: its `transfer.csv`,
-`transfer_episodes.csv` and `curves.csv` (when present) and `settings.yaml`. The experiments must share a scenario;
+`transfer_episodes.csv` and `curves.csv` (when present), `settings.yaml` and `provenance.yaml` (each start's code and
+packages, listed at the summary's end). The experiments must share a scenario;
 an evaluation (algo, embedding, train size, eval size, phase, seed) or a learning curve found in two folders is
 taken from the later one. A folder of an experiment that has started but not yet evaluated (its `settings.yaml`
 without a `transfer.csv`, e.g. a study chunk still training) is skipped with a note, so the chunks of a study can be
@@ -38,6 +39,7 @@ from experiments.transfer_experiment.curves import CURVES_FILE, curve_key, curve
 from experiments.transfer_experiment.experiment_folder import SETTINGS_FILE
 from experiments.transfer_experiment.ledgers import EpisodeLedger, ExperimentFiles, TransferLedger, row_key
 from experiments.transfer_experiment.plots import write_figures
+from experiments.transfer_experiment.provenance import provenance_markdown, read_provenance
 from experiments.transfer_experiment.report import headline_table, summary_markdown
 from experiments.transfer_experiment.settings import SettingsError, TransferSettings
 from experiments.transfer_experiment.study_figures import write_study_figures
@@ -77,12 +79,13 @@ class Experiments(NamedTuple):
     curves: list[dict]
     names: list[str]
     not_yet_evaluated: list[str]
+    provenance: dict[str, list[dict]]  # each experiment's `provenance.yaml` entries, by name
 
 
 def load(folders: list[str]) -> Experiments:
     """The experiment folders' rows, later folders overriding earlier ones evaluation by evaluation (and learning
     curve by learning curve); folders of experiments started but not yet evaluated are listed, not read."""
-    scenarios, rows, episodes, curves, names, not_yet_evaluated = set(), {}, {}, {}, [], []
+    scenarios, rows, episodes, curves, names, not_yet_evaluated, provenance = set(), {}, {}, {}, [], [], {}
     for folder in folders:
         files = ExperimentFiles(folder)
         if not files.exists(TransferLedger.FILE):
@@ -92,6 +95,10 @@ def load(folders: list[str]) -> Experiments:
             continue
         settings = yaml.safe_load(files.read_text(SETTINGS_FILE)) if files.exists(SETTINGS_FILE) else {}
         names.append(settings.get("name") or folder.rstrip("/").rsplit("/", 1)[-1])
+        try:
+            provenance[names[-1]] = read_provenance(files)
+        except ValueError as error:
+            raise ReportError(str(error)) from None
         folder_rows = _read_rows(files, TransferLedger.FILE)
         scenarios.update(row["scenario"] for row in folder_rows if row["scenario"] != "-")
         rows.update({row_key(row): row for row in folder_rows})
@@ -109,7 +116,7 @@ def load(folders: list[str]) -> Experiments:
         )
     scenario = scenarios.pop() if scenarios else "-"
     flat = [[row for group in merged.values() for row in group] for merged in (episodes, curves)]
-    return Experiments(scenario, list(rows.values()), *flat, names, not_yet_evaluated)
+    return Experiments(scenario, list(rows.values()), *flat, names, not_yet_evaluated, provenance)
 
 
 def report_title(scenario: str, names: list[str]) -> str:
@@ -227,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     summary += curves_markdown(found.curves, found.rows)
     if progress:
         summary += "\n".join(["", "## Study progress", "", *progress, ""])
+    summary += provenance_markdown(found.provenance)
     out.write_bytes("summary.md", summary.encode())
     write_figures(out, found.rows, found.episodes, title, metric_names)
     write_curves(out, found.curves, found.rows, title)

@@ -6,6 +6,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
+import yaml
 from PIL import Image
 
 from experiments.transfer_experiment.command_line import parse_settings
@@ -86,6 +88,12 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     resumed = _read_rows(folder / "transfer.csv")
     assert resumed == rows, "a resumed finished experiment neither re-runs nor duplicates rows"
     assert _read_rows(folder / "transfer_episodes.csv") == episodes
+    starts = yaml.safe_load((folder / "provenance.yaml").read_text())
+    assert [entry["command"] for entry in starts] == [
+        "python experiments/transfer.py " + " ".join(args) for args in (argv, ["--resume", *argv])
+    ], "the start and the resume each add their command"
+    assert all(entry["packages"]["torch"] == torch.__version__ for entry in starts)
+    assert "## Provenance" in (folder / "summary.md").read_text()
 
 
 def test_several_fine_tuning_strategies_each_fine_tune_every_checkpoint_and_a_variant_labels_the_rows(

@@ -16,8 +16,8 @@ eval size, or each --finetune-agents size, with each --finetune strategy: naive,
 others; see rl_algos.common.config.finetune) and its evaluation.
 Outputs: transfer.csv (one row per algo, embedding, scenario, train_agents, eval_agents, phase, seed), summary.md
 (mean ± std over seeds, the transfer ratio (zero_shot - random) / (scratch - random), and whether fine-tuned beat
-zero-shot), transfer.png,
-and Tune's folders (TensorBoard logs, checkpoints). From scratch at the training size is the train run itself.
+zero-shot), transfer.png, provenance.yaml (per start and resume: the command, the code's commit, the packages'
+versions, the machine), and Tune's folders (TensorBoard logs, checkpoints). From scratch at the training size is the train run itself.
 A run owns its folder while it runs (a second one with the same --name is refused), runs on its own embedded Ray
 unless RAY_ADDRESS or `ray start` names a cluster, and stops cleanly on Ctrl-C or a full disk, resumable.
 Exit codes: 0 done, 1 some trial failed (the others are reported) or the storage filled up, 2 bad settings,
@@ -71,6 +71,12 @@ from experiments.transfer_experiment.ledgers import (  # noqa: E402
 from experiments.transfer_experiment.lock import ExperimentLock  # noqa: E402
 from experiments.transfer_experiment.plots import write_figures  # noqa: E402
 from experiments.transfer_experiment.progress import ExperimentProgress, ProgressCallback  # noqa: E402
+from experiments.transfer_experiment.provenance import (  # noqa: E402
+    invocation,
+    provenance_markdown,
+    read_provenance,
+    record_invocation,
+)
 from experiments.transfer_experiment.ray_session import BOOTSTRAP_CONFIG, cluster_can_have_gpus, start_ray  # noqa: E402
 from experiments.transfer_experiment.report import summary_markdown  # noqa: E402
 from experiments.transfer_experiment.resources import node_capacities, why_unplaceable  # noqa: E402
@@ -293,9 +299,12 @@ def failures(results: list[tune.Result]) -> list[str]:
     ]
 
 
-def run(settings: TransferSettings) -> int:
+def run(settings: TransferSettings, provenance: dict) -> int:
+    """Run the experiment `settings` describe (its phases, evaluations and report), its `provenance` entry
+    (`provenance.invocation`) appended to the folder's; returns the exit code."""
     files = ExperimentFiles(experiment_uri(settings))
     files.write_bytes(SETTINGS_FILE, yaml.safe_dump(settings.to_dict(), sort_keys=False).encode())
+    record_invocation(files, provenance)
     metric_names = envs.find_scenario(settings.scenario).metric_names
     ledger = TransferLedger(files, metric_names)
     episodes = EpisodeLedger(files, metric_names)
@@ -405,7 +414,11 @@ def write_report(
     summary."""
     title = summary_title(settings)
     curves = kept_curves(files, curve_rows(results))
-    summary = summary_markdown(ledger.rows, episodes.rows, title, metric_names) + curves_markdown(curves, ledger.rows)
+    summary = (
+        summary_markdown(ledger.rows, episodes.rows, title, metric_names)
+        + curves_markdown(curves, ledger.rows)
+        + provenance_markdown({settings.name: read_provenance(files)})
+    )
     files.write_bytes("summary.md", summary.encode())
     write_figures(files, ledger.rows, episodes.rows, title, metric_names)
     write_curves(files, curves, ledger.rows, title)
@@ -438,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         if settings.gpus_per_trial is None:
             settings.gpus_per_trial = 1.0 if cluster_can_have_gpus() else 0.0
         check_resources(settings)
-        return run(settings)
+        return run(settings, invocation(sys.argv[1:] if argv is None else argv))
     except SettingsError as error:
         print(f"transfer.py: error: {error}", file=sys.stderr)
         return 2
