@@ -177,7 +177,7 @@ def test_trials_stopped_before_their_budget_are_unfinished_failed_ones_are_not()
 def test_an_interrupt_exits_130_with_the_resume_command_and_releases_the_folder(
     interrupt, tmp_path, capsys, monkeypatch
 ):
-    def interrupted_run(settings):
+    def interrupted_run(settings, provenance):
         raise interrupt
 
     monkeypatch.setattr(transfer, "start_ray", lambda dashboard=True: False)
@@ -266,7 +266,7 @@ def test_a_write_that_fills_the_disk_keeps_every_row_written_before(tmp_path):
 
 
 def test_a_full_disk_is_one_line_naming_the_folder_and_the_resume(tmp_path, capsys, monkeypatch):
-    def run_out_of_space(settings):
+    def run_out_of_space(settings, provenance):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(transfer, "start_ray", lambda dashboard=True: False)

@@ -93,6 +93,8 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
         "python experiments/transfer.py " + " ".join(args) for args in (argv, ["--resume", *argv])
     ], "the start and the resume each add their command"
     assert all(entry["packages"]["torch"] == torch.__version__ for entry in starts)
+    stored = yaml.safe_load((folder / "settings.yaml").read_text())
+    assert "resume" not in stored and stored["name"] == "smoke", "a resume leaves the stored settings as they were"
     assert "## Provenance" in (folder / "summary.md").read_text()
 
 

@@ -89,6 +89,13 @@ def resolve_resume(settings: TransferSettings, explicit: set[str]) -> TransferSe
     return stored
 
 
+def store_settings(files: ExperimentFiles, settings: TransferSettings) -> None:
+    """Write `settings.yaml`, what `--resume` continues with: every setting but `resume` itself, so a resumed
+    experiment's file reads as its first start's (each start and resume is in `provenance.yaml`)."""
+    stored = {key: value for key, value in settings.to_dict().items() if key != "resume"}
+    files.write_bytes(SETTINGS_FILE, yaml.safe_dump(stored, sort_keys=False).encode())
+
+
 def stored_settings(files: ExperimentFiles) -> TransferSettings:
     """The settings a resumed run continues with, checked as a new run's are (types, then `validate`)."""
     source = f"--resume: {files.path(SETTINGS_FILE)}"

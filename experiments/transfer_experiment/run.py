@@ -17,7 +17,8 @@ others; see rl_algos.common.config.finetune) and its evaluation.
 Outputs: transfer.csv (one row per algo, embedding, scenario, train_agents, eval_agents, phase, seed), summary.md
 (mean ± std over seeds, the transfer ratio (zero_shot - random) / (scratch - random), and whether fine-tuned beat
 zero-shot), transfer.png, provenance.yaml (per start and resume: the command, the code's commit, the packages'
-versions, the machine), and Tune's folders (TensorBoard logs, checkpoints). From scratch at the training size is the train run itself.
+versions, the machine), and Tune's folders (TensorBoard logs, checkpoints). From scratch at the training size is the
+train run itself.
 A run owns its folder while it runs (a second one with the same --name is refused), runs on its own embedded Ray
 unless RAY_ADDRESS or `ray start` names a cluster, and stops cleanly on Ctrl-C or a full disk, resumable.
 Exit codes: 0 done, 1 some trial failed (the others are reported) or the storage filled up, 2 bad settings,
@@ -39,7 +40,6 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's compact CLIReporter t
 
 import pyarrow.fs  # noqa: E402
 import ray  # noqa: E402
-import yaml  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN, NUM_ENV_STEPS_SAMPLED_LIFETIME  # noqa: E402
 
@@ -53,13 +53,13 @@ from experiments.transfer_experiment.curves import (  # noqa: E402
     write_curves,
 )
 from experiments.transfer_experiment.experiment_folder import (  # noqa: E402
-    SETTINGS_FILE,
     check_shared_storage,
     check_storage,
     experiment_uri,
     is_uri,
     local_dir,
     resolve_resume,
+    store_settings,
 )
 from experiments.transfer_experiment.ledgers import (  # noqa: E402
     EpisodeLedger,
@@ -303,7 +303,7 @@ def run(settings: TransferSettings, provenance: dict) -> int:
     """Run the experiment `settings` describe (its phases, evaluations and report), its `provenance` entry
     (`provenance.invocation`) appended to the folder's; returns the exit code."""
     files = ExperimentFiles(experiment_uri(settings))
-    files.write_bytes(SETTINGS_FILE, yaml.safe_dump(settings.to_dict(), sort_keys=False).encode())
+    store_settings(files, settings)
     record_invocation(files, provenance)
     metric_names = envs.find_scenario(settings.scenario).metric_names
     ledger = TransferLedger(files, metric_names)
