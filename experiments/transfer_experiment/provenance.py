@@ -1,6 +1,6 @@
 """What an experiment ran with: each start and each `--resume` of `transfer.py` appends one entry to the experiment's
-`provenance.yaml` (the command, the time, the code's git commit and whether tracked files differed from it, the
-versions of the packages that decide the numbers, the machine's CPUs and GPUs), and the report lists them, so a
+`provenance.yaml` (the command, the time, the code's git commit and the tracked code files that differed from it,
+the versions of the packages that decide the numbers, the machine's CPUs and GPUs), and the report lists them, so a
 result can be traced to the code that made it and chunks run with different code or packages can be told apart.
 
     - started: '2026-12-06T14:05:00+00:00'
