@@ -10,16 +10,16 @@ one study) in one table.
 
 Each folder (local or `s3://...`) is an experiment folder of `experiments/transfer.py`: its `transfer.csv`,
 `transfer_episodes.csv` and `curves.csv` (when present), `settings.yaml` and `provenance.yaml` (each start's code and
-packages, listed at the summary's end). The experiments must share a scenario;
-an evaluation (algo, embedding, train size, eval size, phase, seed) or a learning curve found in two folders is
-taken from the later one. A folder of an experiment that has started but not yet evaluated (its `settings.yaml`
-without a `transfer.csv`, e.g. a study chunk still training) is skipped with a note, so the chunks of a study can be
-merged with one glob while one runs. `--results-page` also writes the headline table (`headline_table`: every run's
-zero-shot score per size, from scratch, and each fine-tuning strategy's gain) into a page's marked block, and on
-spread TransfQMix's published occupancy beside the best run's (`transfer_experiment/transfqmix.py`) into another.
-`--plan` names the study's config: the report then says which of its (algorithm, embedding, seed) runs the folders
-complete and gives the command of each chunk still to run (`transfer_experiment/study_progress.py`), in `summary.md`
-and, with `--results-page`, in the page's study-progress block.
+packages, listed at the summary's end). The experiments must share a scenario; an evaluation (algo, embedding, train
+size, eval size, phase, seed) or a learning curve found in two folders is taken from the later one. A folder of an
+experiment that has started but not yet evaluated (its `settings.yaml` without a `transfer.csv`, e.g. a study chunk
+still training) is skipped with a note, so the chunks of a study can be merged with one glob while one runs.
+`--results-page` also writes the headline table (`headline_table`: every run's zero-shot score per size, from scratch,
+and each fine-tuning strategy's gain) into a page's marked block, and on spread TransfQMix's published occupancy beside
+the best run's (`transfer_experiment/transfqmix.py`) into another. `--plan` names the study's config: the report then
+says which of its (algorithm, embedding, seed) runs the folders complete and gives the command of each chunk still to
+run (`transfer_experiment/study_progress.py`), in `summary.md` and, with `--results-page`, in the page's study-progress
+block.
 """
 
 from __future__ import annotations
