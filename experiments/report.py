@@ -36,14 +36,14 @@ import yaml
 import envs
 from experiments.transfer_experiment.command_line import settings_from_file
 from experiments.transfer_experiment.curves import CURVES_FILE, curve_key, curves_markdown, write_curves
-from experiments.transfer_experiment.experiment_folder import SETTINGS_FILE
+from experiments.transfer_experiment.experiment_folder import SETTINGS_FILE, SUMMARY_FILE
 from experiments.transfer_experiment.ledgers import EpisodeLedger, ExperimentFiles, TransferLedger, row_key
 from experiments.transfer_experiment.plots import write_figures
 from experiments.transfer_experiment.provenance import provenance_markdown, read_provenance
 from experiments.transfer_experiment.report import headline_table, summary_markdown
-from experiments.transfer_experiment.settings import SettingsError, TransferSettings
+from experiments.transfer_experiment.settings import SettingsError, TransferSettings, settings_values
 from experiments.transfer_experiment.study_figures import write_study_figures
-from experiments.transfer_experiment.study_progress import progress_markdown
+from experiments.transfer_experiment.study_progress import progress_markdown, runs_of
 from experiments.transfer_experiment.transfqmix import transfqmix_table
 
 TITLE_NAMES = 3  # a title names at most this many experiments
@@ -165,7 +165,30 @@ def study_progress(found: Experiments, folders: list[str], plan: str) -> list[st
             "give the config of the study they are chunks of"
         )
     taken = {folder.rstrip("/").rsplit("/", 1)[-1] for folder in folders}
-    return progress_markdown(settings, found.rows, plan, shared_storage(folders), taken)
+    return progress_markdown(
+        settings, found.rows, plan, shared_storage(folders), taken, started_chunks(folders, settings)
+    )
+
+
+def started_chunks(folders: list[str], plan: TransferSettings) -> dict[str, set[tuple[str, str, int]]]:
+    """The folders of chunks started and not finished (their settings, no summary yet) that train at the plan's
+    settings (scenario, training sizes, variant), by name, each with the (algorithm, embedding, seed) runs it trains."""
+    started = {}
+    for folder in folders:
+        files = ExperimentFiles(folder)
+        if files.exists(SUMMARY_FILE) or not files.exists(SETTINGS_FILE):
+            continue
+        source = files.path(SETTINGS_FILE)
+        try:
+            chunk = TransferSettings(**settings_values(yaml.safe_load(files.read_text(SETTINGS_FILE)), source))
+        except yaml.YAMLError:
+            raise ReportError(f"{source} is not valid YAML; restore it, or delete the folder") from None
+        except SettingsError as error:
+            raise ReportError(str(error)) from None
+        same = ("scenario", "train_agents", "variant")
+        if all(getattr(chunk, key) == getattr(plan, key) for key in same):
+            started[chunk.name] = runs_of(chunk)
+    return started
 
 
 def results_page_blocks(found: Experiments, progress: list[str]) -> dict[str, list[str]]:
@@ -235,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     if progress:
         summary += "\n".join(["", "## Study progress", "", *progress, ""])
     summary += provenance_markdown(found.provenance)
-    out.write_bytes("summary.md", summary.encode())
+    out.write_bytes(SUMMARY_FILE, summary.encode())
     write_figures(out, found.rows, found.episodes, title, metric_names)
     write_curves(out, found.curves, found.rows, title)
     write_study_figures(out, found.rows, found.curves)

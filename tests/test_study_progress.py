@@ -88,6 +88,15 @@ def test_chunks_group_an_algorithms_embeddings_per_seed_and_never_reuse_a_folder
         f"{prefix} --algos qmix --seeds 1 --name qmix-s1",  # both embeddings: the config's own
         f"{prefix} --algos vdn --seeds 1 --name vdn-s1",
     ]
+    training = {"qmix-s1-concat": {("qmix", "concat", 1)}, "vdn-s0-old": {("vdn", "concat", 0)}}
+    started = next_chunks(settings, progress, "study.yaml", "results/study", {"vdn-s0"}, training)
+    assert started == [
+        "python experiments/transfer.py --resume --name qmix-s1-concat --storage results/study",
+        "python experiments/transfer.py --resume --name vdn-s0-old --storage results/study",
+        f"{prefix} --algos qmix --embeddings graph --seeds 0 --name qmix-s0-graph",
+        f"{prefix} --algos qmix --embeddings graph --seeds 1 --name qmix-s1-graph",
+        f"{prefix} --algos vdn --seeds 1 --name vdn-s1",
+    ], "a chunk started and not finished is continued, and its runs are not given a chunk of their own"
     lines = progress_markdown(settings, rows, "study.yaml", None, set())
     assert lines[0].startswith("1 of 6 (algorithm, embedding, seed) runs of `study.yaml` complete, each with all 6")
     # 0.5 h of training, 0.1 h for each of three scratch and fine-tuning trials (scratch at 3 is the train trial)
@@ -104,6 +113,7 @@ def test_chunks_group_an_algorithms_embeddings_per_seed_and_never_reuse_a_folder
 
 def test_the_report_writes_the_progress_into_its_summary_and_the_results_pages_block(tmp_path, capsys):
     write_experiment(tmp_path / "runs" / "a", "spread", "qmix", [-60.0, -40.0])
+    (tmp_path / "runs" / "a" / "summary.md").write_text("# a\n")  # a finished experiment: its summary written
     config = tmp_path / "study.yaml"
     config.write_text(yaml.safe_dump({**STUDY, "algos": ["qmix"], "embeddings": ["graph"]}))
     page = tmp_path / "results.md"
@@ -119,6 +129,14 @@ def test_the_report_writes_the_progress_into_its_summary_and_the_results_pages_b
     assert "| qmix | graph | 0 of 2: - | 0: zero-shot 1, from scratch 2, fine-tuned 2; 1: zero-shot 1, " in text
     assert f"--storage {tmp_path / 'runs'} --algos qmix --seeds 0 --name qmix-s0" in text
     assert "## Study progress" in (tmp_path / "runs" / "a" / "summary.md").read_text()
+    started = tmp_path / "runs" / "graph-s1"  # a chunk training seed 1: its settings, no summary.md yet
+    started.mkdir()
+    chunk = {**STUDY, "algos": ["qmix"], "embeddings": ["graph"], "seeds": [1], "name": "graph-s1"}
+    (started / "settings.yaml").write_text(yaml.safe_dump(chunk))
+    assert main([folder, str(started), "--out", str(tmp_path / "merged"), "--plan", str(config)]) == 0
+    merged = (tmp_path / "merged" / "summary.md").read_text()
+    assert f"python experiments/transfer.py --resume --name graph-s1 --storage {tmp_path / 'runs'}" in merged
+    assert "--seeds 1" not in merged and "--algos qmix --seeds 0 --name qmix-s0" in merged
     config.write_text("scenario: vmas:spread\n")
     assert main([folder, "--plan", str(config)]) == 2
     assert "is a study on vmas:spread, the folders' experiments are on spread" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from experiments.transfer_experiment.settings import (
 from experiments.transfer_experiment.validation import validate
 
 SETTINGS_FILE = "settings.yaml"
+SUMMARY_FILE = "summary.md"  # written when the experiment has finished
 
 
 def is_uri(storage: str) -> bool:

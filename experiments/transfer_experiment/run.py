@@ -53,6 +53,7 @@ from experiments.transfer_experiment.curves import (  # noqa: E402
     write_curves,
 )
 from experiments.transfer_experiment.experiment_folder import (  # noqa: E402
+    SUMMARY_FILE,
     check_shared_storage,
     check_storage,
     experiment_uri,
@@ -419,7 +420,7 @@ def write_report(
         + curves_markdown(curves, ledger.rows)
         + provenance_markdown({settings.name: read_provenance(files)})
     )
-    files.write_bytes("summary.md", summary.encode())
+    files.write_bytes(SUMMARY_FILE, summary.encode())
     write_figures(files, ledger.rows, episodes.rows, title, metric_names)
     write_curves(files, curves, ledger.rows, title)
     write_study_figures(files, ledger.rows, curves)

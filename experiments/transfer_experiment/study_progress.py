@@ -96,16 +96,34 @@ def progress_table(settings: TransferSettings, progress: list[SeedProgress]) -> 
     return lines
 
 
+def runs_of(settings: TransferSettings) -> set[tuple[str, str, int]]:
+    """The (algorithm, embedding, seed) runs an experiment with `settings` trains."""
+    return {(algo, embedding, seed) for algo, embedding in settings.cells for seed in settings.seeds}
+
+
 def next_chunks(
-    settings: TransferSettings, progress: list[SeedProgress], config: str, storage: str | None, taken: set[str]
+    settings: TransferSettings,
+    progress: list[SeedProgress],
+    config: str,
+    storage: str | None,
+    taken: set[str],
+    started: dict[str, set[tuple[str, str, int]]] | None = None,
 ) -> list[str]:
-    """The `transfer.py` command of each chunk still to run: per seed and algorithm, the embeddings whose seed is not
-    complete (all of them: no `--embeddings`, the config's own), named `<algo>-s<seed>[-<embedding>...]`, or that
-    with `-rerun` where a folder in `taken` has the name."""
+    """The `transfer.py` command of each chunk still to run. A chunk already started and not finished (`started`:
+    its folder's name and the (algorithm, embedding, seed) runs it trains, `runs_of`) continues with
+    `--resume --name` (from its checkpoints where they are, its phases anew elsewhere). The other runs not complete go
+    per seed and algorithm, its embeddings together (all of them: no `--embeddings`, the config's own), named
+    `<algo>-s<seed>[-<embedding>...]`, or that with `-rerun` where a folder in `taken` has the name."""
+    where = ["--storage", storage] if storage else []
+    to_run = {(p.algo, p.embedding, p.seed) for p in progress if not p.complete}
     commands = []
+    for name, runs in sorted((started or {}).items()):
+        if runs & to_run:
+            commands.append(shlex.join(["python", "experiments/transfer.py", "--resume", "--name", name, *where]))
+            to_run -= runs
     for seed in settings.seeds:
         for algo in settings.algos:
-            embeddings = [p.embedding for p in progress if (p.algo, p.seed) == (algo, seed) and not p.complete]
+            embeddings = [e for e in settings.algo_embeddings(algo) if (algo, e, seed) in to_run]
             if not embeddings:
                 continue
             flags = ["--algos", algo]
@@ -116,13 +134,17 @@ def next_chunks(
             if name in taken:
                 name += "-rerun"
             flags += ["--seeds", str(seed), "--name", name]
-            where = ["--storage", storage] if storage else []
             commands.append(shlex.join(["python", "experiments/transfer.py", "--config", config, *where, *flags]))
     return commands
 
 
 def progress_markdown(
-    settings: TransferSettings, rows: list[dict], config: str, storage: str | None, taken: set[str]
+    settings: TransferSettings,
+    rows: list[dict],
+    config: str,
+    storage: str | None,
+    taken: set[str],
+    started: dict[str, set[tuple[str, str, int]]] | None = None,
 ) -> list[str]:
     """The study's progress against `config` (the settings read from it) as Markdown: a count, the table, and the
     commands of the chunks still to run; a partial seed's chunk resumes (`--resume --name <its folder>`) only where
@@ -140,11 +162,11 @@ def progress_markdown(
         "them beside whatever else ran there."
     )
     lines = [*textwrap.wrap(intro, LINE_WIDTH), "", *progress_table(settings, progress)]
-    commands = next_chunks(settings, progress, config, storage, taken)
+    commands = next_chunks(settings, progress, config, storage, taken, started)
     if commands:
         how = (
-            "The chunks still to run, one command each (a partial one resumes with `--resume --name <its folder>` "
-            "only on the machine that holds its checkpoints; elsewhere this command runs it anew):"
+            "The chunks still to run, one command each (a started one continues with `--resume --name <its folder>`, "
+            "from its checkpoints on the machine that holds them and anew elsewhere):"
         )
         lines += [
             "",
