@@ -100,8 +100,14 @@ def test_chunks_group_an_algorithms_embeddings_per_seed_and_never_reuse_a_folder
     lines = progress_markdown(settings, rows, "study.yaml", None, set())
     assert lines[0].startswith("1 of 6 (algorithm, embedding, seed) runs of `study.yaml` complete, each with all 6")
     # 0.5 h of training, 0.1 h for each of three scratch and fine-tuning trials (scratch at 3 is the train trial)
-    assert "| qmix | concat | 1 of 2: 0 | - | 1 | 0.8 |" in lines
-    assert "| vdn | concat | 0 of 2: - | 0: from scratch 2, fine-tuned 2 | 1 | - |" in lines
+    assert "| qmix | concat | 1 of 2: 0 | - | 1 | 0.8 | 0.8 |" in lines
+    assert "| vdn | concat | 0 of 2: - | 0: from scratch 2, fine-tuned 2 | 1 | - | - |" in lines
+    # the hours left: qmix concat's one seed at its complete seed's 0.8 h; the others have no complete seed
+    estimate = " ".join(line for line in lines if not line.startswith("|")).split("complete seed took, ")[1]
+    assert estimate.startswith(
+        "the runs left take about 0.8 trial hours, and more for qmix graph, vdn concat, which have no complete seed "
+        "yet."
+    )
     assert all(len(line) <= 120 for line in lines if not line.startswith(("|", "python")))
     done = rows + rows_of(settings, "vdn", "concat", 0, planned[2:])
     for embedding in ("concat", "graph"):
@@ -109,6 +115,7 @@ def test_chunks_group_an_algorithms_embeddings_per_seed_and_never_reuse_a_folder
     done += rows_of(settings, "vdn", "concat", 1, planned)
     finished = progress_markdown(settings, done, "study.yaml", None, set())
     assert finished[0].startswith("6 of 6") and "```bash" not in finished
+    assert not any(line.startswith("At the trial hours") for line in finished), "nothing left, no estimate"
 
 
 def test_the_report_writes_the_progress_into_its_summary_and_the_results_pages_block(tmp_path, capsys):

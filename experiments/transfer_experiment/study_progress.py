@@ -78,22 +78,56 @@ def _missing_text(missing: list[tuple[str, int]]) -> str:
 
 def progress_table(settings: TransferSettings, progress: list[SeedProgress]) -> list[str]:
     """One row per (algorithm, embedding): the seeds complete, the partial ones with what each lacks, the seeds not
-    started, and the trial hours a complete seed took (the median over them of `trial_seconds`)."""
+    started, the trial hours a complete seed took (`seed_hours`) and those left at that rate, a partial seed counted
+    whole (it may rerun whole where its checkpoints are gone)."""
     lines = [
-        "| algo | embedding | seeds complete | partial: evaluations missing | not started | trial hours per seed |",
-        "| --- | --- | --- | --- | --- | ---: |",
+        "| algo | embedding | seeds complete | partial: evaluations missing | not started | trial hours per seed "
+        "| trial hours left |",
+        "| --- | --- | --- | --- | --- | ---: | ---: |",
     ]
     for algo, embedding in settings.cells:
         cell = [p for p in progress if (p.algo, p.embedding) == (algo, embedding)]
         complete = [p.seed for p in cell if p.complete]
         partial = "; ".join(f"{p.seed}: {_missing_text(p.missing)}" for p in cell if p.started and not p.complete)
         not_started = [p.seed for p in cell if not p.started]
-        hours = [p.trial_seconds / 3600 for p in cell if p.complete]
+        hours = seed_hours(cell)
+        left = hours * (len(cell) - len(complete)) if hours is not None else None
         lines.append(
             f"| {settings.run_algo(algo)} | {embedding} | {len(complete)} of {len(cell)}: {_seed_list(complete)} "
-            f"| {partial or '-'} | {_seed_list(not_started)} | {f'{np.median(hours):.1f}' if hours else '-'} |"
+            f"| {partial or '-'} | {_seed_list(not_started)} | {_hours(hours)} | {_hours(left)} |"
         )
     return lines
+
+
+def seed_hours(cell: list[SeedProgress]) -> float | None:
+    """The trial hours a complete seed of one (algorithm, embedding) took: the median of their `trial_seconds`, or
+    None before one is complete."""
+    hours = [p.trial_seconds / 3600 for p in cell if p.complete]
+    return float(np.median(hours)) if hours else None
+
+
+def _hours(hours: float | None) -> str:
+    return "-" if hours is None else f"{hours:.1f}"
+
+
+def hours_left_text(settings: TransferSettings, progress: list[SeedProgress]) -> str:
+    """A sentence summing the table's trial hours left, and naming the (algorithm, embedding)s with seeds to run
+    and no complete seed to estimate them from."""
+    left, unknown = 0.0, []
+    for algo, embedding in settings.cells:
+        cell = [p for p in progress if (p.algo, p.embedding) == (algo, embedding)]
+        to_run = sum(not p.complete for p in cell)
+        hours = seed_hours(cell)
+        if to_run and hours is None:
+            unknown.append(f"{settings.run_algo(algo)} {embedding}")
+        elif to_run:
+            left += hours * to_run
+    text = f"At the trial hours a complete seed took, the runs left take about {left:.1f} trial hours"
+    if unknown:
+        text += (
+            f", and more for {', '.join(unknown)}, which {'has' if len(unknown) == 1 else 'have'} no complete seed yet"
+        )
+    return text + "."
 
 
 def runs_of(settings: TransferSettings) -> set[tuple[str, str, int]]:
@@ -162,6 +196,8 @@ def progress_markdown(
         "them beside whatever else ran there."
     )
     lines = [*textwrap.wrap(intro, LINE_WIDTH), "", *progress_table(settings, progress)]
+    if done < len(progress):
+        lines += ["", *textwrap.wrap(hours_left_text(settings, progress), LINE_WIDTH)]
     commands = next_chunks(settings, progress, config, storage, taken, started)
     if commands:
         how = (
