@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 import textwrap
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -85,18 +86,22 @@ def progress_table(settings: TransferSettings, progress: list[SeedProgress]) -> 
         "| trial hours left |",
         "| --- | --- | --- | --- | --- | ---: | ---: |",
     ]
-    for algo, embedding in settings.cells:
-        cell = [p for p in progress if (p.algo, p.embedding) == (algo, embedding)]
+    for algo, embedding, cell in _cells(settings, progress):
         complete = [p.seed for p in cell if p.complete]
         partial = "; ".join(f"{p.seed}: {_missing_text(p.missing)}" for p in cell if p.started and not p.complete)
         not_started = [p.seed for p in cell if not p.started]
-        hours = seed_hours(cell)
-        left = hours * (len(cell) - len(complete)) if hours is not None else None
         lines.append(
             f"| {settings.run_algo(algo)} | {embedding} | {len(complete)} of {len(cell)}: {_seed_list(complete)} "
-            f"| {partial or '-'} | {_seed_list(not_started)} | {_hours(hours)} | {_hours(left)} |"
+            f"| {partial or '-'} | {_seed_list(not_started)} | {_hours(seed_hours(cell))} "
+            f"| {_hours(hours_left(cell))} |"
         )
     return lines
+
+
+def _cells(settings: TransferSettings, progress: list[SeedProgress]) -> Iterator[tuple[str, str, list[SeedProgress]]]:
+    """Each (algorithm, embedding) of the grid with its seeds' progress."""
+    for algo, embedding in settings.cells:
+        yield algo, embedding, [p for p in progress if (p.algo, p.embedding) == (algo, embedding)]
 
 
 def seed_hours(cell: list[SeedProgress]) -> float | None:
@@ -104,6 +109,13 @@ def seed_hours(cell: list[SeedProgress]) -> float | None:
     None before one is complete."""
     hours = [p.trial_seconds / 3600 for p in cell if p.complete]
     return float(np.median(hours)) if hours else None
+
+
+def hours_left(cell: list[SeedProgress]) -> float | None:
+    """The trial hours the seeds of one (algorithm, embedding) not complete take at `seed_hours` each, a partial
+    seed counted whole; None while no seed is complete."""
+    hours = seed_hours(cell)
+    return None if hours is None else hours * sum(not p.complete for p in cell)
 
 
 def _hours(hours: float | None) -> str:
@@ -114,14 +126,13 @@ def hours_left_text(settings: TransferSettings, progress: list[SeedProgress]) ->
     """A sentence summing the table's trial hours left, and naming the (algorithm, embedding)s with seeds to run
     and no complete seed to estimate them from."""
     left, unknown = 0.0, []
-    for algo, embedding in settings.cells:
-        cell = [p for p in progress if (p.algo, p.embedding) == (algo, embedding)]
-        to_run = sum(not p.complete for p in cell)
-        hours = seed_hours(cell)
-        if to_run and hours is None:
+    for algo, embedding, cell in _cells(settings, progress):
+        if all(p.complete for p in cell):
+            continue
+        if hours_left(cell) is None:
             unknown.append(f"{settings.run_algo(algo)} {embedding}")
-        elif to_run:
-            left += hours * to_run
+        else:
+            left += hours_left(cell)
     text = f"At the trial hours a complete seed took, the runs left take about {left:.1f} trial hours"
     if unknown:
         text += (
