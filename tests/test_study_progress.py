@@ -109,6 +109,12 @@ def test_chunks_group_an_algorithms_embeddings_per_seed_and_never_reuse_a_folder
         "yet."
     )
     assert all(len(line) <= 120 for line in lines if not line.startswith(("|", "python")))
+    with_partial = progress_markdown(
+        settings, rows + rows_of(settings, "qmix", "concat", 1, planned[:3]), "s", None, set()
+    )
+    assert "| qmix | concat | 1 of 2: 0 | 1: from scratch 1, fine-tuned 2 | - | 0.8 | 0.8 |" in with_partial, (
+        "a partial seed counts whole"
+    )
     done = rows + rows_of(settings, "vdn", "concat", 0, planned[2:])
     for embedding in ("concat", "graph"):
         done += rows_of(settings, "qmix", embedding, 1, planned) + rows_of(settings, "qmix", "graph", 0, planned)
