@@ -36,12 +36,12 @@ import yaml
 import envs
 from experiments.transfer_experiment.command_line import settings_from_file
 from experiments.transfer_experiment.curves import CURVES_FILE, curve_key, curves_markdown, write_curves
-from experiments.transfer_experiment.experiment_folder import SETTINGS_FILE, SUMMARY_FILE
+from experiments.transfer_experiment.experiment_folder import SETTINGS_FILE, SUMMARY_FILE, read_settings
 from experiments.transfer_experiment.ledgers import EpisodeLedger, ExperimentFiles, TransferLedger, row_key
 from experiments.transfer_experiment.plots import write_figures
 from experiments.transfer_experiment.provenance import provenance_markdown, read_provenance
 from experiments.transfer_experiment.report import headline_table, summary_markdown
-from experiments.transfer_experiment.settings import SettingsError, TransferSettings, settings_values
+from experiments.transfer_experiment.settings import SettingsError, TransferSettings
 from experiments.transfer_experiment.study_figures import write_study_figures
 from experiments.transfer_experiment.study_progress import progress_markdown, runs_of
 from experiments.transfer_experiment.transfqmix import transfqmix_table
@@ -178,11 +178,8 @@ def started_chunks(folders: list[str], plan: TransferSettings) -> dict[str, set[
         files = ExperimentFiles(folder)
         if files.exists(SUMMARY_FILE) or not files.exists(SETTINGS_FILE):
             continue
-        source = files.path(SETTINGS_FILE)
         try:
-            chunk = TransferSettings(**settings_values(yaml.safe_load(files.read_text(SETTINGS_FILE)), source))
-        except yaml.YAMLError:
-            raise ReportError(f"{source} is not valid YAML; restore it, or delete the folder") from None
+            chunk = read_settings(files, files.path(SETTINGS_FILE), "delete the folder")
         except SettingsError as error:
             raise ReportError(str(error)) from None
         same = ("scenario", "train_agents", "variant")

@@ -150,6 +150,10 @@ def test_the_report_writes_the_progress_into_its_summary_and_the_results_pages_b
     merged = (tmp_path / "merged" / "summary.md").read_text()
     assert f"python experiments/transfer.py --resume --name graph-s1 --storage {tmp_path / 'runs'}" in merged
     assert "--seeds 1" not in merged and "--algos qmix --seeds 0 --name qmix-s0" in merged
+    (started / "settings.yaml").write_text("algos: [qmix\n")
+    capsys.readouterr()
+    assert main([folder, str(started), "--out", str(tmp_path / "merged"), "--plan", str(config)]) == 2
+    assert f"{started / 'settings.yaml'} is not valid YAML; restore it, or delete the folder" in capsys.readouterr().err
     config.write_text("scenario: vmas:spread\n")
     assert main([folder, "--plan", str(config)]) == 2
     assert "is a study on vmas:spread, the folders' experiments are on spread" in capsys.readouterr().err

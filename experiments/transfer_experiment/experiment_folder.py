@@ -97,16 +97,21 @@ def store_settings(files: ExperimentFiles, settings: TransferSettings) -> None:
     files.write_bytes(SETTINGS_FILE, yaml.safe_dump(stored, sort_keys=False).encode())
 
 
-def stored_settings(files: ExperimentFiles) -> TransferSettings:
-    """The settings a resumed run continues with, checked as a new run's are (types, then `validate`)."""
-    source = f"--resume: {files.path(SETTINGS_FILE)}"
+def read_settings(files: ExperimentFiles, source: str, remedy: str) -> TransferSettings:
+    """The settings in an experiment folder's `settings.yaml`, typed as a config file's are; `SettingsError` naming
+    `source` (the file, as the message should call it) and, for a file that is not YAML or is empty, `remedy`."""
     try:
         content = yaml.safe_load(files.read_text(SETTINGS_FILE))
     except yaml.YAMLError:
-        raise SettingsError(f"{source} is not valid YAML; restore it, or start a new --name") from None
+        raise SettingsError(f"{source} is not valid YAML; restore it, or {remedy}") from None
     if not content:
-        raise SettingsError(f"{source} is empty; restore it, or start a new --name")
-    settings = TransferSettings(**settings_values(content, source))
+        raise SettingsError(f"{source} is empty; restore it, or {remedy}")
+    return TransferSettings(**settings_values(content, source))
+
+
+def stored_settings(files: ExperimentFiles) -> TransferSettings:
+    """The settings a resumed run continues with, checked as a new run's are (types, then `validate`)."""
+    settings = read_settings(files, f"--resume: {files.path(SETTINGS_FILE)}", "start a new --name")
     validate(settings)
     return settings
 
