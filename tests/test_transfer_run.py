@@ -2,6 +2,7 @@
 
 import csv
 import math
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -96,6 +97,40 @@ def test_smoke_run_writes_every_row_and_a_plot_and_resume_adds_none(ray_session,
     stored = yaml.safe_load((folder / "settings.yaml").read_text())
     assert "resume" not in stored and stored["name"] == "smoke", "a resume leaves the stored settings as they were"
     assert "## Provenance" in (folder / "summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_resume_without_its_tune_state_trains_again_only_what_a_row_is_missing_of(ray_session, tmp_path, capsys):
+    """A resume on a machine without the run's checkpoints (Tune's folders gone), one fine-tuning row missing: the
+    train trial trains again and all its evaluations are made anew, the old ones set aside, so that fine-tuned and
+    zero-shot rows come from one policy; the from-scratch trial at 6, whose row is there, is not trained again."""
+    argv = ["--smoke", "--embeddings", "concat", "--storage", str(tmp_path), "--name", "moved"]
+    assert main(argv) == 0
+    folder = tmp_path / "moved"
+    before = _read_rows(folder / "transfer.csv")
+    shutil.rmtree(folder / "train")
+    shutil.rmtree(folder / "finetune")
+    with open(folder / "transfer.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(before[0]))
+        writer.writeheader()
+        writer.writerows(row for row in before if (row["phase"], row["eval_agents"]) != ("finetune", "6"))
+    capsys.readouterr()
+
+    assert main(["--resume", *argv]) == 0
+    after = _read_rows(folder / "transfer.csv")
+    assert sorted(_keys(after)) == sorted(_keys(before)), "every row again, once"
+    superseded = _read_rows(folder / "transfer_superseded.csv")
+    old = [("finetune", "3"), ("scratch", "3"), ("zero_shot", "3"), ("zero_shot", "6")]
+    assert sorted((row["phase"], row["eval_agents"]) for row in superseded) == old
+    assert len(_read_rows(folder / "transfer_episodes_superseded.csv")) == 2 * len(old)
+    at_6 = [row for row in before if (row["phase"], row["eval_agents"]) == ("scratch", "6")]
+    assert [row for row in after if (row["phase"], row["eval_agents"]) == ("scratch", "6")] == at_6, "kept as it was"
+    trials = sorted(path.name for path in (folder / "train").iterdir() if path.name.startswith(("train_", "scratch_")))
+    assert trials == ["train_qmix_concat_n3_seed0"]
+    assert (folder / "finetune" / "finetune_qmix_concat_n6_seed0").is_dir()
+    console = capsys.readouterr().out
+    assert "4 evaluations in transfer.csv came from checkpoints that are no longer here" in console
+    assert "not trained again, every evaluation of theirs in transfer.csv: 1 trial(s)" in console
 
 
 def test_several_fine_tuning_strategies_each_fine_tune_every_checkpoint_and_a_variant_labels_the_rows(

@@ -89,6 +89,21 @@ class ExperimentFiles:
             raise
 
 
+def _set_aside(files: ExperimentFiles, name: str, columns: Sequence[str], rows: list[dict], keys: set) -> list[dict]:
+    """Append the rows of `rows` whose key is in `keys` to `name`'s superseded file (`transfer.csv` ->
+    `transfer_superseded.csv`), then rewrite `name` without them; return the rows kept. The superseded file is
+    written first, so a write that fails leaves a row in both files, never in neither."""
+    moved = [row for row in rows if row_key(row) in keys]
+    if not moved:
+        return rows
+    stem, extension = name.rsplit(".", 1)
+    superseded = f"{stem}_superseded.{extension}"
+    files.write_rows(superseded, columns, files.read_rows(superseded) + moved)
+    kept = [row for row in rows if row_key(row) not in keys]
+    files.write_rows(name, columns, kept)
+    return kept
+
+
 class TransferLedger:
     """`transfer.csv`: one row per (algo, embedding, scenario, train_agents, eval_agents, phase, seed), with the
     return and the scenario's task metrics (`metric_names`, as `<name>_mean`, `<name>_std` columns)."""
@@ -112,6 +127,12 @@ class TransferLedger:
                 self._keys.add(row_key(row))
         self.files.write_rows(self.FILE, self.columns, self.rows)
 
+    def set_aside(self, keys: set[tuple[str, ...]]) -> None:
+        """Move the rows with `keys` to `transfer_superseded.csv` (evaluations of a checkpoint that is gone, about to
+        be made anew: `fresh_start`)."""
+        self.rows = _set_aside(self.files, self.FILE, self.columns, self.rows, keys)
+        self._keys -= keys
+
 
 class EpisodeLedger:
     """`transfer_episodes.csv`: one row per evaluated episode (the key columns of `transfer.csv`, `episode`, `return`
@@ -134,3 +155,7 @@ class EpisodeLedger:
                 row[name] = evaluation["task_metrics"][name][episode]
             self.rows.append(row)
         self.files.write_rows(self.FILE, self.columns, self.rows)
+
+    def set_aside(self, keys: set[tuple[str, ...]]) -> None:
+        """Move the episodes of the evaluations with `keys` to `transfer_episodes_superseded.csv`."""
+        self.rows = _set_aside(self.files, self.FILE, self.columns, self.rows, keys)

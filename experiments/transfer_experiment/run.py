@@ -62,6 +62,7 @@ from experiments.transfer_experiment.experiment_folder import (  # noqa: E402
     resolve_resume,
     store_settings,
 )
+from experiments.transfer_experiment.fresh_start import trials_to_train  # noqa: E402
 from experiments.transfer_experiment.ledgers import (  # noqa: E402
     EpisodeLedger,
     ExperimentFiles,
@@ -113,22 +114,67 @@ def grid(settings: TransferSettings):
             yield algo, embedding, seed
 
 
-def run_phase(settings: TransferSettings, name: str, specs: list[TrialSpec], callbacks: list) -> list[tune.Result]:
-    """One Tune experiment over `specs` (restored, when resuming, without re-running finished trials)."""
-    path = f"{experiment_uri(settings)}/{name}"
+def phase_uri(settings: TransferSettings, name: str) -> str:
+    return f"{experiment_uri(settings)}/{name}"
+
+
+def set_state_aside(settings: TransferSettings, name: str, why: str) -> str | None:
+    """Move phase `name`'s local Tune state to `<name>.<why>-<time>`, where there is one; return where."""
+    path = phase_uri(settings, name)
+    if is_uri(settings.storage) or not os.path.isdir(path):
+        return None
+    aside = f"{path}.{why}-{time.strftime('%Y%m%d-%H%M%S')}"
+    os.rename(path, aside)
+    return aside
+
+
+def restorable_phase(settings: TransferSettings, name: str) -> bool:
+    """Whether a resumed run continues phase `name` from its Tune state. A local state that a full disk cut short is
+    moved aside, and the phase starts without one."""
+    path = phase_uri(settings, name)
+    if not (settings.resume and tune.Tuner.can_restore(path)):
+        return False
+    if is_uri(settings.storage) or readable_state(Path(path)):
+        return True
+    aside = set_state_aside(settings, name, "damaged")
+    print(
+        f"the {name} phase's Tune state at {path} is cut short (a full disk?): moved to {aside}; the phase starts anew"
+    )
+    return False
+
+
+def fresh_trials(
+    settings: TransferSettings, specs: list[TrialSpec], ledger: TransferLedger, episodes: EpisodeLedger
+) -> list[TrialSpec]:
+    """The trials of `specs` a phase starting without Tune state trains (`fresh_start.trials_to_train`); the rows
+    they supersede are set aside first."""
+    to_train, superseded = trials_to_train(settings, specs, {row_key(row) for row in ledger.rows})
+    if superseded:
+        ledger.set_aside(superseded)
+        episodes.set_aside(superseded)
+        print(
+            f"{len(superseded)} evaluations in transfer.csv came from checkpoints that are no longer here; their "
+            "trials train again and evaluate anew (the old rows: transfer_superseded.csv)"
+        )
+    if len(to_train) < len(specs):
+        print(f"not trained again, every evaluation of theirs in transfer.csv: {len(specs) - len(to_train)} trial(s)")
+    return to_train
+
+
+def run_phase(
+    settings: TransferSettings, name: str, specs: list[TrialSpec], callbacks: list, restore: bool
+) -> list[tune.Result]:
+    """One Tune experiment over `specs`, or with `restore` the phase's stored one, continued without re-running
+    finished trials."""
+    path = phase_uri(settings, name)
     local = not is_uri(settings.storage)
     if local:
         callbacks = [*callbacks, StorageGuard(Path(path))]
-    if settings.resume and local and tune.Tuner.can_restore(path) and not readable_state(Path(path)):
-        aside = f"{path}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
-        os.rename(path, aside)
-        print(
-            f"the {name} phase's Tune state at {path} is cut short (a full disk?): moved to {aside}; the phase starts "
-            "over, and the evaluations already in transfer.csv are kept"
-        )
-    if settings.resume and tune.Tuner.can_restore(path):
+    if restore:
         retry = local and StorageGuard.clear_full_disk_failures(Path(path))  # others failed on their own: kept
         tuner = tune.Tuner.restore(path, trainable=TeamTrial, resume_errored=retry)
+    elif not specs:
+        return []
     else:
         tuner = tune.Tuner(
             TeamTrial,
@@ -315,14 +361,19 @@ def run(settings: TransferSettings, provenance: dict) -> int:
         TrialSpec(settings, "train", algo, emb, tuple(settings.train_agents), seed, settings.timesteps)
         for algo, emb, seed in grid(settings)
     ]
-    finetune_total = (
-        len(train_specs) * len(settings.finetune_sizes) * len(settings.finetune) * settings.finetune_timesteps
-    )
     train_specs += [
         TrialSpec(settings, "scratch", algo, emb, (n,), seed, settings.timesteps)
         for algo, emb, seed in grid(settings)
         for n in settings.scratch_sizes
     ]
+    restore_train = restorable_phase(settings, "train")
+    if not restore_train:
+        train_specs = fresh_trials(settings, train_specs, ledger, episodes)
+    restore_finetune = restore_train and restorable_phase(settings, "finetune")
+    if not restore_train and settings.resume and (aside := set_state_aside(settings, "finetune", "superseded")):
+        print(f"the finetune phase's Tune state started from train checkpoints that are gone: moved to {aside}")
+    pretrained = sum(spec.phase == "train" for spec in train_specs)
+    finetune_total = pretrained * len(settings.finetune_sizes) * len(settings.finetune) * settings.finetune_timesteps
     train_total = sum(spec.timesteps for spec in train_specs)
     progress = ExperimentProgress(train_total + finetune_total)
 
@@ -330,7 +381,11 @@ def run(settings: TransferSettings, provenance: dict) -> int:
         scripted_rows(settings, ledger, episodes)
     with progress.phase("train"):
         train_results = run_phase(
-            settings, "train", train_specs, [*callbacks, ProgressCallback(progress, "train", train_total)]
+            settings,
+            "train",
+            train_specs,
+            [*callbacks, ProgressCallback(progress, "train", train_total)],
+            restore_train,
         )
     progress.finish_phase_steps(train_total)
     with progress.phase("train evaluation"):
@@ -358,7 +413,9 @@ def run(settings: TransferSettings, provenance: dict) -> int:
             for strategy in settings.finetune
             for n in settings.finetune_sizes
         ]
-        progress.total_env_steps -= finetune_total - len(finetune_specs) * settings.finetune_timesteps  # failed
+        if not restore_finetune:
+            finetune_specs = fresh_trials(settings, finetune_specs, ledger, episodes)
+        progress.total_env_steps -= finetune_total - len(finetune_specs) * settings.finetune_timesteps  # not run
         if finetune_specs:
             phase_total = len(finetune_specs) * settings.finetune_timesteps
             with progress.phase("finetune"):
@@ -367,6 +424,7 @@ def run(settings: TransferSettings, provenance: dict) -> int:
                     "finetune",
                     finetune_specs,
                     [*callbacks, ProgressCallback(progress, "finetune", phase_total)],
+                    restore_finetune,
                 )
             progress.finish_phase_steps(phase_total)
             with progress.phase("finetune evaluation"):

@@ -156,9 +156,10 @@ def next_chunks(
 ) -> list[str]:
     """The `transfer.py` command of each chunk still to run. A chunk already started and not finished (`started`:
     its folder's name and the (algorithm, embedding, seed) runs it trains, `runs_of`) continues with
-    `--resume --name` (from its checkpoints where they are, its phases anew elsewhere). The other runs not complete go
-    per seed and algorithm, its embeddings together (all of them: no `--embeddings`, the config's own), named
-    `<algo>-s<seed>[-<embedding>...]`, or that with `-rerun` where a folder in `taken` has the name."""
+    `--resume --name` (from its checkpoints where they are; elsewhere it trains again what a row is missing of). The
+    other runs not complete go per seed and algorithm, its embeddings together (all of them: no `--embeddings`, the
+    config's own), named `<algo>-s<seed>[-<embedding>...]`, or that with `-rerun` where a folder in `taken` has the
+    name."""
     where = ["--storage", storage] if storage else []
     to_run = {(p.algo, p.embedding, p.seed) for p in progress if not p.complete}
     commands = []
@@ -213,7 +214,8 @@ def progress_markdown(
     if commands:
         how = (
             "The chunks still to run, one command each (a started one continues with `--resume --name <its folder>`, "
-            "from its checkpoints on the machine that holds them and anew elsewhere):"
+            "from its checkpoints on the machine that holds them; elsewhere it trains again the trials a row is "
+            "missing of):"
         )
         lines += [
             "",
