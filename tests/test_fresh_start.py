@@ -4,7 +4,7 @@ retrained trial's lost checkpoint yielded."""
 import csv
 
 from experiments.transfer_experiment.command_line import parse_settings
-from experiments.transfer_experiment.fresh_start import trials_to_train, yielded_rows
+from experiments.transfer_experiment.fresh_start import superseded_curves, trials_to_train, yielded_rows
 from experiments.transfer_experiment.ledgers import EpisodeLedger, ExperimentFiles, TransferLedger, row_key
 from experiments.transfer_experiment.trial_spec import TrialSpec
 
@@ -84,3 +84,16 @@ def test_set_aside_rows_and_their_episodes_move_to_the_superseded_files(tmp_path
     ledger.add([rows[1] | {"return_mean": -80.0}])
     ledger.set_aside(old)
     assert [row["return_mean"] for row in read("transfer_superseded.csv")] == ["-90.0", "-80.0"], "appended"
+
+
+def test_a_retrained_train_trial_s_curves_and_its_fine_tuning_s_are_superseded_and_no_other():
+    settings = _settings()
+    superseded = superseded_curves(settings, [_specs(settings)[1], _specs(settings)[4]])  # train and scratch, seed 1
+
+    def curve(phase, seed, train_agents="3", algo="qmix"):
+        return {"algo": algo, "embedding": "concat", "phase": phase, "seed": seed, "train_agents": train_agents}
+
+    assert superseded(curve("train", "1")) and superseded(curve("finetune:kl", "1"))
+    assert not superseded(curve("scratch", "1")), "a from-scratch trial's curve is its own"
+    assert not superseded(curve("train", "0")) and not superseded(curve("train", "1", train_agents="4"))
+    assert not superseded(curve("train", "1", algo="vdn"))

@@ -123,6 +123,9 @@ def test_a_resume_without_its_tune_state_trains_again_only_what_a_row_is_missing
     old = [("finetune", "3"), ("scratch", "3"), ("zero_shot", "3"), ("zero_shot", "6")]
     assert sorted((row["phase"], row["eval_agents"]) for row in superseded) == old
     assert len(_read_rows(folder / "transfer_episodes_superseded.csv")) == 2 * len(old)
+    old_curves = _read_rows(folder / "curves_superseded.csv")
+    assert {row["phase"] for row in old_curves} == {"train", "finetune"}, "the lost train trial's and its fine-tuning's"
+    assert {row["phase"] for row in _read_rows(folder / "curves.csv")} == {"train", "scratch", "finetune"}
     at_6 = [row for row in before if (row["phase"], row["eval_agents"]) == ("scratch", "6")]
     assert [row for row in after if (row["phase"], row["eval_agents"]) == ("scratch", "6")] == at_6, "kept as it was"
     trials = sorted(path.name for path in (folder / "train").iterdir() if path.name.startswith(("train_", "scratch_")))

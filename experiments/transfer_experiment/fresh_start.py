@@ -10,7 +10,7 @@ two trainings of the same seed (identical on one machine, not across machines or
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from experiments.transfer_experiment.ledgers import row_key
 from experiments.transfer_experiment.settings import TransferSettings
@@ -61,3 +61,20 @@ def trials_to_train(
             to_train.append(spec)
             superseded.update(row for row in rows if row in present)
     return to_train, superseded
+
+
+def superseded_curves(settings: TransferSettings, retrained: Iterable[TrialSpec]) -> Callable[[dict], bool]:
+    """Whether a row of `curves.csv` is a point of a `retrained` train trial's curves or of the fine-tuning that
+    started from its lost checkpoint."""
+    runs = {
+        (settings.run_algo(spec.algo), spec.embedding, str(spec.seed)) for spec in retrained if spec.phase == "train"
+    }
+
+    def superseded(row: dict) -> bool:
+        return (
+            (row["algo"], row["embedding"], str(row["seed"])) in runs
+            and str(row["train_agents"]) == settings.train_label
+            and (row["phase"] == "train" or row["phase"].startswith("finetune"))
+        )
+
+    return superseded

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pyarrow.fs
@@ -89,17 +89,19 @@ class ExperimentFiles:
             raise
 
 
-def _set_aside(files: ExperimentFiles, name: str, columns: Sequence[str], rows: list[dict], keys: set) -> list[dict]:
-    """Append the rows of `rows` whose key is in `keys` to `name`'s superseded file (`transfer.csv` ->
-    `transfer_superseded.csv`), then rewrite `name` without them; return the rows kept. The superseded file is
+def set_rows_aside(
+    files: ExperimentFiles, name: str, columns: Sequence[str], rows: list[dict], superseded: Callable[[dict], bool]
+) -> list[dict]:
+    """Append the rows of `rows` (the CSV file `name`'s) that are `superseded` to its superseded file (`transfer.csv`
+    -> `transfer_superseded.csv`), then rewrite `name` without them; return the rows kept. The superseded file is
     written first, so a write that fails leaves a row in both files, never in neither."""
-    moved = [row for row in rows if row_key(row) in keys]
+    moved = [row for row in rows if superseded(row)]
     if not moved:
         return rows
     stem, extension = name.rsplit(".", 1)
-    superseded = f"{stem}_superseded.{extension}"
-    files.write_rows(superseded, columns, files.read_rows(superseded) + moved)
-    kept = [row for row in rows if row_key(row) not in keys]
+    aside = f"{stem}_superseded.{extension}"
+    files.write_rows(aside, columns, files.read_rows(aside) + moved)
+    kept = [row for row in rows if not superseded(row)]
     files.write_rows(name, columns, kept)
     return kept
 
@@ -130,7 +132,7 @@ class TransferLedger:
     def set_aside(self, keys: set[tuple[str, ...]]) -> None:
         """Move the rows with `keys` to `transfer_superseded.csv` (evaluations of a checkpoint that is gone, about to
         be made anew: `fresh_start`)."""
-        self.rows = _set_aside(self.files, self.FILE, self.columns, self.rows, keys)
+        self.rows = set_rows_aside(self.files, self.FILE, self.columns, self.rows, lambda row: row_key(row) in keys)
         self._keys -= keys
 
 
@@ -158,4 +160,4 @@ class EpisodeLedger:
 
     def set_aside(self, keys: set[tuple[str, ...]]) -> None:
         """Move the episodes of the evaluations with `keys` to `transfer_episodes_superseded.csv`."""
-        self.rows = _set_aside(self.files, self.FILE, self.columns, self.rows, keys)
+        self.rows = set_rows_aside(self.files, self.FILE, self.columns, self.rows, lambda row: row_key(row) in keys)

@@ -47,6 +47,8 @@ import envs  # noqa: E402
 from experiments.transfer_experiment import tensorboard_logging, wandb_logging  # noqa: E402
 from experiments.transfer_experiment.command_line import parse_settings  # noqa: E402
 from experiments.transfer_experiment.curves import (  # noqa: E402
+    CURVES_FILE,
+    curve_columns,
     curve_rows,
     curves_markdown,
     kept_curves,
@@ -62,13 +64,14 @@ from experiments.transfer_experiment.experiment_folder import (  # noqa: E402
     resolve_resume,
     store_settings,
 )
-from experiments.transfer_experiment.fresh_start import trials_to_train  # noqa: E402
+from experiments.transfer_experiment.fresh_start import superseded_curves, trials_to_train  # noqa: E402
 from experiments.transfer_experiment.ledgers import (  # noqa: E402
     EpisodeLedger,
     ExperimentFiles,
     TransferLedger,
     evaluation_columns,
     row_key,
+    set_rows_aside,
 )
 from experiments.transfer_experiment.lock import ExperimentLock  # noqa: E402
 from experiments.transfer_experiment.plots import write_figures  # noqa: E402
@@ -152,9 +155,12 @@ def fresh_trials(
     if superseded:
         ledger.set_aside(superseded)
         episodes.set_aside(superseded)
+        curves = ledger.files.read_rows(CURVES_FILE)
+        set_rows_aside(ledger.files, CURVES_FILE, curve_columns(curves), curves, superseded_curves(settings, to_train))
         print(
             f"{len(superseded)} evaluations in transfer.csv came from checkpoints that are no longer here; their "
-            "trials train again and evaluate anew (the old rows: transfer_superseded.csv)"
+            "trials train again and evaluate anew (the old rows and curves: transfer_superseded.csv, "
+            "curves_superseded.csv)"
         )
     if len(to_train) < len(specs):
         print(f"not trained again, every evaluation of theirs in transfer.csv: {len(specs) - len(to_train)} trial(s)")
