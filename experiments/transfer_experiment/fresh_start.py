@@ -4,9 +4,10 @@ moved aside), only the trials `transfer.csv` still lacks a row of.
 
 A train trial's checkpoint yields its zero-shot (and at its own size from-scratch) evaluations and is the start of
 every fine-tuning trial. When one of those rows is missing the trial is trained again, and the rows its lost
-checkpoint did yield are superseded (`supersede`): set aside, then written anew from the new checkpoint, so that
-every fine-tuned row is paired with the zero-shot evaluation of the very policy it started from, and none compares
-two trainings of the same seed (identical on one machine, not across machines or devices)."""
+checkpoint did yield are superseded: set aside with their learning curves, then written anew from the new
+checkpoint, so that every fine-tuned row is paired with the zero-shot evaluation of the very policy it started from,
+and none compares two trainings of the same seed (identical with the synchronous loop on one CPU machine, not
+necessarily across machines or devices)."""
 
 from __future__ import annotations
 
