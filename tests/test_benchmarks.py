@@ -310,3 +310,17 @@ def test_mixer_sensitivity_measures_a_qmix_checkpoint_at_each_team_size(ray_sess
     assert [(row["eval_agents"], row["steps"]) for row in rows] == [(2, 10), (3, 10)]
     for row in rows:  # QMIX's mixer is monotonic: every agent's gain is positive
         assert row["gain"] > 0 and np.isfinite(row["q_tot_at_zero"]) and row["action_gap"] >= 0
+
+
+def test_team_embedding_benchmark_times_both_paths_of_every_network(tmp_path):
+    from benchmarks.bench_team_embedding import main
+
+    out = tmp_path / "embedding.csv"
+    main(["--agents", "2,3", "--n-max", "4", "--batch", "8", "--repeats", "5", "--csv", str(out)])
+    rows = read_csv(out)
+    assert [(row["network"], row["n_agents"]) for row in rows] == [
+        (network, n) for n in ("2", "3") for network in ("graph", "mean", "coma-graph", "joint-graph")
+    ]
+    assert all(float(row["filled_ms"]) > 0 and float(row["masked_ms"]) > 0 for row in rows)
+    with pytest.raises(ValueError, match="team size 5 must be between 1 and --n-max 4"):
+        main(["--agents", "5", "--n-max", "4", "--csv", str(out)])

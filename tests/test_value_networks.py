@@ -256,6 +256,29 @@ def test_pooled_embeddings_give_each_team_the_same_output_whatever_the_batch_s_w
     assert torch.isfinite(net(obs[:1], torch.zeros(1, N_MAX))).all(), "a batch with no agent at all"
 
 
+@pytest.mark.parametrize("embedding", POOLED, ids=str)
+def test_pooled_embeddings_take_the_same_values_and_gradients_when_every_slot_is_filled(embedding):
+    """A batch whose teams fill every slot skips the masking (one adjacency, pooling by segment offsets): its
+    output and parameter gradients match the same teams with an empty slot among theirs, which is masked."""
+    torch.manual_seed(0)
+    net = make_team_embedding(embedding, OBS_DIM, N_MAX)
+    filled = torch.randn(4, 3, OBS_DIM)  # 4 teams of 3 in 3 slots
+    gapped = torch.cat([filled[:, :1], torch.zeros(4, 1, OBS_DIM), filled[:, 1:]], dim=1)  # slot 1 empty
+    gapped_mask = torch.tensor([[1.0, 0.0, 1.0, 1.0]]).expand(4, -1)
+
+    def output_and_gradients(obs, mask):
+        net.zero_grad()
+        out = net(obs, mask)
+        out.square().sum().backward()
+        return out, [p.grad.clone() for p in net.parameters()]
+
+    out, grads = output_and_gradients(filled, torch.ones(4, 3))
+    gapped_out, gapped_grads = output_and_gradients(gapped, gapped_mask)
+    torch.testing.assert_close(out, gapped_out)
+    for grad, gapped_grad in zip(grads, gapped_grads, strict=True):
+        torch.testing.assert_close(grad, gapped_grad)
+
+
 def test_concat_embedding_zeroes_absent_slots():
     net = make_team_embedding("concat", OBS_DIM, N_MAX)
     _, mask, obs, _ = team_batch(3)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch_geometric.nn import DenseGATConv, DenseGCNConv, DenseGraphConv
-from torch_geometric.nn.aggr import AttentionalAggregation, MaxAggregation, MeanAggregation
+from torch_geometric.nn.aggr import Aggregation, AttentionalAggregation, MaxAggregation, MeanAggregation
 
 from policies.networks.masked import used_slots
 from policies.networks.mlp import mlp
@@ -58,11 +58,23 @@ def parse_embedding_spec(spec: str | Mapping[str, Any]) -> dict[str, Any]:
     return full
 
 
-def _present_rows(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The present agents' rows of `x` [B, n, F] as a flat [P, F] batch with their team index [P]."""
+def fills_every_slot(mask: torch.Tensor) -> bool:
+    """Whether every team of the batch fills every slot of `mask` [B, n] (a batch of one team size, cut to its used
+    slots): then no slot needs masking."""
+    return bool(mask.min() > 0.5)
+
+
+def _pool_present(pool: Aggregation, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The PyG aggregation `pool` of each team's present agents: `x` [B, n, F] -> [B, F]. When every slot is
+    filled, each team's rows are one contiguous segment of n and `pool` reduces them by their offsets (`ptr`);
+    otherwise the present rows are gathered with their team index first. Both give the same result."""
+    batch, n, features = x.shape
+    if fills_every_slot(mask):
+        offsets = torch.arange(0, batch * n + 1, n, device=x.device)  # [B + 1]
+        return pool(x.reshape(batch * n, features), ptr=offsets, dim_size=batch)
     present = mask > 0.5  # [B, n]
-    team_index = torch.arange(x.shape[0], device=x.device).unsqueeze(1).expand_as(present)
-    return x[present], team_index[present]
+    team_index = torch.arange(batch, device=x.device).unsqueeze(1).expand_as(present)
+    return pool(x[present], team_index[present], dim_size=batch)
 
 
 def _used_slots(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,8 +106,8 @@ class MeanEmbedding(nn.Module):
         self.out_dim = hidden
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        rows, team_index = _present_rows(x, mask)
-        return self.pool(self.phi(rows), team_index, dim_size=x.shape[0])
+        x, mask = _used_slots(x, mask)
+        return _pool_present(self.pool, self.phi(x), mask)
 
 
 class GraphEmbedding(nn.Module):
@@ -115,12 +127,15 @@ class GraphEmbedding(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         x, mask = _used_slots(x, mask)
-        adjacency = mask.unsqueeze(2) * mask.unsqueeze(1)  # [B, n, n]: present agents, fully connected
-        node_mask = mask > 0.5
+        n = x.shape[1]
+        if fills_every_slot(mask):  # one adjacency for the whole batch, no node to mask
+            adjacency, node_mask = x.new_ones(1, n, n), None
+        else:
+            adjacency = mask.unsqueeze(2) * mask.unsqueeze(1)  # [B, n, n]: present agents, fully connected
+            node_mask = mask > 0.5
         for conv in self.convs:
             x = torch.relu(conv(x, adjacency, mask=node_mask))
-        rows, team_index = _present_rows(x, mask)
-        return self.pool(rows, team_index, dim_size=x.shape[0])
+        return _pool_present(self.pool, x, mask)
 
 
 def make_team_embedding(spec: str | Mapping[str, Any], in_dim: int, n_max: int) -> nn.Module:
