@@ -10,10 +10,13 @@ one study) in one table.
 
 Each folder (local or `s3://...`) is an experiment folder of `experiments/transfer.py`: its `transfer.csv`,
 `transfer_episodes.csv` and `curves.csv` (when present), `settings.yaml` and `provenance.yaml` (each start's code and
-packages, listed at the summary's end). The experiments must share a scenario; an evaluation (algo, embedding, train
-size, eval size, phase, seed) or a learning curve found in two folders is taken from the later one. A folder of an
-experiment that has started but not yet evaluated (its `settings.yaml` without a `transfer.csv`, e.g. a study chunk
-still training) is skipped with a note, so the chunks of a study can be merged with one glob while one runs.
+packages, listed at the summary's end). The experiments must share a scenario; a run (algorithm, embedding, training
+size, seed) found in two folders is taken whole, every phase's rows, episodes and curves, from the folder started last
+(`provenance.yaml`'s first start; folders without one count as older, ties go to the folder given last), so a rerun
+replaces the run it repeats whatever the folders are named; a scripted team's evaluations are taken one by one the same
+way. A folder of an experiment that has started but not yet evaluated (its `settings.yaml` without a `transfer.csv`,
+e.g. a study chunk still training) is skipped with a note, so the chunks of a study can be merged with one glob while
+one runs.
 `--results-page` also writes the headline table (`headline_table`: every run's zero-shot score per size, from scratch,
 and each fine-tuning strategy's gain) into a page's marked block, and on spread TransfQMix's published occupancy beside
 the best run's (`transfer_experiment/transfqmix.py`) into another. `--plan` names the study's config: the report then
@@ -34,8 +37,9 @@ from typing import NamedTuple
 import yaml
 
 import envs
+from experiments.transfer_experiment.cells import SCRIPTED_PHASES
 from experiments.transfer_experiment.command_line import settings_from_file
-from experiments.transfer_experiment.curves import CURVES_FILE, curve_key, curves_markdown, write_curves
+from experiments.transfer_experiment.curves import CURVES_FILE, curves_markdown, write_curves
 from experiments.transfer_experiment.experiment_folder import SETTINGS_FILE, SUMMARY_FILE, read_settings
 from experiments.transfer_experiment.ledgers import EpisodeLedger, ExperimentFiles, TransferLedger, row_key
 from experiments.transfer_experiment.plots import write_figures
@@ -82,10 +86,38 @@ class Experiments(NamedTuple):
     provenance: dict[str, list[dict]]  # each experiment's `provenance.yaml` entries, by name
 
 
+def run_id(row: dict) -> tuple[str, ...]:
+    """What a later folder replaces whole (see `load`): a learned run (algorithm, embedding, training size, seed),
+    every phase of it; or one evaluation of a scripted team (`SCRIPTED_PHASES`), which replays the same seeded
+    episodes wherever it is made."""
+    if row["phase"] in SCRIPTED_PHASES:
+        return ("scripted", *row_key(row))
+    return tuple(str(row[column]) for column in ("algo", "embedding", "train_agents", "seed"))
+
+
+class _Folder(NamedTuple):
+    """One experiment folder's rows, episodes and curve points grouped by `run_id`, and when it was started."""
+
+    started: str  # its first `provenance.yaml` start; "" for a folder from before that file existed
+    runs: dict[tuple[str, ...], tuple[list[dict], list[dict], list[dict]]]  # run -> (rows, episodes, curve points)
+
+
+def _read_folder(files: ExperimentFiles, provenance: list[dict]) -> _Folder:
+    """The folder's CSVs grouped by run (`run_id`)."""
+    runs = defaultdict(lambda: ([], [], []))
+    for slot, name in enumerate((TransferLedger.FILE, EpisodeLedger.FILE, CURVES_FILE)):
+        for row in _read_rows(files, name):
+            runs[run_id(row)][slot].append(row)
+    return _Folder(str(provenance[0].get("started", "")) if provenance else "", dict(runs))
+
+
 def load(folders: list[str]) -> Experiments:
-    """The experiment folders' rows, later folders overriding earlier ones evaluation by evaluation (and learning
-    curve by learning curve); folders of experiments started but not yet evaluated are listed, not read."""
-    scenarios, rows, episodes, curves, names, not_yet_evaluated, provenance = set(), {}, {}, {}, [], [], {}
+    """The experiment folders' rows, each run (`run_id`) taken whole from the folder started last that has it: a
+    rerun replaces every phase of the run it repeats, whatever the folders' names or their order on the command line.
+    A folder's start is the first in its `provenance.yaml`; folders without one (older) count as started before any
+    with one, and folders started at the same time in the order given. Folders of experiments started but not yet
+    evaluated are listed, not read."""
+    scenarios, read, names, not_yet_evaluated, provenance = set(), [], [], [], {}
     for folder in folders:
         files = ExperimentFiles(folder)
         if not files.exists(TransferLedger.FILE):
@@ -99,14 +131,9 @@ def load(folders: list[str]) -> Experiments:
             provenance[names[-1]] = read_provenance(files)
         except ValueError as error:
             raise ReportError(str(error)) from None
-        folder_rows = _read_rows(files, TransferLedger.FILE)
-        scenarios.update(row["scenario"] for row in folder_rows if row["scenario"] != "-")
-        rows.update({row_key(row): row for row in folder_rows})
-        for name, key, merged in ((EpisodeLedger.FILE, row_key, episodes), (CURVES_FILE, curve_key, curves)):
-            grouped = defaultdict(list)
-            for row in _read_rows(files, name):
-                grouped[key(row)].append(row)
-            merged.update(grouped)
+        read.append(_read_folder(files, provenance[names[-1]]))
+        scenarios.update(row["scenario"] for rows, _, _ in read[-1].runs.values() for row in rows)
+    scenarios.discard("-")
     if len(scenarios) > 1:
         raise ReportError(f"the experiments are on different scenarios ({', '.join(sorted(scenarios))}); compare one")
     if not names:
@@ -114,9 +141,13 @@ def load(folders: list[str]) -> Experiments:
             f"no experiment here has evaluated yet ({', '.join(not_yet_evaluated)}: {SETTINGS_FILE} without "
             f"{TransferLedger.FILE}); report once a phase has finished"
         )
-    scenario = scenarios.pop() if scenarios else "-"
-    flat = [[row for group in merged.values() for row in group] for merged in (episodes, curves)]
-    return Experiments(scenario, list(rows.values()), *flat, names, not_yet_evaluated, provenance)
+    runs = {}
+    for folder in sorted(read, key=lambda folder: folder.started):  # a stable sort: ties stay in argument order
+        runs.update(folder.runs)
+    rows, episodes, curves = ([row for run in runs.values() for row in run[slot]] for slot in range(3))
+    return Experiments(
+        scenarios.pop() if scenarios else "-", rows, episodes, curves, names, not_yet_evaluated, provenance
+    )
 
 
 def report_title(scenario: str, names: list[str]) -> str:

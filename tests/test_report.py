@@ -292,6 +292,35 @@ def test_merging_another_seeds_experiment_leaves_a_one_seed_learners_score_as_it
     assert "| mappo | graph | 3 | 6 | 0.50 [0.50, 0.50] |" in merged
 
 
+def test_a_run_is_taken_whole_from_the_folder_started_last_whatever_the_names(tmp_path):
+    from experiments.report import load
+
+    write_experiment(tmp_path / "rerun", "spread", "qmix", [-30.0])  # seed 0 only
+    write_experiment(tmp_path / "zz-first", "spread", "qmix", [-60.0, -40.0])
+    write_experiment(tmp_path / "legacy", "spread", "qmix", [-90.0, -90.0])  # no provenance.yaml: the oldest
+    with open(tmp_path / "zz-first" / "transfer.csv", "a", newline="") as f:  # probes the rerun does not repeat
+        for seed in (0, 1):
+            key = ("qmix", "graph", "spread", "3", "6", "finetune:naive-ownids", seed)
+            csv.DictWriter(f, fieldnames=COLUMNS).writerow(
+                dict(zip(KEY_COLUMNS, key, strict=True)) | {"return_mean": -70}
+            )
+    write_curves(tmp_path / "zz-first", "qmix", 0, [-80.0, -70.0])
+    for name, started in (("rerun", "2026-12-07T03:00:00+00:00"), ("zz-first", "2026-12-01T09:00:00+00:00")):
+        (tmp_path / name / "provenance.yaml").write_text(yaml.safe_dump([{"started": started}]))
+
+    found = load([str(tmp_path / name) for name in ("rerun", "zz-first", "legacy")])  # last on the line, by name
+    learned = {(row["phase"], row["seed"]): float(row["return_mean"]) for row in found.rows if row["algo"] == "qmix"}
+    assert learned == {("zero_shot", "0"): -30.0, ("zero_shot", "1"): -40.0, ("finetune:naive-ownids", "1"): -70.0}
+    assert sorted(float(row["return"]) for row in found.episodes if row["algo"] == "qmix" and row["seed"] == "0") == [
+        -31.0, -29.0,
+    ], "the earlier folder's episodes of the run are dropped with its rows"  # fmt: skip
+    assert found.curves == [], "and so is its learning curve"
+    assert sorted(row["seed"] for row in found.rows if row["algo"] == "random") == ["0", "1"], "one row each"
+    write_experiment(tmp_path / "legacy-b", "spread", "qmix", [-20.0])
+    tied = load([str(tmp_path / "legacy"), str(tmp_path / "legacy-b")])  # neither has a start: the one given last
+    assert {float(row["return_mean"]) for row in tied.rows if row["algo"] == "qmix" and row["seed"] == "0"} == {-20.0}
+
+
 def write_curves(folder, algo, seed, returns, q_bias=None, phase="train", n=3, q_bias_ind=None, q_bias_rel=None):
     """`curves.csv` of one trial of `algo` (seed `seed`) trained at 3 agents, in `phase` evaluated at `n` agents
     every 100 env steps."""
