@@ -181,8 +181,8 @@ def test_sweep_ranks_cells_by_their_last_points_and_flags_collapses_and_divergen
     from benchmarks.sweep_defaults import ranking
 
     # heuristic -20 / -60 and random -80 / -240 at 3 / 6 agents: a return of -50 at 3 normalises to 0.5
-    reference = Yardstick({("heuristic", 3): {"return_mean": "-20"}, ("random", 3): {"return_mean": "-80"},
-                           ("heuristic", 6): {"return_mean": "-60"}, ("random", 6): {"return_mean": "-240"}}, {})  # fmt: skip
+    means = {("heuristic", 3): -20, ("random", 3): -80, ("heuristic", 6): -60, ("random", 6): -240}
+    reference = Yardstick({cell: {"return_mean": str(mean)} for cell, mean in means.items()}, {})
     rows = (
         sweep_rows("steady", 0, [-80, -50, -50, -50])  # last three points 0.5
         + sweep_rows("steady", 1, [-80, -38, -38, -38])  # 0.7
