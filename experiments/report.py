@@ -16,7 +16,8 @@ size, seed) found in two folders is taken whole, every phase's rows, episodes an
 replaces the run it repeats whatever the folders are named; a scripted team's evaluations are taken one by one the same
 way. A folder of an experiment that has started but not yet evaluated (its `settings.yaml` without a `transfer.csv`,
 e.g. a study chunk still training) is skipped with a note, so the chunks of a study can be merged with one glob while
-one runs.
+one runs. A folder is re-rendered in place only once transfer.py has finished it (written its own `summary.md`); one
+still running or interrupted is reported with `--out` elsewhere, so that it still reads as unfinished to `--plan`.
 `--results-page` also writes the headline table (`headline_table`: every run's zero-shot score per size, from scratch,
 and each fine-tuning strategy's gain) into a page's marked block, and on spread TransfQMix's published occupancy beside
 the best run's (`transfer_experiment/transfqmix.py`) into another. `--plan` names the study's config: the report then
@@ -201,6 +202,20 @@ def study_progress(found: Experiments, folders: list[str], plan: str) -> list[st
     )
 
 
+def refuse_unfinished(folder: str) -> None:
+    """Refuse to re-render in place an experiment `transfer.py` has not finished (its settings, no summary yet: still
+    running, or interrupted): a summary there would mark it finished, and a study's `--plan` would then give its runs
+    a new chunk instead of continuing it (`started_chunks`)."""
+    files = ExperimentFiles(folder)
+    if files.exists(SETTINGS_FILE) and files.exists(TransferLedger.FILE) and not files.exists(SUMMARY_FILE):
+        raise ReportError(
+            f"{folder} is an experiment transfer.py has not finished (its {SETTINGS_FILE}, no {SUMMARY_FILE}: still "
+            f"running, or interrupted), and a {SUMMARY_FILE} written there would mark it finished for a study's "
+            "--plan; give --out <another folder> to report it now, or let it finish (an interrupted one: "
+            "transfer.py --resume --name <its folder>)"
+        )
+
+
 def started_chunks(folders: list[str], plan: TransferSettings) -> dict[str, set[tuple[str, str, int]]]:
     """The folders of chunks started and not finished (their settings, no summary yet) that train at the plan's
     settings (scenario, training sizes, variant), by name, each with the (algorithm, embedding, seed) runs it trains."""
@@ -239,7 +254,13 @@ def shared_storage(folders: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="+", help="experiment folders (local paths or s3://...)")
-    parser.add_argument("--out", help="where summary.md and the figures go (default: the one folder given)")
+    parser.add_argument(
+        "--out",
+        help=(
+            "where summary.md and the figures go (default: the one folder given, once transfer.py has finished it and "
+            "written its own summary.md)"
+        ),
+    )
     parser.add_argument(
         "--results-page",
         help=(
@@ -261,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         print("report.py: error: several folders need --out, the folder for the combined report", file=sys.stderr)
         return 2
     try:
+        if args.out is None:
+            refuse_unfinished(args.folders[0])
         found = load(args.folders)
         progress = study_progress(found, args.folders, args.plan) if args.plan else []
         results_page = None

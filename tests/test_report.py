@@ -10,10 +10,11 @@ from experiments.transfer_experiment.ledgers import COLUMNS, KEY_COLUMNS
 
 
 def write_experiment(folder, scenario, algo, returns, train="3"):
-    """An experiment folder with zero-shot rows of `algo` trained at `train` agents, evaluated at 6 for seeds 0, 1
-    (`returns`), random rows, and two episodes per row."""
+    """A finished experiment folder (its settings and transfer.py's summary) with zero-shot rows of `algo` trained
+    at `train` agents, evaluated at 6 for seeds 0, 1 (`returns`), random rows, and two episodes per row."""
     folder.mkdir(parents=True)
     (folder / "settings.yaml").write_text(yaml.safe_dump({"name": folder.name, "scenario": scenario}))
+    (folder / "summary.md").write_text(f"# {scenario}: {folder.name}\n")
     rows, episodes = [], []
     for name, embedding, phase, values in (
         (algo, "graph", "zero_shot", returns),
@@ -38,6 +39,18 @@ def test_one_folder_is_re_rendered_in_place(tmp_path, capsys):
     assert "| qmix | graph | 3 | 6 | -50.00 [-60.00, -40.00] |" in summary
     assert (tmp_path / "a" / "transfer.png").stat().st_size > 0
     assert summary in capsys.readouterr().out
+
+
+def test_an_unfinished_experiment_is_reported_elsewhere_not_marked_finished_in_place(tmp_path, capsys):
+    write_experiment(tmp_path / "a", "spread", "qmix", [-60.0, -40.0])
+    (tmp_path / "a" / "summary.md").unlink()  # still running, or interrupted: transfer.py wrote no summary
+    assert main([str(tmp_path / "a")]) == 2
+    error = capsys.readouterr().err
+    assert f"{tmp_path / 'a'} is an experiment transfer.py has not finished" in error and "give --out" in error
+    assert not (tmp_path / "a" / "summary.md").exists() and not (tmp_path / "a" / "transfer.png").exists()
+    assert main([str(tmp_path / "a"), "--out", str(tmp_path / "now")]) == 0
+    assert "| qmix | graph | 3 | 6 | -50.00 [-60.00, -40.00] |" in (tmp_path / "now" / "summary.md").read_text()
+    assert not (tmp_path / "a" / "summary.md").exists(), "still unfinished for a study's --plan"
 
 
 def test_two_folders_are_compared_in_one_table(tmp_path):

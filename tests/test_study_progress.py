@@ -126,7 +126,6 @@ def test_chunks_group_an_algorithms_embeddings_per_seed_and_never_reuse_a_folder
 
 def test_the_report_writes_the_progress_into_its_summary_and_the_results_pages_block(tmp_path, capsys):
     write_experiment(tmp_path / "runs" / "a", "spread", "qmix", [-60.0, -40.0])
-    (tmp_path / "runs" / "a" / "summary.md").write_text("# a\n")  # a finished experiment: its summary written
     config = tmp_path / "study.yaml"
     config.write_text(yaml.safe_dump({**STUDY, "algos": ["qmix"], "embeddings": ["graph"]}))
     page = tmp_path / "results.md"

@@ -66,6 +66,7 @@ def test_the_report_writes_the_comparison_into_the_results_pages_block(tmp_path,
     folder = tmp_path / "chunk"
     folder.mkdir()
     (folder / "settings.yaml").write_text("name: chunk\nscenario: spread\n")
+    (folder / "summary.md").write_text("# spread: chunk\n")  # finished: re-rendered in place
     rows = scripted([0]) + [row("qmix", "mean", n, 0, -10.0, 0.5) for n in (3, 6)]
     rows = [{**r, "timesteps": 100, "return_std": 1.0, "episodes": 1, "wall_s": 1.0} for r in rows]
     with open(folder / "transfer.csv", "w", newline="") as f:
