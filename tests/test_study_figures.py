@@ -105,8 +105,11 @@ def test_the_q_bias_figure_draws_the_value_learners_curves():
     curves = [curve("qmix", n, p, 0.5 - 0.1 * p) for n in (3, 6) for p in range(3)]
     curves += [curve("gum", n, p, 0.1, q_bias_ind_rel=0.4) for n in (3, 6) for p in range(3)]
     curves += [curve("qmix", 6, p, 0.3, train="4") for p in range(3)]
+    curves += [curve(algo, 3, p, 2.0) for algo in ("central_v_sac", "central_v_sac+unmix") for p in range(3)]
     drawn = q_bias_curves(curves)
-    assert {(row["algo"], row["train_agents"]) for row in drawn} == {("qmix", "3"), ("gum", "3")}, "two runs at 3"
+    assert {(row["algo"], row["train_agents"]) for row in drawn} == {("qmix", "3"), ("gum", "3")}, (
+        "two runs at 3; none trained at 4, none with a soft-return critic"
+    )
     assert len(drawn) == 12
     assert q_bias_figure(curves).startswith(PNG)
 

@@ -8,7 +8,9 @@ drawn as a dot rather than as an interval: over 2 to 4 seeds a bootstrap interva
   was trained at from scratch is a hollow marker.
 - `study_q_bias.png`, question (b): the value learners' `q_bias_rel` over training, one panel per eval size, one
   line per run (its independent estimate `q_bias_ind_rel` dashed, where it has one). Only runs trained at the size
-  most of them were trained at are drawn, so that the lines compare learners, not training sizes.
+  most of them were trained at are drawn, so that the lines compare learners, not training sizes, and none of a
+  learner whose critics learn the soft return (`SOFT_RETURN_LEARNERS`): their estimate holds the policy's entropy
+  bonus, which the return obtained does not, so it is not an over-estimate to compare (`summary.md` still lists it).
 - `study_finetune.png`, question (c): one panel per fine-tuning size, one group per run, one bar per strategy: the
   fine-tuned score at the end minus the zero-shot score at that size, paired by seed. Only strategies run for more
   than half of the fine-tuned runs are drawn; probes and reruns kept under labels of their own stay in `summary.md`.
@@ -32,6 +34,8 @@ from experiments.transfer_experiment.yardstick import Yardstick
 PANELS_PER_ROW = 3
 PANEL_INCHES = (3.8, 3.3)
 ZERO_LINE = {"color": "grey", "linestyle": "--", "linewidth": 1}
+# learners whose critics learn the soft return, entropy bonus included (Central-V SAC): left out of study_q_bias.png
+SOFT_RETURN_LEARNERS = frozenset({"central_v_sac"})
 
 
 def _seed_dots(ax: Any, x: float, values: list[float], color: str) -> None:
@@ -106,8 +110,15 @@ def embeddings_figure(rows: list[dict]) -> bytes | None:
 
 def q_bias_curves(curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The train-phase curve rows reporting `q_bias_rel` of the runs trained at the size most such runs were trained
-    at (the first of equally common ones); empty when no run reports it."""
-    reported = [row for row in curves if row["phase"] == "train" and str(row.get("q_bias_rel_mean", "")) != ""]
+    at (the first of equally common ones), but those of `SOFT_RETURN_LEARNERS` (a `+variant` of one included);
+    empty when no run reports it."""
+    reported = [
+        row
+        for row in curves
+        if row["phase"] == "train"
+        and str(row.get("q_bias_rel_mean", "")) != ""
+        and row["algo"].split("+")[0] not in SOFT_RETURN_LEARNERS
+    ]
     if not reported:
         return []
     runs_by_train = Counter(run.train for run in sorted({curve_run(row) for row in reported}))
