@@ -252,6 +252,27 @@ def test_non_finite_losses_are_found_and_stop_the_trial_naming_it():
     assert TeamTrial.step(healthy)["done"], "a trial ends once its env-step budget is spent"
 
 
+def test_a_trial_restored_from_its_checkpoint_keeps_one_curve_point_per_interval(ray_session, tmp_path):
+    """A resumed run's trial (`load_checkpoint`) continues its learning curve on the multiples of `--eval-every`:
+    no point at the env step it was restored at."""
+    settings = parse_settings(["--smoke", "--timesteps", "4000", "--eval-every", "1000"])[0]
+    spec = TrialSpec(settings, "train", "qmix", "concat", (3,), seed=0, timesteps=settings.timesteps)
+
+    def step(trial):
+        result = trial.step()
+        return int(result["num_env_steps_sampled_lifetime"]), "curve/3/return_mean" in result
+
+    trial = TeamTrial(config={"trial": spec.to_dict()})
+    points = [step(trial) for _ in range(3)]
+    assert points == [(400, False), (800, False), (1200, True)], "a point at the first iteration past 1000"
+    trial.save_checkpoint(str(tmp_path))
+    trial.stop()
+    restored = TeamTrial(config={"trial": spec.to_dict()})
+    restored.load_checkpoint(str(tmp_path))
+    assert [step(restored) for _ in range(2)] == [(1600, False), (2000, True)], "the next point at 2000, not at 1600"
+    restored.stop()
+
+
 @pytest.mark.slow
 def test_the_same_settings_and_seeds_give_identical_returns(ray_session, tmp_path):
     """The transfer experiment's default synchronous loop (`--env-runners 0`) on CPU: two runs, the same numbers."""

@@ -17,6 +17,7 @@ from ray.rllib.utils.metrics import LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFET
 
 from experiments.transfer_experiment.settings import EVAL_SEED
 from experiments.transfer_experiment.trial_spec import TrialSpec
+from rl_algos.common.checkpoints import checkpoint_env_steps
 from rl_algos.common.config.finetune import loads_pretrained_replay
 from rl_algos.common.evaluation.learning_curve import LearningCurve, default_eval_every
 from rl_algos.common.loops.divergence import ValueDivergenceError
@@ -104,7 +105,12 @@ class TeamTrial(tune.Trainable):
         self.algo.save_to_path(checkpoint_dir)
 
     def load_checkpoint(self, checkpoint: str) -> None:
+        """Restore the trial from its Tune checkpoint (a resumed run), its learning curve's next point after the env
+        steps the checkpoint holds, so the curve keeps one point per interval (without it the first iteration after
+        the restore would add a point at the restore's env step)."""
         self.algo.restore_from_path(checkpoint)
+        if self.curve is not None:
+            self.curve.resume_after(checkpoint_env_steps(checkpoint))
 
     def cleanup(self) -> None:
         self.algo.stop()
