@@ -6,12 +6,14 @@ import shutil
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
 from PIL import Image
 
 from experiments.transfer_experiment.command_line import parse_settings
+from experiments.transfer_experiment.curves import curve_rows
 from experiments.transfer_experiment.report import summary_markdown
 from experiments.transfer_experiment.run import main, summary_title
 from experiments.transfer_experiment.settings import TransferSettings
@@ -271,6 +273,27 @@ def test_a_trial_restored_from_its_checkpoint_keeps_one_curve_point_per_interval
     restored.load_checkpoint(str(tmp_path))
     assert [step(restored) for _ in range(2)] == [(1600, False), (2000, True)], "the next point at 2000, not at 1600"
     restored.stop()
+
+
+def test_a_restored_trial_s_curve_drops_the_results_its_checkpoint_did_not_keep():
+    """Tune's results of a trial restored from the checkpoint of iteration 3 after it had reported iteration 5: the
+    points of iterations 4-5 it reported before the restore are not the curve of the policy it went on to train."""
+    spec = TrialSpec(TransferSettings(), "train", "qmix", "graph", (3,), seed=1, timesteps=600)
+    iterations = [1, 2, 3, 4, 5, 4, 5, 6]
+    returns = [None, -90.0, None, -70.0, None, -75.0, None, -60.0]  # a point every 200 env steps
+    frame = pd.DataFrame(
+        {
+            "training_iteration": iterations,
+            "num_env_steps_sampled_lifetime": [100 * i for i in iterations],
+            "curve/3/return_mean": returns,
+        }
+    )
+    rows = curve_rows([SimpleNamespace(metrics_dataframe=frame, config={"trial": spec.to_dict()})])
+    assert [(r["point"], r["env_steps"], r["return_mean"]) for r in rows] == [
+        (0, 200, -90.0),
+        (1, 400, -75.0),
+        (2, 600, -60.0),
+    ]
 
 
 @pytest.mark.slow

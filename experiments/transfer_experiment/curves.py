@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from experiments.transfer_experiment.report import Cell, Run, phase_title, sever
 from experiments.transfer_experiment.stats import Estimate, mean_estimate
 from experiments.transfer_experiment.trial_spec import TrialSpec
 from experiments.transfer_experiment.yardstick import Yardstick
+
+if TYPE_CHECKING:
+    import pandas as pd  # Tune's results, `metrics_dataframe`
 
 CURVE_PREFIX = "curve/"
 KEYS = ("algo", "embedding", "phase", "seed", "train_agents", "point", "env_steps", "eval_agents")
@@ -56,6 +59,7 @@ def curve_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
         frame = getattr(result, "metrics_dataframe", None)
         if frame is None or frame.empty:
             continue
+        frame = last_timeline(frame)
         spec = TrialSpec.from_dict(result.config["trial"])
         columns = [c for c in frame.columns if c.startswith(CURVE_PREFIX)]
         sizes = sorted({int(c.split("/")[1]) for c in columns})
@@ -78,6 +82,18 @@ def curve_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
                 rows.append(row)
             points += bool(measured)
     return rows
+
+
+def last_timeline(frame: pd.DataFrame) -> pd.DataFrame:
+    """A trial's results (its `metrics_dataframe`) as the run that produced its last checkpoint saw them: a trial
+    restored from a checkpoint taken at iteration k repeats iterations k+1 onwards, and the results it had reported
+    past k before it stopped (of a policy no later row descends from) are dropped."""
+    if "training_iteration" not in frame:
+        return frame
+    iterations = frame["training_iteration"].to_numpy()
+    later_min = np.minimum.accumulate(iterations[::-1])[::-1]  # [i]: the lowest iteration at or after row i
+    superseded = np.append(iterations[:-1] >= later_min[1:], False)
+    return frame[~superseded]
 
 
 def _number(value: Any) -> bool:
