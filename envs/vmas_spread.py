@@ -9,7 +9,8 @@ local_ratio * local`, `global` minus the sum over landmarks of the nearest agent
 of other agents it overlaps; the observation `[own velocity, own position, the k nearest landmarks' and m nearest
 agents' relative positions, m silent agents' zero messages]`, nearest first and zero-padded (18 numbers with
 `neighbors=(2, 3)`, mpe2's layout and size at every team size, so a discrete-action policy runs on either); MPE's five
-discrete moves (none, -x, +x, -y, +y) as accelerations of 5. The same task metrics (`SpreadMetrics`) and scripted heuristic (`envs.heuristics`).
+discrete moves (none, -x, +x, -y, +y) as accelerations of 5. The same task metrics (`SpreadMetrics`) and scripted
+heuristic (`envs.heuristics`).
 
 Where it differs: continuous actions are VMAS's 2-d force in [-1, 1]^2 (times 5), not mpe2's five non-negative
 components; the worlds compute in float32 (mpe2: float64); and the initial positions come from torch's random
