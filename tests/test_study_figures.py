@@ -11,6 +11,7 @@ from experiments.transfer_experiment.cells import Cell, Run
 from experiments.transfer_experiment.ledgers import COLUMNS, KEY_COLUMNS
 from experiments.transfer_experiment.study_figures import (
     embeddings_figure,
+    finetune_dips,
     finetune_figure,
     finetune_gains,
     q_bias_curves,
@@ -57,6 +58,25 @@ def test_fine_tuning_gains_are_paired_by_seed_and_leave_out_strategies_of_few_ru
     assert set(gains) == {(6, Run(algo, "concat", "3"), "finetune:naive") for algo in ("qmix", "vdn", "iql")}
     assert gains[6, Run("qmix", "concat", "3"), "finetune:naive"] == pytest.approx([0.1, -0.1])
     assert finetune_figure(rows).startswith(PNG)
+
+
+def curve_point(algo, n, phase, seed, k, value):
+    key = {"algo": algo, "embedding": "concat", "phase": phase, "seed": seed, "train_agents": "3", "point": k}
+    return key | {"env_steps": 1000 * (k + 1), "eval_agents": n, "return_mean": value}
+
+
+def test_the_lowest_point_on_the_way_is_paired_by_seed_with_zero_shot():
+    rows = scripted() + [row("qmix", "concat", 6, "zero_shot", s, score_return(0.6)) for s in (0, 1)]
+    rows += [row("qmix", "concat", 6, "finetune:naive", s, score_return(0.7)) for s in (0, 1)]
+    curves = [curve_point("qmix", 6, "finetune:naive", 0, k, score_return(v)) for k, v in enumerate((0.3, 0.5, 0.7))]
+    curves += [curve_point("qmix", 6, "finetune:naive", 1, k, score_return(v)) for k, v in enumerate((0.65, 0.7))]
+    curves += [curve_point("qmix", 6, "finetune:naive", 2, 0, score_return(0.1))]  # seed 2 has no zero-shot row
+    curves += [curve_point("qmix", 6, "train", 0, 0, score_return(0.0))]  # not a fine-tuning curve
+    dips = finetune_dips(rows, curves)
+    # seed 0 falls to 0.3 from 0.6; seed 1's lowest point, 0.65, is above its zero-shot
+    assert dips == {(6, Run("qmix", "concat", "3"), "finetune:naive"): pytest.approx([-0.3, 0.05])}
+    assert finetune_figure(rows, curves).startswith(PNG)
+    assert finetune_dips(rows, []) == {}
 
 
 def test_fine_tuning_strategies_of_more_than_half_the_runs_are_kept():

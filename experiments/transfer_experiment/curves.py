@@ -214,6 +214,33 @@ def panel_series(
     return series
 
 
+# per seed s: (start, lowest, end) = the zero-shot score, the fine-tuning curve's lowest point and its last point, each
+# scored by seed s's yardstick
+def finetune_trajectories(
+    curves: list[dict[str, Any]], yardstick: Yardstick
+) -> dict[tuple[Run, int, str], dict[str, tuple[float, float, float]]]:
+    """Per (run, fine-tuning size, fine-tuning phase), each seed that has a zero-shot row at that size: its score at
+    zero-shot, at the lowest point of its fine-tuning curve and at the curve's end (`Yardstick.score`: heuristic-
+    normalised where both scripted teams were evaluated at that size, else the return). Curve rows of other phases, or
+    without a return, are left out."""
+    per_seed: dict[tuple[Run, int, str], dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
+    for row in curves:
+        if row["phase"].startswith("finetune") and str(row.get("return_mean", "")) != "":
+            key = (curve_run(row), int(row["eval_agents"]), row["phase"])
+            per_seed[key][str(row["seed"])].append((int(row["point"]), float(row["return_mean"])))
+    trajectories = {}
+    for (run, n, phase), seeds in per_seed.items():
+        zero_shot = yardstick.means.get(Cell(*run, n, "zero_shot"), {})
+        scores = {}
+        for seed, points in seeds.items():
+            if seed in zero_shot:
+                values = [yardstick.score(value, n, seed) for _, value in sorted(points)]
+                scores[seed] = (yardstick.score(zero_shot[seed], n, seed), min(values), values[-1])
+        if scores:
+            trajectories[run, n, phase] = scores
+    return trajectories
+
+
 def finetune_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> str:
     """The fine-tuning trials on their way, for `summary.md`: per run, fine-tuning size and strategy, the score at
     zero-shot, at the lowest point of the fine-tuning curve and at its last point, lowest and end minus zero-shot, and
@@ -221,15 +248,11 @@ def finetune_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> st
     updates can at best be expected to close it), the differences paired by seed, each a mean over seeds [95%
     interval], and how many seeds end below zero-shot (by 0.005 or more, so below it as the table rounds); the score
     is heuristic-normalised (each seed by its own `Yardstick`) where both scripted teams were evaluated at that size,
-    else the return. Empty without fine-tuning curves."""
-    curves = [row for row in rows if row["phase"].startswith("finetune") and str(row.get("return_mean", "")) != ""]
-    if not curves:
-        return ""
+    else the return. Empty without a fine-tuning curve of a seed with a zero-shot row."""
     yardstick = Yardstick(ledger_rows)
-    per_seed: dict[tuple[Run, int, str], dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
-    for row in curves:
-        key = (curve_run(row), int(row["eval_agents"]), row["phase"])
-        per_seed[key][str(row["seed"])].append((int(row["point"]), float(row["return_mean"])))
+    trajectories = finetune_trajectories(rows, yardstick)
+    if not trajectories:
+        return ""
     lines = [
         "",
         "## Fine-tuning on its way",
@@ -244,24 +267,18 @@ def finetune_markdown(rows: list[dict[str, Any]], ledger_rows: list[dict]) -> st
         "| end - zero-shot | from scratch - zero-shot | seeds ending below zero-shot |",
         "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for (run, n, phase), seeds in sorted(per_seed.items()):
-        zero_shot, scratch = (yardstick.means.get(Cell(*run, n, phase), {}) for phase in ("zero_shot", "scratch"))
+    for (run, n, phase), seeds in sorted(trajectories.items()):
+        scratch = yardstick.means.get(Cell(*run, n, "scratch"), {})
         columns: list[list[float]] = [[], [], [], [], [], []]
-        for seed, points in seeds.items():
-            if seed not in zero_shot:
-                continue
-            values = [yardstick.score(value, n, seed) for _, value in sorted(points)]
-            start = yardstick.score(zero_shot[seed], n, seed)
-            lowest, end = min(values), values[-1]
+        for seed, (start, lowest, end) in seeds.items():
             for column, value in zip(columns[:5], (start, lowest, end, lowest - start, end - start), strict=True):
                 column.append(value)
             if seed in scratch:
                 columns[5].append(yardstick.score(scratch[seed], n, seed) - start)
-        if columns[0]:
-            cells = [str(mean_estimate([np.array([v]) for v in column])) if column else "-" for column in columns]
-            cells.append(f"{sum(round(gain, 2) < 0 for gain in columns[4])} of {len(columns[4])}")
-            strategy = phase.partition(":")[2] or "-"
-            lines.append(f"| {run.algo} | {run.embedding} | {run.train} | {n} | {strategy} | {' | '.join(cells)} |")
+        cells = [str(mean_estimate([np.array([v]) for v in column])) if column else "-" for column in columns]
+        cells.append(f"{sum(round(gain, 2) < 0 for gain in columns[4])} of {len(columns[4])}")
+        strategy = phase.partition(":")[2] or "-"
+        lines.append(f"| {run.algo} | {run.embedding} | {run.train} | {n} | {strategy} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
 

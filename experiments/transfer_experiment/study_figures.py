@@ -12,19 +12,22 @@ drawn as a dot rather than as an interval: over 2 to 4 seeds a bootstrap interva
   learner whose critics learn the soft return (`SOFT_RETURN_LEARNERS`): their estimate holds the policy's entropy
   bonus, which the return obtained does not, so it is not an over-estimate to compare (`summary.md` still lists it).
 - `study_finetune.png`, question (c): one panel per fine-tuning size, one group per run, one bar per strategy: the
-  fine-tuned score at the end minus the zero-shot score at that size, paired by seed. Only strategies run for more
-  than half of the fine-tuned runs are drawn; probes and reruns kept under labels of their own stay in `summary.md`.
+  fine-tuned score at the end minus the zero-shot score at that size, paired by seed, and, where the fine-tuning
+  trials have curves, a triangle at the mean of the curve's lowest point minus zero-shot (how far it fell on its
+  way: how safe it was). Only strategies run for more than half of the fine-tuned runs are drawn; probes and reruns
+  kept under labels of their own stay in `summary.md`.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from experiments.transfer_experiment.cells import Cell, Run
-from experiments.transfer_experiment.curves import curve_run, panel_series
+from experiments.transfer_experiment.curves import curve_run, finetune_trajectories, panel_series
 from experiments.transfer_experiment.ledgers import ExperimentFiles
 from experiments.transfer_experiment.plots import learned_runs, plt, png_bytes
 from experiments.transfer_experiment.report import is_finetune, phase_title, widely_run
@@ -59,6 +62,12 @@ def _legend_entries(axes: Any) -> tuple[list, list[str]]:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             entries.setdefault(label, handle)
     return list(entries.values()), list(entries)
+
+
+def _run_tick(run: Run) -> str:
+    """A run's tick label, a line per part: algorithm, variant (`maddpg+unmix-inverse`: `+unmix-inverse`), embedding."""
+    algo, plus, variant = run.algo.partition("+")
+    return "\n".join(filter(None, (algo, plus + variant, run.embedding)))
 
 
 def embeddings_figure(rows: list[dict]) -> bytes | None:
@@ -173,12 +182,25 @@ def finetune_gains(rows: list[dict]) -> dict[tuple[int, Run, str], list[float]]:
     return {key: values for key, values in gains.items() if key[2] in phases}
 
 
-def finetune_figure(rows: list[dict]) -> bytes | None:
+# dip_s = score_s(the fine-tuning curve's lowest point) - score_s(zero-shot), each seed s at the fine-tuning size
+def finetune_dips(rows: list[dict], curves: list[dict[str, Any]]) -> dict[tuple[int, Run, str], list[float]]:
+    """Per (fine-tuning size, run, strategy phase): each seed's lowest fine-tuning curve point minus its zero-shot
+    score, over the seeds with both (`curves.finetune_trajectories`)."""
+    trajectories = finetune_trajectories(curves, Yardstick(rows))
+    return {
+        (n, run, phase): [low - start for start, low, _ in seeds.values()]
+        for (run, n, phase), seeds in trajectories.items()
+    }
+
+
+def finetune_figure(rows: list[dict], curves: Sequence[dict[str, Any]] = ()) -> bytes | None:
     """`study_finetune.png` (see the module docstring); None without fine-tuned runs scored against both scripted
-    teams."""
+    teams. Without fine-tuning `curves` the bars are drawn alone."""
     gains = finetune_gains(rows)
     if not gains:
         return None
+    dips = finetune_dips(rows, list(curves))
+    dip_label = "lowest point on the way (mean)"
     phases = sorted({phase for _, _, phase in gains})
     sizes = sorted({n for n, _, _ in gains})
     runs = sorted({run for _, run, _ in gains})
@@ -193,16 +215,22 @@ def finetune_figure(rows: list[dict]) -> bytes | None:
                 label = phase_title(phase) if k == 0 else None
                 ax.bar(x, np.mean(values), width=width * 0.9, color=f"C{j}", alpha=0.4, label=label)
                 _seed_dots(ax, x, values, f"C{j}")
+                if (n, runs[i], phase) in dips:
+                    dip = np.mean(dips[n, runs[i], phase])
+                    ax.scatter([x], [dip], marker="v", s=28, color="black", zorder=4, label=dip_label)
+                    dip_label = None
         ax.axhline(0.0, color="black", linewidth=1)
-        ax.set_xticks(range(len(runs)), [f"{run.algo}\n{run.embedding}" for run in runs], fontsize="small")
-        ax.set_ylabel("end - zero-shot score")
+        ax.set_xticks(range(len(runs)), [_run_tick(run) for run in runs], fontsize="small")
+        ax.set_ylabel("score - zero-shot")
         ax.set_title(f"fine-tuned at {n} agents", fontsize="medium")
         ax.grid(alpha=0.3, axis="y")
-    figure.suptitle("(c) fine-tuning: score at the end minus zero-shot, paired by seed (bars: mean; dots: seeds)")
+    figure.suptitle(
+        "(c) fine-tuning minus zero-shot, paired by seed: the end (bars: mean, dots: seeds) and the lowest point"
+    )
     figure.legend(
         *_legend_entries(axes),
         loc="upper center",
-        ncols=len(phases),
+        ncols=len(phases) + bool(dips),
         bbox_to_anchor=(0.5, 1 - 0.35 / figure.get_figheight()),
     )
     figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / figure.get_figheight()))  # room for the legend
@@ -214,7 +242,7 @@ def write_study_figures(files: ExperimentFiles, rows: list[dict], curves: list[d
     for name, figure in (
         ("study_embeddings.png", embeddings_figure(rows)),
         ("study_q_bias.png", q_bias_figure(curves)),
-        ("study_finetune.png", finetune_figure(rows)),
+        ("study_finetune.png", finetune_figure(rows, curves)),
     ):
         if figure is not None:
             files.write_bytes(name, figure)
